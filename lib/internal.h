@@ -1,0 +1,37 @@
+/* SPDX-License-Identifier: MIT */
+/* libiopf private declarations: not installed, not for the tool. */
+#ifndef IOPF_INTERNAL_H
+#define IOPF_INTERNAL_H
+
+#include "iopf.h"
+
+#define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
+
+/* A live queue back-end (lib/target-*.c). */
+struct iopf_target_ops {
+	int (*device)(struct iopf_target *t, uint32_t capture_dev_id, uint32_t *live_dev_id);
+	int (*inject)(struct iopf_target *t, const struct iommu_hwpt_pgfault *f);
+	ssize_t (*read)(struct iopf_target *t, void *buf, size_t count);
+	ssize_t (*write)(struct iopf_target *t, const void *buf, size_t count);
+	int (*detach)(struct iopf_target *t, uint32_t live_dev_id);
+	void (*close)(struct iopf_target *t);
+};
+
+struct iopf_target {
+	const struct iopf_target_ops *ops;
+	char name[128];		/* as given: "sim", "mock", "fd:3", ... */
+	uint32_t queue_id;	/* fault object id, 0 if unknown */
+	int fd;			/* pollable for POLLIN */
+	size_t max_group;	/* 0: cannot inject; 1: single-record groups only */
+	struct iopf_log log;
+	void *priv;
+};
+
+/* Back-end constructors: fill t (name and log are already set). */
+int iopf_target_open_sim(struct iopf_target *t, const char *arg, char *err, size_t errlen);
+int iopf_target_open_mock(struct iopf_target *t, const char *arg, char *err, size_t errlen);
+int iopf_target_open_fd(struct iopf_target *t, const char *arg, char *err, size_t errlen);
+int iopf_target_open_pid(struct iopf_target *t, const char *arg, char *err, size_t errlen);
+int iopf_target_open_device(struct iopf_target *t, const char *arg, char *err, size_t errlen);
+
+#endif

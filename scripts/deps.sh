@@ -1,0 +1,28 @@
+#!/bin/sh
+# Install the Debian packages a step needs: with apt-get when running as
+# root, else print the exact apt-get line and fail.
+#   scripts/deps.sh build    compiler, libpcap, json-c
+#   scripts/deps.sh kernel   what the kernel VM tier needs (tests/kernel)
+set -eu
+case "${1:-build}" in
+build)	pkgs="gcc make pkg-config libpcap-dev libjson-c-dev" ;;
+kernel)	pkgs="linux-source-6.12 qemu-system-x86 busybox-static bc bison flex libelf-dev cpio xz-utils gzip" ;;
+*)	echo "usage: $0 build|kernel" >&2; exit 64 ;;
+esac
+
+missing=
+for p in $pkgs; do
+	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'ok installed' || missing="$missing $p"
+done
+[ -z "$missing" ] && exit 0
+
+if [ "$(id -u)" -ne 0 ]; then
+	echo "iopftool: missing Debian packages:$missing" >&2
+	echo "run as root:  apt-get update && apt-get install -y$missing" >&2
+	exit 1
+fi
+echo "installing:$missing" >&2
+export DEBIAN_FRONTEND=noninteractive
+apt-get update -qq >&2
+# shellcheck disable=SC2086
+apt-get install -y -qq --no-install-recommends $missing >&2
