@@ -36,9 +36,11 @@ endif
 LIB_SRC := $(sort $(wildcard lib/*.c))
 TOOL_SRC := $(sort $(wildcard tool/*.c))
 UNIT_SRC := $(sort $(wildcard tests/unit/test-*.c))
+HELPER_SRC := $(sort $(wildcard tests/helpers/*.c))
 LIB_OBJ := $(LIB_SRC:%.c=$(O)/%.o)
 TOOL_OBJ := $(TOOL_SRC:%.c=$(O)/%.o)
 UNIT_BIN := $(UNIT_SRC:%.c=$(O)/%)
+HELPER_BIN := $(HELPER_SRC:%.c=$(O)/%)
 LIBIOPF := $(O)/libiopf.a
 IOPFTOOL := $(O)/iopftool
 
@@ -46,7 +48,7 @@ IOPFTOOL := $(O)/iopftool
 	install uninstall clean help
 .DEFAULT_GOAL := all
 
-all: $(IOPFTOOL) $(UNIT_BIN)
+all: $(IOPFTOOL) $(UNIT_BIN) $(HELPER_BIN)
 
 $(O)/%.o: %.c
 	@mkdir -p $(dir $@)
@@ -61,7 +63,10 @@ $(IOPFTOOL): $(TOOL_OBJ) $(LIBIOPF)
 $(O)/tests/unit/%: $(O)/tests/unit/%.o $(LIBIOPF)
 	$(call quiet,LINK,$@)$(CC) $(LDFLAGS) -o $@ $< $(LIBIOPF) $(DEPS_LIBS) -lm
 
--include $(LIB_OBJ:.o=.d) $(TOOL_OBJ:.o=.d) $(UNIT_BIN:=.d)
+$(O)/tests/helpers/%: $(O)/tests/helpers/%.o $(LIBIOPF)
+	$(call quiet,LINK,$@)$(CC) $(LDFLAGS) -o $@ $< $(LIBIOPF) $(DEPS_LIBS) -lm
+
+-include $(LIB_OBJ:.o=.d) $(TOOL_OBJ:.o=.d) $(UNIT_BIN:=.d) $(HELPER_BIN:=.d)
 
 deps:
 	@scripts/deps.sh build

@@ -1,0 +1,94 @@
+// SPDX-License-Identifier: MIT
+/* Live fault queues by name: dispatch to the back-ends in lib/target-*.c. */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "internal.h"
+
+static const struct {
+	const char *prefix;	/* "name" or "name:" */
+	int (*open)(struct iopf_target *t, const char *arg, char *err, size_t errlen);
+} backends[] = {
+	{ "sim", iopf_target_open_sim },
+	{ "mock", iopf_target_open_mock },
+	{ "fd:", iopf_target_open_fd },
+	{ "pid:", iopf_target_open_pid },
+	{ "device:", iopf_target_open_device },
+};
+
+int iopf_target_open(struct iopf_target **tp, const char *spec, const struct iopf_log *log,
+		     char *err, size_t errlen)
+{
+	for (size_t i = 0; i < ARRAY_SIZE(backends); i++) {
+		const char *p = backends[i].prefix;
+		size_t n = strlen(p);
+		bool has_arg = p[n - 1] == ':';
+
+		if (has_arg ? strncmp(spec, p, n) : strcmp(spec, p))
+			continue;
+		struct iopf_target *t = calloc(1, sizeof(*t));
+		if (!t)
+			return -ENOMEM;
+		snprintf(t->name, sizeof(t->name), "%s", spec);
+		t->fd = -1;
+		if (log)
+			t->log = *log;
+		int rc = backends[i].open(t, has_arg ? spec + n : "", err, errlen);
+		if (rc < 0) {
+			free(t);
+			return rc;
+		}
+		*tp = t;
+		return 0;
+	}
+	snprintf(err, errlen, "unknown queue '%s' (expected sim, mock, fd:N, pid:PID:FD or device:PATH)",
+		 spec);
+	return -EINVAL;
+}
+
+void iopf_target_close(struct iopf_target *t)
+{
+	if (!t)
+		return;
+	if (t->ops && t->ops->close)
+		t->ops->close(t);
+	free(t);
+}
+
+const char *iopf_target_name(const struct iopf_target *t) { return t->name; }
+uint32_t iopf_target_queue_id(const struct iopf_target *t) { return t->queue_id; }
+int iopf_target_fd(const struct iopf_target *t) { return t->fd; }
+bool iopf_target_can_inject(const struct iopf_target *t) { return t->max_group > 0; }
+size_t iopf_target_max_group(const struct iopf_target *t) { return t->max_group; }
+
+int iopf_target_device(struct iopf_target *t, uint32_t capture_dev_id, uint32_t *live_dev_id)
+{
+	if (!t->ops->device)
+		return -EOPNOTSUPP;
+	return t->ops->device(t, capture_dev_id, live_dev_id);
+}
+
+int iopf_target_inject(struct iopf_target *t, const struct iommu_hwpt_pgfault *f)
+{
+	if (!t->ops->inject)
+		return -EOPNOTSUPP;
+	return t->ops->inject(t, f);
+}
+
+ssize_t iopf_target_read(struct iopf_target *t, void *buf, size_t count)
+{
+	return t->ops->read(t, buf, count);
+}
+
+ssize_t iopf_target_write(struct iopf_target *t, const void *buf, size_t count)
+{
+	return t->ops->write(t, buf, count);
+}
+
+int iopf_target_detach(struct iopf_target *t, uint32_t live_dev_id)
+{
+	if (!t->ops->detach)
+		return -EOPNOTSUPP;
+	return t->ops->detach(t, live_dev_id);
+}
