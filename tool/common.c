@@ -1,0 +1,231 @@
+// SPDX-License-Identifier: MIT
+/* What every verb shares: global options, messages, output, argument parsing. */
+#include <errno.h>
+#include <json-c/json.h>
+#include <math.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "tool.h"
+
+struct global_opts gopts;
+volatile sig_atomic_t stop_requested;
+
+static const struct argp_option global_options[] = {
+	{ "json", 'j', NULL, 0, "JSON output (one object per line for streams)", 0 },
+	{ "pretty", 'p', NULL, 0, "pretty-printed JSON (implies --json)", 0 },
+	{ "quiet", 'q', NULL, 0, "no progress, summaries or informational messages", 0 },
+	{ "verbose", 'v', NULL, 0, "more detail (repeat for more)", 0 },
+	{ 0 }
+};
+
+static error_t parse_global(int key, char *arg, struct argp_state *state)
+{
+	(void)arg;
+	(void)state;
+	switch (key) {
+	case 'j': gopts.json = true; return 0;
+	case 'p': gopts.json = gopts.pretty = true; return 0;
+	case 'q': gopts.quiet = true; return 0;
+	case 'v': gopts.verbose++; return 0;
+	default: return ARGP_ERR_UNKNOWN;
+	}
+}
+
+const struct argp global_argp = { .options = global_options, .parser = parse_global };
+
+void parse_verb(const struct argp *argp, int argc, char **argv, void *input)
+{
+	/* argv[0] names the program in argp's messages: "iopftool replay". */
+	char name[64];
+
+	snprintf(name, sizeof(name), "iopftool %s", argv[0]);
+	argv[0] = name;
+	argp_parse(argp, argc, argv, 0, NULL, input);
+}
+
+static void vmessage(const char *level, const char *fmt, va_list ap)
+{
+	char msg[1024];
+
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	if (gopts.json) {
+		json_object *o = json_object_new_object();
+
+		json_object_object_add(o, level ? level : "error", json_object_new_string(msg));
+		fprintf(stderr, "%s\n", json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN));
+		json_object_put(o);
+	} else if (level && strcmp(level, "info")) {
+		fprintf(stderr, "iopftool: %s: %s\n", level, msg);
+	} else {
+		fprintf(stderr, "%s%s\n", level ? "" : "iopftool: ", msg);
+	}
+}
+
+void p_err(const char *fmt, ...)
+{
+	va_list ap;
+
+	progress_done();
+	va_start(ap, fmt);
+	vmessage(NULL, fmt, ap);
+	va_end(ap);
+}
+
+void p_warn(const char *fmt, ...)
+{
+	va_list ap;
+
+	progress_done();
+	va_start(ap, fmt);
+	vmessage("warning", fmt, ap);
+	va_end(ap);
+}
+
+void p_info(const char *fmt, ...)
+{
+	va_list ap;
+
+	if (gopts.quiet)
+		return;
+	progress_done();
+	va_start(ap, fmt);
+	vmessage("info", fmt, ap);
+	va_end(ap);
+}
+
+void p_verbose(const char *fmt, ...)
+{
+	va_list ap;
+
+	if (!gopts.verbose || gopts.quiet)
+		return;
+	progress_done();
+	va_start(ap, fmt);
+	vmessage("info", fmt, ap);
+	va_end(ap);
+}
+
+static void log_to_tool(void *ctx, enum iopf_log_level level, const char *msg)
+{
+	(void)ctx;
+	switch (level) {
+	case IOPF_LOG_ERR: p_err("%s", msg); break;
+	case IOPF_LOG_WARN: p_warn("%s", msg); break;
+	case IOPF_LOG_INFO: p_info("%s", msg); break;
+	default: p_verbose("%s", msg); break;
+	}
+}
+
+const struct iopf_log tool_log = { .fn = log_to_tool };
+
+static struct iopf_out *stdout_out;
+
+struct iopf_out *out_stdout(void)
+{
+	if (!stdout_out) {
+		enum iopf_out_mode m = gopts.pretty ? IOPF_OUT_PRETTY :
+				       gopts.json ? IOPF_OUT_JSON : IOPF_OUT_TEXT;
+		stdout_out = iopf_out_new(stdout, m);
+		if (!stdout_out) {
+			p_err("out of memory");
+			exit(EXIT_ERROR);
+		}
+	}
+	return stdout_out;
+}
+
+int out_finish(int status)
+{
+	int rc = stdout_out ? iopf_out_flush(stdout_out) : 0;
+
+	if (!rc && (fflush(stdout) || ferror(stdout)))
+		rc = -errno;
+	if (rc) {
+		p_err("write error on standard output: %s", strerror(-rc));
+		status = EXIT_ERROR;
+	}
+	iopf_out_free(stdout_out);
+	stdout_out = NULL;
+	return status;
+}
+
+/* Progress: a single line on a terminal, redrawn at most 10 times a second. */
+static bool progress_shown;
+
+bool progress_wanted(void)
+{
+	return !gopts.quiet && isatty(STDERR_FILENO);
+}
+
+void progress(const char *fmt, ...)
+{
+	static uint64_t last;
+	uint64_t now = iopf_now_ns();
+	va_list ap;
+
+	if (!progress_wanted() || now - last < 100000000ull)
+		return;
+	last = now;
+	fputs("\r\033[K", stderr);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	progress_shown = true;
+}
+
+void progress_done(void)
+{
+	if (progress_shown)
+		fputs("\r\033[K", stderr);
+	progress_shown = false;
+}
+
+uint64_t arg_u64(struct argp_state *state, const char *opt, const char *arg, uint64_t max)
+{
+	uint64_t v;
+
+	if (iopf_parse_u64(arg, max, &v))
+		argp_error(state, "%s: '%s' is not a whole number from 0 to %llu", opt, arg,
+			   (unsigned long long)max);
+	return v;
+}
+
+uint64_t arg_duration(struct argp_state *state, const char *opt, const char *arg)
+{
+	uint64_t ns;
+
+	if (iopf_parse_duration(arg, &ns))
+		argp_error(state, "%s: '%s' is not a duration (e.g. 250ns, 10us, 2ms, 1.5s)", opt, arg);
+	return ns;
+}
+
+double arg_double(struct argp_state *state, const char *opt, const char *arg, double min, double max)
+{
+	char *end;
+	double v;
+
+	errno = 0;
+	v = strtod(arg, &end);
+	if (errno || end == arg || *end || !isfinite(v) || v < min || v > max)
+		argp_error(state, "%s: '%s' is not a number from %g to %g", opt, arg, min, max);
+	return v;
+}
+
+static void on_stop(int sig)
+{
+	(void)sig;
+	stop_requested = 1;
+}
+
+void install_stop_handlers(void)
+{
+	struct sigaction sa = { .sa_handler = on_stop };
+
+	sigemptyset(&sa.sa_mask);
+	sigaction(SIGINT, &sa, NULL);
+	sigaction(SIGTERM, &sa, NULL);
+	signal(SIGPIPE, SIG_IGN);
+}

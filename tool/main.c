@@ -1,0 +1,93 @@
+// SPDX-License-Identifier: MIT
+/*
+ * iopftool: decode, record, check and replay iommufd I/O page fault queues.
+ * The command table and the dispatcher; each verb lives in tool/cmd-<verb>.c.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "tool.h"
+
+static const struct cmd {
+	const char *name;
+	int (*fn)(int argc, char **argv);
+	const char *summary;
+} cmds[] = {
+	{ "monitor", cmd_monitor, "attach to a live queue, print and answer each fault" },
+	{ "record", cmd_record, "the same, writing a capture (-w FILE)" },
+	{ "read", cmd_read, "decode a capture, with filters" },
+	{ "stats", cmd_stats, "summarise captures; --check runs the response checker" },
+	{ "replay", cmd_replay, "replay a capture against a queue as the device, check the handler" },
+	{ "handle", cmd_handle, "reference handler on a fault fd (fd 3), with --bug modes" },
+	{ "generate", cmd_generate, "write a synthetic capture from a seed" },
+};
+
+const char *argp_program_version = "iopftool " IOPF_VERSION;
+const char *argp_program_bug_address = "the iopftool issue tracker";
+
+static const char doc[] =
+	"Decode, record, check and replay Linux iommufd I/O page fault (IOPF) queues."
+	"\vVerbs:\n"
+	"  monitor    attach to a live queue, print and answer each fault\n"
+	"  record     the same, writing a capture (-w FILE)\n"
+	"  read       decode a capture, with filters\n"
+	"  stats      summarise captures; --check runs the response checker\n"
+	"  replay     replay a capture against a queue as the device, check the handler\n"
+	"  handle     reference handler on a fault fd (fd 3), with --bug modes\n"
+	"  generate   write a synthetic capture from a seed\n"
+	"\n'iopftool VERB --help' lists a verb's options; man iopftool-VERB has examples.\n"
+	"Exit status: 0 success, 1 violations found, 2 runtime or input error, 64 usage error.";
+
+struct main_state {
+	int verb;	/* index in argv of the verb, 0 until seen */
+};
+
+static error_t parse_main(int key, char *arg, struct argp_state *state)
+{
+	struct main_state *ms = state->input;
+
+	switch (key) {
+	case ARGP_KEY_INIT:
+		state->child_inputs[0] = NULL;
+		return 0;
+	case ARGP_KEY_ARG:
+		/* The verb: stop here, the verb parses the rest. */
+		ms->verb = state->next - 1;
+		state->next = state->argc;
+		(void)arg;
+		return 0;
+	case ARGP_KEY_END:
+		if (!ms->verb)
+			argp_error(state, "no verb given (monitor, record, read, stats, replay, handle, generate)");
+		return 0;
+	default:
+		return ARGP_ERR_UNKNOWN;
+	}
+}
+
+static const struct argp_child main_children[] = {
+	{ &global_argp, 0, NULL, 0 },
+	{ 0 }
+};
+
+static const struct argp main_argp = {
+	.parser = parse_main,
+	.args_doc = "VERB [OPTION...]",
+	.doc = doc,
+	.children = main_children,
+};
+
+int main(int argc, char **argv)
+{
+	struct main_state ms = { 0 };
+
+	argp_parse(&main_argp, argc, argv, ARGP_IN_ORDER, NULL, &ms);
+	const char *verb = argv[ms.verb];
+	for (size_t i = 0; i < sizeof(cmds) / sizeof(cmds[0]); i++) {
+		if (strcmp(verb, cmds[i].name))
+			continue;	/* exact names only, no prefix matching */
+		return cmds[i].fn(argc - ms.verb, argv + ms.verb);
+	}
+	p_err("unknown verb '%s' (try 'iopftool --help')", verb);
+	return EXIT_USAGE;
+}
