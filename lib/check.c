@@ -1,0 +1,390 @@
+// SPDX-License-Identifier: MIT
+/*
+ * The response checker: classifies every response to a fault queue as
+ * SPEC.md section 5 defines, and measures how fast groups are answered.
+ *
+ * State, per fault queue:
+ *  - per cookie (table "cookies", key queue:cookie): the group the
+ *    cookie names while it is outstanding (delivered by a read, no
+ *    accepted response yet): its grpid, record count and delivery time;
+ *    after an accepted response the entry stays, marked ANSWERED, until
+ *    a read hands the cookie out again, so that a second response can be
+ *    told apart (duplicate) from a cookie that never existed;
+ *  - the multiset of grpids of outstanding groups (table "grpids", key
+ *    queue:grpid, value a count), to recognise a handler that echoes the
+ *    device's group id instead of the cookie.
+ *
+ * Both are open-addressing hash tables with linear probing, grown by
+ * doubling at half load: O(1) per event and no allocation in steady
+ * state.  Entries of "grpids" are removed (backward-shift deletion) when
+ * their count drops to 0, so it holds only outstanding groups.  Entries
+ * of "cookies" are kept after the answer; since the kernel hands out the
+ * lowest free cookie >= 1 (KERNEL-FACTS 1.9), a queue never uses more
+ * distinct cookies than it ever had groups outstanding at once, which
+ * bounds the table by the input's peak number of groups in flight.
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "internal.h"
+
+enum slot_state { SLOT_EMPTY, SLOT_OUTSTANDING, SLOT_ANSWERED, SLOT_USED };
+
+struct slot {
+	uint64_t key;		/* queue << 32 | cookie (or grpid) */
+	uint64_t t_ns;		/* delivery time */
+	uint32_t grpid;		/* cookies: the group's grpid */
+	uint32_t n;		/* cookies: records; grpids: outstanding groups */
+	uint32_t state;		/* enum slot_state */
+};
+
+struct table {
+	struct slot *s;
+	size_t mask;		/* capacity - 1, capacity a power of two */
+	size_t used;
+};
+
+struct iopf_check {
+	struct iopf_check_cfg cfg;
+	struct table cookies, grpids;
+	struct iopf_hist *lat, *lag;
+	uint64_t groups, faults, responses;
+	uint64_t v[IOPF_V_COUNT];
+	uint64_t outstanding;	/* groups delivered and not yet accepted */
+};
+
+#define TABLE_MIN 64
+
+static uint64_t mix64(uint64_t x)
+{
+	x ^= x >> 30;
+	x *= 0xbf58476d1ce4e5b9ull;
+	x ^= x >> 27;
+	x *= 0x94d049bb133111ebull;
+	return x ^ (x >> 31);
+}
+
+static uint64_t key_of(uint32_t queue, uint32_t v)
+{
+	return (uint64_t)queue << 32 | v;
+}
+
+static int table_init(struct table *t, size_t cap)
+{
+	t->s = calloc(cap, sizeof(*t->s));
+	if (!t->s)
+		return -ENOMEM;
+	t->mask = cap - 1;
+	t->used = 0;
+	return 0;
+}
+
+static struct slot *table_find(const struct table *t, uint64_t key)
+{
+	size_t i = mix64(key) & t->mask;
+
+	while (t->s[i].state != SLOT_EMPTY) {
+		if (t->s[i].key == key)
+			return &t->s[i];
+		i = (i + 1) & t->mask;
+	}
+	return NULL;
+}
+
+/* The empty slot where key goes (key known to be absent). */
+static struct slot *table_place(struct table *t, uint64_t key)
+{
+	size_t i = mix64(key) & t->mask;
+
+	while (t->s[i].state != SLOT_EMPTY)
+		i = (i + 1) & t->mask;
+	return &t->s[i];
+}
+
+static int table_grow(struct table *t)
+{
+	struct table nt;
+	size_t i;
+	int err;
+
+	err = table_init(&nt, 2 * (t->mask + 1));
+	if (err)
+		return err;
+	for (i = 0; i <= t->mask; i++)
+		if (t->s[i].state != SLOT_EMPTY)
+			*table_place(&nt, t->s[i].key) = t->s[i];
+	nt.used = t->used;
+	free(t->s);
+	*t = nt;
+	return 0;
+}
+
+/*
+ * A new zeroed slot for key (known to be absent), or NULL when memory
+ * runs out.  Growing keeps the load at or below one half.
+ */
+static struct slot *table_insert(struct table *t, uint64_t key)
+{
+	struct slot *s;
+
+	if (2 * (t->used + 1) > t->mask + 1 && table_grow(t))
+		return NULL;
+	s = table_place(t, key);
+	memset(s, 0, sizeof(*s));
+	s->key = key;
+	t->used++;
+	return s;
+}
+
+/* Remove a slot, shifting later members of its probe run back. */
+static void table_remove(struct table *t, struct slot *victim)
+{
+	size_t hole = (size_t)(victim - t->s), i = hole, home;
+
+	for (;;) {
+		i = (i + 1) & t->mask;
+		if (t->s[i].state == SLOT_EMPTY)
+			break;
+		home = mix64(t->s[i].key) & t->mask;
+		/* Move i into the hole unless its home lies in (hole, i]. */
+		if (((i - home) & t->mask) >= ((i - hole) & t->mask)) {
+			t->s[hole] = t->s[i];
+			hole = i;
+		}
+	}
+	t->s[hole].state = SLOT_EMPTY;
+	t->used--;
+}
+
+static void grpid_inc(struct iopf_check *c, uint32_t queue, uint32_t grpid)
+{
+	uint64_t key = key_of(queue, grpid);
+	struct slot *s = table_find(&c->grpids, key);
+
+	if (!s) {
+		s = table_insert(&c->grpids, key);
+		if (!s)
+			return;	/* out of memory: only grpid_echo detection suffers */
+		s->state = SLOT_USED;
+	}
+	s->n++;
+}
+
+static void grpid_dec(struct iopf_check *c, uint32_t queue, uint32_t grpid)
+{
+	struct slot *s = table_find(&c->grpids, key_of(queue, grpid));
+
+	if (s && --s->n == 0)
+		table_remove(&c->grpids, s);
+}
+
+static bool grpid_outstanding(const struct iopf_check *c, uint32_t queue, uint32_t grpid)
+{
+	return table_find(&c->grpids, key_of(queue, grpid)) != NULL;
+}
+
+int iopf_check_new(struct iopf_check **cp, const struct iopf_check_cfg *cfg)
+{
+	struct iopf_check *c = calloc(1, sizeof(*c));
+
+	*cp = NULL;
+	if (!c)
+		return -ENOMEM;
+	if (cfg)
+		c->cfg = *cfg;
+	if (table_init(&c->cookies, TABLE_MIN) || table_init(&c->grpids, TABLE_MIN) ||
+	    iopf_hist_new(&c->lat) || iopf_hist_new(&c->lag)) {
+		iopf_check_free(c);
+		return -ENOMEM;
+	}
+	*cp = c;
+	return 0;
+}
+
+void iopf_check_free(struct iopf_check *c)
+{
+	if (!c)
+		return;
+	free(c->cookies.s);
+	free(c->grpids.s);
+	iopf_hist_free(c->lat);
+	iopf_hist_free(c->lag);
+	free(c);
+}
+
+/* An outstanding group leaves the books: answered, or replaced. */
+static void group_close(struct iopf_check *c, uint32_t queue, struct slot *s)
+{
+	grpid_dec(c, queue, s->grpid);
+	s->state = SLOT_ANSWERED;
+	c->outstanding--;
+}
+
+/*
+ * A group delivered by a read.  All records carry the same cookie; the
+ * grpid is the last record's (the kernel answers the device with
+ * last_fault's).  A cookie that is still outstanding cannot be handed
+ * out again by a kernel queue: the input is inconsistent (a capture
+ * that lost records), and the old group is counted unanswered.
+ */
+void iopf_check_delivered(struct iopf_check *c, uint32_t queue,
+			  const struct iommu_hwpt_pgfault *recs, size_t n, uint64_t t_ns)
+{
+	const struct iommu_hwpt_pgfault *last;
+	uint64_t key;
+	struct slot *s;
+
+	if (!n)
+		return;
+	last = &recs[n - 1];
+	key = key_of(queue, last->cookie);
+	c->groups++;
+	c->faults += n;
+	s = table_find(&c->cookies, key);
+	if (s && s->state == SLOT_OUTSTANDING) {
+		group_close(c, queue, s);
+		c->v[IOPF_V_UNANSWERED]++;
+	}
+	if (!s)
+		s = table_insert(&c->cookies, key);
+	if (!s) {	/* out of memory: the group can only end up unanswered */
+		c->v[IOPF_V_UNANSWERED]++;
+		return;
+	}
+	s->state = SLOT_OUTSTANDING;
+	s->grpid = last->grpid;
+	s->n = n > UINT32_MAX ? UINT32_MAX : (uint32_t)n;
+	s->t_ns = t_ns;
+	c->outstanding++;
+	grpid_inc(c, queue, last->grpid);
+}
+
+/* An accepted response to an outstanding group. */
+static enum iopf_verdict check_accept(struct iopf_check *c, uint32_t queue,
+				      struct slot *s, uint64_t t_ns, uint64_t *latency_ns)
+{
+	uint64_t lat = t_ns > s->t_ns ? t_ns - s->t_ns : 0;
+
+	group_close(c, queue, s);
+	iopf_hist_add(c->lat, lat);
+	c->v[IOPF_OK]++;
+	if (latency_ns)
+		*latency_ns = lat;
+	if (c->cfg.deadline_ns && lat > c->cfg.deadline_ns) {
+		c->v[IOPF_V_LATE]++;
+		return IOPF_V_LATE;
+	}
+	return IOPF_OK;
+}
+
+/*
+ * Classify one response, in the kernel's order (KERNEL-FACTS 1.6): the
+ * code first, then the cookie.
+ *  - code not SUCCESS/INVALID: bad_code (the group stays outstanding);
+ *  - cookie names an outstanding group: accepted (status 0) is correct,
+ *    refused (status != 0) is rejected and the group stays outstanding;
+ *  - otherwise the cookie names nothing the queue would take, and the
+ *    reason is looked up in this order: a cookie answered before and
+ *    not handed out again since is a duplicate; else one equal to the
+ *    grpid of an outstanding group of this queue is a grpid_echo; else
+ *    unknown_cookie.  Duplicate goes before grpid_echo: a cookie the
+ *    checker has seen answered is explained by that, whatever grpids
+ *    happen to be in flight.
+ * An accepted response later than the deadline counts in v[IOPF_OK]
+ * and, once for its group, in v[IOPF_V_LATE]; it returns IOPF_V_LATE.
+ */
+enum iopf_verdict iopf_check_response(struct iopf_check *c, uint32_t queue,
+				      const struct iommu_hwpt_page_response *r,
+				      uint32_t status, uint64_t t_ns, uint64_t *latency_ns)
+{
+	enum iopf_verdict v;
+	struct slot *s;
+
+	if (latency_ns)
+		*latency_ns = 0;
+	c->responses++;
+	s = table_find(&c->cookies, key_of(queue, r->cookie));
+	if (r->code != IOMMUFD_PAGE_RESP_SUCCESS && r->code != IOMMUFD_PAGE_RESP_INVALID)
+		v = IOPF_V_BAD_CODE;
+	else if (s && s->state == SLOT_OUTSTANDING && status == 0)
+		return check_accept(c, queue, s, t_ns, latency_ns);
+	else if (s && s->state == SLOT_OUTSTANDING)
+		v = IOPF_V_REJECTED;
+	else if (s)
+		v = IOPF_V_DUPLICATE;
+	else if (grpid_outstanding(c, queue, r->cookie))
+		v = IOPF_V_GRPID_ECHO;
+	else
+		v = IOPF_V_UNKNOWN_COOKIE;
+	c->v[v]++;
+	return v;
+}
+
+void iopf_check_lag(struct iopf_check *c, uint64_t lag_ns)
+{
+	iopf_hist_add(c->lag, lag_ns);
+}
+
+const struct iopf_hist *iopf_check_latency(const struct iopf_check *c)
+{
+	return c->lat;
+}
+
+static void fill_latency(const struct iopf_hist *h, struct iopf_report *rep)
+{
+	rep->latency_ns.count = iopf_hist_count(h);
+	rep->latency_ns.min = iopf_hist_min(h);
+	rep->latency_ns.mean = iopf_hist_mean(h);
+	rep->latency_ns.p50 = iopf_hist_quantile(h, 0.50);
+	rep->latency_ns.p90 = iopf_hist_quantile(h, 0.90);
+	rep->latency_ns.p99 = iopf_hist_quantile(h, 0.99);
+	rep->latency_ns.p999 = iopf_hist_quantile(h, 0.999);
+	rep->latency_ns.max = iopf_hist_max(h);
+}
+
+/*
+ * The report of everything seen so far.  Groups still outstanding count
+ * as unanswered (a group whose only responses were refused included).
+ * The checker's state is not changed: calling it again, or after more
+ * events, gives the report of the longer run.  wall_ns, groups_per_s
+ * and split_groups are the caller's to measure: they are set to 0 here,
+ * to be filled in after this call.
+ */
+void iopf_check_finish(struct iopf_check *c, struct iopf_report *rep)
+{
+	size_t i;
+
+	memset(rep, 0, sizeof(*rep));
+	rep->groups = c->groups;
+	rep->faults = c->faults;
+	rep->responses = c->responses;
+	memcpy(rep->v, c->v, sizeof(rep->v));
+	rep->v[IOPF_V_UNANSWERED] += c->outstanding;
+	fill_latency(c->lat, rep);
+	rep->schedule_lag_ns.p50 = iopf_hist_quantile(c->lag, 0.50);
+	rep->schedule_lag_ns.p99 = iopf_hist_quantile(c->lag, 0.99);
+	rep->schedule_lag_ns.max = iopf_hist_max(c->lag);
+	rep->ok = true;
+	for (i = IOPF_OK + 1; i < IOPF_V_COUNT; i++)
+		if (rep->v[i])
+			rep->ok = false;
+}
+
+static const char *const verdict_names[IOPF_V_COUNT] = {
+	[IOPF_OK] = "ok",
+	[IOPF_V_UNKNOWN_COOKIE] = "unknown_cookie",
+	[IOPF_V_GRPID_ECHO] = "grpid_echo",
+	[IOPF_V_DUPLICATE] = "duplicate",
+	[IOPF_V_BAD_CODE] = "bad_code",
+	[IOPF_V_REJECTED] = "rejected",
+	[IOPF_V_UNANSWERED] = "unanswered",
+	[IOPF_V_LATE] = "late",
+};
+
+const char *iopf_verdict_str(enum iopf_verdict v)
+{
+	if ((unsigned int)v >= IOPF_V_COUNT)
+		return "unknown";
+	return verdict_names[v];
+}
