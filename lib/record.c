@@ -1,0 +1,278 @@
+// SPDX-License-Identifier: MIT
+/*
+ * Capture records (SPEC.md section 4): decoded by offset with a
+ * bounds-checked little-endian cursor, never by casting bytes to a
+ * struct.  Every input is hostile: lengths are checked before any read.
+ */
+#include <string.h>
+
+#include "internal.h"
+
+static size_t cur_left(const struct iopf_cur *c)
+{
+	if (!c->p || c->p > c->end)
+		return 0;
+	return (size_t)(c->end - c->p);
+}
+
+static bool get_u8(struct iopf_cur *c, uint8_t *v)
+{
+	if (cur_left(c) < 1)
+		return false;
+	*v = c->p[0];
+	c->p++;
+	return true;
+}
+
+bool iopf_get_le16(struct iopf_cur *c, uint16_t *v)
+{
+	if (cur_left(c) < 2)
+		return false;
+	*v = (uint16_t)(c->p[0] | c->p[1] << 8);
+	c->p += 2;
+	return true;
+}
+
+bool iopf_get_le32(struct iopf_cur *c, uint32_t *v)
+{
+	if (cur_left(c) < 4)
+		return false;
+	*v = (uint32_t)c->p[0] | (uint32_t)c->p[1] << 8 |
+	     (uint32_t)c->p[2] << 16 | (uint32_t)c->p[3] << 24;
+	c->p += 4;
+	return true;
+}
+
+bool iopf_get_le64(struct iopf_cur *c, uint64_t *v)
+{
+	uint32_t lo, hi;
+	struct iopf_cur save = *c;
+
+	if (!iopf_get_le32(c, &lo) || !iopf_get_le32(c, &hi)) {
+		*c = save;
+		return false;
+	}
+	*v = (uint64_t)hi << 32 | lo;
+	return true;
+}
+
+static void put_le16(uint8_t *p, uint16_t v)
+{
+	p[0] = (uint8_t)v;
+	p[1] = (uint8_t)(v >> 8);
+}
+
+void iopf_put_le32(uint8_t *p, uint32_t v)
+{
+	p[0] = (uint8_t)v;
+	p[1] = (uint8_t)(v >> 8);
+	p[2] = (uint8_t)(v >> 16);
+	p[3] = (uint8_t)(v >> 24);
+}
+
+void iopf_put_le64(uint8_t *p, uint64_t v)
+{
+	iopf_put_le32(p, (uint32_t)v);
+	iopf_put_le32(p + 4, (uint32_t)(v >> 32));
+}
+
+/*
+ * struct iommu_hwpt_pgfault, 40 bytes, little-endian (KERNEL-FACTS 1.1):
+ *
+ *   off  0  u32 flags        PASID_VALID 1<<0, LAST_PAGE 1<<1 (others leak)
+ *   off  4  u32 dev_id
+ *   off  8  u32 pasid
+ *   off 12  u32 grpid
+ *   off 16  u32 perm         READ 1<<0, WRITE 1<<1, EXEC 1<<2, PRIV 1<<3
+ *   off 20  u32 __reserved
+ *   off 24  u64 addr
+ *   off 32  u32 length
+ *   off 36  u32 cookie
+ *
+ * Bytes past the first 40 are ignored.
+ */
+bool iopf_fault_decode(const uint8_t *p, size_t len, struct iommu_hwpt_pgfault *f)
+{
+	struct iopf_cur c = { p, p ? p + len : NULL };
+	uint64_t addr;
+
+	if (len < IOPF_FAULT_SIZE || !p)
+		return false;
+	memset(f, 0, sizeof(*f));
+	iopf_get_le32(&c, &f->flags);
+	iopf_get_le32(&c, &f->dev_id);
+	iopf_get_le32(&c, &f->pasid);
+	iopf_get_le32(&c, &f->grpid);
+	iopf_get_le32(&c, &f->perm);
+	iopf_get_le32(&c, &f->__reserved);
+	iopf_get_le64(&c, &addr);
+	f->addr = addr;
+	iopf_get_le32(&c, &f->length);
+	return iopf_get_le32(&c, &f->cookie);
+}
+
+void iopf_fault_encode(const struct iommu_hwpt_pgfault *f, uint8_t out[40])
+{
+	iopf_put_le32(out + 0, f->flags);
+	iopf_put_le32(out + 4, f->dev_id);
+	iopf_put_le32(out + 8, f->pasid);
+	iopf_put_le32(out + 12, f->grpid);
+	iopf_put_le32(out + 16, f->perm);
+	iopf_put_le32(out + 20, f->__reserved);
+	iopf_put_le64(out + 24, f->addr);
+	iopf_put_le32(out + 32, f->length);
+	iopf_put_le32(out + 36, f->cookie);
+}
+
+/*
+ * struct iommu_hwpt_page_response, 8 bytes, little-endian:
+ *
+ *   off 0  u32 cookie
+ *   off 4  u32 code         SUCCESS 0, INVALID 1
+ */
+bool iopf_resp_decode(const uint8_t *p, size_t len, struct iommu_hwpt_page_response *r)
+{
+	struct iopf_cur c = { p, p ? p + len : NULL };
+
+	if (len < IOPF_RESP_SIZE || !p)
+		return false;
+	iopf_get_le32(&c, &r->cookie);
+	return iopf_get_le32(&c, &r->code);
+}
+
+void iopf_resp_encode(const struct iommu_hwpt_page_response *r, uint8_t out[8])
+{
+	iopf_put_le32(out + 0, r->cookie);
+	iopf_put_le32(out + 4, r->code);
+}
+
+/* The type-specific payload: the length check comes first. */
+static bool payload_decode(struct iopf_rec *t)
+{
+	struct iopf_cur c = { t->payload, t->payload + t->payload_len };
+
+	switch (t->type) {
+	case IOPF_REC_FAULT:
+		return iopf_fault_decode(t->payload, t->payload_len, &t->u.fault);
+	case IOPF_REC_RESPONSE:
+		return iopf_resp_decode(t->payload, t->payload_len, &t->u.resp);
+	case IOPF_REC_LOST:
+		return iopf_get_le64(&c, &t->u.lost);
+	default:		/* META text, or a type for the caller to skip */
+		return true;
+	}
+}
+
+/*
+ * Record header, 32 bytes in version 1, all little-endian (SPEC.md 4):
+ *
+ *   off  0  u32 magic        "IOPF" = 0x46504f49
+ *   off  4  u8  version      1
+ *   off  5  u8  type         1 FAULT, 2 RESPONSE, 3 LOST, 4 META
+ *   off  6  u16 hdr_len      >= 32; the payload starts here
+ *   off  8  u32 queue_id
+ *   off 12  u32 status
+ *   off 16  u64 seq
+ *   off 24  u64 latency_ns
+ *
+ * then the payload up to the end of the record: FAULT >= 40 bytes,
+ * RESPONSE >= 8, LOST >= 8 (u64 count), META text.
+ */
+enum iopf_bad iopf_rec_decode(const uint8_t *p, size_t len, struct iopf_rec *r)
+{
+	struct iopf_cur c = { p, p ? p + len : NULL };
+	struct iopf_rec t = { .ts = r->ts };
+	uint32_t magic;
+
+	if (!p || len < IOPF_REC_HDR_LEN)
+		return IOPF_BAD_SHORT;
+	iopf_get_le32(&c, &magic);
+	if (magic != IOPF_REC_MAGIC)
+		return IOPF_BAD_MAGIC;
+	get_u8(&c, &t.version);
+	if (t.version != IOPF_REC_VERSION)
+		return IOPF_BAD_VERSION;
+	get_u8(&c, &t.type);
+	iopf_get_le16(&c, &t.hdr_len);
+	if (t.hdr_len < IOPF_REC_HDR_LEN || t.hdr_len > len)
+		return IOPF_BAD_HDR_LEN;
+	iopf_get_le32(&c, &t.queue_id);
+	iopf_get_le32(&c, &t.status);
+	iopf_get_le64(&c, &t.seq);
+	iopf_get_le64(&c, &t.latency_ns);
+	t.payload = p + t.hdr_len;
+	t.payload_len = len - t.hdr_len;
+	if (!payload_decode(&t))
+		return IOPF_BAD_PAYLOAD;
+	*r = t;
+	return IOPF_BAD_NONE;
+}
+
+const char *iopf_bad_str(enum iopf_bad why)
+{
+	static const char *const str[] = {
+		[IOPF_BAD_NONE] = "ok",
+		[IOPF_BAD_SHORT] = "record shorter than its header",
+		[IOPF_BAD_MAGIC] = "bad magic",
+		[IOPF_BAD_VERSION] = "unknown version",
+		[IOPF_BAD_HDR_LEN] = "bad header length",
+		[IOPF_BAD_PAYLOAD] = "payload too short for its type",
+	};
+
+	if ((unsigned int)why >= ARRAY_SIZE(str) || !str[why])
+		return "unknown error";
+	return str[why];
+}
+
+/* The payload bytes of r: from the union for the fixed types, else r->payload. */
+static size_t payload_encode(const struct iopf_rec *r, uint8_t *out, size_t cap)
+{
+	switch (r->type) {
+	case IOPF_REC_FAULT:
+		if (cap < IOPF_FAULT_SIZE)
+			return SIZE_MAX;
+		iopf_fault_encode(&r->u.fault, out);
+		return IOPF_FAULT_SIZE;
+	case IOPF_REC_RESPONSE:
+		if (cap < IOPF_RESP_SIZE)
+			return SIZE_MAX;
+		iopf_resp_encode(&r->u.resp, out);
+		return IOPF_RESP_SIZE;
+	case IOPF_REC_LOST:
+		if (cap < 8)
+			return SIZE_MAX;
+		iopf_put_le64(out, r->u.lost);
+		return 8;
+	default:
+		if (cap < r->payload_len || (r->payload_len && !r->payload))
+			return SIZE_MAX;
+		if (r->payload_len)
+			memcpy(out, r->payload, r->payload_len);
+		return r->payload_len;
+	}
+}
+
+/*
+ * Always writes a version 1 record with a 32-byte header, whatever
+ * r->version and r->hdr_len say.  A FAULT is written as its 40 bytes:
+ * extra payload bytes of a decoded record are not kept.
+ */
+size_t iopf_rec_encode(const struct iopf_rec *r, uint8_t *buf, size_t cap)
+{
+	size_t n;
+
+	if (!buf || cap < IOPF_REC_HDR_LEN)
+		return 0;
+	n = payload_encode(r, buf + IOPF_REC_HDR_LEN, cap - IOPF_REC_HDR_LEN);
+	if (n == SIZE_MAX)
+		return 0;
+	iopf_put_le32(buf + 0, IOPF_REC_MAGIC);
+	buf[4] = IOPF_REC_VERSION;
+	buf[5] = r->type;
+	put_le16(buf + 6, IOPF_REC_HDR_LEN);
+	iopf_put_le32(buf + 8, r->queue_id);
+	iopf_put_le32(buf + 12, r->status);
+	iopf_put_le64(buf + 16, r->seq);
+	iopf_put_le64(buf + 24, r->latency_ns);
+	return IOPF_REC_HDR_LEN + n;
+}
