@@ -1,0 +1,503 @@
+// SPDX-License-Identifier: MIT
+/*
+ * Targets around a fault fd that iopftool did not allocate itself:
+ *   fd:N          a fault fd the tool was started with (or a socket obeying
+ *                 the handler-fd contract of SPEC.md section 6)
+ *   pid:PID:FD    another process's fault fd, taken with pidfd_getfd(2)
+ *   device:PATH   a VFIO cdev: bind it to a new iommufd context, allocate
+ *                 the fault queue and a HWPT carrying it, attach
+ *                 (KERNEL-FACTS.md section 1.11)
+ * None of them can inject faults: max_group is 0.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/sysmacros.h>
+#include <unistd.h>
+
+#include "internal.h"
+
+#ifndef __NR_pidfd_open
+#define __NR_pidfd_open 434
+#endif
+#ifndef __NR_pidfd_getfd
+#define __NR_pidfd_getfd 438
+#endif
+
+#define FAULT_FD_LINK "anon_inode:[iommufd-pgfault]"
+
+/* VFIO cdev uAPI (<linux/vfio.h>, Linux >= 6.6): VFIO_TYPE ';', VFIO_BASE 100. */
+#define VFIO_BIND_IOMMUFD	_IO(';', 100 + 18)	/* 0x3b76 */
+#define VFIO_ATTACH_IOMMUFD_PT	_IO(';', 100 + 19)	/* 0x3b77 */
+#define VFIO_DETACH_IOMMUFD_PT	_IO(';', 100 + 20)	/* 0x3b78 */
+
+struct vfio_bind {
+	__u32 argsz;
+	__u32 flags;
+	__s32 iommufd;
+	__u32 out_devid;
+};
+
+struct vfio_attach {
+	__u32 argsz;
+	__u32 flags;
+	__u32 pt_id;
+};
+
+struct vfio_detach {
+	__u32 argsz;
+	__u32 flags;
+};
+
+_Static_assert(sizeof(struct vfio_bind) == 16, "vfio_device_bind_iommufd is 16 bytes");
+_Static_assert(sizeof(struct vfio_attach) == 12, "vfio_device_attach_iommufd_pt is 12 bytes (6.12)");
+_Static_assert(sizeof(struct vfio_detach) == 8, "vfio_device_detach_iommufd_pt is 8 bytes");
+
+static int fail(char *err, size_t errlen, int rc, const char *fmt, ...)
+	__attribute__((format(printf, 4, 5)));
+
+static int fail(char *err, size_t errlen, int rc, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(err, errlen, fmt, ap);
+	va_end(ap);
+	return rc;
+}
+
+static int xioctl(int fd, unsigned long req, void *arg)
+{
+	return ioctl(fd, req, arg) ? -errno : 0;
+}
+
+static ssize_t fd_read(struct iopf_target *t, void *buf, size_t count)
+{
+	ssize_t n = read(t->fd, buf, count);
+
+	return n < 0 ? -errno : n;
+}
+
+static ssize_t fd_write(struct iopf_target *t, const void *buf, size_t count)
+{
+	ssize_t n = write(t->fd, buf, count);
+
+	return n < 0 ? -errno : n;
+}
+
+/* readlink of /proc/PID/fd/FD (pid 0: self); -errno or 0. */
+static int fd_link(pid_t pid, int fd, char *buf, size_t len)
+{
+	char path[64];
+	ssize_t n;
+
+	if (pid)
+		snprintf(path, sizeof(path), "/proc/%d/fd/%d", (int)pid, fd);
+	else
+		snprintf(path, sizeof(path), "/proc/self/fd/%d", fd);
+	n = readlink(path, buf, len - 1);
+	if (n < 0)
+		return -errno;
+	buf[n] = '\0';
+	return 0;
+}
+
+static int parse_fd(const char *s, int *fd)
+{
+	uint64_t v;
+	int rc = iopf_parse_u64(s, INT_MAX, &v);
+
+	*fd = (int)v;
+	return rc;
+}
+
+/* ------------------------------------------------------------------ */
+/* fd:N                                                                 */
+/* ------------------------------------------------------------------ */
+
+/* The caller owns fd N: close leaves it open. */
+static const struct iopf_target_ops fd_ops = {
+	.read = fd_read,
+	.write = fd_write,
+};
+
+static void check_fd_kind(struct iopf_target *t, int fd)
+{
+	char link[PATH_MAX];
+	struct stat st;
+
+	if (fd_link(0, fd, link, sizeof(link)) == 0) {
+		if (!strcmp(link, FAULT_FD_LINK))
+			return;
+		if (!strncmp(link, "socket:", 7)) {
+			iopf_logf(&t->log, IOPF_LOG_INFO,
+				  "fd %d is a socket: assuming a handler-fd peer (SPEC.md section 6)", fd);
+			return;
+		}
+		iopf_logf(&t->log, IOPF_LOG_WARN,
+			  "fd %d is %s, not an iommufd fault queue (%s): reading and writing it anyway",
+			  fd, link, FAULT_FD_LINK);
+		return;
+	}
+	if (fstat(fd, &st) == 0 && S_ISSOCK(st.st_mode))
+		return;
+	iopf_logf(&t->log, IOPF_LOG_WARN,
+		  "cannot tell what fd %d is (is /proc mounted?): assuming a fault queue", fd);
+}
+
+int iopf_target_open_fd(struct iopf_target *t, const char *arg, char *err, size_t errlen)
+{
+	int fd;
+
+	if (parse_fd(arg, &fd))
+		return fail(err, errlen, -EINVAL, "bad fd '%s' in fd:N (expected a number)", arg);
+	if (fcntl(fd, F_GETFD) < 0)
+		return fail(err, errlen, -EBADF,
+			    "fd %d is not open: start iopftool with the fault fd as fd %d (e.g. %d<&N)",
+			    fd, fd, fd);
+	check_fd_kind(t, fd);
+	t->ops = &fd_ops;
+	t->fd = fd;
+	t->max_group = 0;
+	return 0;
+}
+
+/* ------------------------------------------------------------------ */
+/* pid:PID:FD                                                           */
+/* ------------------------------------------------------------------ */
+
+static void fd_close(struct iopf_target *t)
+{
+	close(t->fd);
+}
+
+static const struct iopf_target_ops owned_fd_ops = {
+	.read = fd_read,
+	.write = fd_write,
+	.close = fd_close,
+};
+
+static int parse_pid_fd(const char *arg, pid_t *pid, int *fd)
+{
+	char buf[64];
+	char *colon;
+	uint64_t v;
+
+	if (strlen(arg) >= sizeof(buf))
+		return -EINVAL;
+	strcpy(buf, arg);
+	colon = strchr(buf, ':');
+	if (!colon)
+		return -EINVAL;
+	*colon = '\0';
+	if (iopf_parse_u64(buf, INT_MAX, &v) || v == 0)
+		return -EINVAL;
+	*pid = (pid_t)v;
+	return parse_fd(colon + 1, fd);
+}
+
+static int check_remote_link(pid_t pid, int fd, char *err, size_t errlen)
+{
+	char link[PATH_MAX];
+	int rc = fd_link(pid, fd, link, sizeof(link));
+
+	switch (rc) {
+	case 0:
+		break;
+	case -ENOENT:
+		return fail(err, errlen, -ENOENT, "process %d has no fd %d (or no longer exists)",
+			    (int)pid, fd);
+	case -EACCES:
+	case -EPERM:
+		return fail(err, errlen, rc,
+			    "no permission to inspect fd %d of process %d: run as its user or as root",
+			    fd, (int)pid);
+	default:
+		return fail(err, errlen, rc, "cannot inspect /proc/%d/fd/%d: %s", (int)pid, fd,
+			    strerror(-rc));
+	}
+	if (strcmp(link, FAULT_FD_LINK))
+		return fail(err, errlen, -EINVAL,
+			    "fd %d of process %d is %s, not an iommufd fault queue (%s)", fd, (int)pid,
+			    link, FAULT_FD_LINK);
+	return 0;
+}
+
+static int take_fd(pid_t pid, int fd, char *err, size_t errlen)
+{
+	int pidfd = (int)syscall(__NR_pidfd_open, pid, 0);
+	int rc;
+
+	if (pidfd < 0) {
+		rc = -errno;
+		if (rc == -ENOSYS)
+			return fail(err, errlen, rc, "pidfd_open(2) needs Linux >= 5.3");
+		return fail(err, errlen, rc, "cannot open process %d: %s", (int)pid, strerror(-rc));
+	}
+	rc = (int)syscall(__NR_pidfd_getfd, pidfd, fd, 0);
+	if (rc < 0) {
+		rc = -errno;
+		close(pidfd);
+		switch (rc) {
+		case -EPERM:
+			return fail(err, errlen, rc,
+				    "not allowed to take fd %d of process %d: pidfd_getfd needs ptrace "
+				    "permission (same user and kernel.yama.ptrace_scope=0, or root/CAP_SYS_PTRACE)",
+				    fd, (int)pid);
+		case -EBADF:
+			return fail(err, errlen, rc, "process %d has no fd %d", (int)pid, fd);
+		case -ESRCH:
+			return fail(err, errlen, rc, "process %d has exited", (int)pid);
+		case -ENOSYS:
+			return fail(err, errlen, rc, "pidfd_getfd(2) needs Linux >= 5.6");
+		default:
+			return fail(err, errlen, rc, "pidfd_getfd of fd %d of process %d: %s", fd,
+				    (int)pid, strerror(-rc));
+		}
+	}
+	close(pidfd);
+	return rc;
+}
+
+int iopf_target_open_pid(struct iopf_target *t, const char *arg, char *err, size_t errlen)
+{
+	pid_t pid;
+	int fd, rc;
+
+	if (parse_pid_fd(arg, &pid, &fd))
+		return fail(err, errlen, -EINVAL, "bad 'pid:%s' (expected pid:PID:FD)", arg);
+	rc = check_remote_link(pid, fd, err, errlen);
+	if (rc)
+		return rc;
+	rc = take_fd(pid, fd, err, errlen);
+	if (rc < 0)
+		return rc;
+	iopf_logf(&t->log, IOPF_LOG_WARN,
+		  "took fd %d of process %d: iopftool now receives that process's page faults and must "
+		  "answer them; the process no longer sees the faults iopftool reads", fd, (int)pid);
+	t->ops = &owned_fd_ops;
+	t->fd = rc;
+	t->max_group = 0;
+	return 0;
+}
+
+/* ------------------------------------------------------------------ */
+/* device:PATH                                                          */
+/* ------------------------------------------------------------------ */
+
+struct vdev {
+	int iommufd;
+	int devfd;
+	uint32_t dev_id;	/* bind out_devid: the dev_id in fault records */
+	uint32_t ioas_id;
+	uint32_t hwpt_id;
+	bool attached;		/* to hwpt_id */
+};
+
+/* Is PATH a VFIO device cdev (class vfio-dev), judged from sysfs? */
+static int check_vfio_cdev(const char *path, char *err, size_t errlen)
+{
+	char sys[64], link[PATH_MAX];
+	struct stat st;
+	ssize_t n;
+
+	if (stat(path, &st)) {
+		if (errno == ENOENT)
+			return fail(err, errlen, -ENOENT,
+				    "no %s: is the device bound to vfio-pci, and was the kernel built with "
+				    "CONFIG_VFIO_DEVICE_CDEV=y? (see /sys/bus/pci/devices/BDF/vfio-dev/)", path);
+		return fail(err, errlen, -errno, "cannot stat %s: %s", path, strerror(errno));
+	}
+	if (!S_ISCHR(st.st_mode))
+		return fail(err, errlen, -ENODEV,
+			    "%s is not a character device: expected a VFIO cdev such as /dev/vfio/devices/vfio0",
+			    path);
+	snprintf(sys, sizeof(sys), "/sys/dev/char/%u:%u", major(st.st_rdev), minor(st.st_rdev));
+	n = readlink(sys, link, sizeof(link) - 1);
+	if (n < 0)
+		return 0;	/* no sysfs: let VFIO_DEVICE_BIND_IOMMUFD decide */
+	link[n] = '\0';
+	if (strstr(link, "/vfio-dev/"))
+		return 0;
+	if (strstr(link, "/vfio/"))
+		return fail(err, errlen, -ENODEV,
+			    "%s is a VFIO group (legacy container interface): use the device's cdev "
+			    "/dev/vfio/devices/vfioN", path);
+	return fail(err, errlen, -ENODEV,
+		    "%s is not a VFIO device cdev: expected /dev/vfio/devices/vfioN", path);
+}
+
+static int open_dev_files(struct vdev *v, const char *path, char *err, size_t errlen)
+{
+	v->devfd = open(path, O_RDWR | O_CLOEXEC);
+	if (v->devfd < 0)
+		return fail(err, errlen, -errno, "cannot open %s: %s%s", path, strerror(errno),
+			    errno == EACCES ? " (run as root)" : "");
+	v->iommufd = open("/dev/iommu", O_RDWR | O_CLOEXEC);
+	if (v->iommufd < 0) {
+		if (errno == ENOENT)
+			return fail(err, errlen, -ENOENT,
+				    "no /dev/iommu: this kernel has no iommufd (CONFIG_IOMMUFD)");
+		return fail(err, errlen, -errno, "cannot open /dev/iommu: %s%s", strerror(errno),
+			    errno == EACCES ? " (run as root, or chmod /dev/iommu)" : "");
+	}
+	return 0;
+}
+
+static int bind_device(struct vdev *v, const char *path, char *err, size_t errlen)
+{
+	struct vfio_bind bind = { .argsz = sizeof(bind), .iommufd = v->iommufd };
+	struct iommu_ioas_alloc ioas = { .size = sizeof(ioas) };
+	struct vfio_attach at = { .argsz = sizeof(at) };
+	int rc = xioctl(v->devfd, VFIO_BIND_IOMMUFD, &bind);
+
+	if (rc == -ENOTTY)
+		return fail(err, errlen, rc, "%s does not take VFIO_DEVICE_BIND_IOMMUFD: not a VFIO cdev",
+			    path);
+	if (rc)
+		return fail(err, errlen, rc, "cannot bind %s to iommufd: %s%s", path, strerror(-rc),
+			    rc == -EBUSY ? " (already in use, e.g. by a VFIO group user)" : "");
+	v->dev_id = bind.out_devid;
+	rc = xioctl(v->iommufd, IOMMU_IOAS_ALLOC, &ioas);
+	if (rc)
+		return fail(err, errlen, rc, "IOMMU_IOAS_ALLOC failed: %s", strerror(-rc));
+	v->ioas_id = ioas.out_ioas_id;
+	/* Intel <= 6.15 enables ATS only with a paging domain attached first. */
+	at.pt_id = v->ioas_id;
+	rc = xioctl(v->devfd, VFIO_ATTACH_IOMMUFD_PT, &at);
+	if (rc)
+		return fail(err, errlen, rc, "cannot attach %s to an IOAS: %s", path, strerror(-rc));
+	return 0;
+}
+
+static int attach_fault_queue(struct iopf_target *t, struct vdev *v, const char *path,
+			      char *err, size_t errlen)
+{
+	struct iommu_fault_alloc fa = { .size = sizeof(fa) };
+	struct iommu_hwpt_alloc ha = { .size = sizeof(ha), .flags = IOMMU_HWPT_FAULT_ID_VALID };
+	struct vfio_attach at = { .argsz = sizeof(at) };
+	int rc = xioctl(v->iommufd, IOMMU_FAULT_QUEUE_ALLOC, &fa);
+
+	if (rc == -ENOTTY)
+		return fail(err, errlen, rc,
+			    "kernel has no IOMMU_FAULT_QUEUE_ALLOC: iommufd fault queues need Linux >= 6.11");
+	if (rc)
+		return fail(err, errlen, rc, "IOMMU_FAULT_QUEUE_ALLOC failed: %s", strerror(-rc));
+	t->fd = (int)fa.out_fault_fd;
+	t->queue_id = fa.out_fault_id;
+	ha.dev_id = v->dev_id;
+	ha.pt_id = v->ioas_id;
+	ha.fault_id = fa.out_fault_id;
+	rc = xioctl(v->iommufd, IOMMU_HWPT_ALLOC, &ha);
+	if (rc == -EOPNOTSUPP)
+		return fail(err, errlen, rc,
+			    "kernel 6.12 cannot attach a fault queue to a paging HWPT (needs >= 6.13)");
+	if (rc)
+		return fail(err, errlen, rc, "cannot allocate a HWPT with the fault queue: %s",
+			    strerror(-rc));
+	v->hwpt_id = ha.out_hwpt_id;
+	at.pt_id = v->hwpt_id;
+	rc = xioctl(v->devfd, VFIO_ATTACH_IOMMUFD_PT, &at);
+	if (rc == -ENODEV || rc == -EINVAL)
+		return fail(err, errlen, rc,
+			    "cannot enable page faults on %s: %s (it needs PRI/ATS or stall support, "
+			    "must not be a VF, and the kernel needs CONFIG_IOMMU_IOPF)", path, strerror(-rc));
+	if (rc)
+		return fail(err, errlen, rc, "cannot attach %s to the fault HWPT: %s", path,
+			    strerror(-rc));
+	v->attached = true;
+	return 0;
+}
+
+/* Detach first (answers pending groups INVALID), then KERNEL-FACTS 1.11's order. */
+static void vdev_teardown(struct iopf_target *t, struct vdev *v)
+{
+	struct vfio_detach dt = { .argsz = sizeof(dt) };
+	struct iommu_destroy d = { .size = sizeof(d) };
+
+	if (v->attached && xioctl(v->devfd, VFIO_DETACH_IOMMUFD_PT, &dt))
+		iopf_logf(&t->log, IOPF_LOG_WARN, "device: detach failed: %s", strerror(errno));
+	if (v->hwpt_id) {
+		d.id = v->hwpt_id;
+		xioctl(v->iommufd, IOMMU_DESTROY, &d);
+	}
+	if (t->fd >= 0)
+		close(t->fd);
+	t->fd = -1;
+	if (t->queue_id && v->iommufd >= 0) {
+		d.id = t->queue_id;
+		xioctl(v->iommufd, IOMMU_DESTROY, &d);
+	}
+	if (v->devfd >= 0)
+		close(v->devfd);	/* unbinds */
+	if (v->iommufd >= 0)
+		close(v->iommufd);
+	free(v);
+}
+
+static void vdev_close(struct iopf_target *t)
+{
+	vdev_teardown(t, t->priv);
+}
+
+static int vdev_detach(struct iopf_target *t, uint32_t live_dev_id)
+{
+	struct vdev *v = t->priv;
+	struct vfio_detach dt = { .argsz = sizeof(dt) };
+	int rc;
+
+	if (live_dev_id != v->dev_id)
+		return -ENOENT;
+	if (!v->attached)
+		return 0;
+	rc = xioctl(v->devfd, VFIO_DETACH_IOMMUFD_PT, &dt);
+	if (!rc)
+		v->attached = false;
+	return rc;
+}
+
+static const struct iopf_target_ops vdev_ops = {
+	.read = fd_read,
+	.write = fd_write,
+	.detach = vdev_detach,
+	.close = vdev_close,
+};
+
+int iopf_target_open_device(struct iopf_target *t, const char *arg, char *err, size_t errlen)
+{
+	struct vdev *v;
+	int rc;
+
+	if (!*arg)
+		return fail(err, errlen, -EINVAL, "device: needs a path, e.g. device:/dev/vfio/devices/vfio0");
+	rc = check_vfio_cdev(arg, err, errlen);
+	if (rc)
+		return rc;
+	v = calloc(1, sizeof(*v));
+	if (!v)
+		return -ENOMEM;
+	v->iommufd = v->devfd = -1;
+	rc = open_dev_files(v, arg, err, errlen);
+	if (!rc)
+		rc = bind_device(v, arg, err, errlen);
+	if (!rc)
+		rc = attach_fault_queue(t, v, arg, err, errlen);
+	if (rc) {
+		vdev_teardown(t, v);
+		t->queue_id = 0;
+		return rc;
+	}
+	t->ops = &vdev_ops;
+	t->priv = v;
+	t->max_group = 0;
+	iopf_logf(&t->log, IOPF_LOG_INFO, "%s: device %u, fault queue %u on fd %d", arg, v->dev_id,
+		  t->queue_id, t->fd);
+	return 0;
+}
