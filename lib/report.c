@@ -1,0 +1,139 @@
+// SPDX-License-Identifier: MIT
+/*
+ * The replay report (SPEC.md section 5), also printed by stats --check.
+ * One output path: every member is printed with one iopf_out_* call
+ * carrying both the JSON key and the text format; durations, which the
+ * text shows with adaptive units and JSON as integer nanoseconds, use a
+ * JSON-only call (fmt NULL) followed by a text-only one (key NULL).
+ */
+#include <inttypes.h>
+#include <stdio.h>
+
+#include "internal.h"
+
+#define DUR_LEN 32
+
+/* 950ns, 12.3us, 4.56ms, 1.02s */
+static const char *fmt_dur(char buf[DUR_LEN], uint64_t ns)
+{
+	if (ns < 1000)
+		snprintf(buf, DUR_LEN, "%" PRIu64 "ns", ns);
+	else if (ns < 1000000)
+		snprintf(buf, DUR_LEN, "%.1fus", (double)ns / 1e3);
+	else if (ns < 1000000000)
+		snprintf(buf, DUR_LEN, "%.2fms", (double)ns / 1e6);
+	else
+		snprintf(buf, DUR_LEN, "%.2fs", (double)ns / 1e9);
+	return buf;
+}
+
+/* A duration member: integer nanoseconds in JSON, "<label> 1.2us" in text. */
+static void out_dur(struct iopf_out *o, const char *key, const char *label, uint64_t ns)
+{
+	char buf[DUR_LEN];
+
+	iopf_out_uint(o, key, NULL, ns);
+	if (label)
+		iopf_out_str(o, NULL, label, fmt_dur(buf, ns));
+}
+
+static void report_head(struct iopf_out *o, const char *capture, const char *target,
+			const char *handler)
+{
+	iopf_out_text(o, "%s", target ? "replay" : "check");
+	if (capture)
+		iopf_out_str(o, "capture", " of %s", capture);
+	if (target)
+		iopf_out_str(o, "target", " on %s", target);
+	if (handler)
+		iopf_out_str(o, "handler", ", handler %s", handler);
+	iopf_out_text(o, "\n");
+}
+
+static void report_counts(struct iopf_out *o, const struct iopf_report *rep)
+{
+	iopf_out_uint(o, "groups", "  groups %" PRIu64, rep->groups);
+	iopf_out_uint(o, "faults", "  faults %" PRIu64, rep->faults);
+	iopf_out_uint(o, "responses", "  responses %" PRIu64, rep->responses);
+	iopf_out_bool(o, "ok", NULL, rep->ok);
+	iopf_out_str(o, NULL, "  %s\n", rep->ok ? "ok" : "FAILED");
+}
+
+/* The violation counters in the order of the JSON object. */
+static const enum iopf_verdict report_order[] = {
+	IOPF_V_UNKNOWN_COOKIE, IOPF_V_GRPID_ECHO, IOPF_V_DUPLICATE, IOPF_V_BAD_CODE,
+	IOPF_V_UNANSWERED, IOPF_V_REJECTED, IOPF_V_LATE,
+};
+
+/* Text shows only the counters that are not 0: "grpid_echo 3, unanswered 3". */
+static void report_violations(struct iopf_out *o, const struct iopf_report *rep)
+{
+	const char *sep = " ";
+	enum iopf_verdict v;
+	size_t i;
+
+	iopf_out_open_object(o, "violations", "  violations:");
+	for (i = 0; i < ARRAY_SIZE(report_order); i++) {
+		v = report_order[i];
+		iopf_out_uint(o, iopf_verdict_str(v), NULL, rep->v[v]);
+		if (!rep->v[v])
+			continue;
+		iopf_out_text(o, "%s%s %" PRIu64, sep, iopf_verdict_str(v), rep->v[v]);
+		sep = ", ";
+	}
+	if (rep->ok)
+		iopf_out_text(o, " none");
+	iopf_out_close_object(o, "\n");
+}
+
+static void report_latency(struct iopf_out *o, const struct iopf_report *rep)
+{
+	bool any = rep->latency_ns.count != 0;
+
+	iopf_out_open_object(o, "latency_ns", "  latency:");
+	iopf_out_uint(o, "count", " count %" PRIu64, rep->latency_ns.count);
+	out_dur(o, "min", any ? " min %s" : NULL, rep->latency_ns.min);
+	out_dur(o, "mean", any ? " mean %s" : NULL, rep->latency_ns.mean);
+	out_dur(o, "p50", any ? " p50 %s" : NULL, rep->latency_ns.p50);
+	out_dur(o, "p90", any ? " p90 %s" : NULL, rep->latency_ns.p90);
+	out_dur(o, "p99", any ? " p99 %s" : NULL, rep->latency_ns.p99);
+	out_dur(o, "p999", any ? " p99.9 %s" : NULL, rep->latency_ns.p999);
+	out_dur(o, "max", any ? " max %s" : NULL, rep->latency_ns.max);
+	iopf_out_close_object(o, "\n");
+}
+
+static void report_lag(struct iopf_out *o, const struct iopf_report *rep)
+{
+	iopf_out_open_object(o, "schedule_lag_ns", "  schedule lag:");
+	out_dur(o, "p50", " p50 %s", rep->schedule_lag_ns.p50);
+	out_dur(o, "p99", " p99 %s", rep->schedule_lag_ns.p99);
+	out_dur(o, "max", " max %s", rep->schedule_lag_ns.max);
+	iopf_out_close_object(o, "\n");
+}
+
+static void report_rate(struct iopf_out *o, const struct iopf_report *rep)
+{
+	out_dur(o, "wall_ns", "  wall %s", rep->wall_ns);
+	iopf_out_double(o, "groups_per_s", ", %.1f groups/s", rep->groups_per_s);
+	if (rep->split_groups)
+		iopf_out_uint(o, "split_groups",
+			      "\n  split groups %" PRIu64 " (the target injects one record at a time)",
+			      rep->split_groups);
+}
+
+/*
+ * Print a report as one JSON document, keys in SPEC.md order, or as a
+ * few lines of text.  NULL strings are left out.
+ */
+void iopf_print_report(struct iopf_out *o, const char *capture, const char *target,
+		       const char *handler, const struct iopf_report *rep)
+{
+	iopf_out_begin(o);
+	report_head(o, capture, target, handler);
+	report_counts(o, rep);
+	report_violations(o, rep);
+	report_latency(o, rep);
+	report_lag(o, rep);
+	report_rate(o, rep);
+	iopf_out_end(o);
+}
