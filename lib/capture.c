@@ -1,0 +1,452 @@
+// SPDX-License-Identifier: MIT
+/*
+ * Capture files through libpcap (SPEC.md section 4).
+ *
+ * The reader takes classic pcap in either byte order and timestamp
+ * precision, and pcapng; libpcap scales every timestamp to nanoseconds.
+ * It streams in constant memory: libpcap owns the one record buffer.
+ *
+ * The writer produces nanosecond pcap (magic 0xa1b23c4d in host order),
+ * snaplen 65535.  It owns its FILE so that every write error, including
+ * the one fclose() reports, reaches the caller: pcap_dump_close() would
+ * throw that away.
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <inttypes.h>
+#include <pcap/pcap.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "internal.h"
+
+#define PCAP_FILE_HDR_LEN 24	/* classic pcap file header */
+#define PCAP_REC_HDR_LEN 16	/* classic pcap record header */
+#define NO_OFFSET UINT64_MAX
+
+struct iopf_reader {
+	pcap_t *pcap;
+	FILE *fp;		/* libpcap's stream: we only ftell() it */
+	char *path;
+	int linktype;
+	bool classic;		/* classic pcap, not pcapng */
+	bool eof;
+	int fatal;		/* sticky fatal error, 0 if none */
+	uint64_t recno;		/* of the last record returned, from 1 */
+	uint64_t offset;	/* of that record, NO_OFFSET if unknown */
+	uint64_t next;		/* classic pcap: computed offset of the next record */
+	char err[512];
+};
+
+static FILE *open_input(const char *path)
+{
+	if (!strcmp(path, "-"))
+		return stdin;
+	return fopen(path, "rb");
+}
+
+static int reader_check_linktype(struct iopf_reader *rd, char *err, size_t errlen)
+{
+	rd->linktype = pcap_datalink(rd->pcap);
+	if (rd->linktype >= IOPF_LINKTYPE_MIN && rd->linktype <= IOPF_LINKTYPE_MAX)
+		return 0;
+	snprintf(err, errlen, "%s: link type %d is not an iopf capture (expected %d..%d)",
+		 rd->path, rd->linktype, IOPF_LINKTYPE_MIN, IOPF_LINKTYPE_MAX);
+	return -EPROTO;
+}
+
+static int reader_start(struct iopf_reader *rd, FILE *fp, char *err, size_t errlen)
+{
+	char ebuf[PCAP_ERRBUF_SIZE] = "";
+	long pos;
+
+	rd->pcap = pcap_fopen_offline_with_tstamp_precision(fp, PCAP_TSTAMP_PRECISION_NANO,
+							    ebuf);
+	if (!rd->pcap) {
+		if (fp != stdin)
+			fclose(fp);
+		snprintf(err, errlen, "%s: %s", rd->path, ebuf);
+		return -EPROTO;
+	}
+	rd->fp = pcap_file(rd->pcap);
+	/* pcapng sections are "version 1.0" to libpcap; classic pcap is 2.4 */
+	rd->classic = pcap_major_version(rd->pcap) == 2;
+	pos = rd->fp ? ftell(rd->fp) : -1;
+	rd->next = pos >= 0 ? (uint64_t)pos : PCAP_FILE_HDR_LEN;
+	rd->offset = NO_OFFSET;
+	return reader_check_linktype(rd, err, errlen);
+}
+
+int iopf_reader_open(struct iopf_reader **rdp, const char *path, char *err, size_t errlen)
+{
+	struct iopf_reader *rd;
+	FILE *fp;
+	int rc;
+
+	*rdp = NULL;
+	rd = calloc(1, sizeof(*rd));
+	if (!rd || !(rd->path = strdup(path))) {
+		free(rd);
+		snprintf(err, errlen, "%s: out of memory", path);
+		return -ENOMEM;
+	}
+	fp = open_input(path);
+	if (!fp) {
+		rc = -errno;
+		snprintf(err, errlen, "cannot open %s: %s", path, strerror(-rc));
+		iopf_reader_free(rd);
+		return rc;
+	}
+	rc = reader_start(rd, fp, err, errlen);
+	if (rc < 0) {
+		iopf_reader_free(rd);
+		return rc;
+	}
+	*rdp = rd;
+	return 0;
+}
+
+void iopf_reader_free(struct iopf_reader *rd)
+{
+	if (!rd)
+		return;
+	if (rd->pcap)
+		pcap_close(rd->pcap);	/* closes the file, never stdin */
+	free(rd->path);
+	free(rd);
+}
+
+static long reader_tell(const struct iopf_reader *rd)
+{
+	return rd->fp ? ftell(rd->fp) : -1;
+}
+
+/*
+ * A pcapng block ends with its total length, in the section's byte
+ * order: read it back to find where the block started, so the offset
+ * names the record's block even when other blocks came before it.
+ */
+static uint64_t pcapng_block_start(const struct iopf_reader *rd, long before, long after)
+{
+	uint32_t btl;
+
+	if (after < 4 || pread(fileno(rd->fp), &btl, 4, after - 4) != 4)
+		return before >= 0 ? (uint64_t)before : NO_OFFSET;
+	if (pcap_is_swapped(rd->pcap))
+		btl = __builtin_bswap32(btl);
+	if (btl < 12 || btl % 4 || btl > (uint64_t)after || (before >= 0 && after - btl < before))
+		return before >= 0 ? (uint64_t)before : NO_OFFSET;
+	return (uint64_t)after - btl;
+}
+
+/* Offset of the record just read: the file position, or computed on a pipe. */
+static void reader_locate(struct iopf_reader *rd, long before, long after, uint32_t caplen)
+{
+	if (!rd->classic) {
+		rd->offset = after >= 0 ? pcapng_block_start(rd, before, after) :
+			     before >= 0 ? (uint64_t)before : NO_OFFSET;
+		return;
+	}
+	rd->offset = before >= 0 ? (uint64_t)before : rd->next;
+	rd->next = rd->offset + PCAP_REC_HDR_LEN + caplen;
+}
+
+static void reader_msg(struct iopf_reader *rd, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+
+/* "record N at offset O: <what>" in rd->err. */
+static void reader_msg(struct iopf_reader *rd, const char *fmt, ...)
+{
+	va_list ap;
+	int n;
+
+	if (rd->offset == NO_OFFSET)
+		n = snprintf(rd->err, sizeof(rd->err), "record %" PRIu64 ": ", rd->recno);
+	else
+		n = snprintf(rd->err, sizeof(rd->err), "record %" PRIu64 " at offset %" PRIu64 ": ",
+			     rd->recno, rd->offset);
+	if (n < 0 || (size_t)n >= sizeof(rd->err))
+		return;
+	va_start(ap, fmt);
+	vsnprintf(rd->err + n, sizeof(rd->err) - (size_t)n, fmt, ap);
+	va_end(ap);
+}
+
+static const char *type_name(uint8_t type)
+{
+	switch (type) {
+	case IOPF_REC_FAULT: return "fault";
+	case IOPF_REC_RESPONSE: return "response";
+	case IOPF_REC_LOST: return "lost";
+	case IOPF_REC_META: return "meta";
+	default: return "unknown";
+	}
+}
+
+/* Say why the record at p could not be decoded, with the offending value. */
+static int reader_bad(struct iopf_reader *rd, enum iopf_bad why, const uint8_t *p, size_t len)
+{
+	struct iopf_cur c = { p, p + len };
+	uint32_t magic = 0;
+	uint16_t hdr_len = 0;
+
+	iopf_get_le32(&c, &magic);
+	if (len >= 8) {
+		c.p = p + 6;
+		iopf_get_le16(&c, &hdr_len);
+	}
+	switch (why) {
+	case IOPF_BAD_SHORT:
+		reader_msg(rd, "short record: %zu bytes, the header needs %d", len,
+			   IOPF_REC_HDR_LEN);
+		break;
+	case IOPF_BAD_MAGIC:
+		reader_msg(rd, "bad magic 0x%08" PRIx32, magic);
+		break;
+	case IOPF_BAD_VERSION:
+		reader_msg(rd, "unknown version %u", p[4]);
+		break;
+	case IOPF_BAD_HDR_LEN:
+		reader_msg(rd, "bad hdr_len %u in a %zu-byte record", hdr_len, len);
+		break;
+	default:
+		reader_msg(rd, "%s payload too short: %zu bytes", type_name(p[5]),
+			   len > hdr_len ? len - hdr_len : 0);
+		break;
+	}
+	return -EBADMSG;
+}
+
+/* pcap_next_ex() failed: a truncated or corrupt file.  Sticky. */
+static int reader_fail(struct iopf_reader *rd, long before)
+{
+	rd->recno++;
+	rd->offset = before >= 0 ? (uint64_t)before : rd->classic ? rd->next : NO_OFFSET;
+	reader_msg(rd, "%s", pcap_geterr(rd->pcap));
+	rd->fatal = -EPROTO;
+	return rd->fatal;
+}
+
+int iopf_reader_next(struct iopf_reader *rd, struct iopf_rec *r)
+{
+	struct pcap_pkthdr *h;
+	const u_char *data;
+	enum iopf_bad why;
+	long before, after;
+	int rc;
+
+	if (rd->fatal)
+		return rd->fatal;
+	if (rd->eof)
+		return 0;
+	before = reader_tell(rd);
+	rc = pcap_next_ex(rd->pcap, &h, &data);
+	if (rc == PCAP_ERROR_BREAK) {
+		rd->eof = true;
+		return 0;
+	}
+	if (rc != 1)
+		return reader_fail(rd, before);
+	after = reader_tell(rd);
+	rd->recno++;
+	reader_locate(rd, before, after, h->caplen);
+	r->ts.tv_sec = h->ts.tv_sec;
+	r->ts.tv_nsec = h->ts.tv_usec;	/* nanoseconds: opened with PRECISION_NANO */
+	why = iopf_rec_decode(data, h->caplen, r);
+	if (why != IOPF_BAD_NONE)
+		return reader_bad(rd, why, data, h->caplen);
+	return 1;
+}
+
+const char *iopf_reader_error(const struct iopf_reader *rd)
+{
+	return rd->err;
+}
+
+uint64_t iopf_reader_recno(const struct iopf_reader *rd)
+{
+	return rd->recno;
+}
+
+uint64_t iopf_reader_offset(const struct iopf_reader *rd)
+{
+	return rd->offset;
+}
+
+int iopf_reader_linktype(const struct iopf_reader *rd)
+{
+	return rd->linktype;
+}
+
+const char *iopf_reader_path(const struct iopf_reader *rd)
+{
+	return rd->path;
+}
+
+/* ------------------------------------------------------------------ */
+
+#define WRITER_BUFSIZE (256 * 1024)
+
+struct iopf_writer {
+	pcap_t *dead;
+	pcap_dumper_t *dumper;	/* libpcap's view of fp */
+	FILE *fp;		/* ours: we fclose() it and check the result */
+	char *vbuf;		/* stdio buffer: writes in 256 KiB batches */
+	uint64_t count;		/* records written, and the next seq */
+	int err;		/* first write error, sticky */
+	uint8_t buf[IOPF_SNAPLEN];	/* one encoded record, reused */
+};
+
+/* "-" is a dup of stdout, so closing the capture leaves stdout alone. */
+static FILE *open_output(const char *path)
+{
+	FILE *fp;
+	int fd;
+
+	if (strcmp(path, "-"))
+		return fopen(path, "wb");
+	fflush(stdout);
+	fd = dup(STDOUT_FILENO);
+	if (fd < 0)
+		return NULL;
+	fp = fdopen(fd, "wb");
+	if (!fp)
+		close(fd);
+	return fp;
+}
+
+static int writer_start(struct iopf_writer *w, int linktype, const char *path,
+			char *err, size_t errlen)
+{
+	w->vbuf = malloc(WRITER_BUFSIZE);
+	if (w->vbuf)
+		setvbuf(w->fp, w->vbuf, _IOFBF, WRITER_BUFSIZE);
+	w->dead = pcap_open_dead_with_tstamp_precision(linktype, IOPF_SNAPLEN,
+						       PCAP_TSTAMP_PRECISION_NANO);
+	if (!w->dead) {
+		snprintf(err, errlen, "%s: out of memory", path);
+		return -ENOMEM;
+	}
+	w->dumper = pcap_dump_fopen(w->dead, w->fp);
+	if (!w->dumper) {
+		snprintf(err, errlen, "%s: %s", path, pcap_geterr(w->dead));
+		return -EIO;
+	}
+	return 0;
+}
+
+int iopf_writer_open(struct iopf_writer **wp, const char *path, int linktype,
+		     char *err, size_t errlen)
+{
+	struct iopf_writer *w;
+	int rc;
+
+	*wp = NULL;
+	if (linktype < IOPF_LINKTYPE_MIN || linktype > IOPF_LINKTYPE_MAX) {
+		snprintf(err, errlen, "%s: link type %d is not one of %d..%d", path, linktype,
+			 IOPF_LINKTYPE_MIN, IOPF_LINKTYPE_MAX);
+		return -EINVAL;
+	}
+	w = calloc(1, sizeof(*w));
+	if (!w) {
+		snprintf(err, errlen, "%s: out of memory", path);
+		return -ENOMEM;
+	}
+	w->fp = open_output(path);
+	if (!w->fp) {
+		rc = -errno;
+		snprintf(err, errlen, "cannot create %s: %s", path, strerror(-rc));
+		free(w);
+		return rc;
+	}
+	rc = writer_start(w, linktype, path, err, errlen);
+	if (rc < 0) {
+		iopf_writer_close(w);
+		return rc;
+	}
+	*wp = w;
+	return 0;
+}
+
+/* Latch the first stream error with the errno of the write that failed. */
+static int writer_check(struct iopf_writer *w, int saved_errno)
+{
+	if (!w->err && ferror(w->fp))
+		w->err = saved_errno > 0 ? -saved_errno : -EIO;
+	return w->err;
+}
+
+int iopf_writer_put(struct iopf_writer *w, struct iopf_rec *r)
+{
+	struct pcap_pkthdr h;
+	size_t n;
+
+	if (w->err)
+		return w->err;
+	r->seq = w->count;
+	n = iopf_rec_encode(r, w->buf, sizeof(w->buf));
+	if (!n)
+		return -EMSGSIZE;
+	h.ts.tv_sec = r->ts.tv_sec;
+	h.ts.tv_usec = r->ts.tv_nsec;	/* nanoseconds in a PRECISION_NANO dump */
+	h.caplen = (bpf_u_int32)n;
+	h.len = (bpf_u_int32)n;
+	errno = 0;
+	pcap_dump((u_char *)w->dumper, &h, w->buf);
+	if (writer_check(w, errno))
+		return w->err;
+	w->count++;
+	return 0;
+}
+
+int iopf_writer_meta(struct iopf_writer *w, const struct timespec *ts, const char *text)
+{
+	struct iopf_rec r = {
+		.type = IOPF_REC_META,
+		.payload = (const uint8_t *)text,
+		.payload_len = strlen(text),
+	};
+
+	if (ts)
+		r.ts = *ts;
+	else
+		clock_gettime(CLOCK_REALTIME, &r.ts);
+	return iopf_writer_put(w, &r);
+}
+
+int iopf_writer_flush(struct iopf_writer *w)
+{
+	if (w->err)
+		return w->err;
+	errno = 0;
+	if (pcap_dump_flush(w->dumper) < 0)
+		w->err = errno > 0 ? -errno : -EIO;
+	return writer_check(w, errno);
+}
+
+int iopf_writer_close(struct iopf_writer *w)
+{
+	int rc = 0;
+
+	if (!w)
+		return 0;
+	if (w->dumper)
+		rc = iopf_writer_flush(w);
+	else
+		rc = w->err;
+	/* the dumper is fp itself in libpcap: fclose() instead of pcap_dump_close() */
+	if (w->fp && fclose(w->fp) && !rc)
+		rc = -errno;
+	if (w->dead)
+		pcap_close(w->dead);
+	free(w->vbuf);
+	free(w);
+	return rc;
+}
+
+uint64_t iopf_writer_count(const struct iopf_writer *w)
+{
+	return w->count;
+}
