@@ -63,10 +63,38 @@ static uint64_t rnd(struct iopf_gen *g)
 	return r;
 }
 
+/* The 128-bit product a * b as hi:lo, without __int128 (32-bit targets). */
+static void mul_64x64(uint64_t a, uint64_t b, uint64_t *hi, uint64_t *lo)
+{
+	uint64_t al = (uint32_t)a, ah = a >> 32, bl = (uint32_t)b, bh = b >> 32;
+	uint64_t ll = al * bl, lh = al * bh, hl = ah * bl, hh = ah * bh;
+	uint64_t mid = (ll >> 32) + (uint32_t)lh + (uint32_t)hl;
+
+	*lo = (mid << 32) | (uint32_t)ll;
+	*hi = hh + (lh >> 32) + (hl >> 32) + (mid >> 32);
+}
+
+/* (a * b) >> shift, for 0 < shift < 64 and a result that fits. */
+static uint64_t mul_shr(uint64_t a, uint64_t b, unsigned int shift)
+{
+	uint64_t hi, lo;
+
+	mul_64x64(a, b, &hi, &lo);
+	return (hi << (64 - shift)) | (lo >> shift);
+}
+
+static uint64_t mul_hi(uint64_t a, uint64_t b)
+{
+	uint64_t hi, lo;
+
+	mul_64x64(a, b, &hi, &lo);
+	return hi;
+}
+
 /* Uniform in [0, n), n >= 1 (multiply-shift: no division, tiny bias). */
 static uint64_t rnd_below(struct iopf_gen *g, uint64_t n)
 {
-	return (uint64_t)(((unsigned __int128)rnd(g) * n) >> 64);
+	return mul_hi(rnd(g), n);
 }
 
 /* True with probability q53 / 2^53. */
@@ -87,7 +115,7 @@ static uint64_t log2_q32(uint64_t x)
 	uint64_t frac = 0;
 
 	for (i = 0; i < 32; i++) {
-		m = (uint64_t)(((unsigned __int128)m * m) >> 62);
+		m = mul_shr(m, m, 62);
 		frac <<= 1;
 		if (m >= (1ull << 63)) {
 			m >>= 1;
@@ -104,7 +132,7 @@ static uint64_t rnd_exp_q32(struct iopf_gen *g)
 	uint64_t u = (rnd(g) >> 11) + 1;		/* 1 .. 2^53 */
 	uint64_t neg_log2 = (53ull << 32) - log2_q32(u);
 
-	return (uint64_t)(((unsigned __int128)neg_log2 * ln2_q64) >> 64);
+	return mul_hi(neg_log2, ln2_q64);
 }
 
 static int gen_cfg_check(struct iopf_gen_cfg *c)
@@ -218,7 +246,7 @@ static void gen_time(struct iopf_gen *g, uint64_t *t_ns)
 	uint64_t dt;
 
 	if (g->mean_q16 && g->done) {
-		dt = (uint64_t)(((unsigned __int128)rnd_exp_q32(g) * g->mean_q16) >> 48);
+		dt = mul_shr(rnd_exp_q32(g), g->mean_q16, 48);
 		g->t_ns = g->t_ns + dt < g->t_ns ? UINT64_MAX : g->t_ns + dt;
 	}
 	*t_ns = g->t_ns;

@@ -31,7 +31,7 @@
 
 struct iopf_hist {
 	uint64_t count, min, max;
-	unsigned __int128 sum;		/* cannot overflow below 2^64 adds */
+	uint64_t sum_hi, sum_lo;	/* 128-bit sum: no overflow below 2^64 adds */
 	uint64_t b[NBUCKETS];
 };
 
@@ -81,7 +81,8 @@ void iopf_hist_add(struct iopf_hist *h, uint64_t v)
 {
 	h->b[bucket_of(v)]++;
 	h->count++;
-	h->sum += v;
+	h->sum_lo += v;
+	h->sum_hi += h->sum_lo < v;
 	h->min = v < h->min ? v : h->min;
 	h->max = v > h->max ? v : h->max;
 }
@@ -95,7 +96,8 @@ void iopf_hist_merge(struct iopf_hist *dst, const struct iopf_hist *src)
 	for (i = 0; i < NBUCKETS; i++)
 		dst->b[i] += src->b[i];
 	dst->count += src->count;
-	dst->sum += src->sum;
+	dst->sum_lo += src->sum_lo;
+	dst->sum_hi += src->sum_hi + (dst->sum_lo < src->sum_lo);
 	if (src->min < dst->min)
 		dst->min = src->min;
 	if (src->max > dst->max)
@@ -117,12 +119,38 @@ uint64_t iopf_hist_max(const struct iopf_hist *h)
 	return h->max;
 }
 
+/*
+ * hi:lo / d by shift and subtract, for a quotient below 2^64 (hi < d).
+ * Portable to targets without __int128; called once per report.
+ */
+static uint64_t div_128_64(uint64_t hi, uint64_t lo, uint64_t d)
+{
+	uint64_t q = 0, top;
+	int i;
+
+	for (i = 0; i < 64; i++) {
+		top = hi >> 63;
+		hi = (hi << 1) | (lo >> 63);
+		lo <<= 1;
+		q <<= 1;
+		if (top || hi >= d) {
+			hi -= d;
+			q |= 1;
+		}
+	}
+	return q;
+}
+
 /* The mean, rounded to the nearest integer. */
 uint64_t iopf_hist_mean(const struct iopf_hist *h)
 {
+	uint64_t lo, hi;
+
 	if (!h->count)
 		return 0;
-	return (uint64_t)((h->sum + h->count / 2) / h->count);
+	lo = h->sum_lo + h->count / 2;
+	hi = h->sum_hi + (lo < h->sum_lo);
+	return div_128_64(hi, lo, h->count);
 }
 
 /*

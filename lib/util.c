@@ -21,52 +21,84 @@ void iopf_logf(const struct iopf_log *log, enum iopf_log_level level,
 	log->fn(log->ctx, level, buf);
 }
 
+/* A unit is f * 10^k nanoseconds, which keeps fractions exact. */
 struct dur_unit {
 	const char *name;
-	uint64_t ns;
+	unsigned int k;
+	unsigned int f;
 };
 
 static const struct dur_unit dur_units[] = {
-	{ "ns", 1 },
-	{ "us", 1000 },
-	{ "ms", 1000000 },
-	{ "s", 1000000000 },
-	{ "m", 60000000000 },
+	{ "ns", 0, 1 },
+	{ "us", 3, 1 },
+	{ "ms", 6, 1 },
+	{ "s", 9, 1 },
+	{ "m", 10, 6 },
 };
 
-static int dur_unit(const char *s, uint64_t *mult)
+static const struct dur_unit *dur_unit(const char *s)
 {
 	size_t i;
 
-	for (i = 0; i < ARRAY_SIZE(dur_units); i++) {
-		if (!strcmp(s, dur_units[i].name)) {
-			*mult = dur_units[i].ns;
-			return 0;
-		}
-	}
-	return -EINVAL;
+	for (i = 0; i < ARRAY_SIZE(dur_units); i++)
+		if (!strcmp(s, dur_units[i].name))
+			return &dur_units[i];
+	return NULL;
+}
+
+static uint64_t pow10_u64(unsigned int e)
+{
+	uint64_t p = 1;
+
+	while (e--)
+		p *= 10;
+	return p;
 }
 
 /*
- * Digits at *p into *v, keeping the first 19 (more is an overflow for
- * the integer part, and beyond nanosecond precision for the fraction).
- * Returns the number of digits read; *ndig the number kept.
+ * Digits at *p into *v, keeping at most `keep` of them (the fraction
+ * keeps 19: beyond nanosecond precision for every unit).  *ovf is set
+ * when the kept digits do not fit in 64 bits.  Returns the number of
+ * digits read; *kept the number kept.
  */
-static size_t dur_digits(const char **p, uint64_t *v, unsigned int *ndig)
+static size_t dur_digits(const char **p, unsigned int keep, uint64_t *v,
+			 unsigned int *kept, bool *ovf)
 {
 	const char *s = *p;
+	unsigned int d;
 	size_t n = 0;
 
 	*v = 0;
-	*ndig = 0;
+	*kept = 0;
 	for (; *s >= '0' && *s <= '9'; s++, n++) {
-		if (*ndig >= 19)
+		d = (unsigned int)(*s - '0');
+		if (*kept >= keep)
 			continue;
-		*v = *v * 10 + (uint64_t)(*s - '0');
-		(*ndig)++;
+		if (*v > (UINT64_MAX - d) / 10) {
+			*ovf = true;
+			*kept = keep;
+			continue;
+		}
+		*v = *v * 10 + d;
+		(*kept)++;
 	}
 	*p = s;
 	return n;
+}
+
+/*
+ * The nanoseconds of the fraction fp / 10^nd of unit u, truncated:
+ * fp * f * 10^k / 10^nd, computed without overflow (fp < 10^19).
+ */
+static uint64_t dur_frac(uint64_t fp, unsigned int nd, const struct dur_unit *u)
+{
+	uint64_t d;
+
+	if (nd <= u->k)
+		return fp * pow10_u64(u->k - nd) * u->f;
+	d = pow10_u64(nd - u->k);	/* nd - k <= 19 */
+	/* (q*d + r) * f / d = q*f + r*f/d; r*f < 6 * 10^9 when f > 1 (k = 10) */
+	return fp / d * u->f + fp % d * u->f / d;
 }
 
 /*
@@ -77,32 +109,31 @@ static size_t dur_digits(const char **p, uint64_t *v, unsigned int *ndig)
  */
 int iopf_parse_duration(const char *s, uint64_t *ns)
 {
-	uint64_t ip = 0, fp = 0, mult, p10 = 1;
-	unsigned int ind, fnd = 0, i;
+	uint64_t ip = 0, fp = 0, mult, frac;
+	const struct dur_unit *u;
+	unsigned int ind, fnd = 0;
 	size_t nint, nfrac = 0;
-	unsigned __int128 total;
+	bool ovf = false;
 
 	if (!s)
 		return -EINVAL;
-	nint = dur_digits(&s, &ip, &ind);
+	nint = dur_digits(&s, UINT32_MAX, &ip, &ind, &ovf);
 	if (*s == '.') {
 		s++;
-		nfrac = dur_digits(&s, &fp, &fnd);
+		nfrac = dur_digits(&s, 19, &fp, &fnd, &ovf);
 		if (!nfrac)
 			return -EINVAL;
 	}
-	if (!nint && !nfrac)
+	u = dur_unit(s);
+	if ((!nint && !nfrac) || !u)
 		return -EINVAL;
-	if (dur_unit(s, &mult))
-		return -EINVAL;
-	if (nint > 19)
+	mult = pow10_u64(u->k) * u->f;
+	if (ovf || ip > UINT64_MAX / mult)
 		return -ERANGE;
-	for (i = 0; i < fnd; i++)
-		p10 *= 10;
-	total = (unsigned __int128)ip * mult + (unsigned __int128)fp * mult / p10;
-	if (total > UINT64_MAX)
+	frac = dur_frac(fp, fnd, u);
+	if (ip * mult > UINT64_MAX - frac)
 		return -ERANGE;
-	*ns = (uint64_t)total;
+	*ns = ip * mult + frac;
 	return 0;
 }
 

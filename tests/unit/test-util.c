@@ -1,0 +1,210 @@
+// SPDX-License-Identifier: MIT
+/* Small helpers: duration and number parsing, time stamps, logging. */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "iopf.h"
+#include "tap.h"
+
+#define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
+
+struct dur_case {
+	const char *s;
+	int err;
+	uint64_t ns;
+};
+
+static const struct dur_case dur_cases[] = {
+	{ "250ns", 0, 250 },
+	{ "0ns", 0, 0 },
+	{ "0s", 0, 0 },
+	{ "10us", 0, 10000 },
+	{ "2ms", 0, 2000000 },
+	{ "1.5s", 0, 1500000000 },
+	{ "1s", 0, 1000000000 },
+	{ "3m", 0, 180000000000ull },
+	{ "0.5m", 0, 30000000000ull },
+	{ ".25s", 0, 250000000 },
+	{ "1.000000001s", 0, 1000000001 },
+	{ "1.0000000019s", 0, 1000000001 },	/* truncated to whole ns */
+	{ "1.5ns", 0, 1 },
+	{ "0.0000000001m", 0, 6 },
+	{ "2.5us", 0, 2500 },
+	{ "007ms", 0, 7000000 },
+	{ "18446744073709551615ns", 0, UINT64_MAX },
+	{ "18446744073.709551615s", 0, UINT64_MAX },
+	{ "18446744073709551616ns", -ERANGE, 0 },
+	{ "18446744074s", -ERANGE, 0 },
+	{ "18446744073.709551616s", -ERANGE, 0 },
+	{ "307445734561m", -ERANGE, 0 },
+	{ "123456789012345678901ns", -ERANGE, 0 },
+	{ "", -EINVAL, 0 },
+	{ "10", -EINVAL, 0 },		/* no unit */
+	{ "1.5", -EINVAL, 0 },
+	{ "s", -EINVAL, 0 },
+	{ ".s", -EINVAL, 0 },
+	{ "1.s", -EINVAL, 0 },
+	{ "-1s", -EINVAL, 0 },
+	{ "+1s", -EINVAL, 0 },
+	{ " 1s", -EINVAL, 0 },
+	{ "1 s", -EINVAL, 0 },
+	{ "1s ", -EINVAL, 0 },
+	{ "1sec", -EINVAL, 0 },
+	{ "1h", -EINVAL, 0 },
+	{ "1S", -EINVAL, 0 },
+	{ "1.2.3s", -EINVAL, 0 },
+	{ "0x10s", -EINVAL, 0 },
+	{ "1e3ns", -EINVAL, 0 },
+	{ "1msx", -EINVAL, 0 },
+};
+
+static void test_duration(void)
+{
+	const struct dur_case *c;
+	uint64_t ns;
+	size_t i;
+	int err;
+
+	for (i = 0; i < ARRAY_SIZE(dur_cases); i++) {
+		c = &dur_cases[i];
+		ns = 12345;
+		err = iopf_parse_duration(c->s, &ns);
+		if (c->err)
+			ok(err == c->err && ns == 12345, "duration \"%s\" is %s, *ns untouched", c->s,
+			   c->err == -EINVAL ? "-EINVAL" : "-ERANGE");
+		else if (!ok(!err && ns == c->ns, "duration \"%s\" = %llu ns", c->s,
+			     (unsigned long long)c->ns))
+			printf("#   err %d ns %llu\n", err, (unsigned long long)ns);
+	}
+	is(iopf_parse_duration(NULL, &ns), -EINVAL, "duration NULL is -EINVAL");
+}
+
+struct u64_case {
+	const char *s;
+	uint64_t max;
+	int err;
+	uint64_t v;
+};
+
+static const struct u64_case u64_cases[] = {
+	{ "0", UINT64_MAX, 0, 0 },
+	{ "42", UINT64_MAX, 0, 42 },
+	{ "0x10", UINT64_MAX, 0, 16 },
+	{ "0X1f", UINT64_MAX, 0, 31 },
+	{ "010", UINT64_MAX, 0, 8 },
+	{ "18446744073709551615", UINT64_MAX, 0, UINT64_MAX },
+	{ "0xffffffffffffffff", UINT64_MAX, 0, UINT64_MAX },
+	{ "4294967295", UINT32_MAX, 0, UINT32_MAX },
+	{ "4294967296", UINT32_MAX, -ERANGE, 0 },
+	{ "18446744073709551616", UINT64_MAX, -ERANGE, 0 },
+	{ "99999999999999999999999", UINT64_MAX, -ERANGE, 0 },
+	{ "65", 64, -ERANGE, 0 },
+	{ "", UINT64_MAX, -EINVAL, 0 },
+	{ "-1", UINT64_MAX, -EINVAL, 0 },
+	{ "+1", UINT64_MAX, -EINVAL, 0 },
+	{ " 1", UINT64_MAX, -EINVAL, 0 },
+	{ "1 ", UINT64_MAX, -EINVAL, 0 },
+	{ "1x", UINT64_MAX, -EINVAL, 0 },
+	{ "0x", UINT64_MAX, -EINVAL, 0 },
+	{ "08", UINT64_MAX, -EINVAL, 0 },
+	{ "1.0", UINT64_MAX, -EINVAL, 0 },
+	{ "abc", UINT64_MAX, -EINVAL, 0 },
+};
+
+static void test_u64(void)
+{
+	const struct u64_case *c;
+	uint64_t v;
+	size_t i;
+	int err;
+
+	for (i = 0; i < ARRAY_SIZE(u64_cases); i++) {
+		c = &u64_cases[i];
+		v = 777;
+		err = iopf_parse_u64(c->s, c->max, &v);
+		if (c->err)
+			ok(err == c->err && v == 777, "u64 \"%s\" (max %llu) is %s", c->s,
+			   (unsigned long long)c->max, c->err == -EINVAL ? "-EINVAL" : "-ERANGE");
+		else if (!ok(!err && v == c->v, "u64 \"%s\" = %llu", c->s, (unsigned long long)c->v))
+			printf("#   err %d v %llu\n", err, (unsigned long long)v);
+	}
+	is(iopf_parse_u64(NULL, 1, &v), -EINVAL, "u64 NULL is -EINVAL");
+}
+
+static void test_time(void)
+{
+	struct timespec ts = { .tv_sec = 1795400460, .tv_nsec = 123456789 };
+	char buf[64], small[12];
+
+	iopf_format_time(&ts, buf, sizeof(buf));
+	ok(!strcmp(buf, "2026-11-23T02:21:00.123456789Z"), "time: %s", buf);
+	ts = (struct timespec){ .tv_sec = 951782400, .tv_nsec = 5 };
+	iopf_format_time(&ts, buf, sizeof(buf));
+	ok(!strcmp(buf, "2000-02-29T00:00:00.000000005Z"), "time: leap day, 9 digits: %s", buf);
+	ts = (struct timespec){ 0, 0 };
+	iopf_format_time(&ts, buf, sizeof(buf));
+	ok(!strcmp(buf, "1970-01-01T00:00:00.000000000Z"), "time: epoch: %s", buf);
+	ts = (struct timespec){ -1, 999999999 };
+	iopf_format_time(&ts, buf, sizeof(buf));
+	ok(!strcmp(buf, "1969-12-31T23:59:59.999999999Z"), "time: before the epoch: %s", buf);
+	memset(small, 'x', sizeof(small));
+	ts = (struct timespec){ 1795400460, 1 };
+	iopf_format_time(&ts, small, sizeof(small) - 1);
+	ok(!strcmp(small, "2026-11-23") && small[11] == 'x', "time: truncated, terminated, in bounds");
+}
+
+static void test_clock(void)
+{
+	uint64_t a = iopf_now_ns(), b;
+	struct timespec d = { 0, 2000000 };
+
+	nanosleep(&d, NULL);
+	b = iopf_now_ns();
+	ok(a > 0 && b - a >= 2000000 && b - a < 10000000000ull, "now_ns: monotonic, 2ms sleep seen");
+}
+
+struct log_seen {
+	enum iopf_log_level level;
+	char msg[2048];
+	int calls;
+};
+
+static void log_fn(void *ctx, enum iopf_log_level level, const char *msg)
+{
+	struct log_seen *s = ctx;
+
+	s->level = level;
+	snprintf(s->msg, sizeof(s->msg), "%s", msg);
+	s->calls++;
+}
+
+static void test_log(void)
+{
+	struct log_seen seen = { .calls = 0 };
+	struct iopf_log log = { .fn = log_fn, .ctx = &seen };
+	struct iopf_log none = { .fn = NULL };
+	char big[3000];
+
+	iopf_logf(&log, IOPF_LOG_WARN, "queue %u: %s", 7u, "busy");
+	ok(seen.calls == 1 && seen.level == IOPF_LOG_WARN && !strcmp(seen.msg, "queue 7: busy"),
+	   "logf: formatted message and level passed to the callback");
+	iopf_logf(NULL, IOPF_LOG_ERR, "x");
+	iopf_logf(&none, IOPF_LOG_ERR, "x");
+	is(seen.calls, 1, "logf: NULL log or NULL fn is a no-op");
+	memset(big, 'a', sizeof(big) - 1);
+	big[sizeof(big) - 1] = 0;
+	iopf_logf(&log, IOPF_LOG_INFO, "%s", big);
+	ok(seen.calls == 2 && strlen(seen.msg) > 100 && strlen(seen.msg) < sizeof(big) - 1,
+	   "logf: a long message is truncated, not overflowed (%zu bytes)", strlen(seen.msg));
+}
+
+int main(void)
+{
+	test_duration();
+	test_u64();
+	test_time();
+	test_clock();
+	test_log();
+	return tap_done();
+}
