@@ -47,16 +47,15 @@ static void report_head(struct iopf_out *o, const char *capture, const char *tar
 		iopf_out_str(o, "target", " on %s", target);
 	if (handler)
 		iopf_out_str(o, "handler", ", handler %s", handler);
-	iopf_out_text(o, "\n");
 }
 
 static void report_counts(struct iopf_out *o, const struct iopf_report *rep)
 {
-	iopf_out_uint(o, "groups", "  groups %" PRIu64, rep->groups);
+	iopf_out_uint(o, "groups", "\n  groups %" PRIu64, rep->groups);
 	iopf_out_uint(o, "faults", "  faults %" PRIu64, rep->faults);
 	iopf_out_uint(o, "responses", "  responses %" PRIu64, rep->responses);
 	iopf_out_bool(o, "ok", NULL, rep->ok);
-	iopf_out_str(o, NULL, "  %s\n", rep->ok ? "ok" : "FAILED");
+	iopf_out_str(o, NULL, "  %s", rep->ok ? "ok" : "FAILED");
 }
 
 /* The violation counters in the order of the JSON object. */
@@ -72,7 +71,7 @@ static void report_violations(struct iopf_out *o, const struct iopf_report *rep)
 	enum iopf_verdict v;
 	size_t i;
 
-	iopf_out_open_object(o, "violations", "  violations:");
+	iopf_out_open_object(o, "violations", "\n  violations:");
 	for (i = 0; i < ARRAY_SIZE(report_order); i++) {
 		v = report_order[i];
 		iopf_out_uint(o, iopf_verdict_str(v), NULL, rep->v[v]);
@@ -83,14 +82,14 @@ static void report_violations(struct iopf_out *o, const struct iopf_report *rep)
 	}
 	if (rep->ok)
 		iopf_out_text(o, " none");
-	iopf_out_close_object(o, "\n");
+	iopf_out_close_object(o, NULL);
 }
 
 static void report_latency(struct iopf_out *o, const struct iopf_report *rep)
 {
 	bool any = rep->latency_ns.count != 0;
 
-	iopf_out_open_object(o, "latency_ns", "  latency:");
+	iopf_out_open_object(o, "latency_ns", "\n  latency:");
 	iopf_out_uint(o, "count", " count %" PRIu64, rep->latency_ns.count);
 	out_dur(o, "min", any ? " min %s" : NULL, rep->latency_ns.min);
 	out_dur(o, "mean", any ? " mean %s" : NULL, rep->latency_ns.mean);
@@ -99,22 +98,27 @@ static void report_latency(struct iopf_out *o, const struct iopf_report *rep)
 	out_dur(o, "p99", any ? " p99 %s" : NULL, rep->latency_ns.p99);
 	out_dur(o, "p999", any ? " p99.9 %s" : NULL, rep->latency_ns.p999);
 	out_dur(o, "max", any ? " max %s" : NULL, rep->latency_ns.max);
-	iopf_out_close_object(o, "\n");
+	iopf_out_close_object(o, NULL);
 }
 
+/* Text leaves out the schedule lag and wall time when they were not measured (stats --check). */
 static void report_lag(struct iopf_out *o, const struct iopf_report *rep)
 {
-	iopf_out_open_object(o, "schedule_lag_ns", "  schedule lag:");
-	out_dur(o, "p50", " p50 %s", rep->schedule_lag_ns.p50);
-	out_dur(o, "p99", " p99 %s", rep->schedule_lag_ns.p99);
-	out_dur(o, "max", " max %s", rep->schedule_lag_ns.max);
-	iopf_out_close_object(o, "\n");
+	bool any = rep->schedule_lag_ns.max != 0;
+
+	iopf_out_open_object(o, "schedule_lag_ns", any ? "\n  schedule lag:" : NULL);
+	out_dur(o, "p50", any ? " p50 %s" : NULL, rep->schedule_lag_ns.p50);
+	out_dur(o, "p99", any ? " p99 %s" : NULL, rep->schedule_lag_ns.p99);
+	out_dur(o, "max", any ? " max %s" : NULL, rep->schedule_lag_ns.max);
+	iopf_out_close_object(o, NULL);
 }
 
 static void report_rate(struct iopf_out *o, const struct iopf_report *rep)
 {
-	out_dur(o, "wall_ns", "  wall %s", rep->wall_ns);
-	iopf_out_double(o, "groups_per_s", ", %.1f groups/s", rep->groups_per_s);
+	bool any = rep->wall_ns != 0;
+
+	out_dur(o, "wall_ns", any ? "\n  wall %s" : NULL, rep->wall_ns);
+	iopf_out_double(o, "groups_per_s", any ? ", %.1f groups/s" : NULL, rep->groups_per_s);
 	if (rep->split_groups)
 		iopf_out_uint(o, "split_groups",
 			      "\n  split groups %" PRIu64 " (the target injects one record at a time)",
@@ -123,7 +127,8 @@ static void report_rate(struct iopf_out *o, const struct iopf_report *rep)
 
 /*
  * Print a report as one JSON document, keys in SPEC.md order, or as a
- * few lines of text.  NULL strings are left out.
+ * few lines of text.  NULL strings are left out.  Text lines start
+ * with their "\n": iopf_out_end() ends the last one.
  */
 void iopf_print_report(struct iopf_out *o, const char *capture, const char *target,
 		       const char *handler, const struct iopf_report *rep)
