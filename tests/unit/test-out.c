@@ -1,0 +1,424 @@
+// SPDX-License-Identifier: MIT
+/* The text/JSON output path and the record printer against SPEC.md section 5. */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <json-c/json.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "iopf.h"
+#include "tap.h"
+
+#define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
+
+/* 2026-11-24T02:21:00.123456789Z */
+#define T0_SEC 1795486860
+#define T0_NSEC 123456789
+
+struct sink {
+	FILE *f;
+	char *buf;
+	size_t len;
+	struct iopf_out *o;
+};
+
+static void sink_open(struct sink *s, enum iopf_out_mode mode)
+{
+	memset(s, 0, sizeof(*s));
+	s->f = open_memstream(&s->buf, &s->len);
+	s->o = iopf_out_new(s->f, mode);
+}
+
+/* What was printed since the last call; the caller frees it. */
+static char *sink_take(struct sink *s)
+{
+	char *r;
+
+	iopf_out_flush(s->o);
+	fflush(s->f);
+	r = strndup(s->buf ? s->buf : "", s->len);
+	fseeko(s->f, 0, SEEK_SET);
+	s->buf[0] = '\0';
+	fflush(s->f);
+	return r;
+}
+
+static void sink_close(struct sink *s)
+{
+	iopf_out_free(s->o);
+	fclose(s->f);
+	free(s->buf);
+}
+
+static char *render(enum iopf_out_mode mode, const struct iopf_rec *r)
+{
+	struct sink s;
+	char *out;
+
+	sink_open(&s, mode);
+	iopf_print_rec(s.o, r);
+	out = sink_take(&s);
+	sink_close(&s);
+	return out;
+}
+
+static bool is_str(const char *got, const char *want, const char *what)
+{
+	if (ok(got && !strcmp(got, want), "%s", what))
+		return true;
+	printf("#   got:    %s#   wanted: %s", got ? got : "(null)\n", want);
+	return false;
+}
+
+static struct iopf_rec fault_rec(void)
+{
+	struct iopf_rec r = {
+		.ts = { T0_SEC, T0_NSEC }, .type = IOPF_REC_FAULT, .queue_id = 1, .seq = 0,
+		.u.fault = {
+			.flags = IOMMU_PGFAULT_FLAGS_PASID_VALID | IOMMU_PGFAULT_FLAGS_LAST_PAGE,
+			.dev_id = 3, .pasid = 1, .grpid = 2,
+			.perm = IOMMU_PGFAULT_PERM_READ | IOMMU_PGFAULT_PERM_WRITE,
+			.addr = 0xdeadb000, .length = 0, .cookie = 1,
+		},
+	};
+	return r;
+}
+
+static struct iopf_rec resp_rec(void)
+{
+	struct iopf_rec r = {
+		.ts = { T0_SEC, T0_NSEC }, .type = IOPF_REC_RESPONSE, .queue_id = 1, .seq = 1,
+		.latency_ns = 1234, .u.resp = { .cookie = 1, .code = 0 },
+	};
+	return r;
+}
+
+static void test_spec_json(void)
+{
+	struct iopf_rec r = fault_rec();
+	static const char meta[] = "tool=iopftool\nversion=0.1.0\nsource=sim";
+	char *s;
+
+	s = render(IOPF_OUT_JSON, &r);
+	is_str(s, "{\"seq\":0,\"time\":\"2026-11-24T02:21:00.123456789Z\",\"type\":\"fault\","
+	       "\"queue\":1,\"dev_id\":3,\"pasid\":1,\"pasid_valid\":true,\"grpid\":2,"
+	       "\"perm\":[\"read\",\"write\"],\"last\":true,\"flags\":3,"
+	       "\"addr\":\"0x00000000deadb000\",\"length\":0,\"cookie\":1}\n",
+	       "fault JSON as SPEC 5");
+	free(s);
+
+	r = resp_rec();
+	s = render(IOPF_OUT_JSON, &r);
+	is_str(s, "{\"seq\":1,\"time\":\"2026-11-24T02:21:00.123456789Z\",\"type\":\"response\","
+	       "\"queue\":1,\"cookie\":1,\"code\":\"success\",\"code_raw\":0,\"status\":0,"
+	       "\"latency_ns\":1234}\n", "response JSON as SPEC 5");
+	free(s);
+
+	r = (struct iopf_rec){ .ts = { T0_SEC, 0 }, .type = IOPF_REC_LOST, .seq = 2, .u.lost = 5 };
+	s = render(IOPF_OUT_JSON, &r);
+	is_str(s, "{\"seq\":2,\"time\":\"2026-11-24T02:21:00.000000000Z\",\"type\":\"lost\","
+	       "\"count\":5}\n", "lost JSON as SPEC 5");
+	free(s);
+
+	r = (struct iopf_rec){ .ts = { T0_SEC, 5 }, .type = IOPF_REC_META, .seq = 3,
+			       .payload = (const uint8_t *)meta, .payload_len = strlen(meta) };
+	s = render(IOPF_OUT_JSON, &r);
+	is_str(s, "{\"seq\":3,\"time\":\"2026-11-24T02:21:00.000000005Z\",\"type\":\"meta\","
+	       "\"meta\":{\"tool\":\"iopftool\",\"version\":\"0.1.0\",\"source\":\"sim\"}}\n",
+	       "meta JSON as SPEC 5");
+	free(s);
+}
+
+static void test_unknown_bits(void)
+{
+	struct iopf_rec r = fault_rec();
+	char *s;
+
+	r.u.fault.flags = 0x5;	/* PASID_VALID | the leaked RESPONSE_NEEDS_PASID */
+	r.u.fault.perm = IOMMU_PGFAULT_PERM_READ | 0x10 | 0x100;
+	r.u.fault.addr = 0xffffffffffffffffull;
+	s = render(IOPF_OUT_JSON, &r);
+	ok(s && strstr(s, "\"perm\":[\"read\",\"0x10\",\"0x100\"]"), "unknown perm bits as hex strings");
+	ok(s && strstr(s, "\"last\":false,\"flags\":5,"), "flags 0x5 kept raw, last false");
+	ok(s && strstr(s, "\"addr\":\"0xffffffffffffffff\""), "addr with 16 hex digits");
+	free(s);
+
+	s = render(IOPF_OUT_TEXT, &r);
+	is_str(s, "2026-11-24T02:21:00.123456789Z #0 fault q1 dev 3 pasid 1 grpid 2 perm r---+0x110"
+	       " flags 0x5 addr 0xffffffffffffffff cookie 1\n", "text shows unknown perm and flag bits");
+	free(s);
+
+	r = resp_rec();
+	r.u.resp.code = 7;
+	r.status = EINVAL;
+	r.seq = UINT64_MAX;
+	r.latency_ns = 2500000;
+	s = render(IOPF_OUT_JSON, &r);
+	ok(s && strstr(s, "\"seq\":18446744073709551615,"), "u64 seq printed exactly");
+	ok(s && strstr(s, "\"code\":\"unknown\",\"code_raw\":7,\"status\":22,\"latency_ns\":2500000}"),
+	   "unknown code and status");
+	free(s);
+	s = render(IOPF_OUT_TEXT, &r);
+	is_str(s, "2026-11-24T02:21:00.123456789Z #18446744073709551615 response q1 cookie 1"
+	       " unknown code 7 rejected EINVAL latency 2.500ms\n", "text response rejected");
+	free(s);
+}
+
+static void test_text(void)
+{
+	struct iopf_rec r = fault_rec();
+	static const char meta[] = "tool=iopftool\nversion=0.1.0\n";
+	char *s;
+
+	s = render(IOPF_OUT_TEXT, &r);
+	is_str(s, "2026-11-24T02:21:00.123456789Z #0 fault q1 dev 3 pasid 1 grpid 2 perm rw--"
+	       " last addr 0x00000000deadb000 cookie 1\n", "text fault");
+	free(s);
+
+	r.u.fault.flags = 0;
+	r.u.fault.perm = IOMMU_PGFAULT_PERM_EXEC | IOMMU_PGFAULT_PERM_PRIV;
+	r.u.fault.length = 4096;
+	r.u.fault.__reserved = 0xab;
+	s = render(IOPF_OUT_TEXT, &r);
+	is_str(s, "2026-11-24T02:21:00.123456789Z #0 fault q1 dev 3 pasid - grpid 2 perm --xp"
+	       " addr 0x00000000deadb000 length 4096 cookie 1 reserved 0xab\n",
+	       "text fault without PASID, non-zero length and reserved");
+	free(s);
+
+	r = resp_rec();
+	s = render(IOPF_OUT_TEXT, &r);
+	is_str(s, "2026-11-24T02:21:00.123456789Z #1 response q1 cookie 1 success latency 1.234us\n",
+	       "text response");
+	free(s);
+
+	r = (struct iopf_rec){ .ts = { T0_SEC, 0 }, .type = IOPF_REC_LOST, .seq = 2, .u.lost = 5 };
+	s = render(IOPF_OUT_TEXT, &r);
+	is_str(s, "2026-11-24T02:21:00.000000000Z #2 lost 5 records\n", "text lost");
+	free(s);
+
+	r = (struct iopf_rec){ .ts = { T0_SEC, 0 }, .type = IOPF_REC_META, .seq = 3,
+			       .payload = (const uint8_t *)meta, .payload_len = strlen(meta) };
+	s = render(IOPF_OUT_TEXT, &r);
+	is_str(s, "2026-11-24T02:21:00.000000000Z #3 meta tool=iopftool version=0.1.0\n", "text meta");
+	free(s);
+
+	r.type = 99;
+	s = render(IOPF_OUT_TEXT, &r);
+	is_str(s, "", "unknown record type prints nothing (text)");
+	free(s);
+	s = render(IOPF_OUT_JSON, &r);
+	is_str(s, "", "unknown record type prints nothing (JSON)");
+	free(s);
+}
+
+static bool utf8_valid(const char *s)
+{
+	json_tokener *tok = json_tokener_new();
+	json_object *j;
+	bool good;
+
+	json_tokener_set_flags(tok, JSON_TOKENER_STRICT | JSON_TOKENER_VALIDATE_UTF8);
+	j = json_tokener_parse_ex(tok, s, (int)strlen(s));
+	good = j && json_tokener_get_error(tok) == json_tokener_success;
+	json_object_put(j);
+	json_tokener_free(tok);
+	return good;
+}
+
+static void test_hostile_meta(void)
+{
+	/* invalid UTF-8, a NUL, controls, a line without '=', CRLF, no final newline */
+	static const uint8_t meta[] = "k\xff=v\xc3\x28\n\x00x=\x1b[31mred\r\nnoeq\n\n=empty\n"
+				      "ok=caf\xc3\xa9\nsur=\xed\xa0\x80\nlong=\xf0\x9f\x98";
+	struct iopf_rec r = { .type = IOPF_REC_META, .payload = meta,
+			      .payload_len = sizeof(meta) - 1 };
+	json_object *j, *m, *v;
+	char *s;
+
+	s = render(IOPF_OUT_JSON, &r);
+	ok(s && utf8_valid(s), "hostile META gives strict, valid UTF-8 JSON");
+	j = json_tokener_parse(s);
+	ok(json_object_object_get_ex(j, "meta", &m), "meta object present");
+	ok(json_object_object_get_ex(m, "ok", &v) && !strcmp(json_object_get_string(v), "caf\xc3\xa9"),
+	   "valid UTF-8 kept");
+	ok(json_object_object_get_ex(m, "?x", &v) &&
+	   !strcmp(json_object_get_string(v), "\x1b[31mred"), "NUL replaced, control kept escaped");
+	ok(json_object_object_get_ex(m, "noeq", &v) && !strcmp(json_object_get_string(v), ""),
+	   "line without '=' kept with an empty value");
+	ok(json_object_object_get_ex(m, "k\xef\xbf\xbd", &v) &&
+	   !strcmp(json_object_get_string(v), "v\xef\xbf\xbd("), "invalid bytes become U+FFFD");
+	ok(json_object_object_get_ex(m, "", &v), "empty key kept");
+	is(json_object_object_length(m), 7, "seven meta keys");
+	json_object_put(j);
+	free(s);
+
+	s = render(IOPF_OUT_TEXT, &r);
+	ok(s && !strchr(s, 0x1b) && strstr(s, " ?x=\\x1b[31mred") && strstr(s, " k\\xff=v\\xc3(") &&
+	   strstr(s, " ok=caf\xc3\xa9"), "text escapes controls and invalid bytes");
+	ok(s && strchr(s, '\n') == s + strlen(s) - 1, "text META is one line");
+	free(s);
+}
+
+static void test_pretty(void)
+{
+	struct iopf_rec r = fault_rec();
+	json_object *j, *v;
+	char *s;
+
+	s = render(IOPF_OUT_PRETTY, &r);
+	ok(s && strstr(s, "{\n  \"seq\": 0,\n  \"time\": "), "pretty: 2-space indent");
+	j = json_tokener_parse(s);
+	ok(j, "pretty output parses back");
+	ok(json_object_object_get_ex(j, "addr", &v) &&
+	   !strcmp(json_object_get_string(v), "0x00000000deadb000"), "pretty addr");
+	ok(json_object_object_get_ex(j, "perm", &v) && json_object_array_length(v) == 2, "pretty perm");
+	json_object_put(j);
+	free(s);
+}
+
+/* Generic nesting, shape changes and root reuse through the raw API. */
+static void test_api(void)
+{
+	struct sink s;
+	char *got;
+
+	sink_open(&s, IOPF_OUT_JSON);
+	for (int i = 0; i < 2; i++) {
+		iopf_out_begin(s.o);
+		iopf_out_str(s.o, "name", "x", "a/b");
+		iopf_out_open_object(s.o, "o", NULL);
+		iopf_out_int(s.o, "neg", NULL, -5 - i);
+		iopf_out_open_array(s.o, "arr", NULL);
+		iopf_out_uint(s.o, NULL, NULL, 1);
+		if (i == 0)
+			iopf_out_uint(s.o, NULL, NULL, 2);
+		iopf_out_bool(s.o, "ignored", NULL, true);
+		iopf_out_close_array(s.o, NULL);
+		iopf_out_close_object(s.o, NULL);
+		iopf_out_double(s.o, "d", NULL, 2.5);
+		iopf_out_uint(s.o, NULL, NULL, 77);	/* no key in an object: skipped */
+		iopf_out_text(s.o, "text only %d", 1);
+		iopf_out_hex64(s.o, "h", NULL, 0x10);
+		iopf_out_end(s.o);
+	}
+	got = sink_take(&s);
+	is_str(got, "{\"name\":\"a/b\",\"o\":{\"neg\":-5,\"arr\":[1,2,true]},\"d\":2.5,"
+	       "\"h\":\"0x0000000000000010\"}\n"
+	       "{\"name\":\"a/b\",\"o\":{\"neg\":-6,\"arr\":[1,true]},\"d\":2.5,"
+	       "\"h\":\"0x0000000000000010\"}\n", "nested members, reused and shrunk");
+	free(got);
+
+	iopf_out_begin(s.o);
+	iopf_out_str(s.o, "name", NULL, "b");
+	iopf_out_uint(s.o, "o", NULL, 3);	/* was an object: type change */
+	iopf_out_end(s.o);
+	iopf_out_begin(s.o);
+	iopf_out_end(s.o);
+	got = sink_take(&s);
+	is_str(got, "{\"name\":\"b\",\"o\":3}\n{}\n", "shape change and empty record");
+	free(got);
+	sink_close(&s);
+
+	sink_open(&s, IOPF_OUT_TEXT);
+	iopf_out_text(s.o, "outside %s\n", "record");
+	iopf_out_begin(s.o);
+	iopf_out_uint(s.o, "a", "a=%llu", 18446744073709551615ull);
+	iopf_out_int(s.o, "b", " b=%lld", -3LL);
+	iopf_out_bool(s.o, "c", " c=%s", false);
+	iopf_out_double(s.o, "d", " d=%.1f", 0.25);
+	iopf_out_open_array(s.o, "e", " [");
+	iopf_out_str(s.o, NULL, "%s", "x");
+	iopf_out_close_array(s.o, "]");
+	iopf_out_end(s.o);
+	got = sink_take(&s);
+	is_str(got, "outside record\na=18446744073709551615 b=-3 c=false d=0.2 [x]\n", "text mode API");
+	free(got);
+	sink_close(&s);
+}
+
+static struct iopf_rec random_rec(unsigned int *seed, char *meta, size_t metalen)
+{
+	struct iopf_rec r = { .ts = { T0_SEC + rand_r(seed) % 1000, rand_r(seed) % 1000000000 } };
+	int n;
+
+	r.type = 1 + rand_r(seed) % 4;
+	r.seq = (uint64_t)rand_r(seed) << 20;
+	r.queue_id = rand_r(seed) % 3;
+	switch (r.type) {
+	case IOPF_REC_FAULT:
+		r.u.fault = (struct iommu_hwpt_pgfault){ .flags = rand_r(seed) % 8,
+			.dev_id = rand_r(seed), .pasid = rand_r(seed) % 5, .grpid = rand_r(seed),
+			.perm = rand_r(seed) % 64, .addr = (uint64_t)rand_r(seed) << 12,
+			.cookie = rand_r(seed) % 100 };
+		break;
+	case IOPF_REC_RESPONSE:
+		r.u.resp = (struct iommu_hwpt_page_response){ rand_r(seed) % 100, rand_r(seed) % 3 };
+		r.status = rand_r(seed) % 2 ? 0 : EINVAL;
+		r.latency_ns = rand_r(seed);
+		break;
+	case IOPF_REC_LOST:
+		r.u.lost = rand_r(seed);
+		break;
+	default:
+		n = snprintf(meta, metalen, "a=%d\n%s=x\nend=1", rand_r(seed) % 10,
+			     rand_r(seed) % 2 ? "b" : "c");
+		r.payload = (const uint8_t *)meta;
+		r.payload_len = (size_t)n;
+	}
+	return r;
+}
+
+/* One long-lived printer (reused roots) must print what a fresh one does. */
+static void test_reuse(enum iopf_out_mode mode)
+{
+	unsigned int seed = 42;
+	struct sink s;
+	char meta[64];
+	int bad = 0, i;
+
+	sink_open(&s, mode);
+	for (i = 0; i < 3000; i++) {
+		struct iopf_rec r = random_rec(&seed, meta, sizeof(meta));
+		char *fresh = render(mode, &r), *got;
+
+		iopf_print_rec(s.o, &r);
+		got = sink_take(&s);
+		if (strcmp(got, fresh) && bad++ < 3)
+			printf("# record %d:\n#   got:    %s#   wanted: %s", i, got, fresh);
+		free(got);
+		free(fresh);
+	}
+	is(bad, 0, "3000 mixed records through one printer match fresh ones (mode %d)", mode);
+	sink_close(&s);
+}
+
+static void test_write_error(void)
+{
+	FILE *f = fopen("/dev/full", "w");
+	struct iopf_out *o;
+	struct iopf_rec r = fault_rec();
+
+	if (!ok(f != NULL, "open /dev/full"))
+		return;
+	o = iopf_out_new(f, IOPF_OUT_JSON);
+	iopf_print_rec(o, &r);
+	is(iopf_out_flush(o), -ENOSPC, "flush on a full disk reports ENOSPC");
+	is(iopf_out_flush(o), -ENOSPC, "and keeps reporting it");
+	iopf_out_free(o);
+	fclose(f);
+}
+
+int main(void)
+{
+	test_spec_json();
+	test_unknown_bits();
+	test_text();
+	test_hostile_meta();
+	test_pretty();
+	test_api();
+	test_reuse(IOPF_OUT_JSON);
+	test_reuse(IOPF_OUT_PRETTY);
+	test_reuse(IOPF_OUT_TEXT);
+	test_write_error();
+	return tap_done();
+}
