@@ -23,7 +23,8 @@ O ?= $(if $(SANITIZE),build-san,build)
 DEPS_CFLAGS = $(shell $(PKG_CONFIG) --cflags libpcap json-c 2>/dev/null)
 DEPS_LIBS = $(shell $(PKG_CONFIG) --libs libpcap json-c 2>/dev/null || echo -lpcap -ljson-c)
 # <linux/iommufd.h> is used when it has the fault queue (Linux >= 6.11 headers).
-HAVE_LINUX_IOMMUFD := $(shell printf '\#include <linux/iommufd.h>\n\#ifndef IOMMU_FAULT_QUEUE_ALLOC\n\#error\n\#endif\n' | \
+HASH := \#
+HAVE_LINUX_IOMMUFD := $(shell printf '$(HASH)include <linux/iommufd.h>\n$(HASH)ifndef IOMMU_FAULT_QUEUE_ALLOC\n$(HASH)error\n$(HASH)endif\n' | \
 	$(CC) $(UAPI_CFLAGS) -E -x c - >/dev/null 2>&1 && echo 1)
 ALL_CFLAGS = -std=gnu11 $(WARNINGS) $(CFLAGS) $(UAPI_CFLAGS) -Ilib $(DEPS_CFLAGS) -MMD -MP \
 	$(if $(HAVE_LINUX_IOMMUFD),-DIOPF_HAVE_LINUX_IOMMUFD)

@@ -55,7 +55,7 @@ static void vmessage(const char *level, const char *fmt, va_list ap)
 		json_object *o = json_object_new_object();
 
 		json_object_object_add(o, level ? level : "error", json_object_new_string(msg));
-		fprintf(stderr, "%s\n", json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN));
+		fprintf(stderr, "%s\n", json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE));
 		json_object_put(o);
 	} else if (level && strcmp(level, "info")) {
 		fprintf(stderr, "iopftool: %s: %s\n", level, msg);
@@ -143,7 +143,9 @@ int out_finish(int status)
 
 	if (!rc && (fflush(stdout) || ferror(stdout)))
 		rc = -errno;
-	if (rc) {
+	if (rc == -EPIPE) {
+		status = EXIT_ERROR;	/* the reader went away (| head): no message */
+	} else if (rc) {
 		p_err("write error on standard output: %s", strerror(-rc));
 		status = EXIT_ERROR;
 	}

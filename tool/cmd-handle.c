@@ -1,0 +1,335 @@
+// SPDX-License-Identifier: MIT
+/*
+ * iopftool handle: the reference handler for the handler-fd contract
+ * (SPEC.md section 6).  Reads whole groups from a fault fd (fd 3, or
+ * $IOPF_FAULT_FD, or --fd N) with one large buffer per wake-up, answers
+ * each group by policy in one batched write, and can misbehave on
+ * purpose (--bug) to exercise checkers.
+ */
+#include <errno.h>
+#include <poll.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "tool.h"
+
+enum { OPT_POLICY = 256, OPT_BUG, OPT_BUG_EVERY, OPT_BUG_DELAY, OPT_BUFFER, OPT_FD };
+
+enum bug { BUG_NONE, BUG_ECHO_GRPID, BUG_DUPLICATE, BUG_DROP, BUG_BAD_CODE, BUG_DELAY };
+
+static const char *const bug_names[] = {
+	[BUG_NONE] = "none", [BUG_ECHO_GRPID] = "echo-grpid", [BUG_DUPLICATE] = "duplicate",
+	[BUG_DROP] = "drop", [BUG_BAD_CODE] = "bad-code", [BUG_DELAY] = "delay",
+};
+
+struct held {
+	struct iommu_hwpt_page_response resp;
+	uint64_t due_ns;
+};
+
+struct handler {
+	int fd;
+	bool is_socket;		/* SPEC 6 socket: read 0 is end of stream */
+	uint32_t code;		/* --policy */
+	enum bug bug;
+	uint64_t bug_every;
+	uint64_t bug_delay_ns;
+	uint64_t max_groups;	/* -c */
+	size_t cap;
+	uint8_t *buf;
+	struct iommu_hwpt_page_response *out;	/* the batch to write */
+	size_t nout, out_cap;
+	struct held *held;	/* --bug delay: answers not yet due (FIFO: due times grow) */
+	size_t held_head, held_tail, held_cap;
+	uint64_t groups, faults, written, refused, dropped;
+};
+
+static const struct argp_option options[] = {
+	{ "fd", OPT_FD, "N", 0, "the fault fd (default $IOPF_FAULT_FD, else 3)", 0 },
+	{ "policy", OPT_POLICY, "CODE", 0, "answer success (default) or invalid", 0 },
+	{ "bug", OPT_BUG, "MODE", 0, "misbehave: echo-grpid, duplicate, drop, bad-code, delay", 0 },
+	{ "bug-every", OPT_BUG_EVERY, "N", 0, "apply --bug to every Nth group only (default 1: all)", 0 },
+	{ "bug-delay", OPT_BUG_DELAY, "DUR", 0, "how long --bug delay holds an answer (default 50ms)", 0 },
+	{ "count", 'c', "N", 0, "exit after answering N groups", 0 },
+	{ "buffer", OPT_BUFFER, "BYTES", 0, "read buffer size (default 65520; grown when a group does not fit)", 0 },
+	{ 0 }
+};
+
+static error_t parse_opt(int key, char *arg, struct argp_state *state)
+{
+	struct handler *h = state->input;
+
+	switch (key) {
+	case OPT_FD: h->fd = (int)arg_u64(state, "--fd", arg, INT32_MAX); return 0;
+	case OPT_POLICY:
+		if (!strcmp(arg, "success"))
+			h->code = IOMMUFD_PAGE_RESP_SUCCESS;
+		else if (!strcmp(arg, "invalid"))
+			h->code = IOMMUFD_PAGE_RESP_INVALID;
+		else
+			argp_error(state, "--policy: '%s' is not success or invalid", arg);
+		return 0;
+	case OPT_BUG:
+		for (size_t i = 1; i < sizeof(bug_names) / sizeof(bug_names[0]); i++)
+			if (!strcmp(arg, bug_names[i])) {
+				h->bug = (enum bug)i;
+				return 0;
+			}
+		argp_error(state, "--bug: '%s' is not echo-grpid, duplicate, drop, bad-code or delay", arg);
+		return 0;
+	case OPT_BUG_EVERY: h->bug_every = arg_u64(state, "--bug-every", arg, UINT64_MAX); return 0;
+	case OPT_BUG_DELAY: h->bug_delay_ns = arg_duration(state, "--bug-delay", arg); return 0;
+	case 'c': h->max_groups = arg_u64(state, "--count", arg, UINT64_MAX); return 0;
+	case OPT_BUFFER:
+		h->cap = arg_u64(state, "--buffer", arg, 1u << 30) / IOPF_FAULT_SIZE * IOPF_FAULT_SIZE;
+		if (!h->cap)
+			argp_error(state, "--buffer: must hold at least one %zu-byte record", IOPF_FAULT_SIZE);
+		return 0;
+	case ARGP_KEY_ARG:
+		argp_error(state, "unexpected argument '%s'", arg);
+		return 0;
+	case ARGP_KEY_END:
+		if (h->bug_every == 0)
+			argp_error(state, "--bug-every: must be 1 or more");
+		return 0;
+	default:
+		return ARGP_ERR_UNKNOWN;
+	}
+}
+
+static const struct argp_child children[] = { GLOBAL_CHILD, { 0 } };
+
+static const struct argp handle_argp = {
+	.options = options,
+	.parser = parse_opt,
+	.doc = "Answer the faults on a fault fd: the reference handler (SPEC section 6).\v"
+	       "Started by 'iopftool replay --exec' with the fault fd as fd 3, or on any fault fd.",
+	.children = children,
+};
+
+static int push_out(struct handler *h, uint32_t cookie, uint32_t code)
+{
+	if (h->nout == h->out_cap) {
+		size_t cap = h->out_cap ? h->out_cap * 2 : 256;
+		void *p = realloc(h->out, cap * sizeof(*h->out));
+
+		if (!p)
+			return -ENOMEM;
+		h->out = p;
+		h->out_cap = cap;
+	}
+	h->out[h->nout++] = (struct iommu_hwpt_page_response){ .cookie = cookie, .code = code };
+	return 0;
+}
+
+static int hold(struct handler *h, uint32_t cookie, uint64_t due)
+{
+	if (h->held_tail == h->held_cap) {
+		size_t live = h->held_tail - h->held_head;
+
+		if (h->held_head) {	/* compact before growing */
+			memmove(h->held, h->held + h->held_head, live * sizeof(*h->held));
+			h->held_head = 0;
+			h->held_tail = live;
+		}
+		if (h->held_tail == h->held_cap) {
+			size_t cap = h->held_cap ? h->held_cap * 2 : 64;
+			void *p = realloc(h->held, cap * sizeof(*h->held));
+
+			if (!p)
+				return -ENOMEM;
+			h->held = p;
+			h->held_cap = cap;
+		}
+	}
+	h->held[h->held_tail++] = (struct held){ { cookie, h->code }, due };
+	return 0;
+}
+
+/* Queue the answer to one group, misbehaving as --bug says. */
+static int answer(struct handler *h, const struct iommu_hwpt_pgfault *last)
+{
+	bool bug = h->bug != BUG_NONE && h->groups % h->bug_every == 0;
+	int rc = 0;
+
+	if (!bug)
+		return push_out(h, last->cookie, h->code);
+	switch (h->bug) {
+	case BUG_ECHO_GRPID: rc = push_out(h, last->grpid, h->code); break;
+	case BUG_DUPLICATE:
+		rc = push_out(h, last->cookie, h->code);
+		if (!rc)
+			rc = push_out(h, last->cookie, h->code);
+		break;
+	case BUG_DROP: h->dropped++; break;
+	case BUG_BAD_CODE: rc = push_out(h, last->cookie, 2); break;
+	case BUG_DELAY: rc = hold(h, last->cookie, iopf_now_ns() + h->bug_delay_ns); break;
+	default: break;
+	}
+	return rc;
+}
+
+/* Walk the records of one read: a group ends at LAST_PAGE or a cookie change. */
+static int take_groups(struct handler *h, size_t nrec)
+{
+	const struct iommu_hwpt_pgfault *recs = (const void *)h->buf;
+	int rc = 0;
+
+	h->faults += nrec;
+	for (size_t i = 0; i < nrec && !rc; i++) {
+		bool end = (recs[i].flags & IOMMU_PGFAULT_FLAGS_LAST_PAGE) || i + 1 == nrec ||
+			   recs[i + 1].cookie != recs[i].cookie;
+
+		if (!end)
+			continue;
+		h->groups++;
+		p_verbose("group cookie %u dev %u grpid %u", recs[i].cookie, recs[i].dev_id,
+			  recs[i].grpid);
+		rc = answer(h, &recs[i]);
+	}
+	return rc;
+}
+
+/* Move answers that are due (or all, at exit) from the held queue to the batch. */
+static int release_held(struct handler *h, bool all)
+{
+	uint64_t now = iopf_now_ns();
+
+	while (h->held_head < h->held_tail &&
+	       (all || h->held[h->held_head].due_ns <= now)) {
+		int rc = push_out(h, h->held[h->held_head].resp.cookie, h->held[h->held_head].resp.code);
+
+		if (rc)
+			return rc;
+		h->held_head++;
+	}
+	return 0;
+}
+
+/* One write for the batch; after a refused entry resubmit the rest (KERNEL-FACTS 1.6). */
+static int flush_out(struct handler *h)
+{
+	size_t off = 0;
+
+	while (off < h->nout) {
+		ssize_t w = write(h->fd, h->out + off, (h->nout - off) * IOPF_RESP_SIZE);
+
+		if (w > 0) {
+			off += (size_t)w / IOPF_RESP_SIZE;
+			h->written += (size_t)w / IOPF_RESP_SIZE;
+		} else if (w < 0 && errno == EINTR) {
+			continue;
+		} else if (w < 0 && errno == EINVAL) {
+			p_verbose("response cookie %u code %u refused: %s", h->out[off].cookie,
+				  h->out[off].code, strerror(errno));
+			h->refused++;
+			off++;
+		} else {
+			p_err("write to fault fd %d: %s", h->fd, w < 0 ? strerror(errno) : "short write");
+			return -EIO;
+		}
+	}
+	h->nout = 0;
+	return 0;
+}
+
+static int poll_timeout_ms(const struct handler *h)
+{
+	if (h->held_head == h->held_tail)
+		return stop_requested ? 0 : -1;
+	uint64_t now = iopf_now_ns(), due = h->held[h->held_head].due_ns;
+
+	return due <= now ? 0 : (int)((due - now + 999999) / 1000000);
+}
+
+/* Returns 1 at end of stream, 0 to go on, negative on error. */
+static int read_once(struct handler *h, bool pollin)
+{
+	ssize_t r = read(h->fd, h->buf, h->cap);
+
+	if (r > 0)
+		return take_groups(h, (size_t)r / IOPF_FAULT_SIZE);
+	if (r == 0 && h->is_socket)
+		return 1;
+	if ((r == 0 && pollin) || (r < 0 && errno == EINVAL)) {
+		/* The first group does not fit (old kernels return 0): grow. */
+		void *p = h->cap < (1u << 26) ? realloc(h->buf, h->cap * 2) : NULL;
+
+		if (!p) {
+			p_err("fault fd %d: a group does not fit in %zu bytes", h->fd, h->cap);
+			return -EINVAL;
+		}
+		h->buf = p;
+		h->cap *= 2;
+		return 0;
+	}
+	if (r < 0 && errno != EINTR && errno != EAGAIN) {
+		p_err("read from fault fd %d: %s", h->fd, strerror(errno));
+		return -errno;
+	}
+	return 0;
+}
+
+static int run(struct handler *h)
+{
+	struct pollfd pfd = { .fd = h->fd, .events = POLLIN };
+	int rc = 0;
+
+	bool eof = false;
+
+	while (!rc && !eof && !stop_requested &&
+	       !(h->max_groups && h->groups >= h->max_groups && h->held_head == h->held_tail)) {
+		int n = poll(&pfd, 1, poll_timeout_ms(h));
+
+		if (n < 0 && errno != EINTR) {
+			p_err("poll on fault fd %d: %s", h->fd, strerror(errno));
+			return -errno;
+		}
+		if (n > 0 && (pfd.revents & (POLLIN | POLLHUP)))
+			rc = read_once(h, pfd.revents & POLLIN);
+		eof = rc == 1;
+		rc = rc < 0 ? rc : release_held(h, false);
+		rc = rc ?: flush_out(h);
+	}
+	/* At exit answer every group still held (never leave the device waiting). */
+	if (rc >= 0 && release_held(h, true) == 0)
+		return flush_out(h) ? -EIO : 0;
+	return rc;
+}
+
+int cmd_handle(int argc, char **argv)
+{
+	struct handler h = { .fd = 3, .bug_every = 1, .bug_delay_ns = 50000000ull,
+			     .cap = 65536 / IOPF_FAULT_SIZE * IOPF_FAULT_SIZE };
+	const char *env = getenv("IOPF_FAULT_FD");
+	struct stat st;
+	uint64_t v;
+
+	if (env && !iopf_parse_u64(env, INT32_MAX, &v))
+		h.fd = (int)v;
+	parse_verb(&handle_argp, argc, argv, &h);
+	if (fstat(h.fd, &st)) {
+		p_err("fault fd %d: %s (start me with the fault fd as fd 3, or give --fd)", h.fd,
+		      strerror(errno));
+		return EXIT_ERROR;
+	}
+	h.is_socket = S_ISSOCK(st.st_mode);
+	h.buf = malloc(h.cap);
+	if (!h.buf) {
+		p_err("out of memory");
+		return EXIT_ERROR;
+	}
+	install_stop_handlers();
+	int rc = run(&h);
+
+	p_info("handle: %llu groups, %llu faults, %llu responses written, %llu refused, %llu dropped",
+	       (unsigned long long)h.groups, (unsigned long long)h.faults,
+	       (unsigned long long)h.written, (unsigned long long)h.refused,
+	       (unsigned long long)h.dropped);
+	free(h.buf);
+	free(h.out);
+	free(h.held);
+	return out_finish(rc < 0 ? EXIT_ERROR : EXIT_OK);
+}

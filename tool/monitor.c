@@ -1,0 +1,361 @@
+// SPDX-License-Identifier: MIT
+/*
+ * The monitor/record engine: attach to a live queue, read whole groups
+ * with one large buffer per wake-up (epoll, never a busy loop), print
+ * and record them, answer by policy, and on exit answer every group
+ * still held, flush the capture and print the summary.  On sim and mock
+ * a built-in generator makes the faults.
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/timerfd.h>
+#include <unistd.h>
+
+#include "live.h"
+#include "monitor.h"
+
+enum { OPT_SOURCE = 256, OPT_POLICY, OPT_DELAY, OPT_DURATION, OPT_GEN_RATE, OPT_GEN_GROUPS,
+       OPT_GEN_SEED, OPT_GEN_SIZE, OPT_GEN_DEVS, OPT_GEN_PASIDS };
+
+static const struct argp_option options[] = {
+	{ "source", OPT_SOURCE, "QUEUE", 0, "sim (default), mock, fd:N, pid:PID:FD or device:PATH", 0 },
+	{ "policy", OPT_POLICY, "CODE", 0, "answer success (default) or invalid", 0 },
+	{ "delay", OPT_DELAY, "DUR", 0, "hold each answer this long (a slow handler)", 0 },
+	{ "count", 'c', "N", 0, "stop after N groups", 0 },
+	{ "duration", OPT_DURATION, "DUR", 0, "stop after this long", 0 },
+	{ "gen-rate", OPT_GEN_RATE, "N", 0, "sim/mock generator: groups per second (default 100)", 0 },
+	{ "gen-groups", OPT_GEN_GROUPS, "N", 0, "sim/mock generator: stop injecting after N groups", 0 },
+	{ "gen-seed", OPT_GEN_SEED, "N", 0, "sim/mock generator: seed (default 1)", 0 },
+	{ "gen-group-size", OPT_GEN_SIZE, "MIN[-MAX]", 0, "sim/mock generator: records per group (default 1-4 on sim, 1 on mock)", 0 },
+	{ "gen-devs", OPT_GEN_DEVS, "N", 0, "sim/mock generator: devices (default 1)", 0 },
+	{ "gen-pasids", OPT_GEN_PASIDS, "N", 0, "sim/mock generator: PASIDs, 0 for none (default 2)", 0 },
+	{ 0 }
+};
+
+static void parse_range(struct argp_state *state, const char *arg, uint32_t *min, uint32_t *max)
+{
+	char buf[64], *dash;
+
+	snprintf(buf, sizeof(buf), "%s", arg);
+	dash = strchr(buf, '-');
+	if (dash)
+		*dash++ = 0;
+	*min = (uint32_t)arg_u64(state, "--gen-group-size", buf, 65536);
+	*max = dash ? (uint32_t)arg_u64(state, "--gen-group-size", dash, 65536) : *min;
+	if (!*min || *max < *min)
+		argp_error(state, "--gen-group-size: '%s' is not MIN or MIN-MAX with 1 <= MIN <= MAX", arg);
+}
+
+static error_t parse_common(int key, char *arg, struct argp_state *state)
+{
+	struct monitor_opts *o = state->input;
+
+	switch (key) {
+	case OPT_SOURCE: o->source = arg; return 0;
+	case OPT_POLICY:
+		if (!strcmp(arg, "success"))
+			o->code = IOMMUFD_PAGE_RESP_SUCCESS;
+		else if (!strcmp(arg, "invalid"))
+			o->code = IOMMUFD_PAGE_RESP_INVALID;
+		else
+			argp_error(state, "--policy: '%s' is not success or invalid", arg);
+		return 0;
+	case OPT_DELAY: o->delay_ns = arg_duration(state, "--delay", arg); return 0;
+	case 'c': o->count = arg_u64(state, "--count", arg, UINT64_MAX); return 0;
+	case OPT_DURATION: o->duration_ns = arg_duration(state, "--duration", arg); return 0;
+	case OPT_GEN_RATE: o->gen.rate = arg_double(state, "--gen-rate", arg, 1e-3, 1e9); return 0;
+	case OPT_GEN_GROUPS: o->gen.groups = arg_u64(state, "--gen-groups", arg, UINT64_MAX); return 0;
+	case OPT_GEN_SEED: o->gen.seed = arg_u64(state, "--gen-seed", arg, UINT64_MAX); return 0;
+	case OPT_GEN_SIZE: parse_range(state, arg, &o->gen.min_group, &o->gen.max_group);
+		o->size_given = true;
+		return 0;
+	case OPT_GEN_DEVS: o->gen.devs = (uint32_t)arg_u64(state, "--gen-devs", arg, 64); return 0;
+	case OPT_GEN_PASIDS: o->gen.pasids = (uint32_t)arg_u64(state, "--gen-pasids", arg, 1u << 20); return 0;
+	case ARGP_KEY_ARG: argp_error(state, "unexpected argument '%s'", arg); return 0;
+	default: return ARGP_ERR_UNKNOWN;
+	}
+}
+
+const struct argp monitor_common_argp = { .options = options, .parser = parse_common };
+
+void monitor_opts_init(struct monitor_opts *o)
+{
+	*o = (struct monitor_opts){
+		.source = "sim",
+		.linktype = IOPF_LINKTYPE_DEFAULT,
+		.gen = { .seed = 1, .rate = 100, .min_group = 1, .max_group = 4, .devs = 1,
+			 .pasids = 2, .grpid_bits = 9 },
+	};
+}
+
+struct held {
+	uint32_t cookie;
+	uint64_t due_ns;
+};
+
+struct monitor {
+	struct monitor_opts *o;
+	struct iopf_target *t;
+	struct live live;
+	struct iopf_gen *gen;
+	int epfd, timerfd;
+	uint64_t start_ns, next_gen_ns, gen_done;
+	struct iommu_hwpt_pgfault grp[4096];
+	size_t ngrp;
+	bool gen_have;
+	struct held *held;		/* FIFO: the delay is constant, so due times grow */
+	size_t held_head, held_tail, held_cap;
+	struct iommu_hwpt_page_response *batch;
+	size_t nbatch, batch_cap;
+	int err;
+};
+
+static int batch_push(struct monitor *m, uint32_t cookie)
+{
+	if (m->nbatch == m->batch_cap) {
+		size_t cap = m->batch_cap ? m->batch_cap * 2 : 256;
+		void *p = realloc(m->batch, cap * sizeof(*m->batch));
+
+		if (!p)
+			return -ENOMEM;
+		m->batch = p;
+		m->batch_cap = cap;
+	}
+	m->batch[m->nbatch++] = (struct iommu_hwpt_page_response){ cookie, m->o->code };
+	return 0;
+}
+
+static int hold(struct monitor *m, uint32_t cookie, uint64_t due)
+{
+	if (m->held_head == m->held_tail)
+		m->held_head = m->held_tail = 0;
+	if (m->held_tail == m->held_cap) {
+		size_t cap = m->held_cap ? m->held_cap * 2 : 256;
+		void *p = realloc(m->held, cap * sizeof(*m->held));
+
+		if (!p)
+			return -ENOMEM;
+		m->held = p;
+		m->held_cap = cap;
+	}
+	m->held[m->held_tail++] = (struct held){ cookie, due };
+	return 0;
+}
+
+static void on_group(struct live *l, const struct iommu_hwpt_pgfault *recs, size_t n,
+		     uint64_t t_ns, void *ctx)
+{
+	struct monitor *m = ctx;
+	uint32_t cookie = recs[n - 1].cookie;
+	int rc = m->o->delay_ns ? hold(m, cookie, t_ns + m->o->delay_ns) : batch_push(m, cookie);
+
+	(void)l;
+	if (rc && !m->err)
+		m->err = rc;
+}
+
+/* Answer what is due (everything when all is set) in one batched write. */
+static int answer(struct monitor *m, bool all)
+{
+	uint64_t now = iopf_now_ns();
+	int rc = 0;
+
+	while (!rc && m->held_head < m->held_tail && (all || m->held[m->held_head].due_ns <= now))
+		rc = batch_push(m, m->held[m->held_head++].cookie);
+	if (!rc && m->nbatch)
+		rc = live_respond(&m->live, m->batch, m->nbatch);
+	m->nbatch = 0;
+	return rc;
+}
+
+/* ---- the built-in fault generator (sim and mock) ------------------------- */
+
+static int gen_inject_due(struct monitor *m, uint64_t now)
+{
+	while (m->gen) {
+		if (!m->gen_have) {
+			uint64_t t;
+
+			if (!iopf_gen_next(m->gen, m->grp, sizeof(m->grp) / sizeof(m->grp[0]), &m->ngrp, &t)) {
+				iopf_gen_free(m->gen);
+				m->gen = NULL;
+				return 0;
+			}
+			m->next_gen_ns = m->start_ns + t;
+			m->gen_have = true;
+		}
+		if (m->next_gen_ns > now)
+			return 0;
+		for (size_t i = 0; i < m->ngrp; i++) {
+			uint32_t live_dev;
+			int rc = iopf_target_device(m->t, m->grp[i].dev_id, &live_dev);
+
+			m->grp[i].dev_id = live_dev;
+			rc = rc ?: iopf_target_inject(m->t, &m->grp[i]);
+			if (rc)
+				return rc;
+		}
+		m->gen_have = false;
+		m->gen_done++;
+	}
+	return 0;
+}
+
+static void arm_timer(struct monitor *m)
+{
+	uint64_t next = UINT64_MAX;
+	struct itimerspec its = { 0 };
+
+	if (m->gen && m->gen_have)
+		next = m->next_gen_ns;
+	if (m->held_head < m->held_tail && m->held[m->held_head].due_ns < next)
+		next = m->held[m->held_head].due_ns;
+	if (m->o->duration_ns && m->start_ns + m->o->duration_ns < next)
+		next = m->start_ns + m->o->duration_ns;
+	if (next != UINT64_MAX) {
+		its.it_value.tv_sec = (time_t)(next / 1000000000ull);
+		its.it_value.tv_nsec = (long)(next % 1000000000ull);
+		if (!its.it_value.tv_sec && !its.it_value.tv_nsec)
+			its.it_value.tv_nsec = 1;
+	}
+	timerfd_settime(m->timerfd, TFD_TIMER_ABSTIME, &its, NULL);
+}
+
+static bool done(const struct monitor *m)
+{
+	if (stop_requested || m->err || m->live.write_err)
+		return true;
+	if (m->o->duration_ns && iopf_now_ns() >= m->start_ns + m->o->duration_ns)
+		return true;
+	return m->o->count && m->live.groups >= m->o->count;
+}
+
+static int step(struct monitor *m)
+{
+	struct epoll_event ev[4];
+	uint64_t buf;
+	int n;
+
+	int rc = gen_inject_due(m, iopf_now_ns());	/* also fetches the next group's time */
+
+	if (rc)
+		return rc;
+	arm_timer(m);
+	n = epoll_wait(m->epfd, ev, 4, -1);
+	if (n < 0)
+		return errno == EINTR ? 0 : -errno;
+	if (read(m->timerfd, &buf, sizeof(buf)) < 0 && errno != EAGAIN)
+		return -errno;
+	rc = gen_inject_due(m, iopf_now_ns());
+	ssize_t g = rc ? 0 : live_drain(&m->live, on_group, m);
+
+	if (g < 0)
+		return (int)g;
+	rc = rc ?: answer(m, false);
+	if (!rc && progress_wanted())
+		progress("%s: %llu groups, %llu faults", iopf_target_name(m->t),
+			 (unsigned long long)m->live.groups, (unsigned long long)m->live.faults);
+	return rc ?: m->err;
+}
+
+static int setup(struct monitor *m)
+{
+	char err[512];
+	struct epoll_event ev = { .events = EPOLLIN };
+	struct iopf_check_cfg cfg = { 0 };
+	int rc = iopf_target_open(&m->t, m->o->source, &tool_log, err, sizeof(err));
+
+	if (rc) {
+		p_err("%s", err);
+		return rc;
+	}
+	rc = live_init(&m->live, m->t, &cfg);
+	if (rc)
+		return rc;
+	if (iopf_target_can_inject(m->t)) {
+		if (!m->o->size_given && iopf_target_max_group(m->t) == 1)
+			m->o->gen.max_group = 1;
+		rc = iopf_gen_new(&m->gen, &m->o->gen);
+		if (rc)
+			return rc;
+	}
+	m->epfd = epoll_create1(EPOLL_CLOEXEC);
+	m->timerfd = timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC | TFD_NONBLOCK);
+	if (m->epfd < 0 || m->timerfd < 0)
+		return -errno;
+	ev.data.fd = m->timerfd;
+	epoll_ctl(m->epfd, EPOLL_CTL_ADD, m->timerfd, &ev);
+	ev.data.fd = iopf_target_fd(m->t);
+	if (epoll_ctl(m->epfd, EPOLL_CTL_ADD, ev.data.fd, &ev))
+		return -errno;
+	return 0;
+}
+
+static void summary(struct monitor *m)
+{
+	double secs = (double)(iopf_now_ns() - m->start_ns) / 1e9;
+	struct iopf_report rep;
+
+	iopf_check_finish(m->live.check, &rep);
+	p_info("%s: %llu groups, %llu faults, %llu responses (%llu accepted, %llu refused) in %.3fs",
+	       iopf_target_name(m->t), (unsigned long long)m->live.groups,
+	       (unsigned long long)m->live.faults, (unsigned long long)m->live.responses,
+	       (unsigned long long)m->live.accepted,
+	       (unsigned long long)(m->live.responses - m->live.accepted), secs);
+	if (rep.latency_ns.count)
+		p_info("answer latency: p50 %lluns p99 %lluns max %lluns",
+		       (unsigned long long)rep.latency_ns.p50, (unsigned long long)rep.latency_ns.p99,
+		       (unsigned long long)rep.latency_ns.max);
+}
+
+static void cleanup(struct monitor *m)
+{
+	live_fini(&m->live);
+	iopf_gen_free(m->gen);
+	iopf_target_close(m->t);
+	free(m->held);
+	free(m->batch);
+	if (m->epfd > 0)
+		close(m->epfd);
+	if (m->timerfd > 0)
+		close(m->timerfd);
+}
+
+int monitor_run(struct monitor_opts *o)
+{
+	struct monitor m = { .o = o };
+	char err[512];
+	int rc;
+
+	install_stop_handlers();
+	rc = setup(&m);
+	if (!rc && o->print)
+		m.live.out = out_stdout();
+	if (!rc && o->wfile) {
+		rc = iopf_writer_open(&m.live.writer, o->wfile, o->linktype, err, sizeof(err));
+		if (rc)
+			p_err("%s", err);
+		else
+			rc = live_write_meta_start(&m.live, o->source);
+	}
+	m.start_ns = iopf_now_ns();
+	while (!rc && !done(&m))
+		rc = step(&m);
+	/* Stopping: answer every group read and still held, then flush. */
+	if (m.live.check) {
+		int rc2 = answer(&m, true);
+
+		rc = rc ?: rc2;
+	}
+	progress_done();
+	if (m.live.check)
+		summary(&m);
+	if (m.live.writer && live_close_writer(&m.live, o->wfile))
+		rc = rc ?: -EIO;
+	if (rc && rc != -EIO)
+		p_err("%s: %s", o->source, strerror(-rc));
+	cleanup(&m);
+	return out_finish(rc ? EXIT_ERROR : EXIT_OK);
+}
