@@ -18,6 +18,7 @@
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "internal.h"
@@ -34,9 +35,11 @@ struct iopf_reader {
 	bool classic;		/* classic pcap, not pcapng */
 	bool eof;
 	int fatal;		/* sticky fatal error, 0 if none */
+	bool seekable;		/* ftell() works: a file, not a pipe */
 	uint64_t recno;		/* of the last record returned, from 1 */
-	uint64_t offset;	/* of that record, NO_OFFSET if unknown */
-	uint64_t next;		/* classic pcap: computed offset of the next record */
+	uint64_t offset;	/* of that record (pcapng: where reading it began) */
+	uint64_t end;		/* pcapng: file position after that record */
+	uint64_t next;		/* where the next record starts (pcapng: reading) */
 	char err[512];
 };
 
@@ -60,22 +63,28 @@ static int reader_check_linktype(struct iopf_reader *rd, char *err, size_t errle
 static int reader_start(struct iopf_reader *rd, FILE *fp, char *err, size_t errlen)
 {
 	char ebuf[PCAP_ERRBUF_SIZE] = "";
+	struct stat st;
 	long pos;
 
 	rd->pcap = pcap_fopen_offline_with_tstamp_precision(fp, PCAP_TSTAMP_PRECISION_NANO,
 							    ebuf);
 	if (!rd->pcap) {
+		if (!fstat(fileno(fp), &st) && S_ISREG(st.st_mode) && st.st_size == 0)
+			snprintf(err, errlen, "%s: empty file, not a capture", rd->path);
+		else
+			snprintf(err, errlen, "%s: %s", rd->path, ebuf);
 		if (fp != stdin)
 			fclose(fp);
-		snprintf(err, errlen, "%s: %s", rd->path, ebuf);
 		return -EPROTO;
 	}
 	rd->fp = pcap_file(rd->pcap);
 	/* pcapng sections are "version 1.0" to libpcap; classic pcap is 2.4 */
 	rd->classic = pcap_major_version(rd->pcap) == 2;
 	pos = rd->fp ? ftell(rd->fp) : -1;
-	rd->next = pos >= 0 ? (uint64_t)pos : PCAP_FILE_HDR_LEN;
+	rd->seekable = pos >= 0;
+	rd->next = pos >= 0 ? (uint64_t)pos : rd->classic ? PCAP_FILE_HDR_LEN : NO_OFFSET;
 	rd->offset = NO_OFFSET;
+	rd->end = NO_OFFSET;
 	return reader_check_linktype(rd, err, errlen);
 }
 
@@ -118,9 +127,26 @@ void iopf_reader_free(struct iopf_reader *rd)
 	free(rd);
 }
 
-static long reader_tell(const struct iopf_reader *rd)
+/*
+ * Offsets cost no system call per record.  Classic pcap: each record
+ * starts where the previous one ended, 16 + caplen bytes on; only when
+ * libpcap may have cut a record to the snaplen is the file position
+ * asked again.  pcapng: one ftell() per record for the end of its block,
+ * and the block start is read back only when someone asks (below).
+ */
+static void reader_locate(struct iopf_reader *rd, uint32_t caplen)
 {
-	return rd->fp ? ftell(rd->fp) : -1;
+	long pos;
+
+	rd->offset = rd->next;
+	if (rd->classic && (caplen < (uint32_t)pcap_snapshot(rd->pcap) || !rd->seekable)) {
+		rd->next = rd->offset == NO_OFFSET ? NO_OFFSET :
+			   rd->offset + PCAP_REC_HDR_LEN + caplen;
+		return;
+	}
+	pos = rd->seekable ? ftell(rd->fp) : -1;
+	rd->next = pos >= 0 ? (uint64_t)pos : NO_OFFSET;
+	rd->end = rd->next;
 }
 
 /*
@@ -128,29 +154,19 @@ static long reader_tell(const struct iopf_reader *rd)
  * order: read it back to find where the block started, so the offset
  * names the record's block even when other blocks came before it.
  */
-static uint64_t pcapng_block_start(const struct iopf_reader *rd, long before, long after)
+static uint64_t pcapng_block_start(const struct iopf_reader *rd)
 {
+	uint64_t start = rd->offset, end = rd->end;
 	uint32_t btl;
 
-	if (after < 4 || pread(fileno(rd->fp), &btl, 4, after - 4) != 4)
-		return before >= 0 ? (uint64_t)before : NO_OFFSET;
+	if (end == NO_OFFSET || end < 4 ||
+	    pread(fileno(rd->fp), &btl, 4, (off_t)end - 4) != 4)
+		return start;
 	if (pcap_is_swapped(rd->pcap))
 		btl = __builtin_bswap32(btl);
-	if (btl < 12 || btl % 4 || btl > (uint64_t)after || (before >= 0 && after - btl < before))
-		return before >= 0 ? (uint64_t)before : NO_OFFSET;
-	return (uint64_t)after - btl;
-}
-
-/* Offset of the record just read: the file position, or computed on a pipe. */
-static void reader_locate(struct iopf_reader *rd, long before, long after, uint32_t caplen)
-{
-	if (!rd->classic) {
-		rd->offset = after >= 0 ? pcapng_block_start(rd, before, after) :
-			     before >= 0 ? (uint64_t)before : NO_OFFSET;
-		return;
-	}
-	rd->offset = before >= 0 ? (uint64_t)before : rd->next;
-	rd->next = rd->offset + PCAP_REC_HDR_LEN + caplen;
+	if (btl < 12 || btl % 4 || btl > end || (start != NO_OFFSET && end - btl < start))
+		return start;
+	return end - btl;
 }
 
 static void reader_msg(struct iopf_reader *rd, const char *fmt, ...)
@@ -162,11 +178,13 @@ static void reader_msg(struct iopf_reader *rd, const char *fmt, ...)
 	va_list ap;
 	int n;
 
-	if (rd->offset == NO_OFFSET)
+	uint64_t off = iopf_reader_offset(rd);
+
+	if (off == NO_OFFSET)
 		n = snprintf(rd->err, sizeof(rd->err), "record %" PRIu64 ": ", rd->recno);
 	else
 		n = snprintf(rd->err, sizeof(rd->err), "record %" PRIu64 " at offset %" PRIu64 ": ",
-			     rd->recno, rd->offset);
+			     rd->recno, off);
 	if (n < 0 || (size_t)n >= sizeof(rd->err))
 		return;
 	va_start(ap, fmt);
@@ -220,10 +238,11 @@ static int reader_bad(struct iopf_reader *rd, enum iopf_bad why, const uint8_t *
 }
 
 /* pcap_next_ex() failed: a truncated or corrupt file.  Sticky. */
-static int reader_fail(struct iopf_reader *rd, long before)
+static int reader_fail(struct iopf_reader *rd)
 {
 	rd->recno++;
-	rd->offset = before >= 0 ? (uint64_t)before : rd->classic ? rd->next : NO_OFFSET;
+	rd->offset = rd->next;
+	rd->end = NO_OFFSET;
 	reader_msg(rd, "%s", pcap_geterr(rd->pcap));
 	rd->fatal = -EPROTO;
 	return rd->fatal;
@@ -234,24 +253,21 @@ int iopf_reader_next(struct iopf_reader *rd, struct iopf_rec *r)
 	struct pcap_pkthdr *h;
 	const u_char *data;
 	enum iopf_bad why;
-	long before, after;
 	int rc;
 
 	if (rd->fatal)
 		return rd->fatal;
 	if (rd->eof)
 		return 0;
-	before = reader_tell(rd);
 	rc = pcap_next_ex(rd->pcap, &h, &data);
 	if (rc == PCAP_ERROR_BREAK) {
 		rd->eof = true;
 		return 0;
 	}
 	if (rc != 1)
-		return reader_fail(rd, before);
-	after = reader_tell(rd);
+		return reader_fail(rd);
 	rd->recno++;
-	reader_locate(rd, before, after, h->caplen);
+	reader_locate(rd, h->caplen);
 	r->ts.tv_sec = h->ts.tv_sec;
 	r->ts.tv_nsec = h->ts.tv_usec;	/* nanoseconds: opened with PRECISION_NANO */
 	why = iopf_rec_decode(data, h->caplen, r);
@@ -270,9 +286,10 @@ uint64_t iopf_reader_recno(const struct iopf_reader *rd)
 	return rd->recno;
 }
 
+/* UINT64_MAX when unknown (pcapng read from a pipe). */
 uint64_t iopf_reader_offset(const struct iopf_reader *rd)
 {
-	return rd->offset;
+	return rd->classic ? rd->offset : pcapng_block_start(rd);
 }
 
 int iopf_reader_linktype(const struct iopf_reader *rd)

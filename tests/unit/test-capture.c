@@ -342,8 +342,8 @@ static void test_bad_files(void)
 	ok(rd == NULL, "no reader on failure");
 
 	write_file(path, "", 0);
-	ok(iopf_reader_open(&rd, path, err, sizeof(err)) < 0 && strstr(err, path),
-	   "empty file refused, named: %s", err);
+	ok(iopf_reader_open(&rd, path, err, sizeof(err)) == -EPROTO && strstr(err, path) &&
+	   strstr(err, "empty"), "empty file refused, named: %s", err);
 
 	for (size_t i = 0; i < sizeof(junk); i++)
 		junk[i] = (uint8_t)(i * 37 + 11);
