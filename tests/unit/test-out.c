@@ -392,6 +392,34 @@ static void test_reuse(enum iopf_out_mode mode)
 	sink_close(&s);
 }
 
+/* Random bytes as META and as fault fields: JSON output always parses. */
+static void test_fuzz_json(void)
+{
+	unsigned int seed = 9;
+	uint8_t pay[96];
+	int bad = 0;
+
+	for (int i = 0; i < 3000; i++) {
+		struct iopf_rec r = { .type = i % 2 ? IOPF_REC_META : IOPF_REC_FAULT };
+		size_t len = (size_t)rand_r(&seed) % sizeof(pay);
+		char *s;
+
+		for (size_t k = 0; k < len; k++)
+			pay[k] = (uint8_t)(rand_r(&seed) % 4 ? rand_r(&seed) : "=\n\r\""[k % 4]);
+		r.payload = pay;
+		r.payload_len = len;
+		r.ts.tv_sec = (time_t)rand_r(&seed) * (rand_r(&seed) % 2 ? 1 : -1);
+		r.ts.tv_nsec = rand_r(&seed);
+		r.u.fault.flags = (uint32_t)rand_r(&seed);
+		r.u.fault.perm = (uint32_t)rand_r(&seed) << 1;
+		s = render(IOPF_OUT_JSON, &r);
+		if (!utf8_valid(s) && bad++ < 3)
+			printf("# invalid JSON: %s", s);
+		free(s);
+	}
+	is(bad, 0, "3000 random META and fault records give valid JSON");
+}
+
 static void test_write_error(void)
 {
 	FILE *f = fopen("/dev/full", "w");
@@ -419,6 +447,7 @@ int main(void)
 	test_reuse(IOPF_OUT_JSON);
 	test_reuse(IOPF_OUT_PRETTY);
 	test_reuse(IOPF_OUT_TEXT);
+	test_fuzz_json();
 	test_write_error();
 	return tap_done();
 }
