@@ -664,7 +664,7 @@ static void print_perm_bits(struct iopf_out *o, uint32_t perm)
 	}
 	if (!perm)
 		iopf_out_text(o, "none");
-	iopf_out_close_array(o, ":");
+	iopf_out_close_array(o, NULL);
 }
 
 static void print_perms(struct iopf_out *o, struct stats *st)
@@ -674,7 +674,7 @@ static void print_perms(struct iopf_out *o, struct stats *st)
 	for (size_t i = 0; i < st->perms.n; i++) {
 		iopf_out_open_object(o, NULL, NULL);
 		print_perm_bits(o, (uint32_t)st->perms.row[i].key);
-		iopf_out_uint(o, "perm_raw", " (0x%" PRIx64 ")", st->perms.row[i].key);
+		iopf_out_uint(o, "perm_raw", " (0x%" PRIx64 "):", st->perms.row[i].key);
 		iopf_out_uint(o, "faults", " %" PRIu64 " faults", st->perms.row[i].a);
 		iopf_out_close_object(o, "\n");
 	}
@@ -770,7 +770,7 @@ static void print_hist(struct iopf_out *o, const struct iopf_hist *h)
 		if (!b[i] && iopf_out_is_json(o))
 			continue;
 		iopf_out_open_object(o, NULL, NULL);
-		iopf_out_uint(o, "le_ns", "  <= %20" PRIu64 "ns |", le);
+		iopf_out_uint(o, "le_ns", "  <= %11" PRIu64 "ns |", le);
 		iopf_out_text(o, "%-*.*s|", BAR_WIDTH, w,
 			      "########################################");
 		iopf_out_uint(o, "count", " %" PRIu64, b[i]);
