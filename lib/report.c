@@ -9,6 +9,8 @@
 #include <inttypes.h>
 #include <stdio.h>
 
+#include <string.h>
+
 #include "internal.h"
 
 #define DUR_LEN 32
@@ -40,7 +42,10 @@ static void out_dur(struct iopf_out *o, const char *key, const char *label, uint
 static void report_head(struct iopf_out *o, const char *capture, const char *target,
 			const char *handler)
 {
-	iopf_out_text(o, "%s", target ? "replay" : "check");
+	/* stats --check passes handler "recorded": an offline check, not a replay. */
+	bool offline = !target || (handler && !strcmp(handler, "recorded"));
+
+	iopf_out_text(o, "%s", offline ? "check" : "replay");
 	if (capture)
 		iopf_out_str(o, "capture", " of %s", capture);
 	if (target)

@@ -65,7 +65,8 @@ test_expect_code() {
 }
 
 # json_get FILE KEY.PATH: print one value from a JSON document (python3-free: jq-free).
-json_get() { "$IOPFTOOL" json-get "$@"; }
+# HELPERS: build/tests/helpers (json-get, mkcapture)
+HELPERS=${HELPERS:-$(dirname "$IOPFTOOL")/tests/helpers}
 
 test_done() {
 	echo "1..$test_count"

@@ -60,6 +60,7 @@ struct replay {
 	size_t ndevs;
 	/* schedule */
 	uint64_t start_ns, ts0, injected, first_inject_ns, last_inject_ns;
+	uint64_t injected_parts;	/* live groups injected (a split group is several) */
 	bool have_ts0;
 	uint64_t split, unterminated, bad_records;
 	/* builtin:from-capture: see note_recorded_group() */
@@ -265,10 +266,10 @@ static int epoll_set(struct replay *rp, int op, int fd, uint32_t events)
 
 static int take_responses(struct replay *rp)
 {
-	struct iommu_hwpt_page_response r[1024];
+	const struct iommu_hwpt_page_response *r;
 	ssize_t n;
 
-	while ((n = proxy_recv(&rp->proxy, r, 1024)) > 0) {
+	while ((n = proxy_recv(&rp->proxy, &r)) > 0) {
 		int rc = live_respond(&rp->live, r, (size_t)n);
 
 		if (rc)
@@ -279,39 +280,65 @@ static int take_responses(struct replay *rp)
 	return 0;
 }
 
-/* Service the queue and the handler until deadline_ns (monotonic) or a stop request. */
+/* Every injected group delivered and answered, nothing waiting to be forwarded. */
+static bool quiet(const struct replay *rp)
+{
+	return rp->live.groups >= rp->injected_parts && !rp->live.outstanding &&
+	       !proxy_pending(&rp->proxy);
+}
+
+static void on_event(struct replay *rp, const struct epoll_event *ev)
+{
+	int fd = ev->data.fd, rc = 0;
+	uint64_t expirations;
+
+	if (fd == rp->timerfd) {
+		if (read(fd, &expirations, sizeof(expirations)) < 0)
+			rc = 0;	/* EAGAIN: nothing to drain */
+	} else if (fd == iopf_target_fd(rp->t)) {
+		/* Leave groups in the queue while the handler's socket is full. */
+		ssize_t g = proxy_pending(&rp->proxy) ? 0 : live_drain(&rp->live, on_group, rp);
+
+		rc = g < 0 ? (int)g : 0;
+	} else if (fd == rp->proxy.sock) {
+		if ((ev->events & EPOLLOUT) && !proxy_flush(&rp->proxy))
+			epoll_set(rp, EPOLL_CTL_MOD, fd, EPOLLIN);
+		if (ev->events & (EPOLLIN | EPOLLHUP | EPOLLERR))
+			rc = take_responses(rp);
+	}
+	if (rc && !rp->err)
+		rp->err = rc;
+}
+
+/*
+ * Service the queue and the handler: until deadline_ns (monotonic), or
+ * for one non-blocking pass when deadline_ns is 0; with until_quiet stop
+ * early once every injected group is answered (or the handler is gone).
+ */
 static int pump(struct replay *rp, uint64_t deadline_ns, bool until_quiet)
 {
 	struct itimerspec its = { .it_value = { (time_t)(deadline_ns / 1000000000ull),
 						(long)(deadline_ns % 1000000000ull) } };
 
-	timerfd_settime(rp->timerfd, TFD_TIMER_ABSTIME, &its, NULL);
+	if (deadline_ns)
+		timerfd_settime(rp->timerfd, TFD_TIMER_ABSTIME, &its, NULL);
 	for (;;) {
 		struct epoll_event ev[8];
-		bool quiet = !rp->live.outstanding && !proxy_pending(&rp->proxy);
 
-		if (stop_requested || rp->err || iopf_now_ns() >= deadline_ns ||
-		    (until_quiet && (quiet || rp->proxy.eof)))
+		if (stop_requested || rp->err)
 			return rp->err;
-		int n = epoll_wait(rp->epfd, ev, 8, -1);
+		if (until_quiet && (quiet(rp) || rp->proxy.eof))
+			return 0;
+		if (deadline_ns && iopf_now_ns() >= deadline_ns)
+			return 0;
+		int n = epoll_wait(rp->epfd, ev, 8, deadline_ns ? -1 : 0);
 
-		for (int i = 0; i < n; i++) {
-			int fd = ev[i].data.fd, rc = 0;
-
-			if (fd == iopf_target_fd(rp->t)) {
-				ssize_t g = proxy_pending(&rp->proxy) ? 0 : live_drain(&rp->live, on_group, rp);
-				rc = g < 0 ? (int)g : 0;
-			} else if (fd == rp->proxy.sock) {
-				if ((ev[i].events & EPOLLOUT) && !proxy_flush(&rp->proxy))
-					epoll_set(rp, EPOLL_CTL_MOD, fd, EPOLLIN);
-				if (ev[i].events & (EPOLLIN | EPOLLHUP | EPOLLERR))
-					rc = take_responses(rp);
-			}
-			if (rc && !rp->err)
-				rp->err = rc;
-		}
+		for (int i = 0; i < n; i++)
+			on_event(rp, &ev[i]);
 		if (proxy_pending(&rp->proxy))
 			epoll_set(rp, EPOLL_CTL_MOD, rp->proxy.sock, EPOLLIN | EPOLLOUT);
+		if (!deadline_ns)
+			return rp->err;
 	}
 }
 
@@ -360,6 +387,8 @@ static int inject_group(struct replay *rp)
 		else
 			f.flags &= ~IOMMU_PGFAULT_FLAGS_LAST_PAGE;
 		rc = iopf_target_inject(rp->t, &f);
+		if (!rc && (parts > 1 || i + 1 == rp->ngrp))
+			rp->injected_parts++;
 		if (!rc && rp->kind == H_FROM_CAPTURE && (parts > 1 || i + 1 == rp->ngrp))
 			rc = fifo_push(rp, rp->serial << 16 | (parts > 1 ? i : 0));
 	}
@@ -536,7 +565,7 @@ static int finish_handler(struct replay *rp)
 	proxy_shutdown(&rp->proxy);
 	if (!rc)
 		rc = pump(rp, iopf_now_ns() + 200000000ull, true);
-	proxy_reap(&rp->proxy, 500000000ull);
+	proxy_reap(&rp->proxy, 2000000000ull);
 	if (WIFSIGNALED(rp->proxy.status))
 		p_warn("handler '%s' died of signal %d", rp->o.exec, WTERMSIG(rp->proxy.status));
 	else if (WIFEXITED(rp->proxy.status) && WEXITSTATUS(rp->proxy.status))

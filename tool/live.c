@@ -117,32 +117,47 @@ static size_t split_groups(struct live *l, size_t nrec, uint64_t t_ns, live_grou
 	return ngroups;
 }
 
+/* Read at most what the group limit leaves: one record per group at the least. */
+static size_t read_count(const struct live *l)
+{
+	uint64_t left = l->limit > l->groups ? l->limit - l->groups : 0;
+
+	if (!l->limit || left * IOPF_FAULT_SIZE >= l->cap)
+		return l->cap;
+	return (size_t)left * IOPF_FAULT_SIZE;
+}
+
 ssize_t live_drain(struct live *l, live_group_fn fn, void *ctx)
 {
 	ssize_t total = 0;
+	bool full = false;	/* the limited count was too small for the first group */
 
-	for (;;) {
-		ssize_t r = iopf_target_read(l->target, l->buf, l->cap);
+	while (!l->limit || l->groups < l->limit) {
+		size_t count = full ? l->cap : read_count(l);
+		ssize_t r = iopf_target_read(l->target, l->buf, count);
 
 		if (r == -EINTR)
 			continue;
 		if (r == -EINVAL) {
-			int rc = grow(l);
+			int rc = count < l->cap ? 0 : grow(l);
 
 			if (rc)
 				return rc;
+			full = true;
 			continue;
 		}
 		if (r == -EAGAIN || r == 0)
-			return total;
+			break;
 		if (r < 0)
 			return r;
+		full = false;
 		l->reads++;
 		size_t g = split_groups(l, (size_t)r / IOPF_FAULT_SIZE, iopf_now_ns(), fn, ctx);
 		l->groups += g;
 		l->outstanding += g;
 		total += g;
 	}
+	return total;
 }
 
 void live_note_response(struct live *l, const struct iommu_hwpt_page_response *resp,

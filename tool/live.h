@@ -23,6 +23,7 @@ struct live {
 	struct iopf_out *out;		/* print records, or NULL */
 	uint32_t queue_id;
 	uint64_t seq;			/* printed record number when not writing */
+	uint64_t limit;			/* stop reading after this many groups (0: no limit) */
 	uint8_t *buf;
 	size_t cap;
 	/* totals */

@@ -7,6 +7,7 @@
  * a built-in generator makes the faults.
  */
 #include <errno.h>
+#include <poll.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
@@ -104,7 +105,7 @@ struct monitor {
 	uint64_t start_ns, next_gen_ns, gen_done;
 	struct iommu_hwpt_pgfault grp[4096];
 	size_t ngrp;
-	bool gen_have;
+	bool gen_have, gen_finite;
 	struct held *held;		/* FIFO: the delay is constant, so due times grow */
 	size_t held_head, held_tail, held_cap;
 	struct iommu_hwpt_page_response *batch;
@@ -174,7 +175,8 @@ static int answer(struct monitor *m, bool all)
 
 static int gen_inject_due(struct monitor *m, uint64_t now)
 {
-	while (m->gen) {
+	/* With -c N there is no point injecting more than N groups. */
+	while (m->gen && !(m->o->count && m->gen_done >= m->o->count)) {
 		if (!m->gen_have) {
 			uint64_t t;
 
@@ -223,13 +225,25 @@ static void arm_timer(struct monitor *m)
 	timerfd_settime(m->timerfd, TFD_TIMER_ABSTIME, &its, NULL);
 }
 
+/* Groups still waiting in the queue (poll, not read: reading would consume them). */
+static bool iopf_target_fd_ready(const struct monitor *m)
+{
+	struct pollfd p = { .fd = iopf_target_fd(m->t), .events = POLLIN };
+
+	return poll(&p, 1, 0) > 0;
+}
+
 static bool done(const struct monitor *m)
 {
 	if (stop_requested || m->err || m->live.write_err)
 		return true;
 	if (m->o->duration_ns && iopf_now_ns() >= m->start_ns + m->o->duration_ns)
 		return true;
-	return m->o->count && m->live.groups >= m->o->count;
+	if (m->o->count && m->live.groups >= m->o->count)
+		return true;
+	/* A finite generator is done when all it made is read and answered. */
+	return m->gen_finite && !m->gen && !m->live.outstanding &&
+	       m->held_head == m->held_tail && !(iopf_target_fd_ready(m));
 }
 
 static int step(struct monitor *m)
@@ -274,12 +288,14 @@ static int setup(struct monitor *m)
 	rc = live_init(&m->live, m->t, &cfg);
 	if (rc)
 		return rc;
+	m->live.limit = m->o->count;
 	if (iopf_target_can_inject(m->t)) {
 		if (!m->o->size_given && iopf_target_max_group(m->t) == 1)
 			m->o->gen.max_group = 1;
 		rc = iopf_gen_new(&m->gen, &m->o->gen);
 		if (rc)
 			return rc;
+		m->gen_finite = m->o->gen.groups > 0;
 	}
 	m->epfd = epoll_create1(EPOLL_CLOEXEC);
 	m->timerfd = timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC | TFD_NONBLOCK);
@@ -341,6 +357,8 @@ int monitor_run(struct monitor_opts *o)
 			rc = live_write_meta_start(&m.live, o->source);
 	}
 	m.start_ns = iopf_now_ns();
+	bool setup_failed = rc != 0;
+
 	while (!rc && !done(&m))
 		rc = step(&m);
 	/* Stopping: answer every group read and still held, then flush. */
@@ -354,7 +372,7 @@ int monitor_run(struct monitor_opts *o)
 		summary(&m);
 	if (m.live.writer && live_close_writer(&m.live, o->wfile))
 		rc = rc ?: -EIO;
-	if (rc && rc != -EIO)
+	if (rc && rc != -EIO && !setup_failed)
 		p_err("%s: %s", o->source, strerror(-rc));
 	cleanup(&m);
 	return out_finish(rc ? EXIT_ERROR : EXIT_OK);

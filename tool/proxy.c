@@ -13,6 +13,8 @@
 #include "proxy.h"
 
 #define HANDLER_FD 3
+/* The largest message an AF_UNIX socket takes with default buffers is below this. */
+#define RECV_BYTES (1u << 20)
 
 static void child(int fd, const char *cmd)
 {
@@ -35,6 +37,9 @@ int proxy_start(struct proxy *p, const char *cmd)
 
 	memset(p, 0, sizeof(*p));
 	p->pid = -1;
+	p->rbuf = malloc(RECV_BYTES);
+	if (!p->rbuf)
+		return -ENOMEM;
 	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv))
 		return -errno;
 	fflush(NULL);
@@ -116,23 +121,28 @@ int proxy_flush(struct proxy *p)
 	return 0;
 }
 
-ssize_t proxy_recv(struct proxy *p, struct iommu_hwpt_page_response *r, size_t max)
+ssize_t proxy_recv(struct proxy *p, const struct iommu_hwpt_page_response **r)
 {
 	ssize_t n;
 
 	if (p->eof)
 		return -1;
-	n = recv(p->sock, r, max * sizeof(*r), MSG_DONTWAIT);
+	n = recv(p->sock, p->rbuf, RECV_BYTES, MSG_DONTWAIT | MSG_TRUNC);
 	if (n < 0)
 		return errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR ? 0 : (p->eof = true, -1);
 	if (n == 0) {
 		p->eof = true;
 		return -1;
 	}
-	if (n % (ssize_t)sizeof(*r))
+	if (n > (ssize_t)RECV_BYTES) {
+		p_warn("handler wrote %zd bytes in one write; only the first %u are taken", n, RECV_BYTES);
+		n = RECV_BYTES;
+	}
+	if (n % (ssize_t)IOPF_RESP_SIZE)
 		p_warn("handler wrote %zd bytes, not a multiple of %zu: the tail is ignored "
-		       "(the kernel would refuse the write with ESPIPE)", n, sizeof(*r));
-	return n / (ssize_t)sizeof(*r);
+		       "(the kernel would refuse the write with ESPIPE)", n, IOPF_RESP_SIZE);
+	*r = p->rbuf;
+	return n / (ssize_t)IOPF_RESP_SIZE;
 }
 
 void proxy_shutdown(struct proxy *p)
@@ -173,5 +183,6 @@ void proxy_free(struct proxy *p)
 	if (p->sock > 0)
 		close(p->sock);
 	free(p->q);
-	p->q = NULL;
+	free(p->rbuf);
+	p->q = p->rbuf = NULL;
 }

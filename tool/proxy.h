@@ -20,6 +20,7 @@ struct proxy {
 	size_t qhead, qlen, qcap;
 	uint64_t sent, queued_max;
 	int status;		/* wait status once reaped */
+	void *rbuf;		/* responses received, one message at a time */
 };
 
 int proxy_start(struct proxy *p, const char *cmd);
@@ -28,8 +29,8 @@ int proxy_forward(struct proxy *p, const void *grp, size_t len);
 /* Send queued groups; returns 1 while some are still queued. */
 int proxy_flush(struct proxy *p);
 static inline bool proxy_pending(const struct proxy *p) { return p->qhead < p->qlen; }
-/* Receive responses: count received (0: none waiting), -1 at end of stream. */
-ssize_t proxy_recv(struct proxy *p, struct iommu_hwpt_page_response *r, size_t max);
+/* Receive one message of responses: their count (0: none waiting), -1 at end of stream. */
+ssize_t proxy_recv(struct proxy *p, const struct iommu_hwpt_page_response **r);
 /* Close our sending side so the handler sees end of stream. */
 void proxy_shutdown(struct proxy *p);
 /* Wait up to grace_ns for the handler to exit, then SIGTERM, then SIGKILL. */

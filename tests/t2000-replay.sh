@@ -1,0 +1,133 @@
+#!/bin/sh
+# replay against the userspace queue: builtin handlers, --exec with every
+# handle --bug mode (exact violation counts and exit codes), -w capture
+# checked offline by stats --check.
+. "$(dirname "$0")/lib.sh"
+HELPERS=${HELPERS:-$(dirname "$IOPFTOOL")/tests/helpers}
+jget() { "$HELPERS/json-get" "$@"; }
+H="$IOPFTOOL handle"
+
+# 40 groups of 1-3 records; 16-bit grpids so no grpid equals a live cookie.
+test_expect_success 'make a capture' '
+	iopftool generate -w in.pcap --seed 7 --groups 40 --group-size 1-3 --rate 4000 \
+		--grpid-bits 16 --pasids 2 &&
+	iopftool -j read in.pcap | grep -c "\"type\":\"fault\"" >faults &&
+	test "$(cat faults)" -gt 40
+'
+
+test_expect_success 'builtin:success answers every group: exit 0, ok' '
+	iopftool -j replay in.pcap >rep.json &&
+	test "$(jget rep.json ok)" = true &&
+	test "$(jget rep.json groups)" = 40 &&
+	test "$(jget rep.json faults)" = "$(cat faults)" &&
+	test "$(jget rep.json responses)" = 40 &&
+	test "$(jget rep.json latency_ns.count)" = 40
+'
+
+test_expect_success 'builtin:invalid is a correct answer too' '
+	iopftool -j replay in.pcap --handler builtin:invalid --topspeed >rep.json &&
+	test "$(jget rep.json ok)" = true
+'
+
+test_expect_success 'text report names capture, target and handler' '
+	iopftool replay in.pcap --topspeed >rep.txt &&
+	grep "in.pcap" rep.txt && grep "sim" rep.txt && grep "builtin:success" rep.txt
+'
+
+test_expect_success '-v prints the live records before the report' '
+	iopftool -v replay in.pcap --topspeed >out.txt &&
+	test "$(grep -c " fault " out.txt)" = "$(cat faults)" &&
+	test "$(grep -c " response " out.txt)" = 40
+'
+
+test_expect_success '--exec handle (correct): exit 0' '
+	iopftool -j replay in.pcap --exec "$H" --timeout 300ms >rep.json &&
+	test "$(jget rep.json ok)" = true && test "$(jget rep.json responses)" = 40
+'
+
+# expect_bug MODE KEY=N...: replay with handle --bug MODE, exit 1, exact counters
+expect_bug() {
+	mode=$1; shift
+	dl=; [ "$mode" = delay ] && dl="--deadline 10ms"	# no timing in other modes
+	test_expect_code 1 iopftool -j replay in.pcap --exec "$H --bug $mode --bug-delay 60ms" \
+		$dl --timeout 300ms >rep.json || return 1
+	test "$(jget rep.json ok)" = false || return 1
+	for kv in "$@"; do
+		got=$(jget rep.json "violations.${kv%%=*}")
+		[ "$got" = "${kv#*=}" ] || { echo "${kv%%=*}: got $got, want ${kv#*=}"; return 1; }
+	done
+	# the counters not named stay 0
+	for k in unknown_cookie grpid_echo duplicate bad_code unanswered rejected late; do
+		case " $* " in *" $k="*) continue ;; esac
+		[ "$(jget rep.json violations.$k)" = 0 ] || { echo "$k not 0"; return 1; }
+	done
+}
+
+test_expect_success 'handle --bug echo-grpid: grpid_echo and unanswered' '
+	expect_bug echo-grpid grpid_echo=40 unanswered=40
+'
+test_expect_success 'handle --bug duplicate: duplicate' '
+	expect_bug duplicate duplicate=40
+'
+test_expect_success 'handle --bug drop: unanswered' '
+	expect_bug drop unanswered=40
+'
+test_expect_success 'handle --bug bad-code: bad_code and unanswered' '
+	expect_bug bad-code bad_code=40 unanswered=40
+'
+test_expect_success 'handle --bug delay: late past --deadline' '
+	expect_bug delay late=40
+'
+test_expect_success 'handle --bug-every 4: a quarter of the groups' '
+	test_expect_code 1 iopftool -j replay in.pcap --exec "$H --bug drop --bug-every 4" \
+		--timeout 300ms >rep.json &&
+	test "$(jget rep.json violations.unanswered)" = 10 &&
+	test "$(jget rep.json responses)" = 30
+'
+
+test_expect_success 'a handler that reads nothing: every group unanswered, exit 1' '
+	test_expect_code 1 iopftool -j replay in.pcap --exec "sleep 5" --timeout 200ms >rep.json &&
+	test "$(jget rep.json violations.unanswered)" = 40
+'
+
+test_expect_success 'replay -w records the session; stats --check agrees with the report' '
+	test_expect_code 1 iopftool -j replay in.pcap --exec "$H --bug duplicate --bug-every 5" \
+		--timeout 300ms -w live.pcap >rep.json &&
+	test_expect_code 1 iopftool -j stats --check live.pcap >chk.json &&
+	for k in groups faults responses violations.duplicate violations.unanswered ok; do
+		test "$(jget rep.json $k)" = "$(jget chk.json $k)" || { echo "$k differs"; exit 1; }
+	done &&
+	test "$(jget chk.json violations.duplicate)" = 8
+'
+
+test_expect_success 'builtin:from-capture reproduces the recorded handler' '
+	test_expect_code 1 iopftool -j replay live.pcap --handler builtin:from-capture >rep2.json &&
+	test "$(jget rep2.json violations.duplicate)" = 8 &&
+	test "$(jget rep2.json violations.unanswered)" = 0
+'
+
+test_expect_success 'timing: --rate and --speed keep the schedule, --loop repeats' '
+	iopftool -j replay in.pcap --rate 2000 --loop 2 >rep.json &&
+	test "$(jget rep.json groups)" = 80 &&
+	wall=$(jget rep.json wall_ns) && test "$wall" -ge 35000000 &&
+	iopftool -j replay in.pcap --speed 0.5 >rep.json && test "$(jget rep.json groups)" = 40
+'
+
+test_expect_success 'usage errors exit 64' '
+	test_expect_code 64 iopftool replay &&
+	test_expect_code 64 iopftool replay in.pcap --speed fast &&
+	test_expect_code 64 iopftool replay in.pcap --rate 10 --topspeed &&
+	test_expect_code 64 iopftool replay in.pcap --timeout 5
+'
+
+test_expect_success 'runtime errors exit 2: missing capture, unknown target, bad handler' '
+	test_expect_code 2 iopftool replay nosuch.pcap 2>err && grep nosuch.pcap err &&
+	test_expect_code 2 iopftool replay in.pcap --target nosuch 2>err && grep nosuch err &&
+	test_expect_code 2 iopftool replay in.pcap --handler builtin:nosuch
+'
+
+test_expect_success 'JSON errors are JSON on stderr' '
+	test_expect_code 2 iopftool -j replay nosuch.pcap 2>err &&
+	grep "^{\"error\":" err
+'
+test_done
