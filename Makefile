@@ -81,19 +81,23 @@ check: deps
 	@$(MAKE) --no-print-directory all
 	@$(MAKE) --no-print-directory SANITIZE=address,undefined all
 	@scripts/deps.sh kernel
-	@IOPFTOOL=$(abspath $(IOPFTOOL)) UNIT_DIR=$(abspath $(O)/tests/unit) \
-	 SAN_DIR=$(abspath build-san) tests/run.sh all
+	@$(TEST_ENV) tests/run.sh all
 
-check-unit check-shell check-san: deps
+TEST_ENV = IOPFTOOL=$(abspath $(IOPFTOOL)) UNIT_DIR=$(abspath $(O)/tests/unit) \
+	HELPERS=$(abspath $(O)/tests/helpers) SAN_DIR=$(abspath build-san)
+
+check-unit check-shell: deps
 	@$(MAKE) --no-print-directory all
-	@$(if $(filter check-san,$@),$(MAKE) --no-print-directory SANITIZE=address,undefined all)
-	@IOPFTOOL=$(abspath $(IOPFTOOL)) UNIT_DIR=$(abspath $(O)/tests/unit) \
-	 SAN_DIR=$(abspath build-san) tests/run.sh $(patsubst check-%,%,$@)
+	@$(TEST_ENV) tests/run.sh $(patsubst check-%,%,$@)
+
+check-san: deps
+	@$(MAKE) --no-print-directory SANITIZE=address,undefined all
+	@$(TEST_ENV) tests/run.sh san
 
 check-kernel: deps
 	@scripts/deps.sh kernel
 	@$(MAKE) --no-print-directory all
-	@IOPFTOOL=$(abspath $(IOPFTOOL)) tests/run.sh kernel
+	@$(TEST_ENV) tests/run.sh kernel
 
 bench: deps
 	@$(MAKE) --no-print-directory all

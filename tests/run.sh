@@ -35,7 +35,7 @@ unit() {
 
 shell() {
 	for t in "$here"/t[0-9]*.sh; do
-		IOPFTOOL=$1 run "shell: $(basename "$t")" sh "$t"
+		IOPFTOOL=$1 HELPERS=$(dirname "$1")/tests/helpers run "shell: $(basename "$t")" sh "$t"
 	done
 }
 
