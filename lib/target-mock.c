@@ -201,7 +201,8 @@ static int probe_test_cmd(struct mock *m, char *err, size_t errlen)
 			    "(tests/kernel/build-kernel.sh makes one)");
 	case -EOPNOTSUPP:
 		return fail(err, errlen, rc,
-			    "the kernel's iommufd test mock cannot trigger page faults (needs Linux >= 6.11)");
+			    "kernel's CONFIG_IOMMUFD_TEST mock cannot trigger page faults "
+			    "(IOMMU_TEST_OP_TRIGGER_IOPF needs Linux >= 6.11)");
 	default:
 		return fail(err, errlen, rc, "IOMMU_TEST_CMD probe failed: %s", strerror(-rc));
 	}

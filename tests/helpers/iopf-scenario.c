@@ -15,6 +15,8 @@
  *                              extra zero bytes
  *   poll                       POLLIN set on iopf_target_fd()?
  *   detach D
+ *   fd                         print iopf_target_fd() (for pid:PID:FD tests)
+ *   sleep MS
  * A "# requires: partial" line skips the file on targets that cannot
  * inject partial faults (max_group < 2).
  *
@@ -270,6 +272,23 @@ static int step_detach(struct scn *s, char **tok, int ntok)
 	return 0;
 }
 
+static int step_misc(struct scn *s, char **tok, int ntok)
+{
+	uint64_t ms;
+
+	if (!strcmp(tok[0], "fd") && ntok == 1) {
+		printf("fd -> %d\n", iopf_target_fd(s->t));
+		return 0;
+	}
+	if (!strcmp(tok[0], "sleep") && ntok == 2 && !parse_num(tok[1], 600000, &ms)) {
+		fflush(stdout);
+		poll(NULL, 0, (int)ms);
+		printf("sleep %s\n", tok[1]);
+		return 0;
+	}
+	return syntax(s, "unknown step");
+}
+
 static int run_step(struct scn *s, char **tok, int ntok)
 {
 	if (!strcmp(tok[0], "dev"))
@@ -284,7 +303,7 @@ static int run_step(struct scn *s, char **tok, int ntok)
 		return step_poll(s, ntok);
 	if (!strcmp(tok[0], "detach"))
 		return step_detach(s, tok, ntok);
-	return syntax(s, "unknown step");
+	return step_misc(s, tok, ntok);
 }
 
 static int split(char *line, char **tok, int max)

@@ -55,5 +55,5 @@ make -s -C "$tree" headers_install INSTALL_HDR_PATH="$tmp/usr" >/dev/null
 cp "$tree/arch/x86/boot/bzImage" "$tmp/bzImage"
 cp "$tree/.config" "$tmp/config"
 rm -rf "$tree" "$tmp/build.log"
-mv "$tmp" "$dest"
+mv -T "$tmp" "$dest"	# fails, leaving DEST alone, if another build won
 trap - EXIT INT TERM

@@ -9,7 +9,8 @@
 #    tests/scenarios, tests/kernel/guest/*.sh, captures/) and boots it in qemu;
 # 4. prints the guest's TAP, then compares every scenario run in the guest
 #    against "mock" with the same scenario run here against "sim".
-# Environment: IOPF_QEMU_ACCEL=tcg (default) or kvm; IOPF_VM_TIMEOUT (s, 300).
+# Environment: IOPF_QEMU_ACCEL=tcg (default), kvm or auto (try KVM for 30 s,
+# then TCG); IOPF_VM_TIMEOUT: seconds before a hung guest fails (300).
 set -eu
 export TZ=UTC LC_ALL=C
 KDIR=$(cd "$(dirname "$0")" && pwd)
@@ -55,7 +56,7 @@ get_kernel() {
 		(
 			flock 9
 			clean_stale
-			[ -f "$kernel/bzImage" ] || "$KDIR/build-kernel.sh" "$kernel" 2>&1 | sed 's/^\([^#]\)/# \1/'
+			[ -f "$kernel/bzImage" ] || "$KDIR/build-kernel.sh" "$kernel" 2>&1 | sed -u 's/^\([^#]\)/# \1/'
 		) 9>"$CACHE_ROOT/.lock" || true
 		[ -f "$kernel/bzImage" ] || bail "test kernel build failed (see messages above)"
 		echo "# test kernel built in $((SECONDS - start)) s"
@@ -105,21 +106,37 @@ make_initrd() {
 	(cd "$root" && find . | cpio -o -H newc --quiet | gzip -1) >"$work/initrd.gz"
 }
 
-boot() {
-	local accel=${IOPF_QEMU_ACCEL:-tcg} start=$SECONDS rc=0
-	echo "# booting the test kernel in qemu ($accel)"
+# run_qemu ACCEL TIMEOUT: boot once; qemu's exit status (124: timed out)
+run_qemu() {
+	local rc=0
 	: >"$work/results"
-	timeout "${IOPF_VM_TIMEOUT:-300}" qemu-system-x86_64 -accel "$accel" -m 512 \
+	timeout "$2" qemu-system-x86_64 -accel "$1" -m 512 \
 		-nographic -no-reboot -cpu max \
 		-kernel "$kernel/bzImage" -initrd "$work/initrd.gz" \
 		-append "console=ttyS0 panic=-1 quiet" \
 		-serial mon:stdio -serial "file:$work/results" \
 		</dev/null >"$work/console" 2>&1 || rc=$?
 	tr -d '\r' <"$work/results" >"$work/results.txt"
-	echo "# guest ran for $((SECONDS - start)) s"
-	if [ "$rc" -eq 124 ]; then
-		bail "the guest did not finish within ${IOPF_VM_TIMEOUT:-300} s" "$work/console"
+	return "$rc"
+}
+
+# TCG by default: KVM hangs on machines without nested virtualization.
+# IOPF_QEMU_ACCEL=auto tries KVM for 30 s first, then falls back to TCG.
+boot() {
+	local accel=${IOPF_QEMU_ACCEL:-tcg} limit=${IOPF_VM_TIMEOUT:-300} start=$SECONDS rc=0
+	if [ "$accel" = auto ]; then
+		accel=tcg
+		if [ -w /dev/kvm ]; then
+			echo "# probing KVM (30 s at most)"
+			run_qemu kvm 30 && grep -q '^@@@ DONE' "$work/results.txt" && accel=kvm
+		fi
 	fi
+	echo "# booting the test kernel in qemu ($accel)"
+	if [ "$accel" != kvm ] || ! grep -q '^@@@ DONE' "$work/results.txt" 2>/dev/null; then
+		run_qemu "$accel" "$limit" || rc=$?
+	fi
+	echo "# guest ran for $((SECONDS - start)) s"
+	[ "$rc" -ne 124 ] || bail "the guest did not finish within $limit s" "$work/console"
 	grep -q '^@@@ DONE' "$work/results.txt" ||
 		bail "the guest stopped early (qemu exit $rc)" "$work/console"
 }
