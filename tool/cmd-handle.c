@@ -13,7 +13,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "tool.h"
+#include "live.h"
+#include "vec.h"
 
 enum { OPT_POLICY = 256, OPT_BUG, OPT_BUG_EVERY, OPT_BUG_DELAY, OPT_BUFFER, OPT_FD };
 
@@ -39,8 +40,7 @@ struct handler {
 	uint64_t max_groups;	/* -c */
 	size_t cap;
 	uint8_t *buf;
-	struct iommu_hwpt_page_response *out;	/* the batch to write */
-	size_t nout, out_cap;
+	struct resp_batch out;	/* the batch to write */
 	struct held *held;	/* --bug delay: answers not yet due (FIFO: due times grow) */
 	size_t held_head, held_tail, held_cap;
 	uint64_t groups, faults, written, refused, dropped;
@@ -63,14 +63,7 @@ static error_t parse_opt(int key, char *arg, struct argp_state *state)
 
 	switch (key) {
 	case OPT_FD: h->fd = (int)arg_u64(state, "--fd", arg, INT32_MAX); return 0;
-	case OPT_POLICY:
-		if (!strcmp(arg, "success"))
-			h->code = IOMMUFD_PAGE_RESP_SUCCESS;
-		else if (!strcmp(arg, "invalid"))
-			h->code = IOMMUFD_PAGE_RESP_INVALID;
-		else
-			argp_error(state, "--policy: '%s' is not success or invalid", arg);
-		return 0;
+	case OPT_POLICY: h->code = live_arg_policy(state, arg); return 0;
 	case OPT_BUG:
 		for (size_t i = 1; i < sizeof(bug_names) / sizeof(bug_names[0]); i++)
 			if (!strcmp(arg, bug_names[i])) {
@@ -109,43 +102,14 @@ static const struct argp handle_argp = {
 	.children = children,
 };
 
-static int push_out(struct handler *h, uint32_t cookie, uint32_t code)
-{
-	if (h->nout == h->out_cap) {
-		size_t cap = h->out_cap ? h->out_cap * 2 : 256;
-		void *p = realloc(h->out, cap * sizeof(*h->out));
-
-		if (!p)
-			return -ENOMEM;
-		h->out = p;
-		h->out_cap = cap;
-	}
-	h->out[h->nout++] = (struct iommu_hwpt_page_response){ .cookie = cookie, .code = code };
-	return 0;
-}
-
 static int hold(struct handler *h, uint32_t cookie, uint64_t due)
 {
-	if (h->held_tail == h->held_cap) {
-		size_t live = h->held_tail - h->held_head;
+	int rc = vec_fifo_reserve(&h->held, &h->held_cap, sizeof(*h->held), &h->held_head,
+				  &h->held_tail);
 
-		if (h->held_head) {	/* compact before growing */
-			memmove(h->held, h->held + h->held_head, live * sizeof(*h->held));
-			h->held_head = 0;
-			h->held_tail = live;
-		}
-		if (h->held_tail == h->held_cap) {
-			size_t cap = h->held_cap ? h->held_cap * 2 : 64;
-			void *p = realloc(h->held, cap * sizeof(*h->held));
-
-			if (!p)
-				return -ENOMEM;
-			h->held = p;
-			h->held_cap = cap;
-		}
-	}
-	h->held[h->held_tail++] = (struct held){ { cookie, h->code }, due };
-	return 0;
+	if (!rc)
+		h->held[h->held_tail++] = (struct held){ { cookie, h->code }, due };
+	return rc;
 }
 
 /* Queue the answer to one group, misbehaving as --bug says. */
@@ -155,16 +119,16 @@ static int answer(struct handler *h, const struct iommu_hwpt_pgfault *last)
 	int rc = 0;
 
 	if (!bug)
-		return push_out(h, last->cookie, h->code);
+		return resp_batch_push(&h->out, last->cookie, h->code);
 	switch (h->bug) {
-	case BUG_ECHO_GRPID: rc = push_out(h, last->grpid, h->code); break;
+	case BUG_ECHO_GRPID: rc = resp_batch_push(&h->out, last->grpid, h->code); break;
 	case BUG_DUPLICATE:
-		rc = push_out(h, last->cookie, h->code);
+		rc = resp_batch_push(&h->out, last->cookie, h->code);
 		if (!rc)
-			rc = push_out(h, last->cookie, h->code);
+			rc = resp_batch_push(&h->out, last->cookie, h->code);
 		break;
 	case BUG_DROP: h->dropped++; break;
-	case BUG_BAD_CODE: rc = push_out(h, last->cookie, 2); break;
+	case BUG_BAD_CODE: rc = resp_batch_push(&h->out, last->cookie, 2); break;
 	case BUG_DELAY: rc = hold(h, last->cookie, iopf_now_ns() + h->bug_delay_ns); break;
 	default: break;
 	}
@@ -199,7 +163,8 @@ static int release_held(struct handler *h, bool all)
 
 	while (h->held_head < h->held_tail &&
 	       (all || h->held[h->held_head].due_ns <= now)) {
-		int rc = push_out(h, h->held[h->held_head].resp.cookie, h->held[h->held_head].resp.code);
+		const struct iommu_hwpt_page_response *r = &h->held[h->held_head].resp;
+		int rc = resp_batch_push(&h->out, r->cookie, r->code);
 
 		if (rc)
 			return rc;
@@ -213,8 +178,8 @@ static int flush_out(struct handler *h)
 {
 	size_t off = 0;
 
-	while (off < h->nout) {
-		ssize_t w = write(h->fd, h->out + off, (h->nout - off) * IOPF_RESP_SIZE);
+	while (off < h->out.n) {
+		ssize_t w = write(h->fd, h->out.r + off, (h->out.n - off) * IOPF_RESP_SIZE);
 
 		if (w > 0) {
 			off += (size_t)w / IOPF_RESP_SIZE;
@@ -222,8 +187,8 @@ static int flush_out(struct handler *h)
 		} else if (w < 0 && errno == EINTR) {
 			continue;
 		} else if (w < 0 && errno == EINVAL) {
-			p_verbose("response cookie %u code %u refused: %s", h->out[off].cookie,
-				  h->out[off].code, strerror(errno));
+			p_verbose("response cookie %u code %u refused: %s", h->out.r[off].cookie,
+				  h->out.r[off].code, strerror(errno));
 			h->refused++;
 			off++;
 		} else {
@@ -231,7 +196,7 @@ static int flush_out(struct handler *h)
 			return -EIO;
 		}
 	}
-	h->nout = 0;
+	h->out.n = 0;
 	return 0;
 }
 
@@ -329,7 +294,7 @@ int cmd_handle(int argc, char **argv)
 	       (unsigned long long)h.written, (unsigned long long)h.refused,
 	       (unsigned long long)h.dropped);
 	free(h.buf);
-	free(h.out);
+	resp_batch_free(&h.out);
 	free(h.held);
 	return out_finish(rc < 0 ? EXIT_ERROR : EXIT_OK);
 }

@@ -16,76 +16,9 @@
 #include <string.h>
 
 #include "tool.h"
+#include "u64map.h"
 
 #define COOKIE_LIMIT (1u << 20)	/* (queue, cookie) pairs tracked */
-
-/* ------------------------------------------------------------------ */
-/* A bounded open-addressing map u64 -> u64 (linear probing)           */
-/* ------------------------------------------------------------------ */
-struct kslot {
-	uint64_t key, val;
-	bool used;
-};
-
-struct kmap {
-	struct kslot *s;
-	size_t mask, used, limit;
-};
-
-static uint64_t mix64(uint64_t x)
-{
-	x ^= x >> 33;
-	x *= 0xff51afd7ed558ccdull;
-	x ^= x >> 33;
-	return x;
-}
-
-static struct kslot *kmap_slot(const struct kmap *m, uint64_t key)
-{
-	size_t i = mix64(key) & m->mask;
-
-	while (m->s[i].used && m->s[i].key != key)
-		i = (i + 1) & m->mask;
-	return &m->s[i];
-}
-
-static int kmap_grow(struct kmap *m)
-{
-	size_t cap = m->s ? (m->mask + 1) * 2 : 64;
-	struct kmap n = { .mask = cap - 1, .used = m->used, .limit = m->limit };
-
-	n.s = calloc(cap, sizeof(*n.s));
-	if (!n.s)
-		return -ENOMEM;
-	for (size_t i = 0; m->s && i <= m->mask; i++)
-		if (m->s[i].used)
-			*kmap_slot(&n, m->s[i].key) = m->s[i];
-	free(m->s);
-	*m = n;
-	return 0;
-}
-
-/* The value of key, created as 0 when create is set; NULL when absent or full. */
-static uint64_t *kmap_get(struct kmap *m, uint64_t key, bool create)
-{
-	struct kslot *s;
-
-	if (!m->s && (!create || kmap_grow(m)))
-		return NULL;
-	s = kmap_slot(m, key);
-	if (s->used)
-		return &s->val;
-	if (!create || m->used >= m->limit)
-		return NULL;
-	if ((m->used + 1) * 2 > m->mask + 1) {
-		if (kmap_grow(m))
-			return NULL;
-		s = kmap_slot(m, key);
-	}
-	*s = (struct kslot){ .key = key, .used = true };
-	m->used++;
-	return &s->val;
-}
 
 /* ------------------------------------------------------------------ */
 /* Options                                                             */
@@ -204,7 +137,7 @@ static const struct argp read_argp = {
 
 struct read_state {
 	const struct read_opts *o;
-	struct kmap groups;
+	struct u64map groups;
 	uint64_t printed;
 	int status;
 };
@@ -229,7 +162,7 @@ static bool fault_matches(const struct read_opts *o, const struct iommu_hwpt_pgf
 static bool fault_shown(struct read_state *st, const struct iopf_rec *r)
 {
 	const struct iommu_hwpt_pgfault *f = &r->u.fault;
-	uint64_t *g = kmap_get(&st->groups, qc_key(r->queue_id, f->cookie), true);
+	uint64_t *g = u64map_ref(&st->groups, qc_key(r->queue_id, f->cookie), true);
 	bool match = fault_matches(st->o, f);
 
 	if (!g)
@@ -246,7 +179,7 @@ static bool fault_shown(struct read_state *st, const struct iopf_rec *r)
 
 static bool response_shown(struct read_state *st, const struct iopf_rec *r)
 {
-	uint64_t *g = kmap_get(&st->groups, qc_key(r->queue_id, r->u.resp.cookie), false);
+	uint64_t *g = u64map_ref(&st->groups, qc_key(r->queue_id, r->u.resp.cookie), false);
 
 	return g && (*g & G_SHOWN);
 }
@@ -324,6 +257,6 @@ int cmd_read(int argc, char **argv)
 	install_stop_handlers();
 	for (int i = 0; i < o.nfiles && !done(&st) && !stop_requested; i++)
 		read_file(&st, o.files[i]);
-	free(st.groups.s);
+	u64map_free(&st.groups);
 	return out_finish(st.status);
 }

@@ -17,6 +17,7 @@
 #include "live.h"
 #include "proxy.h"
 #include "u64map.h"
+#include "vec.h"
 
 enum handler_kind { H_SUCCESS, H_INVALID, H_FROM_CAPTURE, H_EXEC };
 
@@ -70,8 +71,7 @@ struct replay {
 	size_t fifo_head, fifo_tail, fifo_cap;
 	uint64_t serial;
 	/* builtin answers collected during a drain */
-	struct iommu_hwpt_page_response *batch;
-	size_t nbatch, batch_cap;
+	struct resp_batch batch;
 	int err;		/* first runtime error */
 };
 
@@ -147,21 +147,6 @@ static const struct argp replay_argp = {
 
 /* ---- builtin handlers ------------------------------------------------ */
 
-static int batch_push(struct replay *rp, uint32_t cookie, uint32_t code)
-{
-	if (rp->nbatch == rp->batch_cap) {
-		size_t cap = rp->batch_cap ? rp->batch_cap * 2 : 256;
-		void *p = realloc(rp->batch, cap * sizeof(*rp->batch));
-
-		if (!p)
-			return -ENOMEM;
-		rp->batch = p;
-		rp->batch_cap = cap;
-	}
-	rp->batch[rp->nbatch++] = (struct iommu_hwpt_page_response){ cookie, code };
-	return 0;
-}
-
 static uint64_t fifo_pop(struct replay *rp)
 {
 	return rp->fifo_head < rp->fifo_tail ? rp->fifo[rp->fifo_head++] : UINT64_MAX;
@@ -169,19 +154,12 @@ static uint64_t fifo_pop(struct replay *rp)
 
 static int fifo_push(struct replay *rp, uint64_t v)
 {
-	if (rp->fifo_head == rp->fifo_tail)
-		rp->fifo_head = rp->fifo_tail = 0;
-	if (rp->fifo_tail == rp->fifo_cap) {
-		size_t cap = rp->fifo_cap ? rp->fifo_cap * 2 : 256;
-		void *p = realloc(rp->fifo, cap * sizeof(*rp->fifo));
+	int rc = vec_fifo_reserve(&rp->fifo, &rp->fifo_cap, sizeof(*rp->fifo),
+				  &rp->fifo_head, &rp->fifo_tail);
 
-		if (!p)
-			return -ENOMEM;
-		rp->fifo = p;
-		rp->fifo_cap = cap;
-	}
-	rp->fifo[rp->fifo_tail++] = v;
-	return 0;
+	if (!rc)
+		rp->fifo[rp->fifo_tail++] = v;
+	return rc;
 }
 
 /* A group was read from the queue: answer it (builtin) or pass it on (exec). */
@@ -195,8 +173,8 @@ static void on_group(struct live *l, const struct iommu_hwpt_pgfault *recs, size
 	(void)l;
 	(void)t_ns;
 	switch (rp->kind) {
-	case H_SUCCESS: rc = batch_push(rp, cookie, IOMMUFD_PAGE_RESP_SUCCESS); break;
-	case H_INVALID: rc = batch_push(rp, cookie, IOMMUFD_PAGE_RESP_INVALID); break;
+	case H_SUCCESS: rc = resp_batch_push(&rp->batch, cookie, IOMMUFD_PAGE_RESP_SUCCESS); break;
+	case H_INVALID: rc = resp_batch_push(&rp->batch, cookie, IOMMUFD_PAGE_RESP_INVALID); break;
 	case H_FROM_CAPTURE: {
 		/* Injection order is delivery order (the queue is FIFO). */
 		uint64_t key = fifo_pop(rp);
@@ -218,12 +196,8 @@ static int service_builtin(struct replay *rp)
 
 	if (g < 0)
 		return (int)g;
-	if (rp->nbatch) {
-		int rc = live_respond(&rp->live, rp->batch, rp->nbatch);
-
-		rp->nbatch = 0;
-		return rc;
-	}
+	if (rp->batch.n)
+		return live_respond_batch(&rp->live, &rp->batch);
 	return rp->err;
 }
 
@@ -233,10 +207,10 @@ static int answer_recorded(struct replay *rp, const struct iopf_rec *r)
 	uint64_t key = (uint64_t)r->queue_id << 32 | r->u.resp.cookie, v, cookie;
 
 	if (!u64map_get(&rp->recorded, key, &v))	/* answered nothing when recorded: send as is */
-		return batch_push(rp, r->u.resp.cookie, r->u.resp.code);
+		return resp_batch_push(&rp->batch, r->u.resp.cookie, r->u.resp.code);
 	for (uint64_t part = 0; part < (v & 0xffff); part++)
 		if (u64map_get(&rp->live_cookie, (v & ~0xffffull) | part, &cookie)) {
-			int rc = batch_push(rp, (uint32_t)cookie, r->u.resp.code);
+			int rc = resp_batch_push(&rp->batch, (uint32_t)cookie, r->u.resp.code);
 
 			if (rc)
 				return rc;
@@ -451,15 +425,10 @@ static int play_group(struct replay *rp)
 
 static int grp_add(struct replay *rp, const struct iopf_rec *r)
 {
-	if (rp->ngrp == rp->grp_cap) {
-		size_t cap = rp->grp_cap ? rp->grp_cap * 2 : 64;
-		void *p = realloc(rp->grp, cap * sizeof(*rp->grp));
+	int rc = vec_reserve(&rp->grp, &rp->grp_cap, sizeof(*rp->grp), rp->ngrp + 1);
 
-		if (!p)
-			return -ENOMEM;
-		rp->grp = p;
-		rp->grp_cap = cap;
-	}
+	if (rc)
+		return rc;
 	if (!rp->ngrp) {
 		rp->grp_queue = r->queue_id;
 		rp->grp_ts = (uint64_t)r->ts.tv_sec * 1000000000ull + (uint64_t)r->ts.tv_nsec;
@@ -654,7 +623,7 @@ static void cleanup(struct replay *rp)
 	u64map_free(&rp->live_cookie);
 	free(rp->grp);
 	free(rp->fifo);
-	free(rp->batch);
+	resp_batch_free(&rp->batch);
 	if (rp->epfd > 0)
 		close(rp->epfd);
 	if (rp->timerfd > 0)

@@ -24,6 +24,8 @@
 #include <string.h>
 
 #include "tool.h"
+#include "u64map.h"
+#include "vec.h"
 
 #define MAX_FILES	256
 #define TABLE_KEYS	64
@@ -32,81 +34,6 @@
 #define BUFFER_LIMIT	(1u << 20)
 #define SIZE_BUCKETS	33	/* 1, 2, 3-4, 5-8, ... 2^31+1 - 2^32 */
 #define BAR_WIDTH	40
-
-/* ------------------------------------------------------------------ */
-/* A bounded open-addressing map u64 -> u64 (linear probing)           */
-/* ------------------------------------------------------------------ */
-struct kslot {
-	uint64_t key, val;
-	bool used;
-};
-
-struct kmap {
-	struct kslot *s;
-	size_t mask, used, limit;
-};
-
-static uint64_t mix64(uint64_t x)
-{
-	x ^= x >> 33;
-	x *= 0xff51afd7ed558ccdull;
-	x ^= x >> 33;
-	return x;
-}
-
-static struct kslot *kmap_slot(const struct kmap *m, uint64_t key)
-{
-	size_t i = mix64(key) & m->mask;
-
-	while (m->s[i].used && m->s[i].key != key)
-		i = (i + 1) & m->mask;
-	return &m->s[i];
-}
-
-static int kmap_grow(struct kmap *m)
-{
-	size_t cap = m->s ? (m->mask + 1) * 2 : 64;
-	struct kmap n = { .mask = cap - 1, .used = m->used, .limit = m->limit };
-
-	n.s = calloc(cap, sizeof(*n.s));
-	if (!n.s)
-		return -ENOMEM;
-	for (size_t i = 0; m->s && i <= m->mask; i++)
-		if (m->s[i].used)
-			*kmap_slot(&n, m->s[i].key) = m->s[i];
-	free(m->s);
-	*m = n;
-	return 0;
-}
-
-/* The value of key, created as 0 when create is set; NULL when absent or full. */
-static uint64_t *kmap_get(struct kmap *m, uint64_t key, bool create)
-{
-	struct kslot *s;
-
-	if (!m->s && (!create || kmap_grow(m)))
-		return NULL;
-	s = kmap_slot(m, key);
-	if (s->used)
-		return &s->val;
-	if (!create || m->used >= m->limit)
-		return NULL;
-	if ((m->used + 1) * 2 > m->mask + 1) {
-		if (kmap_grow(m))
-			return NULL;
-		s = kmap_slot(m, key);
-	}
-	*s = (struct kslot){ .key = key, .used = true };
-	m->used++;
-	return &s->val;
-}
-
-static void kmap_clear(struct kmap *m)
-{
-	free(m->s);
-	m->s = NULL;
-	m->mask = m->used = 0;
-}
 
 /* ------------------------------------------------------------------ */
 /* Display tables: a few distinct keys, then "other"                   */
@@ -179,11 +106,11 @@ struct stats {
 	/* per capture */
 	struct iopf_check *chk;
 	struct file_info *fi;
-	struct kmap gmap;	/* (queue, cookie) -> index in g[] + 1 */
+	struct u64map gmap;	/* (queue, cookie) -> index in g[] + 1 */
 	struct sgroup *g;
 	size_t ng, gcap;
-	struct kmap qdev;	/* (queue, dev_id) -> small index + 1 */
-	struct kmap outst;	/* reuse key -> outstanding groups */
+	struct u64map qdev;	/* (queue, dev_id) -> small index + 1 */
+	struct u64map outst;	/* reuse key -> outstanding groups */
 	uint64_t buffered, next_seq;
 	bool seq_started;
 };
@@ -244,22 +171,15 @@ static uint64_t ts_ns(const struct iopf_rec *r)
 
 static struct sgroup *group_of(struct stats *st, uint32_t queue, uint32_t cookie, bool create)
 {
-	uint64_t *v = kmap_get(&st->gmap, (uint64_t)queue << 32 | cookie, false);
+	uint64_t *v = u64map_ref(&st->gmap, (uint64_t)queue << 32 | cookie, false);
 
 	if (v)
 		return &st->g[*v - 1];
 	if (!create || st->ng >= GROUP_LIMIT)
 		return NULL;
-	if (st->ng == st->gcap) {
-		size_t cap = st->gcap ? st->gcap * 2 : 64;
-		struct sgroup *g = realloc(st->g, cap * sizeof(*g));
-
-		if (!g)
-			return NULL;
-		st->g = g;
-		st->gcap = cap;
-	}
-	v = kmap_get(&st->gmap, (uint64_t)queue << 32 | cookie, true);
+	if (vec_reserve(&st->g, &st->gcap, sizeof(*st->g), st->ng + 1))
+		return NULL;
+	v = u64map_ref(&st->gmap, (uint64_t)queue << 32 | cookie, true);
 	if (!v)
 		return NULL;
 	*v = ++st->ng;
@@ -274,7 +194,7 @@ static void reuse_release(struct stats *st, struct sgroup *g)
 	if (!g->outstanding)
 		return;
 	g->outstanding = false;
-	n = g->reuse_tracked ? kmap_get(&st->outst, g->reuse_key, false) : NULL;
+	n = g->reuse_tracked ? u64map_ref(&st->outst, g->reuse_key, false) : NULL;
 	if (n && *n)
 		(*n)--;
 }
@@ -283,7 +203,7 @@ static void reuse_release(struct stats *st, struct sgroup *g)
 static void reuse_deliver(struct stats *st, struct sgroup *g, uint32_t queue,
 			  const struct iommu_hwpt_pgfault *f)
 {
-	uint64_t *qd = kmap_get(&st->qdev, (uint64_t)queue << 32 | f->dev_id, true);
+	uint64_t *qd = u64map_ref(&st->qdev, (uint64_t)queue << 32 | f->dev_id, true);
 	uint64_t *n;
 
 	g->outstanding = true;
@@ -291,9 +211,9 @@ static void reuse_deliver(struct stats *st, struct sgroup *g, uint32_t queue,
 	if (!qd)
 		return;
 	if (!*qd)
-		*qd = st->qdev.used;
+		*qd = st->qdev.len;
 	g->reuse_key = *qd << 32 | f->grpid;
-	n = kmap_get(&st->outst, g->reuse_key, true);
+	n = u64map_ref(&st->outst, g->reuse_key, true);
 	if (!n)
 		return;
 	if (*n)
@@ -477,9 +397,9 @@ static void file_done(struct stats *st)
 	st->g = NULL;
 	st->ng = st->gcap = 0;
 	st->buffered = 0;
-	kmap_clear(&st->gmap);
-	kmap_clear(&st->qdev);
-	kmap_clear(&st->outst);
+	u64map_free(&st->gmap);
+	u64map_free(&st->qdev);
+	u64map_free(&st->outst);
 	iopf_check_finish(st->chk, &rep);
 	iopf_hist_merge(st->check_lat, iopf_check_latency(st->chk));
 	st->rep.groups += rep.groups;

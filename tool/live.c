@@ -10,6 +10,7 @@
 #include <sys/utsname.h>
 
 #include "live.h"
+#include "vec.h"
 
 int live_init(struct live *l, struct iopf_target *t, const struct iopf_check_cfg *cfg)
 {
@@ -204,6 +205,38 @@ int live_respond(struct live *l, const struct iommu_hwpt_page_response *resp, si
 		}
 	}
 	return 0;
+}
+
+int resp_batch_push(struct resp_batch *b, uint32_t cookie, uint32_t code)
+{
+	int rc = vec_reserve(&b->r, &b->cap, sizeof(*b->r), b->n + 1);
+
+	if (!rc)
+		b->r[b->n++] = (struct iommu_hwpt_page_response){ .cookie = cookie, .code = code };
+	return rc;
+}
+
+int live_respond_batch(struct live *l, struct resp_batch *b)
+{
+	int rc = b->n ? live_respond(l, b->r, b->n) : 0;
+
+	b->n = 0;
+	return rc;
+}
+
+void resp_batch_free(struct resp_batch *b)
+{
+	free(b->r);
+	*b = (struct resp_batch){ 0 };
+}
+
+uint32_t live_arg_policy(struct argp_state *state, const char *arg)
+{
+	if (!strcmp(arg, "success"))
+		return IOMMUFD_PAGE_RESP_SUCCESS;
+	if (strcmp(arg, "invalid"))
+		argp_error(state, "--policy: '%s' is not success or invalid", arg);
+	return IOMMUFD_PAGE_RESP_INVALID;
 }
 
 int live_write_meta_start(struct live *l, const char *source)

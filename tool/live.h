@@ -51,6 +51,18 @@ ssize_t live_drain(struct live *l, live_group_fn fn, void *ctx);
  */
 int live_respond(struct live *l, const struct iommu_hwpt_page_response *r, size_t n);
 
+/* Responses collected to be written in one batch. */
+struct resp_batch {
+	struct iommu_hwpt_page_response *r;
+	size_t n, cap;
+};
+
+/* Append {cookie, code}: 0 or -ENOMEM. */
+int resp_batch_push(struct resp_batch *b, uint32_t cookie, uint32_t code);
+/* live_respond() the batch, if any, and empty it. */
+int live_respond_batch(struct live *l, struct resp_batch *b);
+void resp_batch_free(struct resp_batch *b);
+
 /* Record and classify one response whose verdict is already known (proxy). */
 void live_note_response(struct live *l, const struct iommu_hwpt_page_response *r,
 			uint32_t status, uint64_t t_ns);
@@ -59,6 +71,9 @@ void live_note_response(struct live *l, const struct iommu_hwpt_page_response *r
 int live_write_meta_start(struct live *l, const char *source);
 int live_write_meta_end(struct live *l, uint64_t lost);
 int live_close_writer(struct live *l, const char *path);
+
+/* --policy CODE (monitor, record, handle): success or invalid, else a usage error. */
+uint32_t live_arg_policy(struct argp_state *state, const char *arg);
 
 /* Realtime clock for capture timestamps. */
 void live_realtime(struct timespec *ts);

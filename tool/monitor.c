@@ -16,6 +16,7 @@
 
 #include "live.h"
 #include "monitor.h"
+#include "vec.h"
 
 enum { OPT_SOURCE = 256, OPT_POLICY, OPT_DELAY, OPT_DURATION, OPT_GEN_RATE, OPT_GEN_GROUPS,
        OPT_GEN_SEED, OPT_GEN_SIZE, OPT_GEN_DEVS, OPT_GEN_PASIDS };
@@ -55,14 +56,7 @@ static error_t parse_common(int key, char *arg, struct argp_state *state)
 
 	switch (key) {
 	case OPT_SOURCE: o->source = arg; return 0;
-	case OPT_POLICY:
-		if (!strcmp(arg, "success"))
-			o->code = IOMMUFD_PAGE_RESP_SUCCESS;
-		else if (!strcmp(arg, "invalid"))
-			o->code = IOMMUFD_PAGE_RESP_INVALID;
-		else
-			argp_error(state, "--policy: '%s' is not success or invalid", arg);
-		return 0;
+	case OPT_POLICY: o->code = live_arg_policy(state, arg); return 0;
 	case OPT_DELAY: o->delay_ns = arg_duration(state, "--delay", arg); return 0;
 	case 'c': o->count = arg_u64(state, "--count", arg, UINT64_MAX); return 0;
 	case OPT_DURATION: o->duration_ns = arg_duration(state, "--duration", arg); return 0;
@@ -108,41 +102,18 @@ struct monitor {
 	bool gen_have, gen_finite;
 	struct held *held;		/* FIFO: the delay is constant, so due times grow */
 	size_t held_head, held_tail, held_cap;
-	struct iommu_hwpt_page_response *batch;
-	size_t nbatch, batch_cap;
+	struct resp_batch batch;
 	int err;
 };
 
-static int batch_push(struct monitor *m, uint32_t cookie)
-{
-	if (m->nbatch == m->batch_cap) {
-		size_t cap = m->batch_cap ? m->batch_cap * 2 : 256;
-		void *p = realloc(m->batch, cap * sizeof(*m->batch));
-
-		if (!p)
-			return -ENOMEM;
-		m->batch = p;
-		m->batch_cap = cap;
-	}
-	m->batch[m->nbatch++] = (struct iommu_hwpt_page_response){ cookie, m->o->code };
-	return 0;
-}
-
 static int hold(struct monitor *m, uint32_t cookie, uint64_t due)
 {
-	if (m->held_head == m->held_tail)
-		m->held_head = m->held_tail = 0;
-	if (m->held_tail == m->held_cap) {
-		size_t cap = m->held_cap ? m->held_cap * 2 : 256;
-		void *p = realloc(m->held, cap * sizeof(*m->held));
+	int rc = vec_fifo_reserve(&m->held, &m->held_cap, sizeof(*m->held), &m->held_head,
+				  &m->held_tail);
 
-		if (!p)
-			return -ENOMEM;
-		m->held = p;
-		m->held_cap = cap;
-	}
-	m->held[m->held_tail++] = (struct held){ cookie, due };
-	return 0;
+	if (!rc)
+		m->held[m->held_tail++] = (struct held){ cookie, due };
+	return rc;
 }
 
 static void on_group(struct live *l, const struct iommu_hwpt_pgfault *recs, size_t n,
@@ -150,7 +121,8 @@ static void on_group(struct live *l, const struct iommu_hwpt_pgfault *recs, size
 {
 	struct monitor *m = ctx;
 	uint32_t cookie = recs[n - 1].cookie;
-	int rc = m->o->delay_ns ? hold(m, cookie, t_ns + m->o->delay_ns) : batch_push(m, cookie);
+	int rc = m->o->delay_ns ? hold(m, cookie, t_ns + m->o->delay_ns)
+				: resp_batch_push(&m->batch, cookie, m->o->code);
 
 	(void)l;
 	if (rc && !m->err)
@@ -164,10 +136,9 @@ static int answer(struct monitor *m, bool all)
 	int rc = 0;
 
 	while (!rc && m->held_head < m->held_tail && (all || m->held[m->held_head].due_ns <= now))
-		rc = batch_push(m, m->held[m->held_head++].cookie);
-	if (!rc && m->nbatch)
-		rc = live_respond(&m->live, m->batch, m->nbatch);
-	m->nbatch = 0;
+		rc = resp_batch_push(&m->batch, m->held[m->held_head++].cookie, m->o->code);
+	rc = rc ?: live_respond_batch(&m->live, &m->batch);
+	m->batch.n = 0;
 	return rc;
 }
 
@@ -332,7 +303,7 @@ static void cleanup(struct monitor *m)
 	iopf_gen_free(m->gen);
 	iopf_target_close(m->t);
 	free(m->held);
-	free(m->batch);
+	resp_batch_free(&m->batch);
 	if (m->epfd > 0)
 		close(m->epfd);
 	if (m->timerfd > 0)

@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "proxy.h"
+#include "vec.h"
 
 #define HANDLER_FD 3
 /* The largest message an AF_UNIX socket takes with default buffers is below this. */
@@ -62,18 +63,13 @@ int proxy_start(struct proxy *p, const char *cmd)
 static int queue_group(struct proxy *p, const void *grp, size_t len)
 {
 	uint32_t l = (uint32_t)len;
+	int rc;
 
 	if (p->qhead == p->qlen)
 		p->qhead = p->qlen = 0;
-	if (p->qlen + sizeof(l) + len > p->qcap) {
-		size_t cap = (p->qcap ? p->qcap * 2 : 65536) + len;
-		void *q = realloc(p->q, cap);
-
-		if (!q)
-			return -ENOMEM;
-		p->q = q;
-		p->qcap = cap;
-	}
+	rc = vec_reserve(&p->q, &p->qcap, 1, p->qlen + sizeof(l) + len);
+	if (rc)
+		return rc;
 	memcpy(p->q + p->qlen, &l, sizeof(l));
 	memcpy(p->q + p->qlen + sizeof(l), grp, len);
 	p->qlen += sizeof(l) + len;

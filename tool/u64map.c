@@ -4,7 +4,7 @@
 
 #include "u64map.h"
 
-static size_t slot(const struct u64map *m, uint64_t key)
+static size_t home(const struct u64map *m, uint64_t key)
 {
 	key ^= key >> 33;
 	key *= 0xff51afd7ed558ccdull;
@@ -12,88 +12,93 @@ static size_t slot(const struct u64map *m, uint64_t key)
 	return (size_t)key & (m->cap - 1);
 }
 
-static size_t find(const struct u64map *m, uint64_t key)
+/* The slot of key, or the free slot ending its probe run; cap must be non-zero. */
+static struct u64map_slot *find(const struct u64map *m, uint64_t key)
 {
-	size_t i = slot(m, key);
+	size_t i = home(m, key);
 
-	while (m->used[i] && m->keys[i] != key)
+	while (m->s[i].used && m->s[i].key != key)
 		i = (i + 1) & (m->cap - 1);
-	return i;
+	return &m->s[i];
 }
 
 static int grow(struct u64map *m)
 {
-	struct u64map n = { .cap = m->cap ? m->cap * 2 : 64 };
+	struct u64map n = { .cap = m->cap ? m->cap * 2 : 64, .len = m->len, .limit = m->limit };
 
-	n.keys = malloc(n.cap * sizeof(*n.keys));
-	n.vals = malloc(n.cap * sizeof(*n.vals));
-	n.used = calloc(n.cap, 1);
-	if (!n.keys || !n.vals || !n.used) {
-		u64map_free(&n);
+	n.s = calloc(n.cap, sizeof(*n.s));
+	if (!n.s)
 		return -ENOMEM;
-	}
 	for (size_t i = 0; i < m->cap; i++)
-		if (m->used[i])
-			u64map_put(&n, m->keys[i], m->vals[i]);
-	u64map_free(m);
+		if (m->s[i].used)
+			*find(&n, m->s[i].key) = m->s[i];
+	free(m->s);
 	*m = n;
 	return 0;
 }
 
+uint64_t *u64map_ref(struct u64map *m, uint64_t key, bool create)
+{
+	struct u64map_slot *s;
+
+	if (!m->cap && (!create || grow(m)))
+		return NULL;
+	s = find(m, key);
+	if (s->used)
+		return &s->val;
+	if (!create || (m->limit && m->len >= m->limit))
+		return NULL;
+	if ((m->len + 1) * 2 > m->cap) {
+		if (grow(m))
+			return NULL;
+		s = find(m, key);
+	}
+	*s = (struct u64map_slot){ .key = key, .used = true };
+	m->len++;
+	return &s->val;
+}
+
 int u64map_put(struct u64map *m, uint64_t key, uint64_t val)
 {
-	if ((m->len + 1) * 4 > m->cap * 3) {
-		int rc = grow(m);
+	uint64_t *v = u64map_ref(m, key, true);
 
-		if (rc)
-			return rc;
-	}
-	size_t i = find(m, key);
-
-	if (!m->used[i]) {
-		m->used[i] = 1;
-		m->keys[i] = key;
-		m->len++;
-	}
-	m->vals[i] = val;
+	if (!v)
+		return m->limit && m->len >= m->limit ? -ENOSPC : -ENOMEM;
+	*v = val;
 	return 0;
 }
 
 bool u64map_get(const struct u64map *m, uint64_t key, uint64_t *val)
 {
-	if (!m->cap)
-		return false;
-	size_t i = find(m, key);
+	const struct u64map_slot *s = m->cap ? find(m, key) : NULL;
 
-	if (!m->used[i])
+	if (!s || !s->used)
 		return false;
 	if (val)
-		*val = m->vals[i];
+		*val = s->val;
 	return true;
 }
 
 /* Delete by shifting later members of the probe run back (no tombstones). */
 bool u64map_del(struct u64map *m, uint64_t key)
 {
-	if (!m->cap)
-		return false;
-	size_t i = find(m, key), j = i;
+	struct u64map_slot *s = m->cap ? find(m, key) : NULL;
 
-	if (!m->used[i])
+	if (!s || !s->used)
 		return false;
-	m->used[i] = 0;
+	size_t i = (size_t)(s - m->s), j = i;
+
+	m->s[i].used = false;
 	m->len--;
 	for (;;) {
 		j = (j + 1) & (m->cap - 1);
-		if (!m->used[j])
+		if (!m->s[j].used)
 			return true;
-		size_t home = slot(m, m->keys[j]);
+		size_t h = home(m, m->s[j].key);
 		/* Move j into the hole i unless its home lies cyclically in (i, j]. */
-		if ((j > i && (home <= i || home > j)) || (j < i && home <= i && home > j)) {
-			m->keys[i] = m->keys[j];
-			m->vals[i] = m->vals[j];
-			m->used[i] = 1;
-			m->used[j] = 0;
+		if ((j > i && (h <= i || h > j)) || (j < i && h <= i && h > j)) {
+			m->s[i] = m->s[j];
+			m->s[j].used = false;
 			i = j;
 		}
 	}
@@ -101,8 +106,6 @@ bool u64map_del(struct u64map *m, uint64_t key)
 
 void u64map_free(struct u64map *m)
 {
-	free(m->keys);
-	free(m->vals);
-	free(m->used);
-	*m = (struct u64map){ 0 };
+	free(m->s);
+	*m = (struct u64map){ .limit = m->limit };
 }
