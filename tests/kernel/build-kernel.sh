@@ -17,7 +17,8 @@ jobs=${KERNEL_JOBS:-$(($(nproc) + 1))}
 	exit 1
 }
 tmp=$dest.tmp.$$
-trap 'rm -rf "$tmp"' EXIT INT TERM
+trap 'rm -rf "$tmp"' EXIT
+trap 'exit 1' INT TERM
 mkdir -p "$tmp"
 
 echo "# unpacking $src_tar"
@@ -56,4 +57,4 @@ cp "$tree/arch/x86/boot/bzImage" "$tmp/bzImage"
 cp "$tree/.config" "$tmp/config"
 rm -rf "$tree" "$tmp/build.log"
 mv -T "$tmp" "$dest"	# fails, leaving DEST alone, if another build won
-trap - EXIT INT TERM
+trap - EXIT

@@ -70,8 +70,13 @@ get_kernel() {
 build_guest() {
 	gb=$kernel/guest-build
 	local mk=(make --no-print-directory -C "$SRC" -j"$(nproc)" O="$gb"
-		  UAPI_CFLAGS="-I$kernel/usr/include" HAVE_LINUX_IOMMUFD=1)
+		  UAPI_CFLAGS="-I$kernel/usr/include")
 	echo "# building iopftool and helpers against the 6.12 uAPI headers ($gb)"
+	if "${mk[@]}" -pn "$gb/libiopf.a" 2>/dev/null | grep -qx 'HAVE_LINUX_IOMMUFD := 1'; then
+		ok "guest build uses the kernel's <linux/iommufd.h> (iopf.h asserts its layout)"
+	else
+		not_ok "guest build uses the kernel's <linux/iommufd.h>: the Makefile probe failed"
+	fi
 	if ! "${mk[@]}" all >"$work/make.log" 2>&1; then
 		echo "# full guest build failed, building the scenario helper only:"
 		grep -m 5 -E 'error|undefined' "$work/make.log" | indent
@@ -136,9 +141,18 @@ boot() {
 		run_qemu "$accel" "$limit" || rc=$?
 	fi
 	echo "# guest ran for $((SECONDS - start)) s"
-	[ "$rc" -ne 124 ] || bail "the guest did not finish within $limit s" "$work/console"
-	grep -q '^@@@ DONE' "$work/results.txt" ||
-		bail "the guest stopped early (qemu exit $rc)" "$work/console"
+	qemu_rc=$rc
+}
+
+# After the guest's own TAP: did it run to the end?
+check_done() {
+	grep -q '^@@@ DONE' "$work/results.txt" && return 0
+	local last
+	last=$(sed -n 's/^@@@ BEGIN //p' "$work/results.txt" | tail -n 1)
+	if [ "$qemu_rc" -eq 124 ]; then
+		bail "the guest did not finish within ${IOPF_VM_TIMEOUT:-300} s (in ${last:-boot})" "$work/console"
+	fi
+	bail "the guest stopped early, in ${last:-boot} (qemu exit $qemu_rc)" "$work/console"
 }
 
 # The guest's TAP, renumbered; other lines as comments.
@@ -153,6 +167,7 @@ guest_tap() {
 		"@@@ END "*)
 			case $line in
 			*" rc=0") ;;
+			*" rc=143") not_ok "guest script ${line#@@@ END } (killed after 120 s)" ;;
 			*) not_ok "guest script ${line#@@@ END }" ;;
 			esac ;;
 		"@@@ DONE") ;;
@@ -206,6 +221,7 @@ build_guest
 make_initrd
 boot
 guest_tap
+check_done
 differential
 echo "# kernel tier took $((SECONDS - start)) s"
 echo "1..$n"
