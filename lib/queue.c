@@ -74,6 +74,7 @@ struct iopf_queue {
 	uint32_t *heap;		/* free cookies <= hwm, min-heap */
 	size_t heap_n;
 	uint32_t hwm;		/* every id above hwm is free */
+	bool zero_free;		/* index 0 was erased: cookie 0 is handed out (1.9 bug) */
 	uint64_t nout;
 
 	uint32_t *devs;		/* attached dev_ids, sorted */
@@ -394,7 +395,9 @@ static int cookie_alloc(struct iopf_queue *q, uint32_t gi, uint32_t *cookie)
 {
 	uint32_t id;
 
-	if (q->heap_n) {
+	if (q->zero_free && q->cmap[0] == NIL) {
+		id = 0;
+	} else if (q->heap_n) {
 		id = heap_pop(q);
 	} else {
 		if (q->hwm == UINT32_MAX)
@@ -410,16 +413,33 @@ static int cookie_alloc(struct iopf_queue *q, uint32_t gi, uint32_t *cookie)
 	return 0;
 }
 
-/* xa_erase: the group that held cookie, now free, or NIL (0 included). */
+/*
+ * xa_erase: the group that held cookie, now free, or NIL.
+ *
+ * Index 0 (KERNEL BUG in 6.12.117, found by tests/scenarios/18-cookie-zero.scn
+ * against the kernel): while any cookie is outstanding, the ALLOC1 xarray's
+ * node keeps an XA_ZERO_ENTRY placeholder at index 0.  xa_erase(0) replaces
+ * it with NULL and marks index 0 free, so write() still fails with EINVAL
+ * but from then on xa_alloc hands out cookie 0 first, until the array
+ * empties and the node (placeholder included) is freed.
+ */
 static uint32_t cookie_take(struct iopf_queue *q, uint32_t cookie)
 {
 	uint32_t gi;
 
-	if (cookie == 0 || cookie > q->hwm || q->cmap[cookie] == NIL)
+	if (cookie == 0 && q->cmap[0] == NIL) {
+		if (q->nout)
+			q->zero_free = true;
+		return NIL;
+	}
+	if (cookie > q->hwm || q->cmap[cookie] == NIL)
 		return NIL;
 	gi = q->cmap[cookie];
 	q->cmap[cookie] = NIL;
-	q->nout--;
+	if (--q->nout == 0)
+		q->zero_free = false;	/* the node is freed; a new one has the placeholder */
+	if (cookie == 0)
+		return gi;
 	if (cookie == q->hwm)
 		q->hwm--;	/* the heap holds only ids below it */
 	else
@@ -549,8 +569,8 @@ static void detach_pending(struct iopf_queue *q, uint32_t dev_id)
 /* Answer INVALID the read-but-unanswered groups of dev_id (1.8). */
 static void detach_outstanding(struct iopf_queue *q, uint32_t dev_id)
 {
-	for (uint32_t id = q->hwm; id >= 1; id--) {
-		uint32_t gi = q->cmap[id];
+	for (uint64_t i = (uint64_t)q->hwm + 1; i-- > 0;) {
+		uint32_t id = (uint32_t)i, gi = q->cmap[id];
 
 		if (gi == NIL || q->grp[gi].dev_id != dev_id)
 			continue;
@@ -561,9 +581,31 @@ static void detach_outstanding(struct iopf_queue *q, uint32_t dev_id)
 }
 
 /*
- * iommufd_hwpt_detach_device + iommufd_auto_response_faults (1.8).  The
- * device's partial faults stay, as fault_param->partial does.
+ * Detaching disables IOPF for the device, and iopf_queue_remove_device()
+ * frees its partial faults: a group cut in half by a detach never
+ * completes (found by tests/scenarios/17-multi-record-detach.scn against
+ * the kernel).
  */
+static void detach_partials(struct iopf_queue *q, uint32_t dev_id)
+{
+	for (uint32_t b = 0; b < (1u << q->pbits); b++) {
+		uint32_t *l = &q->pbucket[b];
+
+		while (*l != NIL) {
+			uint32_t gi = *l;
+
+			if (q->grp[gi].dev_id != dev_id) {
+				l = &q->grp[gi].hnext;
+				continue;
+			}
+			*l = q->grp[gi].hnext;
+			q->npartial--;
+			grp_free(q, gi);
+		}
+	}
+}
+
+/* iommufd_hwpt_detach_device + iommufd_auto_response_faults (1.8). */
 int iopf_queue_detach(struct iopf_queue *q, uint32_t dev_id)
 {
 	bool found;
@@ -575,6 +617,7 @@ int iopf_queue_detach(struct iopf_queue *q, uint32_t dev_id)
 	q->ndev--;
 	detach_pending(q, dev_id);
 	detach_outstanding(q, dev_id);
+	detach_partials(q, dev_id);
 	return 0;
 }
 

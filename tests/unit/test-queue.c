@@ -315,7 +315,7 @@ static void test_detach(void)
 	inject(q, 1, 3, LAST, 0x4000);
 	inject(q, 2, 3, LAST, 0x5000);
 	inject(q, 1, 4, LAST, 0x6000);
-	inject(q, 1, 7, 0, 0x7000);	/* a partial of dev 1: kept */
+	inject(q, 1, 7, 0, 0x7000);	/* a partial of dev 1: dropped by the detach */
 	is(iopf_queue_detach(q, 1), 0, "detach device 1");
 	iopf_queue_counts(q, &c);
 	is(c.auto_invalid, 4, "1.8: 2 outstanding + 2 pending groups of dev 1 answered INVALID");
@@ -330,8 +330,35 @@ static void test_detach(void)
 	is(inject(q, 1, 7, LAST, 0x8000), -ENODEV, "1.8: later faults of dev 1 have no handler");
 	iopf_queue_attach(q, 1);
 	is(inject(q, 1, 7, LAST, 0x9000), 0, "after attach again faults are accepted");
-	is(iopf_queue_read(q, buf, sizeof(buf)), 2 * FSZ, "1.8: the kept partial completes the group");
-	ok(buf[0].addr == 0x7000 && buf[1].addr == 0x9000, "partial first, then LAST_PAGE");
+	/* The kernel frees a detached device's partials (iopf_queue_remove_device). */
+	is(iopf_queue_read(q, buf, sizeof(buf)), FSZ, "detach dropped the partial: a group of one");
+	ok(buf[0].addr == 0x9000, "only the LAST_PAGE request after the re-attach");
+	iopf_queue_free(q);
+}
+
+/*
+ * The 6.12.117 kernel bug the differential test found (queue.c
+ * cookie_take): a response with cookie 0 while a group is outstanding
+ * erases the xarray's index-0 placeholder, and cookie 0 is handed out
+ * from then on, until the xarray empties.
+ */
+static void test_cookie_zero_bug(void)
+{
+	struct iopf_queue *q = newq();
+
+	is(answer(q, 0, 0), -EINVAL, "cookie 0 with nothing outstanding: EINVAL, harmless");
+	inject(q, 1, 1, LAST, 0x1000);
+	is(read1(q), 1, "first cookie is 1");
+	is(answer(q, 0, 0), -EINVAL, "cookie 0 while 1 is outstanding: still EINVAL");
+	inject(q, 1, 2, LAST, 0x2000);
+	is(read1(q), 0, "kernel bug: the next group gets cookie 0");
+	is(answer(q, 0, 0), 8, "and cookie 0 answers it");
+	inject(q, 1, 3, LAST, 0x3000);
+	is(read1(q), 0, "cookie 0 is reused while the xarray is not empty");
+	is(answer(q, 0, 0), 8, "answered");
+	is(answer(q, 1, 0), 8, "the last outstanding group answered: the xarray empties");
+	inject(q, 1, 4, LAST, 0x4000);
+	is(read1(q), 1, "a fresh xarray has the placeholder again: cookie 1");
 	iopf_queue_free(q);
 }
 
@@ -615,6 +642,7 @@ int main(void)
 	test_unattached();
 	test_detach();
 	test_kernel_experiment();
+	test_cookie_zero_bug();
 	test_grouping();
 	test_counts();
 	test_sim_target();

@@ -49,7 +49,7 @@ t 'multi-record groups come back whole from the kernel (patched mock)' '
 	[ "$(cat partials)" -gt 0 ]'
 
 for c in demo multi nopasid; do
-	t "replay $c.pcap --target mock, builtin:success: 0 violations" sh -c '
+	t "replay $c.pcap --target mock, builtin:success: 0 violations" '
 		"$IOPFTOOL" -j replay "$CAPTURES/$c.pcap" --target mock --topspeed >rep.json &&
 		grep "\"ok\":true" rep.json && ! grep -q split_groups rep.json'
 done
