@@ -420,8 +420,9 @@ static int cookie_alloc(struct iopf_queue *q, uint32_t gi, uint32_t *cookie)
  * against the kernel): while any cookie is outstanding, the ALLOC1 xarray's
  * node keeps an XA_ZERO_ENTRY placeholder at index 0.  xa_erase(0) replaces
  * it with NULL and marks index 0 free, so write() still fails with EINVAL
- * but from then on xa_alloc hands out cookie 0 first, until the array
- * empties and the node (placeholder included) is freed.
+ * but from then on xa_alloc hands out cookie 0 first, for the life of the
+ * fault object: the xarray-wide free mark stays set even after the array
+ * empties (observed on 6.12.117; scenario 18).
  */
 static uint32_t cookie_take(struct iopf_queue *q, uint32_t cookie)
 {
@@ -436,8 +437,7 @@ static uint32_t cookie_take(struct iopf_queue *q, uint32_t cookie)
 		return NIL;
 	gi = q->cmap[cookie];
 	q->cmap[cookie] = NIL;
-	if (--q->nout == 0)
-		q->zero_free = false;	/* the node is freed; a new one has the placeholder */
+	q->nout--;
 	if (cookie == 0)
 		return gi;
 	if (cookie == q->hwm)
