@@ -130,6 +130,26 @@ static void report_rate(struct iopf_out *o, const struct iopf_report *rep)
 			      rep->split_groups);
 }
 
+/* "devices":[{"capture":3,"live":5},...], only when some dev_id changed. */
+static void report_devices(struct iopf_out *o, const struct iopf_report *rep)
+{
+	size_t i;
+
+	for (i = 0; i < rep->ndevs; i++)
+		if (rep->dev_capture[i] != rep->dev_live[i])
+			break;
+	if (i == rep->ndevs)
+		return;
+	iopf_out_open_array(o, "devices", "\n  devices (capture -> live):");
+	for (i = 0; i < rep->ndevs; i++) {
+		iopf_out_open_object(o, NULL, NULL);
+		iopf_out_uint(o, "capture", " %" PRIu32, rep->dev_capture[i]);
+		iopf_out_uint(o, "live", "->%" PRIu32, rep->dev_live[i]);
+		iopf_out_close_object(o, NULL);
+	}
+	iopf_out_close_array(o, NULL);
+}
+
 /*
  * Print a report as one JSON document, keys in SPEC.md order, or as a
  * few lines of text.  NULL strings are left out.  Text lines start
@@ -145,5 +165,6 @@ void iopf_print_report(struct iopf_out *o, const char *capture, const char *targ
 	report_latency(o, rep);
 	report_lag(o, rep);
 	report_rate(o, rep);
+	report_devices(o, rep);
 	iopf_out_end(o);
 }

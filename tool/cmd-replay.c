@@ -332,7 +332,7 @@ static int live_dev(struct replay *rp, uint32_t cap_dev, uint32_t *live_dev)
 	if (rc)
 		return rc;
 	if (*live_dev != cap_dev)
-		p_info("capture dev_id %u is live dev_id %u on %s", cap_dev, *live_dev,
+		p_verbose("capture dev_id %u is live dev_id %u on %s", cap_dev, *live_dev,
 		       iopf_target_name(rp->t));
 	rp->dev_cap[rp->ndevs] = cap_dev;
 	rp->dev_live[rp->ndevs++] = *live_dev;
@@ -604,6 +604,9 @@ static bool report(struct replay *rp)
 	rep.wall_ns = rp->injected ? end - rp->first_inject_ns : 0;
 	rep.groups_per_s = rep.wall_ns ? (double)rp->injected * 1e9 / (double)rep.wall_ns : 0;
 	rep.split_groups = rp->split;
+	rep.dev_capture = rp->dev_cap;
+	rep.dev_live = rp->dev_live;
+	rep.ndevs = rp->ndevs;
 	if (rp->split)
 		p_warn("%llu multi-record groups were injected split into single-record groups: "
 		       "%s makes only single-record groups", (unsigned long long)rp->split, rp->o.target);

@@ -54,6 +54,11 @@ for c in demo multi nopasid; do
 		grep "\"ok\":true" rep.json && ! grep -q split_groups rep.json'
 done
 
+t 'the mock replay report maps capture dev_id to live dev_id' '
+	"$IOPFTOOL" -j replay "$CAPTURES/demo.pcap" --target mock --topspeed >rep.json &&
+	grep "\"devices\":\[{\"capture\":[12],\"live\":[0-9]*},{\"capture\":[12],\"live\":[0-9]*}\]" rep.json &&
+	"$IOPFTOOL" replay "$CAPTURES/demo.pcap" --target mock --topspeed | grep "devices (capture -> live): [12]->"'
+
 # A capture whose grpids (16 bits) cannot be mistaken for live cookies.
 "$IOPFTOOL" generate -w bugs.pcap --seed 11 --groups 24 --group-size 1-2 --rate 2000 \
 	--grpid-bits 16 --pasids 1 2>/dev/null
