@@ -68,7 +68,9 @@ get_kernel() {
 # Build the guest binaries against the kernel's uAPI headers.  The whole
 # repo if it builds, else at least the scenario helper.
 build_guest() {
-	gb=$kernel/guest-build
+	# Per checkout, not in the shared cache: objects of another tree with
+	# newer time stamps would look up to date to make.
+	gb=$SRC/build/guest-$(basename "$kernel")
 	local mk=(make --no-print-directory -C "$SRC" -j"$(nproc)" O="$gb"
 		  UAPI_CFLAGS="-I$kernel/usr/include")
 	echo "# building iopftool and helpers against the 6.12 uAPI headers ($gb)"
