@@ -23,6 +23,7 @@ test_expect_success 'record -w then read back: same records, META first and end=
 	sed "s/\"seq\":[0-9]*,//" live.json >b &&
 	test_cmp b a &&
 	head -1 back.json | grep "\"source\":\"sim\"" &&
+	head -1 back.json | grep "\"dev.1\":\"sim device 1\"" &&
 	tail -1 back.json | grep "\"end\":\"1\""
 '
 

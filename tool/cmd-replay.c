@@ -589,7 +589,7 @@ static int open_all(struct replay *rp)
 			p_err("%s", err);
 			return rc;
 		}
-		rc = live_write_meta_start(&rp->live, rp->o.target);
+		rc = live_write_meta_start(&rp->live, rp->o.target, NULL);
 	}
 	return rc;
 }

@@ -239,9 +239,9 @@ uint32_t live_arg_policy(struct argp_state *state, const char *arg)
 	return IOMMUFD_PAGE_RESP_INVALID;
 }
 
-int live_write_meta_start(struct live *l, const char *source)
+int live_write_meta_start(struct live *l, const char *source, const char *extra)
 {
-	char text[512];
+	char text[4096];
 	struct utsname u;
 	struct timespec ts;
 
@@ -250,8 +250,8 @@ int live_write_meta_start(struct live *l, const char *source)
 	if (uname(&u))
 		strcpy(u.release, "unknown");
 	snprintf(text, sizeof(text),
-		 "tool=iopftool\nversion=%s\nsource=%s\nkernel=%s\nfault_record_size=%zu\n",
-		 IOPF_VERSION, source, u.release, IOPF_FAULT_SIZE);
+		 "tool=iopftool\nversion=%s\nsource=%s\nkernel=%s\nfault_record_size=%zu\n%s",
+		 IOPF_VERSION, source, u.release, IOPF_FAULT_SIZE, extra ? extra : "");
 	live_realtime(&ts);
 	l->seq++;
 	return iopf_writer_meta(l->writer, &ts, text);

@@ -67,8 +67,8 @@ void resp_batch_free(struct resp_batch *b);
 void live_note_response(struct live *l, const struct iommu_hwpt_page_response *r,
 			uint32_t status, uint64_t t_ns);
 
-/* META records: the header record writes, and the end=1 record. */
-int live_write_meta_start(struct live *l, const char *source);
+/* META records: the header record (extra: more key=value lines, or NULL), and the end=1 record. */
+int live_write_meta_start(struct live *l, const char *source, const char *extra);
 int live_write_meta_end(struct live *l, uint64_t lost);
 int live_close_writer(struct live *l, const char *path);
 

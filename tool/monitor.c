@@ -310,6 +310,27 @@ static void cleanup(struct monitor *m)
 		close(m->timerfd);
 }
 
+/*
+ * The header META record; on sim and mock the generator's devices are
+ * made now so that their live ids can be named (dev.<dev_id>=...).
+ */
+static int write_meta(struct monitor *m)
+{
+	char extra[2048] = "";
+	size_t len = 0;
+
+	for (uint32_t d = 1; m->gen && d <= m->o->gen.devs && len < sizeof(extra) - 64; d++) {
+		uint32_t live;
+		int rc = iopf_target_device(m->t, d, &live);
+
+		if (rc)
+			return rc;
+		len += (size_t)snprintf(extra + len, sizeof(extra) - len, "dev.%u=%s device %u\n",
+					live, m->o->source, d);
+	}
+	return live_write_meta_start(&m->live, m->o->source, extra);
+}
+
 int monitor_run(struct monitor_opts *o)
 {
 	struct monitor m = { .o = o };
@@ -325,7 +346,7 @@ int monitor_run(struct monitor_opts *o)
 		if (rc)
 			p_err("%s", err);
 		else
-			rc = live_write_meta_start(&m.live, o->source);
+			rc = write_meta(&m);
 	}
 	m.start_ns = iopf_now_ns();
 	bool setup_failed = rc != 0;
