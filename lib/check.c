@@ -331,7 +331,7 @@ const struct iopf_hist *iopf_check_latency(const struct iopf_check *c)
 	return c->lat;
 }
 
-static void fill_latency(const struct iopf_hist *h, struct iopf_report *rep)
+void iopf_report_latency(struct iopf_report *rep, const struct iopf_hist *h)
 {
 	rep->latency_ns.count = iopf_hist_count(h);
 	rep->latency_ns.min = iopf_hist_min(h);
@@ -361,7 +361,7 @@ void iopf_check_finish(struct iopf_check *c, struct iopf_report *rep)
 	rep->responses = c->responses;
 	memcpy(rep->v, c->v, sizeof(rep->v));
 	rep->v[IOPF_V_UNANSWERED] += c->outstanding;
-	fill_latency(c->lat, rep);
+	iopf_report_latency(rep, c->lat);
 	rep->schedule_lag_ns.p50 = iopf_hist_quantile(c->lag, 0.50);
 	rep->schedule_lag_ns.p99 = iopf_hist_quantile(c->lag, 0.99);
 	rep->schedule_lag_ns.max = iopf_hist_max(c->lag);

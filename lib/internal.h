@@ -27,6 +27,12 @@ struct iopf_target {
 	void *priv;
 };
 
+/* Write a message to err and return rc: the back-ends' error path. */
+int iopf_fail(char *err, size_t errlen, int rc, const char *fmt, ...)
+	__attribute__((format(printf, 4, 5)));
+/* ioctl(2) as 0 or a negative errno. */
+int iopf_ioctl(int fd, unsigned long req, void *arg);
+
 /* Back-end constructors: fill t (name and log are already set). */
 int iopf_target_open_sim(struct iopf_target *t, const char *arg, char *err, size_t errlen);
 int iopf_target_open_mock(struct iopf_target *t, const char *arg, char *err, size_t errlen);

@@ -408,6 +408,9 @@ void iopf_check_lag(struct iopf_check *c, uint64_t lag_ns);
 void iopf_check_finish(struct iopf_check *c, struct iopf_report *rep);
 const struct iopf_hist *iopf_check_latency(const struct iopf_check *c);
 
+/* Fill rep->latency_ns (count, min, mean, percentiles, max) from h. */
+void iopf_report_latency(struct iopf_report *rep, const struct iopf_hist *h);
+
 /* Print a report (SPEC.md section 5) with its identifying strings. */
 void iopf_print_report(struct iopf_out *o, const char *capture, const char *target,
 		       const char *handler, const struct iopf_report *rep);

@@ -12,7 +12,6 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -60,23 +59,6 @@ _Static_assert(sizeof(struct vfio_bind) == 16, "vfio_device_bind_iommufd is 16 b
 _Static_assert(sizeof(struct vfio_attach) == 12, "vfio_device_attach_iommufd_pt is 12 bytes (6.12)");
 _Static_assert(sizeof(struct vfio_detach) == 8, "vfio_device_detach_iommufd_pt is 8 bytes");
 
-static int fail(char *err, size_t errlen, int rc, const char *fmt, ...)
-	__attribute__((format(printf, 4, 5)));
-
-static int fail(char *err, size_t errlen, int rc, const char *fmt, ...)
-{
-	va_list ap;
-
-	va_start(ap, fmt);
-	vsnprintf(err, errlen, fmt, ap);
-	va_end(ap);
-	return rc;
-}
-
-static int xioctl(int fd, unsigned long req, void *arg)
-{
-	return ioctl(fd, req, arg) ? -errno : 0;
-}
 
 static ssize_t fd_read(struct iopf_target *t, void *buf, size_t count)
 {
@@ -157,9 +139,9 @@ int iopf_target_open_fd(struct iopf_target *t, const char *arg, char *err, size_
 	int fd;
 
 	if (parse_fd(arg, &fd))
-		return fail(err, errlen, -EINVAL, "bad fd '%s' in fd:N (expected a number)", arg);
+		return iopf_fail(err, errlen, -EINVAL, "bad fd '%s' in fd:N (expected a number)", arg);
 	if (fcntl(fd, F_GETFD) < 0)
-		return fail(err, errlen, -EBADF,
+		return iopf_fail(err, errlen, -EBADF,
 			    "fd %d is not open: start iopftool with the fault fd as fd %d (e.g. %d<&N)",
 			    fd, fd, fd);
 	check_fd_kind(t, fd);
@@ -212,19 +194,19 @@ static int check_remote_link(pid_t pid, int fd, char *err, size_t errlen)
 	case 0:
 		break;
 	case -ENOENT:
-		return fail(err, errlen, -ENOENT, "process %d has no fd %d (or no longer exists)",
+		return iopf_fail(err, errlen, -ENOENT, "process %d has no fd %d (or no longer exists)",
 			    (int)pid, fd);
 	case -EACCES:
 	case -EPERM:
-		return fail(err, errlen, rc,
+		return iopf_fail(err, errlen, rc,
 			    "no permission to inspect fd %d of process %d: run as its user or as root",
 			    fd, (int)pid);
 	default:
-		return fail(err, errlen, rc, "cannot inspect /proc/%d/fd/%d: %s", (int)pid, fd,
+		return iopf_fail(err, errlen, rc, "cannot inspect /proc/%d/fd/%d: %s", (int)pid, fd,
 			    strerror(-rc));
 	}
 	if (strcmp(link, FAULT_FD_LINK))
-		return fail(err, errlen, -EINVAL,
+		return iopf_fail(err, errlen, -EINVAL,
 			    "fd %d of process %d is %s, not an iommufd fault queue (%s)", fd, (int)pid,
 			    link, FAULT_FD_LINK);
 	return 0;
@@ -238,8 +220,8 @@ static int take_fd(pid_t pid, int fd, char *err, size_t errlen)
 	if (pidfd < 0) {
 		rc = -errno;
 		if (rc == -ENOSYS)
-			return fail(err, errlen, rc, "pidfd_open(2) needs Linux >= 5.3");
-		return fail(err, errlen, rc, "cannot open process %d: %s", (int)pid, strerror(-rc));
+			return iopf_fail(err, errlen, rc, "pidfd_open(2) needs Linux >= 5.3");
+		return iopf_fail(err, errlen, rc, "cannot open process %d: %s", (int)pid, strerror(-rc));
 	}
 	rc = (int)syscall(__NR_pidfd_getfd, pidfd, fd, 0);
 	if (rc < 0) {
@@ -247,18 +229,18 @@ static int take_fd(pid_t pid, int fd, char *err, size_t errlen)
 		close(pidfd);
 		switch (rc) {
 		case -EPERM:
-			return fail(err, errlen, rc,
+			return iopf_fail(err, errlen, rc,
 				    "not allowed to take fd %d of process %d: pidfd_getfd needs ptrace "
 				    "permission (same user and kernel.yama.ptrace_scope=0, or root/CAP_SYS_PTRACE)",
 				    fd, (int)pid);
 		case -EBADF:
-			return fail(err, errlen, rc, "process %d has no fd %d", (int)pid, fd);
+			return iopf_fail(err, errlen, rc, "process %d has no fd %d", (int)pid, fd);
 		case -ESRCH:
-			return fail(err, errlen, rc, "process %d has exited", (int)pid);
+			return iopf_fail(err, errlen, rc, "process %d has exited", (int)pid);
 		case -ENOSYS:
-			return fail(err, errlen, rc, "pidfd_getfd(2) needs Linux >= 5.6");
+			return iopf_fail(err, errlen, rc, "pidfd_getfd(2) needs Linux >= 5.6");
 		default:
-			return fail(err, errlen, rc, "pidfd_getfd of fd %d of process %d: %s", fd,
+			return iopf_fail(err, errlen, rc, "pidfd_getfd of fd %d of process %d: %s", fd,
 				    (int)pid, strerror(-rc));
 		}
 	}
@@ -272,7 +254,7 @@ int iopf_target_open_pid(struct iopf_target *t, const char *arg, char *err, size
 	int fd, rc;
 
 	if (parse_pid_fd(arg, &pid, &fd))
-		return fail(err, errlen, -EINVAL, "bad 'pid:%s' (expected pid:PID:FD)", arg);
+		return iopf_fail(err, errlen, -EINVAL, "bad 'pid:%s' (expected pid:PID:FD)", arg);
 	rc = check_remote_link(pid, fd, err, errlen);
 	if (rc)
 		return rc;
@@ -310,13 +292,13 @@ static int check_vfio_cdev(const char *path, char *err, size_t errlen)
 
 	if (stat(path, &st)) {
 		if (errno == ENOENT)
-			return fail(err, errlen, -ENOENT,
+			return iopf_fail(err, errlen, -ENOENT,
 				    "no %s: is the device bound to vfio-pci, and was the kernel built with "
 				    "CONFIG_VFIO_DEVICE_CDEV=y? (see /sys/bus/pci/devices/BDF/vfio-dev/)", path);
-		return fail(err, errlen, -errno, "cannot stat %s: %s", path, strerror(errno));
+		return iopf_fail(err, errlen, -errno, "cannot stat %s: %s", path, strerror(errno));
 	}
 	if (!S_ISCHR(st.st_mode))
-		return fail(err, errlen, -ENODEV,
+		return iopf_fail(err, errlen, -ENODEV,
 			    "%s is not a character device: expected a VFIO cdev such as /dev/vfio/devices/vfio0",
 			    path);
 	snprintf(sys, sizeof(sys), "/sys/dev/char/%u:%u", major(st.st_rdev), minor(st.st_rdev));
@@ -327,10 +309,10 @@ static int check_vfio_cdev(const char *path, char *err, size_t errlen)
 	if (strstr(link, "/vfio-dev/"))
 		return 0;
 	if (strstr(link, "/vfio/"))
-		return fail(err, errlen, -ENODEV,
+		return iopf_fail(err, errlen, -ENODEV,
 			    "%s is a VFIO group (legacy container interface): use the device's cdev "
 			    "/dev/vfio/devices/vfioN", path);
-	return fail(err, errlen, -ENODEV,
+	return iopf_fail(err, errlen, -ENODEV,
 		    "%s is not a VFIO device cdev: expected /dev/vfio/devices/vfioN", path);
 }
 
@@ -338,14 +320,14 @@ static int open_dev_files(struct vdev *v, const char *path, char *err, size_t er
 {
 	v->devfd = open(path, O_RDWR | O_CLOEXEC);
 	if (v->devfd < 0)
-		return fail(err, errlen, -errno, "cannot open %s: %s%s", path, strerror(errno),
+		return iopf_fail(err, errlen, -errno, "cannot open %s: %s%s", path, strerror(errno),
 			    errno == EACCES ? " (run as root)" : "");
 	v->iommufd = open("/dev/iommu", O_RDWR | O_CLOEXEC);
 	if (v->iommufd < 0) {
 		if (errno == ENOENT)
-			return fail(err, errlen, -ENOENT,
+			return iopf_fail(err, errlen, -ENOENT,
 				    "no /dev/iommu: this kernel has no iommufd (CONFIG_IOMMUFD)");
-		return fail(err, errlen, -errno, "cannot open /dev/iommu: %s%s", strerror(errno),
+		return iopf_fail(err, errlen, -errno, "cannot open /dev/iommu: %s%s", strerror(errno),
 			    errno == EACCES ? " (run as root, or chmod /dev/iommu)" : "");
 	}
 	return 0;
@@ -356,24 +338,24 @@ static int bind_device(struct vdev *v, const char *path, char *err, size_t errle
 	struct vfio_bind bind = { .argsz = sizeof(bind), .iommufd = v->iommufd };
 	struct iommu_ioas_alloc ioas = { .size = sizeof(ioas) };
 	struct vfio_attach at = { .argsz = sizeof(at) };
-	int rc = xioctl(v->devfd, VFIO_BIND_IOMMUFD, &bind);
+	int rc = iopf_ioctl(v->devfd, VFIO_BIND_IOMMUFD, &bind);
 
 	if (rc == -ENOTTY)
-		return fail(err, errlen, rc, "%s does not take VFIO_DEVICE_BIND_IOMMUFD: not a VFIO cdev",
+		return iopf_fail(err, errlen, rc, "%s does not take VFIO_DEVICE_BIND_IOMMUFD: not a VFIO cdev",
 			    path);
 	if (rc)
-		return fail(err, errlen, rc, "cannot bind %s to iommufd: %s%s", path, strerror(-rc),
+		return iopf_fail(err, errlen, rc, "cannot bind %s to iommufd: %s%s", path, strerror(-rc),
 			    rc == -EBUSY ? " (already in use, e.g. by a VFIO group user)" : "");
 	v->dev_id = bind.out_devid;
-	rc = xioctl(v->iommufd, IOMMU_IOAS_ALLOC, &ioas);
+	rc = iopf_ioctl(v->iommufd, IOMMU_IOAS_ALLOC, &ioas);
 	if (rc)
-		return fail(err, errlen, rc, "IOMMU_IOAS_ALLOC failed: %s", strerror(-rc));
+		return iopf_fail(err, errlen, rc, "IOMMU_IOAS_ALLOC failed: %s", strerror(-rc));
 	v->ioas_id = ioas.out_ioas_id;
 	/* Intel <= 6.15 enables ATS only with a paging domain attached first. */
 	at.pt_id = v->ioas_id;
-	rc = xioctl(v->devfd, VFIO_ATTACH_IOMMUFD_PT, &at);
+	rc = iopf_ioctl(v->devfd, VFIO_ATTACH_IOMMUFD_PT, &at);
 	if (rc)
-		return fail(err, errlen, rc, "cannot attach %s to an IOAS: %s", path, strerror(-rc));
+		return iopf_fail(err, errlen, rc, "cannot attach %s to an IOAS: %s", path, strerror(-rc));
 	return 0;
 }
 
@@ -383,34 +365,34 @@ static int attach_fault_queue(struct iopf_target *t, struct vdev *v, const char 
 	struct iommu_fault_alloc fa = { .size = sizeof(fa) };
 	struct iommu_hwpt_alloc ha = { .size = sizeof(ha), .flags = IOMMU_HWPT_FAULT_ID_VALID };
 	struct vfio_attach at = { .argsz = sizeof(at) };
-	int rc = xioctl(v->iommufd, IOMMU_FAULT_QUEUE_ALLOC, &fa);
+	int rc = iopf_ioctl(v->iommufd, IOMMU_FAULT_QUEUE_ALLOC, &fa);
 
 	if (rc == -ENOTTY)
-		return fail(err, errlen, rc,
+		return iopf_fail(err, errlen, rc,
 			    "kernel has no IOMMU_FAULT_QUEUE_ALLOC: iommufd fault queues need Linux >= 6.11");
 	if (rc)
-		return fail(err, errlen, rc, "IOMMU_FAULT_QUEUE_ALLOC failed: %s", strerror(-rc));
+		return iopf_fail(err, errlen, rc, "IOMMU_FAULT_QUEUE_ALLOC failed: %s", strerror(-rc));
 	t->fd = (int)fa.out_fault_fd;
 	t->queue_id = fa.out_fault_id;
 	ha.dev_id = v->dev_id;
 	ha.pt_id = v->ioas_id;
 	ha.fault_id = fa.out_fault_id;
-	rc = xioctl(v->iommufd, IOMMU_HWPT_ALLOC, &ha);
+	rc = iopf_ioctl(v->iommufd, IOMMU_HWPT_ALLOC, &ha);
 	if (rc == -EOPNOTSUPP)
-		return fail(err, errlen, rc,
+		return iopf_fail(err, errlen, rc,
 			    "kernel 6.12 cannot attach a fault queue to a paging HWPT (needs >= 6.13)");
 	if (rc)
-		return fail(err, errlen, rc, "cannot allocate a HWPT with the fault queue: %s",
+		return iopf_fail(err, errlen, rc, "cannot allocate a HWPT with the fault queue: %s",
 			    strerror(-rc));
 	v->hwpt_id = ha.out_hwpt_id;
 	at.pt_id = v->hwpt_id;
-	rc = xioctl(v->devfd, VFIO_ATTACH_IOMMUFD_PT, &at);
+	rc = iopf_ioctl(v->devfd, VFIO_ATTACH_IOMMUFD_PT, &at);
 	if (rc == -ENODEV || rc == -EINVAL)
-		return fail(err, errlen, rc,
+		return iopf_fail(err, errlen, rc,
 			    "cannot enable page faults on %s: %s (it needs PRI/ATS or stall support, "
 			    "must not be a VF, and the kernel needs CONFIG_IOMMU_IOPF)", path, strerror(-rc));
 	if (rc)
-		return fail(err, errlen, rc, "cannot attach %s to the fault HWPT: %s", path,
+		return iopf_fail(err, errlen, rc, "cannot attach %s to the fault HWPT: %s", path,
 			    strerror(-rc));
 	v->attached = true;
 	return 0;
@@ -422,18 +404,18 @@ static void vdev_teardown(struct iopf_target *t, struct vdev *v)
 	struct vfio_detach dt = { .argsz = sizeof(dt) };
 	struct iommu_destroy d = { .size = sizeof(d) };
 
-	if (v->attached && xioctl(v->devfd, VFIO_DETACH_IOMMUFD_PT, &dt))
+	if (v->attached && iopf_ioctl(v->devfd, VFIO_DETACH_IOMMUFD_PT, &dt))
 		iopf_logf(&t->log, IOPF_LOG_WARN, "device: detach failed: %s", strerror(errno));
 	if (v->hwpt_id) {
 		d.id = v->hwpt_id;
-		xioctl(v->iommufd, IOMMU_DESTROY, &d);
+		iopf_ioctl(v->iommufd, IOMMU_DESTROY, &d);
 	}
 	if (t->fd >= 0)
 		close(t->fd);
 	t->fd = -1;
 	if (t->queue_id && v->iommufd >= 0) {
 		d.id = t->queue_id;
-		xioctl(v->iommufd, IOMMU_DESTROY, &d);
+		iopf_ioctl(v->iommufd, IOMMU_DESTROY, &d);
 	}
 	if (v->devfd >= 0)
 		close(v->devfd);	/* unbinds */
@@ -457,7 +439,7 @@ static int vdev_detach(struct iopf_target *t, uint32_t live_dev_id)
 		return -ENOENT;
 	if (!v->attached)
 		return 0;
-	rc = xioctl(v->devfd, VFIO_DETACH_IOMMUFD_PT, &dt);
+	rc = iopf_ioctl(v->devfd, VFIO_DETACH_IOMMUFD_PT, &dt);
 	if (!rc)
 		v->attached = false;
 	return rc;
@@ -476,7 +458,7 @@ int iopf_target_open_device(struct iopf_target *t, const char *arg, char *err, s
 	int rc;
 
 	if (!*arg)
-		return fail(err, errlen, -EINVAL, "device: needs a path, e.g. device:/dev/vfio/devices/vfio0");
+		return iopf_fail(err, errlen, -EINVAL, "device: needs a path, e.g. device:/dev/vfio/devices/vfio0");
 	rc = check_vfio_cdev(arg, err, errlen);
 	if (rc)
 		return rc;

@@ -17,7 +17,6 @@
  */
 #include <errno.h>
 #include <fcntl.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -102,35 +101,18 @@ struct mock {
 	size_t ndevs;
 };
 
-static int fail(char *err, size_t errlen, int rc, const char *fmt, ...)
-	__attribute__((format(printf, 4, 5)));
-
-static int fail(char *err, size_t errlen, int rc, const char *fmt, ...)
-{
-	va_list ap;
-
-	va_start(ap, fmt);
-	vsnprintf(err, errlen, fmt, ap);
-	va_end(ap);
-	return rc;
-}
-
-static int xioctl(int fd, unsigned long req, void *arg)
-{
-	return ioctl(fd, req, arg) ? -errno : 0;
-}
 
 static int test_cmd(struct mock *m, struct iommu_test_cmd *cmd)
 {
 	cmd->size = sizeof(*cmd);
-	return xioctl(m->iommufd, IOMMU_TEST_CMD, cmd);
+	return iopf_ioctl(m->iommufd, IOMMU_TEST_CMD, cmd);
 }
 
 static int destroy_obj(struct mock *m, uint32_t id)
 {
 	struct iommu_destroy d = { .size = sizeof(d), .id = id };
 
-	return xioctl(m->iommufd, IOMMU_DESTROY, &d);
+	return iopf_ioctl(m->iommufd, IOMMU_DESTROY, &d);
 }
 
 static int replace(struct mock *m, uint32_t stdev_id, uint32_t pt_id)
@@ -147,7 +129,7 @@ static int replace(struct mock *m, uint32_t stdev_id, uint32_t pt_id)
 static int hwpt_alloc(struct mock *m, struct iommu_hwpt_alloc *a, uint32_t *out)
 {
 	a->size = sizeof(*a);
-	int rc = xioctl(m->iommufd, IOMMU_HWPT_ALLOC, a);
+	int rc = iopf_ioctl(m->iommufd, IOMMU_HWPT_ALLOC, a);
 
 	if (!rc)
 		*out = a->out_hwpt_id;
@@ -162,18 +144,18 @@ static int open_iommufd(char *err, size_t errlen)
 		return fd;
 	switch (errno) {
 	case ENOENT:
-		return fail(err, errlen, -ENOENT,
+		return iopf_fail(err, errlen, -ENOENT,
 			    "no /dev/iommu: this kernel has no iommufd (CONFIG_IOMMUFD)");
 	case EACCES:
 	case EPERM:
-		return fail(err, errlen, -errno,
+		return iopf_fail(err, errlen, -errno,
 			    "no permission to open /dev/iommu: run as root, or chmod/chown /dev/iommu");
 	case ENXIO:
 	case ENODEV:
-		return fail(err, errlen, -errno,
+		return iopf_fail(err, errlen, -errno,
 			    "/dev/iommu exists but no driver answers it: is the iommufd module loaded?");
 	default:
-		return fail(err, errlen, -errno, "cannot open /dev/iommu: %s", strerror(errno));
+		return iopf_fail(err, errlen, -errno, "cannot open /dev/iommu: %s", strerror(errno));
 	}
 }
 
@@ -196,15 +178,15 @@ static int probe_test_cmd(struct mock *m, char *err, size_t errlen)
 	case -ENOENT:
 		return 0;
 	case -ENOTTY:
-		return fail(err, errlen, rc,
+		return iopf_fail(err, errlen, rc,
 			    "kernel lacks CONFIG_IOMMUFD_TEST: the mock target needs a kernel built with it "
 			    "(tests/kernel/build-kernel.sh makes one)");
 	case -EOPNOTSUPP:
-		return fail(err, errlen, rc,
+		return iopf_fail(err, errlen, rc,
 			    "kernel's CONFIG_IOMMUFD_TEST mock cannot trigger page faults "
 			    "(IOMMU_TEST_OP_TRIGGER_IOPF needs Linux >= 6.11)");
 	default:
-		return fail(err, errlen, rc, "IOMMU_TEST_CMD probe failed: %s", strerror(-rc));
+		return iopf_fail(err, errlen, rc, "IOMMU_TEST_CMD probe failed: %s", strerror(-rc));
 	}
 }
 
@@ -212,17 +194,17 @@ static int alloc_queue(struct mock *m, char *err, size_t errlen)
 {
 	struct iommu_ioas_alloc ioas = { .size = sizeof(ioas) };
 	struct iommu_fault_alloc fa = { .size = sizeof(fa) };
-	int rc = xioctl(m->iommufd, IOMMU_IOAS_ALLOC, &ioas);
+	int rc = iopf_ioctl(m->iommufd, IOMMU_IOAS_ALLOC, &ioas);
 
 	if (rc)
-		return fail(err, errlen, rc, "IOMMU_IOAS_ALLOC failed: %s", strerror(-rc));
+		return iopf_fail(err, errlen, rc, "IOMMU_IOAS_ALLOC failed: %s", strerror(-rc));
 	m->ioas_id = ioas.out_ioas_id;
-	rc = xioctl(m->iommufd, IOMMU_FAULT_QUEUE_ALLOC, &fa);
+	rc = iopf_ioctl(m->iommufd, IOMMU_FAULT_QUEUE_ALLOC, &fa);
 	if (rc == -ENOTTY)
-		return fail(err, errlen, rc,
+		return iopf_fail(err, errlen, rc,
 			    "kernel has no IOMMU_FAULT_QUEUE_ALLOC: iommufd fault queues need Linux >= 6.11");
 	if (rc)
-		return fail(err, errlen, rc, "IOMMU_FAULT_QUEUE_ALLOC failed: %s", strerror(-rc));
+		return iopf_fail(err, errlen, rc, "IOMMU_FAULT_QUEUE_ALLOC failed: %s", strerror(-rc));
 	m->fault_id = fa.out_fault_id;
 	return (int)fa.out_fault_fd;
 }
@@ -235,7 +217,7 @@ int iopf_target_open_mock(struct iopf_target *t, const char *arg, char *err, siz
 	int rc;
 
 	if (*arg)
-		return fail(err, errlen, -EINVAL, "the mock target takes no argument");
+		return iopf_fail(err, errlen, -EINVAL, "the mock target takes no argument");
 	m = calloc(1, sizeof(*m));
 	if (!m)
 		return -ENOMEM;

@@ -1,8 +1,10 @@
 // SPDX-License-Identifier: MIT
 /* Live fault queues by name: dispatch to the back-ends in lib/target-*.c. */
 #include <errno.h>
+#include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
 
 #include "internal.h"
 
@@ -54,6 +56,21 @@ void iopf_target_close(struct iopf_target *t)
 	if (t->ops && t->ops->close)
 		t->ops->close(t);
 	free(t);
+}
+
+int iopf_fail(char *err, size_t errlen, int rc, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(err, errlen, fmt, ap);
+	va_end(ap);
+	return rc;
+}
+
+int iopf_ioctl(int fd, unsigned long req, void *arg)
+{
+	return ioctl(fd, req, arg) ? -errno : 0;
 }
 
 const char *iopf_target_name(const struct iopf_target *t) { return t->name; }

@@ -747,14 +747,7 @@ static void print_check(struct iopf_out *o, struct stats *st)
 	for (int i = 0; i < st->o->nfiles && len < sizeof(capture); i++)
 		len += (size_t)snprintf(capture + len, sizeof(capture) - len, "%s%s",
 					i ? "," : "", st->o->files[i]);
-	rep->latency_ns.count = iopf_hist_count(h);
-	rep->latency_ns.min = iopf_hist_min(h);
-	rep->latency_ns.mean = iopf_hist_mean(h);
-	rep->latency_ns.p50 = iopf_hist_quantile(h, 0.50);
-	rep->latency_ns.p90 = iopf_hist_quantile(h, 0.90);
-	rep->latency_ns.p99 = iopf_hist_quantile(h, 0.99);
-	rep->latency_ns.p999 = iopf_hist_quantile(h, 0.999);
-	rep->latency_ns.max = iopf_hist_max(h);
+	iopf_report_latency(rep, h);
 	rep->wall_ns = st->last_ns > st->first_ns ? st->last_ns - st->first_ns : 0;
 	rep->groups_per_s = rep->wall_ns ? (double)rep->groups * 1e9 / (double)rep->wall_ns : 0;
 	rep->ok = true;
