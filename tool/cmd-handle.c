@@ -97,7 +97,7 @@ static const struct argp_child children[] = { GLOBAL_CHILD, { 0 } };
 static const struct argp handle_argp = {
 	.options = options,
 	.parser = parse_opt,
-	.doc = "Answer the faults on a fault fd: the reference handler (SPEC section 6).\v"
+	.doc = "Answer the faults on a fault fd: the reference handler for the handler-fd contract (iopftool-replay(8)).\v"
 	       "Started by 'iopftool replay --exec' with the fault fd as fd 3, or on any fault fd.",
 	.children = children,
 };

@@ -77,7 +77,7 @@ struct replay {
 
 static const struct argp_option options[] = {
 	{ "read", 'r', "FILE", 0, "the capture to replay (or give it as the argument)", 0 },
-	{ "target", 't', "QUEUE", 0, "sim (default), mock, fd:N, pid:PID:FD or device:PATH", 0 },
+	{ "target", 't', "QUEUE", 0, "sim (default) or mock: a queue the tool can inject faults into", 0 },
 	{ "handler", OPT_HANDLER, "NAME", 0, "builtin:success (default), builtin:invalid or builtin:from-capture", 0 },
 	{ "exec", 'x', "CMD", 0, "run CMD as the handler, with the fault fd as fd 3", 0 },
 	{ "speed", OPT_SPEED, "X", 0, "play the recorded schedule X times faster", 0 },
@@ -140,7 +140,7 @@ static const struct argp replay_argp = {
 	.parser = parse_opt,
 	.args_doc = "CAPTURE",
 	.doc = "Replay a capture's faults into a queue as the device and check the handler's answers.\v"
-	       "Prints the report (SPEC section 5); -v also prints the live records.\n"
+	       "Prints the report (see iopftool-replay(8)); -v also prints the live records.\n"
 	       "Exit status: 0 every response correct, 1 violations, 2 error, 64 usage.",
 	.children = children,
 };
