@@ -216,8 +216,9 @@ int iopf_target_open_mock(struct iopf_target *t, const char *arg, char *err, siz
 	struct mock *m;
 	int rc;
 
-	if (*arg)
-		return iopf_fail(err, errlen, -EINVAL, "the mock target takes no argument");
+	/* "mock:single" ignores the test patch: single-record groups, as on a stock kernel. */
+	if (*arg && strcmp(arg, "single"))
+		return iopf_fail(err, errlen, -EINVAL, "unknown mock option '%s' (mock or mock:single)", arg);
 	m = calloc(1, sizeof(*m));
 	if (!m)
 		return -ENOMEM;
@@ -235,6 +236,8 @@ int iopf_target_open_mock(struct iopf_target *t, const char *arg, char *err, siz
 		free(m);
 		return rc;
 	}
+	if (*arg)
+		m->partial = false;
 	t->ops = &mock_ops;
 	t->priv = m;
 	t->fd = rc;

@@ -14,6 +14,7 @@ static const struct {
 } backends[] = {
 	{ "sim", iopf_target_open_sim },
 	{ "mock", iopf_target_open_mock },
+	{ "mock:", iopf_target_open_mock },
 	{ "fd:", iopf_target_open_fd },
 	{ "pid:", iopf_target_open_pid },
 	{ "device:", iopf_target_open_device },
@@ -44,7 +45,7 @@ int iopf_target_open(struct iopf_target **tp, const char *spec, const struct iop
 		*tp = t;
 		return 0;
 	}
-	snprintf(err, errlen, "unknown queue '%s' (expected sim, mock, fd:N, pid:PID:FD or device:PATH)",
+	snprintf(err, errlen, "unknown queue '%s' (expected sim, mock, mock:single, fd:N, pid:PID:FD or device:PATH)",
 		 spec);
 	return -EINVAL;
 }

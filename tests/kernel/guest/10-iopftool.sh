@@ -59,6 +59,11 @@ t 'the mock replay report maps capture dev_id to live dev_id' '
 	grep "\"devices\":\[{\"capture\":[12],\"live\":[0-9]*},{\"capture\":[12],\"live\":[0-9]*}\]" rep.json &&
 	"$IOPFTOOL" replay "$CAPTURES/demo.pcap" --target mock --topspeed | grep "devices (capture -> live): [12]->"'
 
+t 'mock:single (a stock kernel): multi-record groups are injected split and counted' '
+	"$IOPFTOOL" -j replay "$CAPTURES/multi.pcap" --target mock:single --topspeed >rep.json 2>err &&
+	grep "\"ok\":true" rep.json && want split_groups 12 rep.json && want groups 48 rep.json &&
+	grep "12 multi-record groups were injected split" err'
+
 # A capture whose grpids (16 bits) cannot be mistaken for live cookies.
 "$IOPFTOOL" generate -w bugs.pcap --seed 11 --groups 24 --group-size 1-2 --rate 2000 \
 	--grpid-bits 16 --pasids 1 2>/dev/null
