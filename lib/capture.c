@@ -41,7 +41,10 @@ struct iopf_reader {
 	uint64_t end;		/* pcapng: file position after that record */
 	uint64_t next;		/* where the next record starts (pcapng: reading) */
 	char err[512];
+	char *vbuf;		/* stdio buffer of a file we opened (not stdin) */
 };
+
+#define READER_BUFSIZE (256 * 1024)
 
 static FILE *open_input(const char *path)
 {
@@ -66,6 +69,9 @@ static int reader_start(struct iopf_reader *rd, FILE *fp, char *err, size_t errl
 	struct stat st;
 	long pos;
 
+	/* Large reads: libpcap reads through stdio, 4 KiB at a time by default. */
+	if (fp != stdin && (rd->vbuf = malloc(READER_BUFSIZE)))
+		setvbuf(fp, rd->vbuf, _IOFBF, READER_BUFSIZE);
 	rd->pcap = pcap_fopen_offline_with_tstamp_precision(fp, PCAP_TSTAMP_PRECISION_NANO,
 							    ebuf);
 	if (!rd->pcap) {
@@ -123,6 +129,7 @@ void iopf_reader_free(struct iopf_reader *rd)
 		return;
 	if (rd->pcap)
 		pcap_close(rd->pcap);	/* closes the file, never stdin */
+	free(rd->vbuf);		/* after the close that flushed through it */
 	free(rd->path);
 	free(rd);
 }

@@ -27,6 +27,7 @@ enum { OPT_HANDLER = 256, OPT_SPEED, OPT_RATE, OPT_TOPSPEED, OPT_LOOP, OPT_TIMEO
 
 #define MAX_GROUP_RECORDS 65536	/* a longer run of one cookie is split, with a warning */
 #define MAX_DEVICES 4096
+#define TOPSPEED_BATCH 64	/* groups injected between reads at --topspeed */
 
 struct replay_opts {
 	const char *capture;
@@ -416,9 +417,17 @@ static int play_group(struct replay *rp)
 	rp->ngrp = 0;
 	if (rc)
 		return rc;
-	if (rp->kind != H_EXEC)
-		return service_builtin(rp);
-	return pump(rp, 0, false);	/* one pass: forward what was delivered */
+	if (rp->kind == H_EXEC)
+		return pump(rp, 0, false);	/* one pass: forward what was delivered */
+	/*
+	 * At top speed the success/invalid handlers read after every
+	 * TOPSPEED_BATCH injections: whole-group reads pack several groups,
+	 * and the queue's readiness flips once per batch, not per group.
+	 * from-capture must see each group delivered before its answer.
+	 */
+	if (rp->o.topspeed && rp->kind != H_FROM_CAPTURE && rp->injected % TOPSPEED_BATCH)
+		return 0;
+	return service_builtin(rp);
 }
 
 /* ---- reading the capture -------------------------------------------------- */

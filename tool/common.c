@@ -159,7 +159,11 @@ static bool progress_shown;
 
 bool progress_wanted(void)
 {
-	return !gopts.quiet && isatty(STDERR_FILENO);
+	static int tty = -1;	/* asked once: this sits on per-record paths */
+
+	if (tty < 0)
+		tty = isatty(STDERR_FILENO);
+	return !gopts.quiet && tty;
 }
 
 void progress(const char *fmt, ...)
