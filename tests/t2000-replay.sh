@@ -113,6 +113,17 @@ test_expect_success 'timing: --rate and --speed keep the schedule, --loop repeat
 	iopftool -j replay in.pcap --speed 0.5 >rep.json && test "$(jget rep.json groups)" = 40
 '
 
+test_expect_success 'faults without LAST_PAGE: a response closes the group (stats --check, replay)' '
+	"$HELPERS/mkcapture" nolast.pcap fault,dev=1,grpid=5,cookie=1,flags=0 \
+		resp,cookie=1,code=0 fault,dev=1,grpid=6,cookie=1,flags=0 resp,cookie=1,code=0 &&
+	iopftool -j stats --check nolast.pcap >chk.json 2>err &&
+	test "$(jget chk.json groups)" = 2 && test "$(jget chk.json ok)" = true &&
+	grep "without a LAST_PAGE" err &&
+	iopftool -j replay nolast.pcap --topspeed >rep.json 2>err &&
+	test "$(jget rep.json groups)" = 2 && test "$(jget rep.json ok)" = true &&
+	grep "did not end with a LAST_PAGE" err
+'
+
 test_expect_success 'usage errors exit 64' '
 	test_expect_code 64 iopftool replay &&
 	test_expect_code 64 iopftool replay in.pcap --speed fast &&

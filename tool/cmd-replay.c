@@ -487,6 +487,14 @@ static int play_capture(struct replay *rp)
 			p_err("%s: %s", rp->o.capture, iopf_reader_error(rd));
 			break;
 		}
+		/* A response to the group being assembled: it was complete (SPEC 4). */
+		if (r.type == IOPF_REC_RESPONSE && rp->ngrp && r.queue_id == rp->grp_queue &&
+		    r.u.resp.cookie == rp->grp[0].cookie) {
+			rp->unterminated++;
+			rc = play_group(rp);
+			if (rc)
+				break;
+		}
 		if (r.type == IOPF_REC_FAULT)
 			rc = on_fault(rp, &r);
 		else if (r.type == IOPF_REC_RESPONSE && rp->kind == H_FROM_CAPTURE)

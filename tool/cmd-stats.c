@@ -74,6 +74,7 @@ struct sgroup {			/* the most recent group of one (queue, cookie) */
 	uint32_t n, cap;	/* records kept for the checker */
 	uint64_t nrec;		/* records seen */
 	uint64_t reuse_key;	/* (queue, dev) index << 32 | grpid, while outstanding */
+	uint64_t last_ts;	/* time of its newest record */
 	bool open, outstanding, reuse_tracked;
 };
 
@@ -96,6 +97,7 @@ struct stats {
 	struct file_info file[MAX_FILES];
 	uint64_t records, faults, groups, responses, lost, lost_records, meta, bad, unknown;
 	uint64_t incomplete, seq_gaps, grpid_reuse, untracked;
+	uint64_t warned_unterminated;
 	uint64_t first_ns, last_ns;
 	struct table devs, pasids, perms, codes, statuses;
 	uint64_t sizes[SIZE_BUCKETS];
@@ -293,9 +295,28 @@ static void on_fault(struct stats *st, const struct iopf_rec *r)
 		g->nrec = 0;
 	}
 	g->nrec++;
+	g->last_ts = ts_ns(r);
 	group_keep(st, g, f);
 	if (f->flags & IOMMU_PGFAULT_FLAGS_LAST_PAGE)
 		group_delivered(st, g, r);
+}
+
+/*
+ * A response to a group whose LAST_PAGE record never came: reads return
+ * whole groups, so it was delivered; close it before the response.
+ */
+static void close_unterminated(struct stats *st, struct sgroup *g, const struct iopf_rec *r)
+{
+	struct iopf_rec d = { .queue_id = r->queue_id };
+
+	if (!st->warned_unterminated++)
+		p_warn("%s: record %" PRIu64 ": a group (cookie %u) without a LAST_PAGE record is "
+		       "answered; taken as complete", st->fi->path, st->fi->records, r->u.resp.cookie);
+	d.ts.tv_sec = (time_t)(g->last_ts / 1000000000ull);
+	d.ts.tv_nsec = (long)(g->last_ts % 1000000000ull);
+	if (g->n)
+		d.u.fault = g->recs[g->n - 1];
+	group_delivered(st, g, &d);
 }
 
 static void on_response(struct stats *st, const struct iopf_rec *r)
@@ -303,6 +324,8 @@ static void on_response(struct stats *st, const struct iopf_rec *r)
 	const struct iommu_hwpt_page_response *p = &r->u.resp;
 	struct sgroup *g = group_of(st, r->queue_id, p->cookie, false);
 
+	if (g && g->open)
+		close_unterminated(st, g, r);
 	st->responses++;
 	table_row(&st->codes, p->code)->a++;
 	table_row(&st->statuses, r->status)->a++;
