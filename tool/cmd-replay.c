@@ -551,6 +551,9 @@ static int finish_handler(struct replay *rp)
 	proxy_shutdown(&rp->proxy);
 	if (!rc)
 		rc = pump(rp, iopf_now_ns() + 200000000ull, true);
+	p_verbose("handler: %llu groups sent in %llu reads of the queue, at most %llu bytes waiting "
+		  "for its socket", (unsigned long long)rp->proxy.sent,
+		  (unsigned long long)rp->live.reads, (unsigned long long)rp->proxy.queued_max);
 	proxy_reap(&rp->proxy, 2000000000ull);
 	if (WIFSIGNALED(rp->proxy.status))
 		p_warn("handler '%s' died of signal %d", rp->o.exec, WTERMSIG(rp->proxy.status));

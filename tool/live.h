@@ -28,7 +28,6 @@ struct live {
 	size_t cap;
 	/* totals */
 	uint64_t reads, groups, faults, responses, accepted, outstanding;
-	uint64_t write_errors;		/* capture write failures (reported once) */
 	int write_err;			/* first capture write error (-errno) */
 };
 

@@ -291,6 +291,8 @@ static void summary(struct monitor *m)
 	       (unsigned long long)m->live.faults, (unsigned long long)m->live.responses,
 	       (unsigned long long)m->live.accepted,
 	       (unsigned long long)(m->live.responses - m->live.accepted), secs);
+	p_verbose("%llu reads (%.1f groups a read)", (unsigned long long)m->live.reads,
+		  m->live.reads ? (double)m->live.groups / (double)m->live.reads : 0.0);
 	if (rep.latency_ns.count)
 		p_info("answer latency: p50 %lluns p99 %lluns max %lluns",
 		       (unsigned long long)rep.latency_ns.p50, (unsigned long long)rep.latency_ns.p99,
