@@ -124,6 +124,13 @@ test_expect_success 'faults without LAST_PAGE: a response closes the group (stat
 	grep "did not end with a LAST_PAGE" err
 '
 
+test_expect_success 'a ten-year pause in the capture is cut to --max-gap' '
+	"$HELPERS/mkcapture" gap.pcap fault,dev=1,grpid=5,cookie=1,last resp,cookie=1 \
+		fault,dev=1,grpid=6,cookie=1,last,t=315360000000000000 &&
+	timeout 10 "$IOPFTOOL" -j replay gap.pcap --max-gap 100ms >rep.json 2>err &&
+	test "$(jget rep.json groups)" = 2 && grep "cut to --max-gap" err
+'
+
 test_expect_success 'usage errors exit 64' '
 	test_expect_code 64 iopftool replay &&
 	test_expect_code 64 iopftool replay in.pcap --speed fast &&

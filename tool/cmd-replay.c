@@ -23,7 +23,7 @@ enum handler_kind { H_SUCCESS, H_INVALID, H_FROM_CAPTURE, H_EXEC };
 
 /* Long-only options. */
 enum { OPT_HANDLER = 256, OPT_SPEED, OPT_RATE, OPT_TOPSPEED, OPT_LOOP, OPT_TIMEOUT,
-       OPT_DEADLINE, OPT_LINKTYPE, OPT_SETTLE };
+       OPT_DEADLINE, OPT_LINKTYPE, OPT_SETTLE, OPT_MAX_GAP };
 
 #define MAX_GROUP_RECORDS 65536	/* a longer run of one cookie is split, with a warning */
 #define MAX_DEVICES 4096
@@ -42,6 +42,7 @@ struct replay_opts {
 	uint64_t timeout_ns;
 	uint64_t deadline_ns;
 	uint64_t settle_ns;
+	uint64_t max_gap_ns;
 	int linktype;
 };
 
@@ -62,6 +63,7 @@ struct replay {
 	size_t ndevs;
 	/* schedule */
 	uint64_t start_ns, ts0, injected, first_inject_ns, last_inject_ns;
+	uint64_t ts_last, skipped, gaps_cut;	/* --max-gap */
 	uint64_t injected_parts;	/* live groups injected (a split group is several) */
 	bool have_ts0;
 	uint64_t split, unterminated, bad_records;
@@ -87,6 +89,7 @@ static const struct argp_option options[] = {
 	{ "loop", OPT_LOOP, "N", 0, "play the capture N times (default 1)", 0 },
 	{ "timeout", OPT_TIMEOUT, "DUR", 0, "wait this long after the last injection for answers (default 1s)", 0 },
 	{ "deadline", OPT_DEADLINE, "DUR", 0, "count answers later than DUR after delivery as late", 0 },
+	{ "max-gap", OPT_MAX_GAP, "DUR", 0, "cut recorded pauses longer than DUR to DUR (default 5s)", 0 },
 	{ "settle", OPT_SETTLE, "DUR", 0, "with --exec: let the handler start this long before the first injection (default 100ms)", 0 },
 	{ "write", 'w', "FILE", 0, "record the live session to a capture", 0 },
 	{ "linktype", OPT_LINKTYPE, "N", 0, "link type of the -w capture, 147..162 (default 147)", 0 },
@@ -108,6 +111,7 @@ static error_t parse_opt(int key, char *arg, struct argp_state *state)
 	case OPT_LOOP: o->loops = arg_u64(state, "--loop", arg, UINT32_MAX); return 0;
 	case OPT_TIMEOUT: o->timeout_ns = arg_duration(state, "--timeout", arg); return 0;
 	case OPT_DEADLINE: o->deadline_ns = arg_duration(state, "--deadline", arg); return 0;
+	case OPT_MAX_GAP: o->max_gap_ns = arg_duration(state, "--max-gap", arg); return 0;
 	case OPT_SETTLE: o->settle_ns = arg_duration(state, "--settle", arg); return 0;
 	case 'w': o->wfile = arg; return 0;
 	case OPT_LINKTYPE: o->linktype = (int)arg_u64(state, "--linktype", arg, IOPF_LINKTYPE_MAX);
@@ -379,10 +383,20 @@ static uint64_t due_ns(struct replay *rp, uint64_t ts_ns)
 	if (rp->o.rate > 0)
 		return rp->start_ns + (uint64_t)((double)rp->injected * 1e9 / rp->o.rate);
 	if (!rp->have_ts0) {
-		rp->ts0 = ts_ns;
+		rp->ts0 = rp->ts_last = ts_ns;
+		rp->skipped = 0;
 		rp->have_ts0 = true;
 	}
-	double off = ts_ns > rp->ts0 ? (double)(ts_ns - rp->ts0) : 0;
+	/* A recorded pause longer than --max-gap is cut short (a crafted time stamp must not stall us for years). */
+	if (ts_ns > rp->ts_last && ts_ns - rp->ts_last > rp->o.max_gap_ns) {
+		if (!rp->gaps_cut++)
+			p_info("%s: a pause of %.3fs in the capture is cut to --max-gap %.3fs", rp->o.capture,
+			       (double)(ts_ns - rp->ts_last) / 1e9, (double)rp->o.max_gap_ns / 1e9);
+		rp->skipped += ts_ns - rp->ts_last - rp->o.max_gap_ns;
+	}
+	if (ts_ns > rp->ts_last)
+		rp->ts_last = ts_ns;
+	double off = ts_ns > rp->ts0 ? (double)(ts_ns - rp->ts0 - rp->skipped) : 0;
 
 	return rp->start_ns + (uint64_t)(off / (rp->o.speed > 0 ? rp->o.speed : 1.0));
 }
@@ -682,7 +696,8 @@ static int replay(struct replay *rp)
 int cmd_replay(int argc, char **argv)
 {
 	struct replay rp = { .o = { .target = "sim", .handler = "builtin:success", .loops = 1,
-				    .timeout_ns = 1000000000ull, .settle_ns = 100000000ull, .linktype = IOPF_LINKTYPE_DEFAULT } };
+				    .timeout_ns = 1000000000ull, .settle_ns = 100000000ull,
+				    .max_gap_ns = 5000000000ull, .linktype = IOPF_LINKTYPE_DEFAULT } };
 
 	parse_verb(&replay_argp, argc, argv, &rp.o);
 	install_stop_handlers();
