@@ -96,7 +96,7 @@ struct monitor {
 	struct live live;
 	struct iopf_gen *gen;
 	int epfd, timerfd;
-	uint64_t start_ns, next_gen_ns, gen_done;
+	uint64_t start_ns, next_gen_ns, gen_done, last_flush_ns;
 	struct iommu_hwpt_pgfault grp[4096];
 	size_t ngrp;
 	bool gen_have, gen_finite;
@@ -217,6 +217,24 @@ static bool done(const struct monitor *m)
 	       m->held_head == m->held_tail && !(iopf_target_fd_ready(m));
 }
 
+/*
+ * Push the capture to the file at most once a second, so that even a
+ * SIGKILL (which cannot be caught) loses no more than the last second.
+ */
+static int flush_now_and_then(struct monitor *m)
+{
+	uint64_t now = iopf_now_ns();
+	int rc;
+
+	if (!m->live.writer || now - m->last_flush_ns < 1000000000ull)
+		return 0;
+	m->last_flush_ns = now;
+	rc = iopf_writer_flush(m->live.writer);
+	if (rc && !m->live.write_err)
+		m->live.write_err = rc;
+	return 0;	/* done() sees write_err and stops; the error is reported at close */
+}
+
 static int step(struct monitor *m)
 {
 	struct epoll_event ev[4];
@@ -239,6 +257,7 @@ static int step(struct monitor *m)
 	if (g < 0)
 		return (int)g;
 	rc = rc ?: answer(m, false);
+	rc = rc ?: flush_now_and_then(m);
 	if (!rc && progress_wanted())
 		progress("%s: %llu groups, %llu faults", iopf_target_name(m->t),
 			 (unsigned long long)m->live.groups, (unsigned long long)m->live.faults);
