@@ -80,7 +80,7 @@ run: deps
 check: deps
 	@$(MAKE) --no-print-directory all
 	@$(MAKE) --no-print-directory SANITIZE=address,undefined all
-	@scripts/deps.sh kernel
+	@scripts/deps.sh check
 	@$(TEST_ENV) tests/run.sh all
 
 TEST_ENV = IOPFTOOL=$(abspath $(IOPFTOOL)) UNIT_DIR=$(abspath $(O)/tests/unit) \

@@ -64,7 +64,6 @@ test_expect_code() {
 	fi
 }
 
-# json_get FILE KEY.PATH: print one value from a JSON document (python3-free: jq-free).
 # HELPERS: build/tests/helpers (json-get, mkcapture)
 HELPERS=${HELPERS:-$(dirname "$IOPFTOOL")/tests/helpers}
 
