@@ -33,6 +33,10 @@ int iopf_fail(char *err, size_t errlen, int rc, const char *fmt, ...)
 /* ioctl(2) as 0 or a negative errno. */
 int iopf_ioctl(int fd, unsigned long req, void *arg);
 
+/* read(2)/write(2) on t->fd as a count or a negative errno: the kernel fd back-ends' ops. */
+ssize_t iopf_target_fd_read(struct iopf_target *t, void *buf, size_t count);
+ssize_t iopf_target_fd_write(struct iopf_target *t, const void *buf, size_t count);
+
 /* Back-end constructors: fill t (name and log are already set). */
 int iopf_target_open_sim(struct iopf_target *t, const char *arg, char *err, size_t errlen);
 int iopf_target_open_mock(struct iopf_target *t, const char *arg, char *err, size_t errlen);

@@ -59,21 +59,6 @@ _Static_assert(sizeof(struct vfio_bind) == 16, "vfio_device_bind_iommufd is 16 b
 _Static_assert(sizeof(struct vfio_attach) == 12, "vfio_device_attach_iommufd_pt is 12 bytes (6.12)");
 _Static_assert(sizeof(struct vfio_detach) == 8, "vfio_device_detach_iommufd_pt is 8 bytes");
 
-
-static ssize_t fd_read(struct iopf_target *t, void *buf, size_t count)
-{
-	ssize_t n = read(t->fd, buf, count);
-
-	return n < 0 ? -errno : n;
-}
-
-static ssize_t fd_write(struct iopf_target *t, const void *buf, size_t count)
-{
-	ssize_t n = write(t->fd, buf, count);
-
-	return n < 0 ? -errno : n;
-}
-
 /* readlink of /proc/PID/fd/FD (pid 0: self); -errno or 0. */
 static int fd_link(pid_t pid, int fd, char *buf, size_t len)
 {
@@ -106,8 +91,8 @@ static int parse_fd(const char *s, int *fd)
 
 /* The caller owns fd N: close leaves it open. */
 static const struct iopf_target_ops fd_ops = {
-	.read = fd_read,
-	.write = fd_write,
+	.read = iopf_target_fd_read,
+	.write = iopf_target_fd_write,
 };
 
 static void check_fd_kind(struct iopf_target *t, int fd)
@@ -161,8 +146,8 @@ static void fd_close(struct iopf_target *t)
 }
 
 static const struct iopf_target_ops owned_fd_ops = {
-	.read = fd_read,
-	.write = fd_write,
+	.read = iopf_target_fd_read,
+	.write = iopf_target_fd_write,
 	.close = fd_close,
 };
 
@@ -446,8 +431,8 @@ static int vdev_detach(struct iopf_target *t, uint32_t live_dev_id)
 }
 
 static const struct iopf_target_ops vdev_ops = {
-	.read = fd_read,
-	.write = fd_write,
+	.read = iopf_target_fd_read,
+	.write = iopf_target_fd_write,
 	.detach = vdev_detach,
 	.close = vdev_close,
 };

@@ -101,7 +101,6 @@ struct mock {
 	size_t ndevs;
 };
 
-
 static int test_cmd(struct mock *m, struct iommu_test_cmd *cmd)
 {
 	cmd->size = sizeof(*cmd);
@@ -418,20 +417,6 @@ static int mock_inject(struct iopf_target *t, const struct iommu_hwpt_pgfault *f
 	return test_cmd(m, &cmd);
 }
 
-static ssize_t mock_read(struct iopf_target *t, void *buf, size_t count)
-{
-	ssize_t n = read(t->fd, buf, count);
-
-	return n < 0 ? -errno : n;
-}
-
-static ssize_t mock_write(struct iopf_target *t, const void *buf, size_t count)
-{
-	ssize_t n = write(t->fd, buf, count);
-
-	return n < 0 ? -errno : n;
-}
-
 /* Replace back to the parent: the kernel answers the device's groups INVALID. */
 static int mock_detach(struct iopf_target *t, uint32_t live_dev_id)
 {
@@ -480,8 +465,8 @@ static void mock_close(struct iopf_target *t)
 static const struct iopf_target_ops mock_ops = {
 	.device = mock_device,
 	.inject = mock_inject,
-	.read = mock_read,
-	.write = mock_write,
+	.read = iopf_target_fd_read,
+	.write = iopf_target_fd_write,
 	.detach = mock_detach,
 	.close = mock_close,
 };

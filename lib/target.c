@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
+#include <unistd.h>
 
 #include "internal.h"
 
@@ -72,6 +73,20 @@ int iopf_fail(char *err, size_t errlen, int rc, const char *fmt, ...)
 int iopf_ioctl(int fd, unsigned long req, void *arg)
 {
 	return ioctl(fd, req, arg) ? -errno : 0;
+}
+
+ssize_t iopf_target_fd_read(struct iopf_target *t, void *buf, size_t count)
+{
+	ssize_t n = read(t->fd, buf, count);
+
+	return n < 0 ? -errno : n;
+}
+
+ssize_t iopf_target_fd_write(struct iopf_target *t, const void *buf, size_t count)
+{
+	ssize_t n = write(t->fd, buf, count);
+
+	return n < 0 ? -errno : n;
 }
 
 const char *iopf_target_name(const struct iopf_target *t) { return t->name; }
