@@ -5,7 +5,7 @@
 #   scripts/deps.sh kernel   what the kernel VM tier needs (tests/kernel)
 #   scripts/deps.sh check    the whole suite: kernel, plus groff to lint the man pages
 set -eu
-kernel="linux-source-6.12 qemu-system-x86 busybox-static bc bison flex libelf-dev cpio xz-utils gzip"
+kernel="linux-source-6.12 rsync qemu-system-x86 busybox-static bc bison flex libelf-dev cpio xz-utils gzip"
 case "${1:-build}" in
 build)	pkgs="gcc make pkg-config libpcap-dev libjson-c-dev" ;;
 kernel)	pkgs=$kernel ;;
