@@ -20,6 +20,7 @@ static const struct cmd {
 	{ "replay", cmd_replay, "replay a capture against a queue as the device, check the handler" },
 	{ "handle", cmd_handle, "reference handler on a fault fd (fd 3), with --bug modes" },
 	{ "generate", cmd_generate, "write a synthetic capture from a seed" },
+	{ "ps", cmd_ps, "list the processes holding iommufd fault fds" },
 };
 
 const char *argp_program_version = "iopftool " IOPF_VERSION;
@@ -35,6 +36,7 @@ static const char doc[] =
 	"  replay     replay a capture against a queue as the device, check the handler\n"
 	"  handle     reference handler on a fault fd (fd 3), with --bug modes\n"
 	"  generate   write a synthetic capture from a seed\n"
+	"  ps         list the processes holding iommufd fault fds\n"
 	"\n'iopftool VERB --help' lists a verb's options; man iopftool-VERB has examples.\n"
 	"Exit status: 0 success, 1 violations found, 2 runtime or input error, 64 usage error.";
 
@@ -58,7 +60,7 @@ static error_t parse_main(int key, char *arg, struct argp_state *state)
 		return 0;
 	case ARGP_KEY_END:
 		if (!ms->verb)
-			argp_error(state, "no verb given (monitor, record, read, stats, replay, handle, generate)");
+			argp_error(state, "no verb given (monitor, record, read, stats, replay, handle, generate, ps)");
 		return 0;
 	default:
 		return ARGP_ERR_UNKNOWN;
