@@ -1144,18 +1144,40 @@ static void on_group_response(struct iopf_tap *t, const struct ev *e)
 	uint64_t addr = arg64(e, "A");
 	struct out_rec *o;
 
-	if (!b || !queue_wanted(t, b->q))
-		return;		/* a handler's own response (seen at its write) or not ours */
+	struct bracket none = { e->tid, 0, 0, 0 };
+
+	if (!b) {
+		/*
+		 * Not inside iommufd_auto_response_faults() or
+		 * iommufd_fault_destroy() (a build may inline them into their
+		 * callers): a response outside every handler write on this
+		 * thread is still the kernel's own, if it answers a group we saw
+		 * delivered.
+		 */
+		for (size_t i = 0; i < t->npw; i++)
+			if (t->pw[i].tid == e->tid)
+				return;	/* a handler's own response, seen at its write */
+		b = &none;
+	}
+	if (b != &none && !queue_wanted(t, b->q))
+		return;
 	/* The delivered group of this queue and device with the same last fault, oldest first. */
 	for (size_t i = 0; i < t->nouts; i++) {
 		struct outstanding *c = &t->outs[i];
 
-		if (c->q == b->q && (b->reason == 2 || c->dev == b->dev) && c->last.grpid == grpid &&
+		if ((b == &none || c->q == b->q) && (b->reason != 1 || c->dev == b->dev) &&
+		    c->last.grpid == grpid &&
 		    c->last.addr == addr &&
 		    ((c->last.flags ^ flags) & IOMMU_PGFAULT_FLAGS_PASID_VALID) == 0 &&
 		    (!(flags & IOMMU_PGFAULT_FLAGS_PASID_VALID) || c->last.pasid == pasid) &&
 		    (!g || c->t_ns < g->t_ns))
 			g = c;
+	}
+	if (b == &none) {
+		if (!g || !queue_wanted(t, g->q))
+			return;	/* not a group of a queue we watch */
+		none.q = g->q;
+		none.dev = g->dev;
 	}
 	o = emit(t, IOPF_REC_AUTO_RESPONSE, b->q, e->t_ns);
 	if (o) {
@@ -1289,6 +1311,20 @@ static void release(struct iopf_tap *t, bool force)
 static void on_line(struct iopf_tap *t, char *line)
 {
 	struct ev *e;
+	char *lost = strstr(line, "[LOST ");
+
+	if (lost && !strstr(line, "iopftap_")) {
+		/* "CPU:N [LOST M EVENTS]": the trace buffer overflowed */
+		uint64_t m = strtoull(lost + 6, NULL, 10);
+		struct out_rec *o = emit(t, IOPF_REC_LOST, 0, iopf_now_ns());
+
+		if (o)
+			o->r.u.lost = m;
+		t->counts.lost += m;
+		iopf_logf(&t->log, IOPF_LOG_WARN,
+			  "tap: the trace buffer overflowed: %llu events lost", (unsigned long long)m);
+		return;
+	}
 
 	if (grow((void **)&t->hold, &t->chold, t->nhold + 1, sizeof(*t->hold)))
 		return;

@@ -3,8 +3,7 @@
 # queue, the tap must see exactly the groups, cookies and responses the
 # handler's own log shows, the kernel's auto-responses on detach included,
 # without taking anything; its probes must be gone after it exits, and a
-# SIGKILLed tap's probes are removed by the next one.  Also `iopftool ps`,
-# and the tap's overhead ("# tap overhead: ...").
+# SIGKILLed tap's probes are removed by the next one.
 n=0
 t() {
 	desc=$1
@@ -113,13 +112,6 @@ t 'tap:PID:FD sees only that queue, not another handler running meanwhile' '
 	test "$(grep -c ^fault other.log)" = 4
 '
 
-t 'iopftool ps lists the fault fd, /dev/iommu and the handler (text and JSON)' '
-	$TINY -n 1 -s 1500 >/dev/null & h=$! && sleep 0.5 &&
-	"$IOPFTOOL" ps >ps.txt && "$IOPFTOOL" -j ps >ps.json && wait $h && cat ps.txt &&
-	grep "^$h .*tiny-handler.*fault" ps.txt && grep "\"pid\":$h" ps.json &&
-	grep "iommufd-pgfault" ps.json
-'
-
 t 'after a SIGKILLed tap the next one removes its stale probes' '
 	start_tap tap4 monitor --source tap && k=$tap_pid && kill -KILL $k && wait $k;
 	grep -q "iopftool_$k/" $TFS/kprobe_events &&
@@ -133,12 +125,3 @@ t 'SIGTERM also removes the probes' '
 	test "$(probes_left | tr "\n" " ")" = "0 0 "
 '
 
-# Overhead: the same mock run without and with a tap watching it.
-rate() { "$IOPFTOOL" monitor --source mock --gen-rate 1000000 --gen-groups 3000 >/dev/null 2>rate.err &&
-	sed -n "s/.*responses .* in \([0-9.]*\)s.*/\1/p" rate.err; }
-t 'tap overhead measured' '
-	s0=$(rate) && start_tap tap7 record --source tap -w ov.pcap && s1=$(rate) && stop_tap 0.2 &&
-	test -n "$s0" && test -n "$s1" &&
-	awk -v a="$s0" -v b="$s1" "BEGIN { printf \"# tap overhead: %.0f faults/s without the tap, %.0f with it, ratio %.2f\\n\", 3000/a, 3000/b, a/b }" >&2
-'
-grep "tap overhead" /tmp/t.out 2>/dev/null
