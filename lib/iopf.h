@@ -524,6 +524,14 @@ void iopf_tap_counts(const struct iopf_tap *t, struct iopf_tap_counts *c);
 /* Remove the probes and the instance; free. */
 void iopf_tap_close(struct iopf_tap *t);
 
+/*
+ * From a BTF blob (/sys/kernel/btf/vmlinux): the byte offset of member in
+ * struct type, or the value of an enumerator.  0, -ENOENT when absent,
+ * -EBADMSG when the blob is malformed, or -errno reading it.
+ */
+int iopf_btf_member_offset(const char *path, const char *type, const char *member, uint32_t *bytes);
+int iopf_btf_enum_value(const char *path, const char *name, int64_t *value);
+
 /* ------------------------------------------------------------------ */
 /* Small helpers shared by the tool                                    */
 /* ------------------------------------------------------------------ */

@@ -114,19 +114,40 @@ static const struct probe_def {
 	const char *func;
 	const char *args;	/* fixed arguments, more are added for rd, wr and cal */
 } probe_defs[EV_COUNT] = {
-	[EV_REP] = { "iopftap_rep", 'p', "iommu_report_device_fault",
-		     "F=+8($arg2):u32 P=+12($arg2):u32 G=+16($arg2):u32 M=+20($arg2):u32 A=+24($arg2):x64" },
+	[EV_REP] = { "iopftap_rep", 'p', "iommu_report_device_fault", "" },
 	[EV_RD] = { "iopftap_rd", 'r', "iommufd_fault_fops_read", "f=$arg1:x64 r=$retval:s64" },
 	[EV_WR] = { "iopftap_wr", 'p', "iommufd_fault_fops_write", "f=$arg1:x64 n=$arg3:u64" },
 	[EV_WRR] = { "iopftap_wrr", 'r', "iommufd_fault_fops_write", "f=$arg1:x64 r=$retval:s64" },
 	[EV_CAL] = { "iopftap_cal", 'p', "iommufd_fault_fops_write", "f=$arg1:x64" },
-	[EV_AR] = { "iopftap_ar", 'p', "iommufd_auto_response_faults",
-		    "q=+12(+24($arg1)):u32 d=+12(+8($arg2)):u32" },
+	[EV_AR] = { "iopftap_ar", 'p', "iommufd_auto_response_faults", "" },
 	[EV_ARR] = { "iopftap_arr", 'r', "iommufd_auto_response_faults", "" },
-	[EV_FD] = { "iopftap_fd", 'p', "iommufd_fault_destroy", "q=+12($arg1):u32" },
+	[EV_FD] = { "iopftap_fd", 'p', "iommufd_fault_destroy", "" },
 	[EV_FDR] = { "iopftap_fdr", 'r', "iommufd_fault_destroy", "" },
-	[EV_GR] = { "iopftap_gr", 'p', "iopf_group_response",
-		    "F=+8($arg1):u32 P=+12($arg1):u32 G=+16($arg1):u32 M=+20($arg1):u32 A=+24($arg1):x64 c=$arg2:u32" },
+	[EV_GR] = { "iopftap_gr", 'p', "iopf_group_response", "c=$arg2:u32" },
+};
+
+/*
+ * Where the probes find things: the defaults follow from the 6.12 struct
+ * definitions (see the top of this file); with BTF each is read from the
+ * running kernel instead.  -1: unknown (found by calibration, or unused).
+ */
+struct tap_layout {
+	int prm;		/* struct iopf_fault: fault.prm */
+	int pr_flags, pr_pasid, pr_grpid, pr_perm, pr_addr;	/* in iommu_fault_page_request */
+	int obj_type, obj_id;	/* struct iommufd_object */
+	int hwpt_fault;		/* struct iommufd_hw_pagetable: fault */
+	int handle_idev;	/* struct iommufd_attach_handle: idev */
+	int group_last;		/* struct iopf_group: last_fault */
+	int group_cookie;	/* struct iopf_group: cookie */
+	int file_private;	/* struct file: private_data */
+	int64_t obj_fault;	/* IOMMUFD_OBJ_FAULT */
+	bool btf;
+};
+
+static const struct tap_layout layout_612 = {
+	.prm = 8, .pr_flags = 0, .pr_pasid = 4, .pr_grpid = 8, .pr_perm = 12, .pr_addr = 16,
+	.obj_type = 8, .obj_id = 12, .hwpt_fault = 24, .handle_idev = 8, .group_last = 0,
+	.group_cookie = -1, .file_private = -1, .obj_fault = TAP_OBJ_FAULT,
 };
 
 struct ev {
@@ -187,6 +208,7 @@ struct iopf_tap {
 	int pipe_fd;
 	int filter_pid, filter_fd;
 	pid_t self;
+	struct tap_layout lay;
 	bool created[EV_COUNT];
 	bool instance;
 	int64_t rt_offset_ns;	/* CLOCK_REALTIME - CLOCK_MONOTONIC */
@@ -455,7 +477,24 @@ static int build_probe(const struct iopf_tap *t, enum ev_kind k, char *buf, size
 	size_t n = (size_t)snprintf(buf, len, "%c:%s/%s %s %s", d->kind, t->group, d->event, d->func,
 				    d->args);
 
-	if (k == EV_RD) {
+	const struct tap_layout *L = &t->lay;
+
+	if (k == EV_REP || k == EV_GR) {
+		int base = (k == EV_GR ? L->group_last : 0) + L->prm, a = k == EV_GR ? 1 : 2;
+
+		n += (size_t)snprintf(buf + n, len - n,
+				      " F=+%d($arg%d):u32 P=+%d($arg%d):u32 G=+%d($arg%d):u32"
+				      " M=+%d($arg%d):u32 A=+%d($arg%d):x64",
+				      base + L->pr_flags, a, base + L->pr_pasid, a, base + L->pr_grpid, a,
+				      base + L->pr_perm, a, base + L->pr_addr, a);
+		if (k == EV_GR && L->group_cookie >= 0 && n < len)
+			n += (size_t)snprintf(buf + n, len - n, " k=+%d($arg1):u32", L->group_cookie);
+	} else if (k == EV_AR) {
+		n += (size_t)snprintf(buf + n, len - n, " q=+%d(+%d($arg1)):u32 d=+%d(+%d($arg2)):u32",
+				      L->obj_id, L->hwpt_fault, L->obj_id, L->handle_idev);
+	} else if (k == EV_FD) {
+		n += (size_t)snprintf(buf + n, len - n, " q=+%d($arg1):u32", L->obj_id);
+	} else if (k == EV_RD) {
 		for (int i = 0; i < TAP_READ_RECS && n < len; i++) {
 			int o = i * (int)IOPF_FAULT_SIZE;
 
@@ -472,8 +511,8 @@ static int build_probe(const struct iopf_tap *t, enum ev_kind k, char *buf, size
 					      i, i * 8, i, i * 8 + 4);
 	} else if (k == EV_CAL) {
 		for (int i = 0; i < TAP_CAL_SLOTS && n < len; i++)
-			n += (size_t)snprintf(buf + n, len - n, " T%d=+8(+%d($arg1)):u32 I%d=+12(+%d($arg1)):u32",
-					      i, i * 8, i, i * 8);
+			n += (size_t)snprintf(buf + n, len - n, " T%d=+%d(+%d($arg1)):u32 I%d=+%d(+%d($arg1)):u32",
+					      i, L->obj_type, i * 8, i, L->obj_id, i * 8);
 	}
 	if (n >= len)
 		return -E2BIG;
@@ -660,6 +699,206 @@ static int create_probes(struct iopf_tap *t, char *err, size_t errlen)
 	if (t->pipe_fd < 0)
 		return iopf_fail(err, errlen, -errno, "tap: cannot open %s: %s", path, strerror(errno));
 	return 0;
+}
+
+/* ---- BTF: struct offsets from /sys/kernel/btf/vmlinux when the kernel has it ---- */
+/*
+ * include/uapi/linux/btf.h: a header {u16 magic 0xeB9F, u8 version, u8
+ * flags, u32 hdr_len, type_off, type_len, str_off, str_len} (offsets from
+ * the end of the header), then struct btf_type {u32 name_off, info, size}
+ * records, each followed by kind-specific data: info bits 0-15 vlen, 24-28
+ * kind, 31 kind_flag.  A STRUCT's members are {name_off, type, offset}
+ * (offset in bits; with kind_flag, bits 0-23).  ENUM values are
+ * {name_off, s32 val}.
+ */
+enum { BTF_INT = 1, BTF_PTR, BTF_ARRAY, BTF_STRUCT, BTF_UNION, BTF_ENUM, BTF_FWD, BTF_TYPEDEF,
+       BTF_VOLATILE, BTF_CONST, BTF_RESTRICT, BTF_FUNC, BTF_FUNC_PROTO, BTF_VAR, BTF_DATASEC,
+       BTF_FLOAT, BTF_DECL_TAG, BTF_TYPE_TAG, BTF_ENUM64 };
+
+static uint32_t btf_u32(const uint8_t *p)
+{
+	uint32_t v;
+
+	memcpy(&v, p, 4);	/* BTF is in the kernel's byte order: ours */
+	return v;
+}
+
+/* Bytes of kind-specific data after a btf_type, or -1 for an unknown kind. */
+static long btf_extra(uint32_t kind, uint32_t vlen)
+{
+	switch (kind) {
+	case BTF_INT: case BTF_VAR: case BTF_DECL_TAG: return 4;
+	case BTF_ARRAY: return 12;
+	case BTF_STRUCT: case BTF_UNION: case BTF_DATASEC: case BTF_ENUM64: return 12L * vlen;
+	case BTF_ENUM: case BTF_FUNC_PROTO: return 8L * vlen;
+	case BTF_PTR: case BTF_FWD: case BTF_TYPEDEF: case BTF_VOLATILE: case BTF_CONST:
+	case BTF_RESTRICT: case BTF_FUNC: case BTF_FLOAT: case BTF_TYPE_TAG: return 0;
+	default: return -1;
+	}
+}
+
+/*
+ * Look up, in the BTF blob at path, the byte offset of member in struct
+ * type (what == 0), or the value of enumerator name (what == 1, type
+ * unused).  0 and *v set, -ENOENT when absent, -EBADMSG when malformed,
+ * or the errno of reading the file.
+ */
+static int btf_lookup(const char *path, int what, const char *type, const char *member, int64_t *v)
+{
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	uint8_t *b = NULL;
+	size_t len = 0, cap = 0;
+	int rc = -ENOENT;
+
+	if (fd < 0)
+		return -errno;
+	for (;;) {
+		ssize_t n;
+
+		if (len == cap && grow((void **)&b, &cap, cap + 65536, 1)) {
+			rc = -ENOMEM;
+			goto out;
+		}
+		n = read(fd, b + len, cap - len);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0) {
+			rc = -errno;
+			goto out;
+		}
+		if (!n)
+			break;
+		len += (size_t)n;
+		if (len > (256u << 20)) {
+			rc = -EFBIG;
+			goto out;
+		}
+	}
+	if (len < 24 || b[0] != 0x9f || b[1] != 0xeb) {
+		rc = -EBADMSG;
+		goto out;
+	}
+	uint32_t hdr = btf_u32(b + 4), toff = btf_u32(b + 8), tlen = btf_u32(b + 12);
+	uint32_t soff = btf_u32(b + 16), slen = btf_u32(b + 20);
+
+	if (hdr < 24 || hdr > len || toff > len - hdr || tlen > len - hdr - toff ||
+	    soff > len - hdr || slen > len - hdr - soff) {
+		rc = -EBADMSG;
+		goto out;
+	}
+	const uint8_t *types = b + hdr + toff, *end = types + tlen;
+	const char *strs = (const char *)b + hdr + soff;
+	/* A name: the NUL-terminated string at off, or NULL past the section. */
+#define NAME(off) ((off) < slen && memchr(strs + (off), 0, slen - (off)) ? strs + (off) : NULL)
+	for (const uint8_t *p = types; p + 12 <= end;) {
+		uint32_t info = btf_u32(p + 4), kind = (info >> 24) & 0x1f, vlen = info & 0xffff;
+		long extra = btf_extra(kind, vlen);
+		const char *name = NAME(btf_u32(p));
+
+		if (extra < 0 || p + 12 + extra > end) {
+			rc = -EBADMSG;
+			break;
+		}
+		if (what == 0 && kind == BTF_STRUCT && name && !strcmp(name, type)) {
+			for (uint32_t i = 0; i < vlen; i++) {
+				const uint8_t *m = p + 12 + 12 * i;
+				const char *mn = NAME(btf_u32(m));
+				uint32_t bits = btf_u32(m + 8);
+
+				if (info >> 31)
+					bits &= 0xffffff;
+				if (mn && !strcmp(mn, member)) {
+					*v = bits / 8;
+					rc = 0;
+					goto out;
+				}
+			}
+		} else if (what == 1 && kind == BTF_ENUM) {
+			for (uint32_t i = 0; i < vlen; i++) {
+				const uint8_t *m = p + 12 + 8 * i;
+				const char *en = NAME(btf_u32(m));
+
+				if (en && !strcmp(en, member)) {
+					*v = (int32_t)btf_u32(m + 4);
+					rc = 0;
+					goto out;
+				}
+			}
+		}
+		p += 12 + extra;
+	}
+#undef NAME
+out:
+	close(fd);
+	free(b);
+	return rc;
+}
+
+int iopf_btf_member_offset(const char *path, const char *type, const char *member, uint32_t *bytes)
+{
+	int64_t v = 0;
+	int rc = btf_lookup(path, 0, type, member, &v);
+
+	if (!rc)
+		*bytes = (uint32_t)v;
+	return rc;
+}
+
+int iopf_btf_enum_value(const char *path, const char *name, int64_t *value)
+{
+	return btf_lookup(path, 1, NULL, name, value);
+}
+
+
+/* The layout of this kernel: BTF when it has it, else the 6.12 defaults. */
+static void load_layout(struct iopf_tap *t)
+{
+	static const char btf[] = "/sys/kernel/btf/vmlinux";
+	struct tap_layout *L = &t->lay;
+	const struct {
+		const char *type, *member;
+		int *dst;
+	} m[] = {
+		{ "iopf_fault", "fault", NULL }, { "iommu_fault", "prm", NULL },
+		{ "iommu_fault_page_request", "flags", &L->pr_flags },
+		{ "iommu_fault_page_request", "pasid", &L->pr_pasid },
+		{ "iommu_fault_page_request", "grpid", &L->pr_grpid },
+		{ "iommu_fault_page_request", "perm", &L->pr_perm },
+		{ "iommu_fault_page_request", "addr", &L->pr_addr },
+		{ "iommufd_object", "type", &L->obj_type }, { "iommufd_object", "id", &L->obj_id },
+		{ "iommufd_hw_pagetable", "fault", &L->hwpt_fault },
+		{ "iommufd_attach_handle", "idev", &L->handle_idev },
+		{ "iopf_group", "last_fault", &L->group_last },
+		{ "iopf_group", "cookie", &L->group_cookie },
+		{ "file", "private_data", &L->file_private },
+	};
+	uint32_t off, prm[2] = { 0, 8 };
+	int found = 0, rc;
+
+	*L = layout_612;
+	if (access(btf, R_OK))
+		return;
+	for (size_t i = 0; i < ARRAY_SIZE(m); i++) {
+		rc = iopf_btf_member_offset(btf, m[i].type, m[i].member, &off);
+		if (rc) {
+			iopf_logf(&t->log, IOPF_LOG_DEBUG, "tap: BTF: no %s.%s (%s): using the 6.12 layout",
+				  m[i].type, m[i].member, strerror(-rc));
+			continue;
+		}
+		found++;
+		if (m[i].dst)
+			*m[i].dst = (int)off;
+		else
+			prm[i] = off;
+	}
+	L->prm = (int)(prm[0] + prm[1]);
+	int64_t v;
+
+	if (!iopf_btf_enum_value(btf, "IOMMUFD_OBJ_FAULT", &v))
+		L->obj_fault = v;
+	L->btf = found > 0;
+	if (L->file_private >= 0 && (L->file_private % 8 || L->file_private / 8 >= TAP_CAL_SLOTS))
+		L->file_private = -1;	/* out of the calibration window: calibrate */
 }
 
 /* ---- attribution: which process and fd holds each file ----------------------- */
@@ -916,7 +1155,7 @@ static void on_cal(struct iopf_tap *t, const struct ev *e, uint32_t tgid)
 		type = arg32(e, k);
 		snprintf(k, sizeof(k), "I%d", i);
 		id = arg32(e, k);
-		if (type == TAP_OBJ_FAULT && id && id < (1u << 31))
+		if (type == (uint64_t)t->lay.obj_fault && id && id < (1u << 31))
 			mask |= 1u << i;
 	}
 	t->cal_mask = t->cal_events++ ? t->cal_mask & mask : mask;
@@ -1141,7 +1380,8 @@ static void on_group_response(struct iopf_tap *t, const struct ev *e)
 	struct bracket *b = bracket_of(t, e->tid);
 	struct outstanding *g = NULL;
 	uint32_t grpid = arg32(e, "G"), pasid = arg32(e, "P"), flags = arg32(e, "F");
-	uint64_t addr = arg64(e, "A");
+	uint64_t addr = arg64(e, "A"), cookie = 0;
+	bool has_cookie = arg(e, "k", &cookie);	/* BTF gave the offset of iopf_group.cookie */
 	struct out_rec *o;
 
 	struct bracket none = { e->tid, 0, 0, 0 };
@@ -1165,6 +1405,8 @@ static void on_group_response(struct iopf_tap *t, const struct ev *e)
 	for (size_t i = 0; i < t->nouts; i++) {
 		struct outstanding *c = &t->outs[i];
 
+		if (has_cookie && c->cookie != cookie)
+			continue;
 		if ((b == &none || c->q == b->q) && (b->reason != 1 || c->dev == b->dev) &&
 		    c->last.grpid == grpid &&
 		    c->last.addr == addr &&
@@ -1374,6 +1616,9 @@ int iopf_tap_open(struct iopf_tap **tp, const struct iopf_tap_cfg *cfg, const st
 		rc = iopf_fail(err, errlen, -ESRCH, "tap:%d: no such process", cfg->pid);
 		goto fail;
 	}
+	load_layout(t);
+	if (t->lay.file_private >= 0)
+		t->cal_slot = t->lay.file_private / 8;	/* calibration checks it */
 	rc = create_probes(t, err, errlen);
 	if (rc)
 		goto fail;
@@ -1393,8 +1638,10 @@ int iopf_tap_open(struct iopf_tap **tp, const struct iopf_tap_cfg *cfg, const st
 	}
 	snprintf(t->meta, sizeof(t->meta),
 		 "tap=read-only: consumes no fault and answers none\ntap.tracefs=%.200s\ntap.group=%s\n"
-		 "tap.clock=mono (microseconds)\ntap.read_records=%d\ntap.write_responses=%d\n",
-		 t->tracefs, t->group, TAP_READ_RECS, TAP_WRITE_RESPS);
+		 "tap.clock=mono (microseconds)\ntap.read_records=%d\ntap.write_responses=%d\n"
+		 "tap.layout=%s\n",
+		 t->tracefs, t->group, TAP_READ_RECS, TAP_WRITE_RESPS,
+		 t->lay.btf ? "btf" : "6.12 defaults, struct file calibrated");
 	*tp = t;
 	return 0;
 fail:
