@@ -36,4 +36,15 @@ test_expect_success 'tap: the stderr notice and the man page say it consumes not
 	grep "consumes no fault" "$SRC_DIR/man/iopftool-record.8" &&
 	iopftool monitor --help | grep -q "tap\[:PID\[:FD\]\]"
 '
+test_expect_success 'ps: exit 0; JSON is one document with an fds array' '
+	iopftool ps >ps.txt 2>ps.err &&
+	iopftool -j ps >ps.json 2>/dev/null &&
+	grep "^{\"fds\":\[" ps.json &&
+	if grep -q "iommufd-pgfault" ps.json; then grep -q "fault" ps.txt; else ! test -s ps.txt; fi
+'
+
+test_expect_success 'ps: usage errors are 64' '
+	test_expect_code 64 iopftool ps extra &&
+	test_expect_code 64 iopftool ps -p abc
+'
 test_done
