@@ -1184,6 +1184,8 @@ static void on_cal(struct iopf_tap *t, const struct ev *e, uint32_t tgid)
 		/* our own zero-length write: names the file of (pid, fd) */
 		struct own_write *w = &t->own[t->own_head++];
 
+		if (fi->fd != w->fd)
+			fi->announced = false;	/* say it again, with the fd */
 		fi->pid = w->pid;
 		fi->fd = w->fd;
 		read_comm(w->pid, fi->comm, sizeof(fi->comm));
