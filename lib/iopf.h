@@ -523,6 +523,9 @@ const char *iopf_tap_group(const struct iopf_tap *t);
 void iopf_tap_counts(const struct iopf_tap *t, struct iopf_tap_counts *c);
 /* Remove the probes and the instance; free. */
 void iopf_tap_close(struct iopf_tap *t);
+/* For tests: a tap without tracefs, fed trace_pipe text by iopf_tap_feed(). */
+int iopf_tap_open_offline(struct iopf_tap **t, const struct iopf_tap_cfg *cfg);
+void iopf_tap_feed(struct iopf_tap *t, const char *text);
 
 /*
  * From a BTF blob (/sys/kernel/btf/vmlinux): the byte offset of member in

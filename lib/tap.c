@@ -1651,6 +1651,36 @@ fail:
 	return rc;
 }
 
+static void split_lines(struct iopf_tap *t);
+
+int iopf_tap_open_offline(struct iopf_tap **tp, const struct iopf_tap_cfg *cfg)
+{
+	struct iopf_tap *t = calloc(1, sizeof(*t));
+
+	*tp = t;
+	if (!t)
+		return -ENOMEM;
+	t->pipe_fd = -1;
+	t->cal_slot = -1;
+	t->self = getpid();
+	t->filter_pid = cfg->pid;
+	t->filter_fd = cfg->fd;
+	t->lay = layout_612;
+	snprintf(t->group, sizeof(t->group), "offline");
+	return 0;
+}
+
+void iopf_tap_feed(struct iopf_tap *t, const char *text)
+{
+	size_t n = strlen(text);
+
+	if (grow((void **)&t->lbuf, &t->lcap, t->llen + n + 1, 1))
+		return;
+	memcpy(t->lbuf + t->llen, text, n);
+	t->llen += n;
+	split_lines(t);
+}
+
 int iopf_tap_fd(const struct iopf_tap *t)
 {
 	return t->pipe_fd;
@@ -1666,18 +1696,9 @@ const char *iopf_tap_group(const struct iopf_tap *t)
 	return t->group;
 }
 
-/* Read what trace_pipe has now; parse every whole line. */
-static int pump(struct iopf_tap *t)
+/* Parse every whole line in the line buffer; keep the rest. */
+static void split_lines(struct iopf_tap *t)
 {
-	char buf[65536];
-	ssize_t n = read(t->pipe_fd, buf, sizeof(buf));
-
-	if (n < 0)
-		return errno == EAGAIN || errno == EINTR ? 0 : -errno;
-	if (grow((void **)&t->lbuf, &t->lcap, t->llen + (size_t)n + 1, 1))
-		return -ENOMEM;
-	memcpy(t->lbuf + t->llen, buf, (size_t)n);
-	t->llen += (size_t)n;
 	size_t start = 0;
 
 	for (size_t i = 0; i < t->llen; i++) {
@@ -1689,6 +1710,25 @@ static int pump(struct iopf_tap *t)
 	}
 	memmove(t->lbuf, t->lbuf + start, t->llen - start);
 	t->llen -= start;
+}
+
+/* Read what trace_pipe has now; parse every whole line. */
+static int pump(struct iopf_tap *t)
+{
+	char buf[65536];
+	ssize_t n;
+
+	if (t->pipe_fd < 0)
+		return 0;	/* offline: fed by iopf_tap_feed() */
+	n = read(t->pipe_fd, buf, sizeof(buf));
+
+	if (n < 0)
+		return errno == EAGAIN || errno == EINTR ? 0 : -errno;
+	if (grow((void **)&t->lbuf, &t->lcap, t->llen + (size_t)n + 1, 1))
+		return -ENOMEM;
+	memcpy(t->lbuf + t->llen, buf, (size_t)n);
+	t->llen += (size_t)n;
+	split_lines(t);
 	return (int)n;
 }
 
