@@ -28,12 +28,12 @@
 
 -- A second copy (installed and -X lua_script:) would fail to register
 -- the same protocol: the first one loaded wins, and says so.
-if iopf_dissector_loaded then
-	print("iopf.lua: a dissector for iopf is already loaded from " ..
-	      iopf_dissector_loaded .. "; this copy is not used")
+if _G.iopf_dissector_loaded then
+	io.stderr:write("iopf.lua: a dissector for iopf is already loaded from " ..
+	      _G.iopf_dissector_loaded .. "; this copy is not used\n")
 	return
 end
-iopf_dissector_loaded = (debug.getinfo(1, "S").source or "?"):gsub("^@", "")
+_G.iopf_dissector_loaded = (debug.getinfo(1, "S").source or "?"):gsub("^@", "")
 
 local iopf = Proto("iopf", "iommufd I/O page fault capture record")
 
@@ -548,7 +548,6 @@ end
 local user_dlt = {}	-- what the wtap_encap table held before us
 
 function iopf.dissector(tvb, pinfo, tree)
-	local len = tvb:reported_length_remaining()
 	local caplen = tvb:len()
 	local has_magic = caplen >= 4 and tvb(0, 4):le_uint() == MAGIC
 
@@ -573,7 +572,7 @@ function iopf.dissector(tvb, pinfo, tree)
 			root:add(F.payload, tvb(0, caplen))
 		end
 		malformed(root, pinfo, root, E.short, string.format(
-			"record shorter than its header (%u bytes, the header is %u)", len, HDR_LEN))
+			"short record: %d bytes, the header needs %d", caplen, HDR_LEN))
 		return caplen
 	end
 	local magic = tvb(0, 4):le_uint()
@@ -596,7 +595,7 @@ function iopf.dissector(tvb, pinfo, tree)
 	local hi = root:add_le(F.hdr_len, tvb(6, 2))
 	if hdr_len < HDR_LEN or hdr_len > caplen then
 		malformed(root, pinfo, hi, E.hdr_len, string.format(
-			"bad header length %u (the record has %u bytes)", hdr_len, caplen))
+			"bad hdr_len %d in a %d-byte record", hdr_len, caplen))
 		root:add(F.payload, tvb(8, caplen - 8))
 		return caplen
 	end
@@ -647,8 +646,7 @@ function iopf.dissector(tvb, pinfo, tree)
 	root:append_text(", " .. type_vs[rtype])
 	if plen < pl.min then
 		malformed(root, pinfo, root, E.payload, string.format(
-			"payload too short for its type (%s: %u bytes, needs %u)", type_vs[rtype],
-			plen, pl.min))
+			"%s payload too short: %d bytes", type_names[rtype], plen))
 		if plen > 0 then
 			root:add(F.payload, tvb(p, plen))
 		end
