@@ -3,6 +3,16 @@ prefix ?= /usr/local
 bindir ?= $(prefix)/bin
 mandir ?= $(prefix)/share/man
 DESTDIR ?=
+# The Wireshark Lua plugin and the bash completion go where those programs
+# look, whatever prefix is: the directories tshark -G folders and
+# bash-completion's pkg-config file name (probed once, at install time).
+wiresharkluadir ?= $(eval wiresharkluadir := $(or \
+	$(shell tshark -G folders 2>/dev/null | sed -n 's/^Global Lua Plugins:[[:space:]]*//p'), \
+	$(patsubst %/,%,$(dir $(shell $(PKG_CONFIG) --variable=plugindir wireshark 2>/dev/null))), \
+	/usr/lib/$(shell $(CC) -dumpmachine)/wireshark/plugins))$(wiresharkluadir)
+bashcompdir ?= $(eval bashcompdir := $(or \
+	$(shell $(PKG_CONFIG) --variable=completionsdir bash-completion 2>/dev/null), \
+	/usr/share/bash-completion/completions))$(bashcompdir)
 
 CC ?= cc
 PKG_CONFIG ?= pkg-config
@@ -108,10 +118,14 @@ install: all
 	install -m 755 $(IOPFTOOL) $(DESTDIR)$(bindir)/iopftool
 	install -m 644 man/*.8 $(DESTDIR)$(mandir)/man8/
 	install -m 644 man/*.5 $(DESTDIR)$(mandir)/man5/
+	install -d $(DESTDIR)$(wiresharkluadir) $(DESTDIR)$(bashcompdir)
+	install -m 644 wireshark/iopf.lua $(DESTDIR)$(wiresharkluadir)/iopf.lua
+	install -m 644 completion/iopftool $(DESTDIR)$(bashcompdir)/iopftool
 
 uninstall:
 	rm -f $(DESTDIR)$(bindir)/iopftool $(addprefix $(DESTDIR)$(mandir)/man8/,$(notdir $(wildcard man/*.8))) \
 	      $(addprefix $(DESTDIR)$(mandir)/man5/,$(notdir $(wildcard man/*.5)))
+	rm -f $(DESTDIR)$(wiresharkluadir)/iopf.lua $(DESTDIR)$(bashcompdir)/iopftool
 
 clean:
 	rm -rf build build-san

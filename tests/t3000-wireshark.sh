@@ -22,12 +22,28 @@ fi
 # A home of our own: no personal plugins or preferences get in the way.
 mkdir -p "$TRASH/home"
 
+# After `make install` tshark loads the installed copy itself: the same
+# file is then the one under test; a different one would hide this one.
+LOAD=yes
+if test_have_prereq TSHARK; then
+	luadir=$(HOME=$TRASH/home tshark -G folders 2>/dev/null |
+		sed -n 's/^Global Lua Plugins:[[:space:]]*//p')
+	if [ -n "$luadir" ] && [ -e "$luadir/iopf.lua" ]; then
+		if cmp -s "$luadir/iopf.lua" "$LUA"; then
+			LOAD=
+		else
+			echo "# $luadir/iopf.lua differs from $LUA: make install or make uninstall"
+		fi
+	fi
+fi
+
 # ts CAPTURE TSHARK-ARGS...: two-pass tshark with the dissector under
 # test.  Anything on stderr but the warning tshark gives root fails
 # (a Lua error, or another iopf.lua already installed and loaded first).
 ts() {
 	cap=$1; shift
-	HOME=$TRASH/home tshark -2 -n -X "lua_script:$LUA" -r "$cap" "$@" 2>ts.err ||
+	[ -z "$LOAD" ] || set -- -X "lua_script:$LUA" "$@"
+	HOME=$TRASH/home tshark -2 -n -r "$cap" "$@" 2>ts.err ||
 		{ cat ts.err >&2; return 1; }
 	if grep -v '^Running as user "root"' ts.err | grep . >&2; then
 		echo "tshark wrote the above on stderr" >&2
