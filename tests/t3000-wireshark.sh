@@ -188,6 +188,14 @@ test_expect_success TSHARK 'another link type is not claimed' '
 	! grep IOPF eth.out
 '
 
+test_expect_success TSHARK 'a frame without the magic: malformed iopf, or DLT_USER by preference' '
+	"$MK" mixed.pcap "fault,cookie=1,last" "garbage,len=50" &&
+	ts mixed.pcap -T fields -e frame.number -e _ws.col.Protocol -e iopf.bad.magic >got &&
+	printf "1\tIOPF\t\n2\tIOPF\t1\n" >want && test_cmp want got &&
+	ts mixed.pcap -o iopf.claim_all:FALSE -T fields -e frame.number -e _ws.col.Protocol >got &&
+	printf "1\tIOPF\n2\t\n" >want && test_cmp want got
+'
+
 # Malformed records: the reader's classes, on the records it names.
 test_expect_success TSHARK 'malformed records: the records and reasons iopftool read reports' '
 	"$MK" bad.pcap "meta,text=a=b" "fault,cookie=1,last,len=20" \
