@@ -333,42 +333,47 @@ end
 
 -- struct iommu_hwpt_pgfault: iopf_fault_decode(); text: print_fault()
 local function dissect_fault(tvb, pinfo, tree, p, plen, h, fr)
-	local function u32(o) return tvb(p + o, 4):le_uint() end
-	local flags, dev, pasid, grpid, perm = u32(0), u32(4), u32(8), u32(12), u32(16)
-	local res, length, cookie = u32(20), u32(32), u32(36)
-	local addr = tvb(p + 24, 8):le_uint64()
+	-- One range per field, each used for its value and its tree items.
+	local rflags, rdev, rpasid, rgrpid = tvb(p, 4), tvb(p + 4, 4), tvb(p + 8, 4), tvb(p + 12, 4)
+	local rperm, rres, raddr = tvb(p + 16, 4), tvb(p + 20, 4), tvb(p + 24, 8)
+	local rlength, rcookie = tvb(p + 32, 4), tvb(p + 36, 4)
+	local flags, dev, pasid, grpid = rflags:le_uint(), rdev:le_uint(), rpasid:le_uint(),
+		rgrpid:le_uint()
+	local perm, res, length, cookie = rperm:le_uint(), rres:le_uint(), rlength:le_uint(),
+		rcookie:le_uint()
+	local addr = raddr:le_uint64()
 	local pv = band(flags, FLAG_PASID_VALID) ~= 0
 	local last = band(flags, FLAG_LAST_PAGE) ~= 0
 	local funk = band(flags, bnot(FLAG_PASID_VALID + FLAG_LAST_PAGE))
 	local punk = band(perm, bnot(0xf))
 
-	local ft = tree:add_le(F.flags, tvb(p, 4))
-	ft:add_le(F.pasid_valid, tvb(p, 4))
-	ft:add_le(F.last, tvb(p, 4))
-	ft:add_le(F.needs_pasid, tvb(p, 4))
-	add_bits_unknown(ft, F.flags_unknown, tvb(p, 4), funk)
-	tree:add_le(F.dev_id, tvb(p + 4, 4))
-	local pi = tree:add_le(F.pasid, tvb(p + 8, 4))
+	local ft = tree:add_le(F.flags, rflags)
+	ft:add_le(F.pasid_valid, rflags)
+	ft:add_le(F.last, rflags)
+	ft:add_le(F.needs_pasid, rflags)
+	add_bits_unknown(ft, F.flags_unknown, rflags, funk)
+	tree:add_le(F.dev_id, rdev)
+	local pi = tree:add_le(F.pasid, rpasid)
 	if not pv then
 		pi:append_text(" (not valid: PASID_VALID is clear)")
 	end
-	tree:add_le(F.grpid, tvb(p + 12, 4))
-	local pt = tree:add_le(F.perm, tvb(p + 16, 4))
-	pt:add_le(F.perm_read, tvb(p + 16, 4))
-	pt:add_le(F.perm_write, tvb(p + 16, 4))
-	pt:add_le(F.perm_exec, tvb(p + 16, 4))
-	pt:add_le(F.perm_priv, tvb(p + 16, 4))
-	add_bits_unknown(pt, F.perm_unknown, tvb(p + 16, 4), punk)
-	local ri = tree:add_le(F.reserved, tvb(p + 20, 4))
+	tree:add_le(F.grpid, rgrpid)
+	local pt = tree:add_le(F.perm, rperm)
+	pt:add_le(F.perm_read, rperm)
+	pt:add_le(F.perm_write, rperm)
+	pt:add_le(F.perm_exec, rperm)
+	pt:add_le(F.perm_priv, rperm)
+	add_bits_unknown(pt, F.perm_unknown, rperm, punk)
+	local ri = tree:add_le(F.reserved, rres)
 	if res ~= 0 then
 		ri:add_proto_expert_info(E.reserved)
 	end
-	tree:add_le(F.addr, tvb(p + 24, 8))
-	local li = tree:add_le(F.length, tvb(p + 32, 4))
+	tree:add_le(F.addr, raddr)
+	local li = tree:add_le(F.length, rlength)
 	if length ~= 0 then
 		li:add_proto_expert_info(E.length)
 	end
-	tree:add_le(F.cookie, tvb(p + 36, 4))
+	tree:add_le(F.cookie, rcookie)
 	if plen > FAULT_SIZE then
 		tree:add(F.extra, tvb(p + FAULT_SIZE, plen - FAULT_SIZE))
 	end
@@ -395,10 +400,11 @@ end
 
 -- struct iommu_hwpt_page_response: iopf_resp_decode(); text: print_response()
 local function dissect_response(tvb, pinfo, tree, p, plen, h, fr)
-	local cookie, code = tvb(p, 4):le_uint(), tvb(p + 4, 4):le_uint()
+	local rcookie, rcode = tvb(p, 4), tvb(p + 4, 4)
+	local cookie, code = rcookie:le_uint(), rcode:le_uint()
 
-	tree:add_le(F.cookie, tvb(p, 4))
-	local ci = tree:add_le(F.code, tvb(p + 4, 4))
+	tree:add_le(F.cookie, rcookie)
+	local ci = tree:add_le(F.code, rcode)
 	if code > 1 then
 		ci:add_proto_expert_info(E.bad_code, "Code " .. code .. " is neither SUCCESS (0) nor INVALID (1)")
 	end
@@ -419,8 +425,9 @@ local function dissect_response(tvb, pinfo, tree, p, plen, h, fr)
 end
 
 local function dissect_lost(tvb, pinfo, tree, p, plen, h, fr)
-	local n = tvb(p, 8):le_uint64()
-	local it = tree:add_le(F.lost, tvb(p, 8))
+	local r = tvb(p, 8)
+	local n = r:le_uint64()
+	local it = tree:add_le(F.lost, r)
 
 	it:add_proto_expert_info(E.lost, tostring(n) .. (n == UInt64(1) and " record" or " records") ..
 				 " lost just before this one")
@@ -445,9 +452,10 @@ local function dissect_meta(tvb, pinfo, tree, p, plen, h, fr)
 			line = line:gsub("\0", "?")
 			local k, v = line:match("^([^=]*)=(.*)$")
 			if not k then k, v = line, "" end
-			local lt = tree:add(F.meta_line, tvb(p + pos - 1, n), line)
-			lt:add(F.meta_key, tvb(p + pos - 1, n), k)
-			lt:add(F.meta_value, tvb(p + pos - 1, n), v)
+			local r = tvb(p + pos - 1, n)
+			local lt = tree:add(F.meta_line, r, line)
+			lt:add(F.meta_key, r, k)
+			lt:add(F.meta_value, r, v)
 			s = s .. " " .. k .. "=" .. v
 		end
 		if not nl then break end
@@ -549,7 +557,9 @@ local user_dlt = {}	-- what the wtap_encap table held before us
 
 function iopf.dissector(tvb, pinfo, tree)
 	local caplen = tvb:len()
-	local has_magic = caplen >= 4 and tvb(0, 4):le_uint() == MAGIC
+	local rmagic = caplen >= 4 and tvb(0, 4)
+	local magic = rmagic and rmagic:le_uint()
+	local has_magic = magic == MAGIC
 
 	if not has_magic and not iopf.prefs.claim_all then
 		local d = user_dlt[pinfo.match_uint]
@@ -575,38 +585,41 @@ function iopf.dissector(tvb, pinfo, tree)
 			"short record: %d bytes, the header needs %d", caplen, HDR_LEN))
 		return caplen
 	end
-	local magic = tvb(0, 4):le_uint()
-	local mi = root:add_le(F.magic, tvb(0, 4))
+	local mi = root:add_le(F.magic, rmagic)
 	if magic ~= MAGIC then
 		malformed(root, pinfo, mi, E.magic, string.format("bad magic 0x%08x", magic))
 		root:add(F.payload, tvb(4, caplen - 4))
 		return caplen
 	end
-	local version = tvb(4, 1):uint()
-	local vi = root:add(F.version, tvb(4, 1))
+	local rversion = tvb(4, 1)
+	local version = rversion:uint()
+	local vi = root:add(F.version, rversion)
 	if version ~= VERSION then
 		malformed(root, pinfo, vi, E.version, "unknown version " .. version)
 		root:add(F.payload, tvb(5, caplen - 5))
 		return caplen
 	end
-	local rtype = tvb(5, 1):uint()
-	local ti = root:add(F.type, tvb(5, 1))
-	local hdr_len = tvb(6, 2):le_uint()
-	local hi = root:add_le(F.hdr_len, tvb(6, 2))
+	local rt = tvb(5, 1)
+	local rtype = rt:uint()
+	local ti = root:add(F.type, rt)
+	local rhl = tvb(6, 2)
+	local hdr_len = rhl:le_uint()
+	local hi = root:add_le(F.hdr_len, rhl)
 	if hdr_len < HDR_LEN or hdr_len > caplen then
 		malformed(root, pinfo, hi, E.hdr_len, string.format(
 			"bad hdr_len %d in a %d-byte record", hdr_len, caplen))
 		root:add(F.payload, tvb(8, caplen - 8))
 		return caplen
 	end
+	local rq, rs, rseq, rlat = tvb(8, 4), tvb(12, 4), tvb(16, 8), tvb(24, 8)
 	local h = {
-		queue = tvb(8, 4):le_uint(),
-		status = tvb(12, 4):le_uint(),
-		seq = tvb(16, 8):le_uint64(),
-		latency = tvb(24, 8):le_uint64(),
+		queue = rq:le_uint(),
+		status = rs:le_uint(),
+		seq = rseq:le_uint64(),
+		latency = rlat:le_uint64(),
 	}
-	root:add_le(F.queue, tvb(8, 4))
-	local si = root:add_le(F.status, tvb(12, 4))
+	root:add_le(F.queue, rq)
+	local si = root:add_le(F.status, rs)
 	if h.status ~= 0 then
 		si:append_text(" (" .. errno_str(h.status) .. ")")
 		if rtype == T_RESPONSE then
@@ -614,8 +627,8 @@ function iopf.dissector(tvb, pinfo, tree)
 						 errno_str(h.status))
 		end
 	end
-	local qi = root:add_le(F.seq, tvb(16, 8))
-	root:add_le(F.latency_ns, tvb(24, 8))
+	local qi = root:add_le(F.seq, rseq)
+	root:add_le(F.latency_ns, rlat)
 	if hdr_len > HDR_LEN then
 		root:add(F.hdr_extra, tvb(HDR_LEN, hdr_len - HDR_LEN))
 	end
