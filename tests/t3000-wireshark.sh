@@ -51,6 +51,16 @@ ts() {
 	fi
 }
 
+test_expect_success TSHARK 'tshark loads the dissector' '
+	HOME=$TRASH/home tshark -G protocols -X "lua_script:$LUA" >protos 2>err
+	grep "	iopf$" protos || {
+		cat err
+		echo "as root, tshark runs Lua scripts only if its init.lua sets"
+		echo "run_user_scripts_when_superuser = true (Debian does)"
+		exit 1
+	}
+'
+
 # The columns compared, in this order, for tshark (-e) ...
 FIELDS='frame.time_epoch iopf.seq iopf.type iopf.queue iopf.status iopf.latency_ns
 	iopf.flags iopf.pasid_valid iopf.last iopf.dev_id iopf.pasid iopf.grpid
@@ -87,10 +97,10 @@ def epoch: (.[0:19] + "Z" | fromdateiso8601 | tostring) + "." + .[20:29];
 ] | map(if . == null then "" else tostring end) | join("\t")'
 
 # dissect CAPTURE: one tshark run; ws.tsv holds the FIELDS columns, then
-# the Info column, iopf.group and the expert messages.
+# the Info column, iopf.group_first, the expert messages and iopf.group.
 dissect() {
 	set -- "$1"
-	for f in $FIELDS _ws.col.Info iopf.group _ws.expert.message; do
+	for f in $FIELDS _ws.col.Info iopf.group_first _ws.expert.message iopf.group; do
 		set -- "$@" -e "$f"
 	done
 	ts "$@" -T fields -E separator=/t -E occurrence=a -E aggregator=';' >ws.tsv
@@ -117,16 +127,20 @@ compare() {
 }
 
 # groups CAPTURE: after compare, the dissector's group counts (groups
-# completed, incomplete, unanswered) must equal iopftool stats'.
+# completed, incomplete, unanswered) must equal iopftool stats', and the
+# completed groups be numbered 1..N.
 groups() {
 	awk -F '\t' '
 		$3 == 1 && $26 != "" {
 			all[$26] = 1
 			if ($27 ~ /Incomplete group/) inc[$26] = 1
 			if ($27 ~ /never answered|only refused/) una[$26] = 1
+			if ($28 != "") id[$28] = 1
 		}
 		END {
 			for (g in all) { n++; if (g in inc) i++; if (g in una) u++ }
+			for (k = 1; k in id; k++) ;
+			if (k - 1 != n - i) print "group numbers not 1.." n - i
 			printf "%d %d %d\n", n - i, i, u
 		}' ws.tsv >ws.groups &&
 	{ iopftool stats -j "$1"; test $? -le 2; } >stats.json &&
@@ -255,6 +269,7 @@ test_expect_success TSHARK 'a seq gap is flagged with its size' '
 #
 #  frame  record                          expected
 #   1     meta
+#   (groups are numbered as they complete; an incomplete one has no number)
 #   2     fault q1 cookie 1               group 1 (2, 5); unanswered
 #   3     fault q1 cookie 2               group 2 (3, 6); answered by 7
 #   4     fault q2 cookie 1               group 3 (4); answered by 8, no LAST_PAGE
@@ -266,11 +281,11 @@ test_expect_success TSHARK 'a seq gap is flagged with its size' '
 #  10     resp q1 cookie 1                -> group 4
 #  11     resp q1 cookie 1                -> group 4, duplicate of 10
 #  12     resp q1 cookie 9                no group
-#  13     fault q1 cookie 3               group 5: incomplete at the end
+#  13     fault q1 cookie 3               incomplete at the end: no group
 #  14     resp q1 cookie 2 status 22      -> group 2, refused
-#  15     fault q1 cookie 4 last          group 6: unanswered
-#  16     fault q1 cookie 2 last          group 7 (group 2 was answered)
-#  17     resp q1 cookie 2 status 22      -> group 7, refused: unanswered
+#  15     fault q1 cookie 4 last          group 5: unanswered
+#  16     fault q1 cookie 2 last          group 6 (group 2 was answered)
+#  17     resp q1 cookie 2 status 22      -> group 6, refused: unanswered
 crafted() {
 	"$MK" grp.pcap "meta,text=tool=t3000" \
 		"fault,q=1,cookie=1,grpid=1" "fault,q=1,cookie=2,grpid=2" \
@@ -300,11 +315,11 @@ test_expect_success TSHARK 'group links follow the group rule' '
 	10	4	9	9	1		9	
 	11	4	9	9	1		9	10
 	12							
-	13	5	13		1			
+	13		13		1			
 	14	2	3	6	2		3,6	
-	15	6	15	15	1			
-	16	7	16	16	1	17		
-	17	7	16	16	1		16	
+	15	5	15	15	1			
+	16	6	16	16	1	17		
+	17	6	16	16	1		16	
 	EOF
 	test_cmp want got
 '
@@ -321,8 +336,8 @@ test_expect_success TSHARK 'group expert infos' '
 	12	No group with cookie 9 on queue 1
 	13	Incomplete group: no LAST_PAGE record and no response by the end of the capture
 	14	The queue refused the response: EINVAL
-	15	Group 6 never answered
-	16	Group 7 got only refused responses
+	15	Group 5 never answered
+	16	Group 6 got only refused responses
 	17	The queue refused the response: EINVAL
 	EOF
 	test_cmp want got

@@ -144,7 +144,7 @@ local F = {
 	seq_gap = ProtoField.uint64("iopf.seq_gap", "Records missing before this one", base.DEC),
 
 	group = ProtoField.uint32("iopf.group", "Group", base.DEC, nil, nil,
-				  "Groups numbered from 1 in the order they open"),
+				  "Groups numbered from 1 in the order they complete (LAST_PAGE or a response)"),
 	group_first = ProtoField.framenum("iopf.group_first", "Group's first fault in frame",
 					  base.NONE, frametype.REQUEST),
 	group_last = ProtoField.framenum("iopf.group_last", "Group's LAST_PAGE fault in frame",
@@ -239,9 +239,17 @@ local function key_of(queue, cookie)
 	return queue .. ":" .. cookie
 end
 
-local function group_new(queue, cookie)
+-- A group is numbered when it completes (LAST_PAGE, or a response): in
+-- the order a reader of the queue gets the groups.  One that never
+-- completes is not a group and has no number.
+local function group_close(g)
+	g.closed = true
 	st.ngroups = st.ngroups + 1
-	return { id = st.ngroups, queue = queue, cookie = cookie, faults = {}, last = nil,
+	g.id = st.ngroups
+end
+
+local function group_new(queue, cookie)
+	return { id = nil, queue = queue, cookie = cookie, faults = {}, last = nil,
 		 closed = false, no_last = nil, resps = {}, answer = nil, t_last = nil }
 end
 
@@ -258,7 +266,7 @@ local function track_fault(fr, queue, cookie, last, ts)
 	g.t_last = ts
 	if last then
 		g.last = fr.num
-		g.closed = true
+		group_close(g)
 	end
 	fr.group = g
 end
@@ -271,7 +279,7 @@ local function track_response(fr, queue, cookie, status, ts)
 		return
 	end
 	if not g.closed then	-- reads return whole groups: it was delivered
-		g.closed = true
+		group_close(g)
 		g.no_last = fr.num
 	end
 	g.resps[#g.resps + 1] = fr.num
@@ -489,7 +497,9 @@ end
 
 local function link_fault(tree, fr, visited)
 	local g = fr.group
-	gen(tree:add(F.group, g.id))
+	if g.id then
+		gen(tree:add(F.group, g.id))
+	end
 	gen(tree:add(F.group_first, g.faults[1]))
 	if g.last then
 		gen(tree:add(F.group_last, g.last))
@@ -521,7 +531,7 @@ local function link_response(tree, fr, h, cookie_range)
 			"No group with cookie %u on queue %u", cookie_range:le_uint(), h.queue))
 		return
 	end
-	gen(tree:add(F.group, g.id))
+	gen(tree:add(F.group, g.id))	-- a response completes its group: it has one
 	gen(tree:add(F.group_first, g.faults[1]))
 	if g.last then
 		gen(tree:add(F.group_last, g.last))
