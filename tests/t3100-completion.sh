@@ -154,4 +154,33 @@ test_expect_success BASHCOMP 'an option value with nothing to offer: nothing' '
 	comp "$IOPFTOOL generate --seed " >got && test ! -s got
 '
 
+# make install: the completion where bash-completion loads it, the
+# dissector where tshark loads Lua plugins; make uninstall removes both.
+BUILD=$(cd "$(dirname "$IOPFTOOL")" && pwd)
+case $BUILD in
+*/build-san*) ;;	# t0600's rule: install from the plain build only
+*) test_set_prereq PLAIN_BUILD ;;
+esac
+
+test_expect_success PLAIN_BUILD 'make install / uninstall: the completion and the dissector' '
+	ROOT=$TRASH/root &&
+	make -s -C "$SRC_DIR" O="$BUILD" DESTDIR="$ROOT" prefix=/usr install >log 2>&1 ||
+		{ cat log; exit 1; }
+	compdir=$(pkg-config --variable=completionsdir bash-completion 2>/dev/null) &&
+	test -n "$compdir" || compdir=/usr/share/bash-completion/completions
+	cmp "$SRC_DIR/completion/iopftool" "$ROOT$compdir/iopftool" &&
+	if command -v tshark >/dev/null 2>&1; then
+		luadir=$(HOME=$TRASH tshark -G folders 2>/dev/null |
+			sed -n "s/^Global Lua Plugins:[[:space:]]*//p") &&
+		test -n "$luadir" &&
+		cmp "$SRC_DIR/wireshark/iopf.lua" "$ROOT$luadir/iopf.lua"
+	else
+		find "$ROOT" -name iopf.lua | grep -q /wireshark/plugins/iopf.lua
+	fi &&
+	make -s -C "$SRC_DIR" O="$BUILD" DESTDIR="$ROOT" prefix=/usr uninstall >log 2>&1 ||
+		{ cat log; exit 1; }
+	test ! -e "$ROOT$compdir/iopftool" &&
+	test -z "$(find "$ROOT" -name iopf.lua)"
+'
+
 test_done
