@@ -18,6 +18,12 @@
 -- the open group of its key or opens one; the LAST_PAGE record (flags bit
 -- 1) completes it; a RESPONSE refers to the most recent group of its key
 -- and completes it if it is still open (a warning: LAST_PAGE missing).
+-- Groups are numbered as they complete; one with neither LAST_PAGE nor a
+-- response by the end of the capture is incomplete, not a group.  The
+-- first response the queue accepted (status 0) answers the group; a later
+-- accepted one is a duplicate; refused ones (status an errno) are linked
+-- to the group but do not answer it, as the kernel keeps such a group
+-- outstanding (drivers/iommu/iommufd/fault.c: iommufd_fault_fops_write()).
 -- Forward links (a fault's response) need two passes: Wireshark makes
 -- them when a frame is selected, tshark with -2.
 --
