@@ -255,6 +255,23 @@ test_expect_success TSHARK 'garbage in every frame: no Lua error' '
 	test_cmp junk.want junk.got2
 '
 
+# The tap's records (DELIVERY, AUTO_RESPONSE, REPORTED), once this
+# iopftool reads them: any payload length, fields past the end read 0.
+iopftool read --help | grep -q auto_response && test_set_prereq TAP_RECORDS
+test_expect_success TSHARK,TAP_RECORDS 'tap records: Info equals iopftool read' '
+	"$MK" tap.pcap "fault,type=5,flags=3,dev=0x41424344,pasid=7,grpid=0xffffffff,perm=0x00636261,res=0x7a7978,addr=0x0102030405060708,cookie=9" \
+		"fault,type=5,len=60" "resp,type=5" \
+		"fault,type=6,cookie=3,flags=1,perm=0x13,addr=0xdeadbeef000,grpid=9,lat=5000" \
+		"fault,type=6,cookie=0,lat=7" "fault,type=6,len=68,flags=9,addr=0x1234" "fault,type=6,len=70" \
+		"fault,type=7,flags=3,pasid=2,dev=4,perm=3,addr=0x1000" "lost,type=7" \
+		"meta,type=5,text=abcdefghijklmnopqrstuvwxyz0123456789ABCDEFGH" \
+		"fault,type=6,grpid=1,dev=2,pasid=1" "fault,type=6,grpid=2,dev=2,pasid=2" &&
+	iopftool read tap.pcap | cut -d" " -f2- >want &&
+	test "$(wc -l <want)" -eq 12 &&
+	ts tap.pcap -T fields -e _ws.col.Info >got &&
+	test_cmp want got
+'
+
 test_expect_success TSHARK 'a seq gap is flagged with its size' '
 	"$MK" gap.pcap "fault,cookie=1,last,seq=0" "resp,cookie=1,seq=1" \
 		"fault,cookie=1,last,seq=5" "resp,cookie=1,seq=6" &&

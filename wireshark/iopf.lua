@@ -53,10 +53,15 @@ local RESP_SIZE = 8
 local LOST_SIZE = 8
 
 local T_FAULT, T_RESPONSE, T_LOST, T_META = 1, 2, 3, 4
+-- Written by the tap only (iopftool-monitor(8), --source tap).
+local T_DELIVERY, T_AUTO_RESPONSE, T_REPORTED = 5, 6, 7
 local type_names = { [T_FAULT] = "fault", [T_RESPONSE] = "response", [T_LOST] = "lost",
-		     [T_META] = "meta" }
+		     [T_META] = "meta", [T_DELIVERY] = "delivery",
+		     [T_AUTO_RESPONSE] = "auto_response", [T_REPORTED] = "reported" }
 local type_vs = { [T_FAULT] = "FAULT", [T_RESPONSE] = "RESPONSE", [T_LOST] = "LOST",
-		  [T_META] = "META" }
+		  [T_META] = "META", [T_DELIVERY] = "DELIVERY",
+		  [T_AUTO_RESPONSE] = "AUTO_RESPONSE", [T_REPORTED] = "REPORTED" }
+local reason_vs = { [1] = "detach", [2] = "destroy" }
 local code_vs = { [0] = "SUCCESS", [1] = "INVALID" }
 
 local FLAG_PASID_VALID, FLAG_LAST_PAGE, FLAG_NEEDS_PASID = 0x1, 0x2, 0x4
@@ -146,6 +151,14 @@ local F = {
 	meta_value = ProtoField.string("iopf.meta.value", "Value"),
 
 	payload = ProtoField.bytes("iopf.payload", "Payload"),
+
+	-- the tap's records
+	records = ProtoField.uint32("iopf.delivery.records", "Records delivered", base.DEC),
+	pid = ProtoField.uint32("iopf.delivery.pid", "Reader pid", base.DEC),
+	tid = ProtoField.uint32("iopf.delivery.tid", "Reader tid", base.DEC),
+	fd = ProtoField.uint32("iopf.delivery.fd", "Reader fd", base.DEC),
+	comm = ProtoField.string("iopf.delivery.comm", "Reader comm"),
+	reason = ProtoField.uint32("iopf.auto_response.reason", "Reason", base.DEC, reason_vs),
 
 	seq_gap = ProtoField.uint64("iopf.seq_gap", "Records missing before this one", base.DEC),
 
@@ -335,6 +348,21 @@ local function hex(v)
 	return string.format("0x%x", v)
 end
 
+-- "rw--", "rw--+0x10": print_perm()
+local function perm_str(perm)
+	local punk = band(perm, bnot(0xf))
+	local s = (band(perm, PERM_READ) ~= 0 and "r" or "-") ..
+		(band(perm, PERM_WRITE) ~= 0 and "w" or "-") ..
+		(band(perm, PERM_EXEC) ~= 0 and "x" or "-") ..
+		(band(perm, PERM_PRIV) ~= 0 and "p" or "-")
+	if punk ~= 0 then s = s .. "+" .. hex(punk) end
+	return s
+end
+
+local function code_str(code)
+	return code == 0 and "success" or code == 1 and "invalid" or "unknown"
+end
+
 ------------------------------------------------------------------------
 -- Payloads
 ------------------------------------------------------------------------
@@ -346,7 +374,7 @@ local function add_bits_unknown(tree, field, range, v)
 end
 
 -- struct iommu_hwpt_pgfault: iopf_fault_decode(); text: print_fault()
-local function dissect_fault(tvb, pinfo, tree, p, plen, h, fr)
+local function fault_fields(tvb, tree, p, plen, h)
 	-- One range per field, each used for its value and its tree items.
 	local rflags, rdev, rpasid, rgrpid = tvb(p, 4), tvb(p + 4, 4), tvb(p + 8, 4), tvb(p + 12, 4)
 	local rperm, rres, raddr = tvb(p + 16, 4), tvb(p + 20, 4), tvb(p + 24, 8)
@@ -392,19 +420,20 @@ local function dissect_fault(tvb, pinfo, tree, p, plen, h, fr)
 		tree:add(F.extra, tvb(p + FAULT_SIZE, plen - FAULT_SIZE))
 	end
 
-	local letters = (band(perm, PERM_READ) ~= 0 and "r" or "-") ..
-		(band(perm, PERM_WRITE) ~= 0 and "w" or "-") ..
-		(band(perm, PERM_EXEC) ~= 0 and "x" or "-") ..
-		(band(perm, PERM_PRIV) ~= 0 and "p" or "-")
 	local s = string.format(" q%u dev %u pasid %s grpid %u perm %s", h.queue, dev,
-				pv and tostring(pasid) or "-", grpid, letters)
-	if punk ~= 0 then s = s .. "+" .. hex(punk) end
+				pv and tostring(pasid) or "-", grpid, perm_str(perm))
 	if last then s = s .. " last" end
 	if funk ~= 0 then s = s .. " flags " .. hex(flags) end
 	s = s .. " addr 0x" .. addr:tohex(16)
 	if length ~= 0 then s = s .. " length " .. length end
 	s = s .. " cookie " .. cookie
 	if res ~= 0 then s = s .. " reserved " .. hex(res) end
+
+	return s, cookie, last
+end
+
+local function dissect_fault(tvb, pinfo, tree, p, plen, h, fr)
+	local s, cookie, last = fault_fields(tvb, tree, p, plen, h)
 
 	if not pinfo.visited then
 		track_fault(fr, h.queue, cookie, last, pinfo.rel_ts)
@@ -426,8 +455,7 @@ local function dissect_response(tvb, pinfo, tree, p, plen, h, fr)
 		tree:add(F.extra, tvb(p + RESP_SIZE, plen - RESP_SIZE))
 	end
 
-	local s = string.format(" q%u cookie %u %s", h.queue, cookie,
-				code == 0 and "success" or code == 1 and "invalid" or "unknown")
+	local s = string.format(" q%u cookie %u %s", h.queue, cookie, code_str(code))
 	if code > 1 then s = s .. " code " .. code end
 	if h.status ~= 0 then s = s .. " rejected " .. errno_str(h.status) end
 	s = s .. " latency " .. duration_str(h.latency)
@@ -478,11 +506,81 @@ local function dissect_meta(tvb, pinfo, tree, p, plen, h, fr)
 	return s
 end
 
+-- The tap's records (print_delivery(), print_auto_response(),
+-- print_reported() in lib/print.c): any payload length; a field past its
+-- end reads 0 and is not in the tree.
+local function tap_u32(tvb, tree, field, p, plen, off)
+	if plen < off + 4 then
+		return 0
+	end
+	local r = tvb(p + off, 4)
+	if field then
+		tree:add_le(field, r)
+	end
+	return r:le_uint()
+end
+
+-- DELIVERY: cookie, records, pid, tid, fd, dev_id, comm[16]
+local function dissect_delivery(tvb, pinfo, tree, p, plen, h, fr)
+	local cookie = tap_u32(tvb, tree, F.cookie, p, plen, 0)
+	local records = tap_u32(tvb, tree, F.records, p, plen, 4)
+	local pid = tap_u32(tvb, tree, F.pid, p, plen, 8)
+	local tid = tap_u32(tvb, tree, F.tid, p, plen, 12)
+	local fd = tap_u32(tvb, tree, F.fd, p, plen, 16)
+	local dev = tap_u32(tvb, tree, F.dev_id, p, plen, 20)
+	local comm = ""
+	if plen >= 40 then
+		local raw = tvb:raw(p + 24, 16)
+		comm = raw:match("^[^\0]*"):gsub("[^\32-\126]", "?")
+		tree:add(F.comm, tvb(p + 24, 16), comm)
+	end
+	return string.format(" q%u cookie %u records %u dev %u pid %u tid %u fd %s comm %s",
+			     h.queue, cookie, records, dev, pid, tid,
+			     fd == 0xffffffff and "-" or tostring(fd), comm)
+end
+
+-- AUTO_RESPONSE: cookie, code, dev_id, reason, grpid, pasid, flags, perm, addr
+local function dissect_auto_response(tvb, pinfo, tree, p, plen, h, fr)
+	local cookie = tap_u32(tvb, tree, F.cookie, p, plen, 0)
+	local code = tap_u32(tvb, tree, F.code, p, plen, 4)
+	local dev = tap_u32(tvb, tree, F.dev_id, p, plen, 8)
+	local reason = tap_u32(tvb, tree, F.reason, p, plen, 12)
+	local grpid = tap_u32(tvb, tree, F.grpid, p, plen, 16)
+	local pasid = tap_u32(tvb, tree, F.pasid, p, plen, 20)
+	local flags = tap_u32(tvb, tree, F.flags, p, plen, 24)
+	local perm = tap_u32(tvb, tree, F.perm, p, plen, 28)
+	local lo = tap_u32(tvb, nil, nil, p, plen, 32)
+	local hi = tap_u32(tvb, nil, nil, p, plen, 36)
+	local addr = UInt64(lo, hi)
+	if plen >= 40 then
+		tree:add_le(F.addr, tvb(p + 32, 8))
+	end
+	local s = string.format(" q%u cookie %u %s dev %u grpid %u pasid %s perm %s addr 0x%s %s",
+				h.queue, cookie, code_str(code), dev, grpid,
+				band(flags, FLAG_PASID_VALID) ~= 0 and tostring(pasid) or "-",
+				perm_str(perm), addr:tohex(16), reason_vs[reason] or "unknown")
+	if cookie ~= 0 then
+		return s .. " latency " .. duration_str(h.latency)
+	end
+	return s .. " never read"
+end
+
+-- REPORTED: a struct iommu_hwpt_pgfault as the device reported it
+local function dissect_reported(tvb, pinfo, tree, p, plen, h, fr)
+	if plen >= FAULT_SIZE then
+		return (fault_fields(tvb, tree, p, plen, h))
+	end
+	return string.format(" q%u dev 0 pasid - grpid 0 perm ---- addr 0x%016x cookie 0", h.queue, 0)
+end
+
 local payloads = {
 	[T_FAULT] = { min = FAULT_SIZE, fn = dissect_fault },
 	[T_RESPONSE] = { min = RESP_SIZE, fn = dissect_response },
 	[T_LOST] = { min = LOST_SIZE, fn = dissect_lost },
 	[T_META] = { min = 0, fn = dissect_meta },
+	[T_DELIVERY] = { min = 0, fn = dissect_delivery },
+	[T_AUTO_RESPONSE] = { min = 0, fn = dissect_auto_response },
+	[T_REPORTED] = { min = 0, fn = dissect_reported },
 }
 
 ------------------------------------------------------------------------
