@@ -126,9 +126,9 @@ compare() {
 	test_cmp read.info ws.info
 }
 
-# groups CAPTURE: after compare, the dissector's group counts (groups
-# completed, incomplete, unanswered) must equal iopftool stats', and the
-# completed groups be numbered 1..N.
+# groups CAPTURE: after compare, the dissector's counts (groups
+# completed, incomplete, unanswered, duplicate responses) must equal
+# iopftool stats', and the completed groups be numbered 1..N.
 groups() {
 	awk -F '\t' '
 		$3 == 1 && $26 != "" {
@@ -137,14 +137,16 @@ groups() {
 			if ($27 ~ /never answered|only refused/) una[$26] = 1
 			if ($28 != "") id[$28] = 1
 		}
+		$3 == 2 && $27 ~ /already answered/ { dup++ }
 		END {
 			for (g in all) { n++; if (g in inc) i++; if (g in una) u++ }
 			for (k = 1; k in id; k++) ;
 			if (k - 1 != n - i) print "group numbers not 1.." n - i
-			printf "%d %d %d\n", n - i, i, u
+			printf "%d %d %d %d\n", n - i, i, u, dup
 		}' ws.tsv >ws.groups &&
 	{ iopftool stats -j "$1"; test $? -le 2; } >stats.json &&
-	jq -r '"\(.groups) \(.incomplete_groups) \(.violations.unanswered)"' stats.json >stats.groups &&
+	jq -r '"\(.groups) \(.incomplete_groups) \(.violations.unanswered) \(.violations.duplicate)"' \
+		stats.json >stats.groups &&
 	test_cmp stats.groups ws.groups
 }
 
@@ -299,7 +301,7 @@ test_expect_success TSHARK 'a seq gap is flagged with its size' '
 #  11     resp q1 cookie 1                -> group 4, duplicate of 10
 #  12     resp q1 cookie 9                no group
 #  13     fault q1 cookie 3               incomplete at the end: no group
-#  14     resp q1 cookie 2 status 22      -> group 2, refused
+#  14     resp q1 cookie 2 status 22      -> group 2, refused, duplicate of 7
 #  15     fault q1 cookie 4 last          group 5: unanswered
 #  16     fault q1 cookie 2 last          group 6 (group 2 was answered)
 #  17     resp q1 cookie 2 status 22      -> group 6, refused: unanswered
@@ -333,12 +335,13 @@ test_expect_success TSHARK 'group links follow the group rule' '
 	11	4	9	9	1		9	10
 	12							
 	13		13		1			
-	14	2	3	6	2		3,6	
+	14	2	3	6	2		3,6	7
 	15	5	15	15	1			
 	16	6	16	16	1	17		
 	17	6	16	16	1		16	
 	EOF
-	test_cmp want got
+	test_cmp want got &&
+	dissect grp.pcap && groups grp.pcap
 '
 
 test_expect_success TSHARK 'group expert infos' '
@@ -352,7 +355,7 @@ test_expect_success TSHARK 'group expert infos' '
 	11	Group 4 was already answered in frame 10
 	12	No group with cookie 9 on queue 1
 	13	Incomplete group: no LAST_PAGE record and no response by the end of the capture
-	14	The queue refused the response: EINVAL
+	14	The queue refused the response: EINVAL,Group 2 was already answered in frame 7
 	15	Group 5 never answered
 	16	Group 6 got only refused responses
 	17	The queue refused the response: EINVAL

@@ -20,8 +20,8 @@
 -- and completes it if it is still open (a warning: LAST_PAGE missing).
 -- Groups are numbered as they complete; one with neither LAST_PAGE nor a
 -- response by the end of the capture is incomplete, not a group.  The
--- first response the queue accepted (status 0) answers the group; a later
--- accepted one is a duplicate; refused ones (status an errno) are linked
+-- first response the queue accepted (status 0) answers the group; any
+-- later one is a duplicate; refused ones (status an errno) are linked
 -- to the group but do not answer it, as the kernel keeps such a group
 -- outstanding (drivers/iommu/iommufd/fault.c: iommufd_fault_fops_write()).
 -- Forward links (a fault's response) need two passes: Wireshark makes
@@ -302,12 +302,10 @@ local function track_response(fr, queue, cookie, status, ts)
 		g.no_last = fr.num
 	end
 	g.resps[#g.resps + 1] = fr.num
-	if status == 0 then
-		if g.answer then
-			fr.dup_of = g.answer
-		else
-			g.answer = fr.num
-		end
+	if g.answer then	-- accepted or not, it answers an answered group
+		fr.dup_of = g.answer
+	elseif status == 0 then
+		g.answer = fr.num
 	end
 	fr.group = g
 	fr.t_resp = ts
