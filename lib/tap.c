@@ -97,11 +97,11 @@
 #define __NR_pidfd_getfd 438
 #endif
 
-#define TAP_READ_RECS	10	/* records fetched from each read's buffer */
+#define TAP_READ_RECS	16	/* records fetched from each read's buffer */
 #define TAP_WRITE_RESPS 16	/* responses fetched from each write's buffer */
 #define TAP_CAL_SLOTS	32	/* candidate offsets of private_data in struct file */
 #define TAP_OBJ_FAULT	6	/* enum iommufd_object_type: IOMMUFD_OBJ_FAULT in 6.12 */
-#define TAP_MAX_ARGS	96
+#define TAP_MAX_ARGS	128
 #define TAP_HOLD_NS	1000000000ull	/* wait this long for a file's queue id */
 
 enum ev_kind { EV_REP, EV_RD, EV_WR, EV_WRR, EV_CAL, EV_AR, EV_ARR, EV_FD, EV_FDR, EV_GR,

@@ -67,11 +67,12 @@ t 'tap sees exactly what tiny-handler saw: faults, cookies, responses (one refus
 	grep "tap=read-only" tap1.txt && grep "source=tap" tap1.txt && grep "tap.queue" tap1.txt
 '
 
-t 'stats --check on the tap capture agrees with the handler: 12 groups, 10 responses, 1 rejected, 3 unanswered' '
-	"$IOPFTOOL" -j stats --check tap1.pcap >chk.json; rc=$?; cat chk.json;
+t 'stats --check on the tap capture agrees with the handler: 12 groups, 10 responses, 1 to an unknown cookie, 3 unanswered' '
+	"$IOPFTOOL" -j stats --check tap1.pcap >chk.json 2>chk.err; rc=$?; cat chk.json;
 	test $rc = 1 &&
 	grep "\"groups\":12" chk.json && grep "\"responses\":10" chk.json &&
-	grep "\"rejected\":1" chk.json && grep "\"unanswered\":3" chk.json
+	grep "\"unknown_cookie\":1" chk.json && grep "\"unanswered\":3" chk.json &&
+	grep "\"latency_ns\":{\"count\":9" chk.json
 '
 
 t 'the tap measured the handler latency of every accepted response' '
@@ -85,11 +86,12 @@ t 'probes and the trace instance are gone after the tap exits' '
 
 t 'record --source mock (iopftool as handler) and the tap record the same faults and responses' '
 	start_tap tap2 record --source tap -w tap2.pcap &&
-	"$IOPFTOOL" record --source mock -w own.pcap -c 25 --gen-rate 500 --policy success 2>own.err &&
+	"$IOPFTOOL" record --source mock -w own.pcap -c 25 --gen-rate 50 --gen-group-size 1-2 --policy success 2>own.err &&
 	stop_tap &&
 	"$IOPFTOOL" read --type fault,response own.pcap | sed "s/^[^ ]* #[0-9]* //; s/ latency.*//" >own.txt &&
 	"$IOPFTOOL" read --type fault,response tap2.pcap | sed "s/^[^ ]* #[0-9]* //; s/ latency.*//" >tapped.txt &&
-	test "$(grep -c fault own.txt)" = 25 && diff own.txt tapped.txt
+	echo "own: $(grep -c fault own.txt) faults, tap: $(grep -c fault tapped.txt) faults" &&
+	test "$(grep -c fault own.txt)" -ge 25 && diff own.txt tapped.txt
 '
 
 t 'two taps at once both see everything (own probe groups)' '
