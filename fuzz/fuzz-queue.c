@@ -69,6 +69,15 @@
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
+/* FUZZ_TRACE=1 in the environment: each operation and its result on stderr. */
+static int trace = -1;
+#define TRACE(...) do {							\
+	if (trace < 0)							\
+		trace = getenv("FUZZ_TRACE") != NULL;			\
+	if (trace)							\
+		fprintf(stderr, __VA_ARGS__);				\
+} while (0)
+
 /* ------------------------------------------------------------------ */
 /* Input                                                               */
 /* ------------------------------------------------------------------ */
@@ -496,6 +505,7 @@ static void op_inject(struct run *r, struct input *in)
 		return;
 	rc = iopf_queue_inject(r->q, &f);
 	want = m_inject(&r->m, &f);
+	TRACE("inject dev %u grpid %u flags 0x%x -> %d\n", f.dev_id, f.grpid, f.flags, rc);
 	CHECK_EQ(rc, want);
 }
 
@@ -556,6 +566,7 @@ static void op_read(struct run *r, struct input *in)
 	/* counts past bufsize are safe: the buffer holds every fault of an input */
 	got = iopf_queue_read(r->q, nullbuf ? NULL : r->buf, count);
 	want = m_read(&r->m, nullbuf, count, r->want);
+	TRACE("read %zu%s -> %zd\n", count, nullbuf ? " (NULL)" : "", got);
 	CHECK_EQ(got, want);
 	if (got > 0) {
 		CHECK(!memcmp(r->buf, r->want, (size_t)got));
@@ -596,6 +607,10 @@ static void op_write(struct run *r, struct input *in)
 	}
 	got = iopf_queue_write(r->q, nullbuf ? NULL : resp, count);
 	want = m_write(&r->m, resp, n + 1, nullbuf, count);
+	TRACE("write %zu%s", count, nullbuf ? " (NULL)" : "");
+	for (i = 0; i < n; i++)
+		TRACE(" {%u,%u}", resp[i].cookie, resp[i].code);
+	TRACE(" -> %zd\n", got);
 	CHECK_EQ(got, want);
 	if (got == 0 || (got < 0 && got != -EINVAL))
 		return;		/* nothing was looked at */
@@ -624,6 +639,7 @@ static void op_write(struct run *r, struct input *in)
 		}
 		v = iopf_check_response(r->chk, r->qid, &resp[i], status, r->t, &lat);
 		w = c_response(&r->cm, &resp[i], status, r->t, &wlat);
+		TRACE("  check cookie %u status %u: %s\n", resp[i].cookie, status, iopf_verdict_str(v));
 		CHECK_EQ(v, w);
 		CHECK_EQ(lat, wlat);
 	}
@@ -633,6 +649,7 @@ static void op_detach(struct run *r, uint32_t dev)
 {
 	int rc = iopf_queue_detach(r->q, dev), want = m_detach(&r->m, dev);
 
+	TRACE("detach %u -> %d\n", dev, rc);
 	CHECK_EQ(rc, want);
 	if (rc)
 		return;
@@ -726,12 +743,15 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			break;
 		default:
 			r->t += (uint64_t)u8(&in) * 997;
+			TRACE("tick -> %llu\n", (unsigned long long)r->t);
 			break;
 		}
 		check_counts(r);
 		check_poll(r, false);
 	}
 	check_report(r);
+	TRACE("end: %llu groups, %llu responses checked\n", (unsigned long long)r->cm.groups,
+	      (unsigned long long)r->cm.responses);
 	iopf_check_free(r->chk);
 	iopf_queue_free(r->q);
 	return 0;
