@@ -55,8 +55,10 @@ fuzz_target() {
 	dirs= n=0
 	for d in "$src/corpus/$tname" "$src/regress/$tname"; do
 		[ -d "$d" ] || continue
-		dirs="$dirs $d" n=$((n + $(ls "$d" | wc -l)))
-		cp "$d"/* "$work/corpus/"
+		dirs="$dirs $d"
+		for f in "$d"/*; do
+			[ -f "$f" ] && cp "$f" "$work/corpus/" && n=$((n + 1))
+		done
 	done
 	# shellcheck disable=SC2086
 	if [ "$n" -gt 0 ] && "$bin" -runs=0 $dirs >"$work/seeds.log" 2>&1; then
