@@ -490,7 +490,7 @@ static void op_inject(struct run *r, struct input *in)
 
 	f.dev_id = dev_ids[u8(in) % 8];
 	gsel = u8(in);
-	f.grpid = gsel < 240 ? gsel % 6 : u32(in);
+	f.grpid = gsel < 128 ? gsel % 6 : gsel < 240 ? gsel : u32(in);
 	flags = u8(in);
 	f.flags = flags & 0x7;
 	if (flags & 0x80)

@@ -23,6 +23,7 @@ g2=resp,cookie=1,code=0,lat=1500
 	'meta,text=tool=x;bad=\x01'
 "$MK" -B -U "$C/crafted-be-usec.pcap" "$g1" "$g2" lost,count=1
 "$MK" -T 10 "$C/crafted-truncated.pcap" "$g1" "$g2" "$g1"
+"$MK" -F pcapng -B "$C/crafted-be.pcapng" "$g1" lost,count=1,len=36 "$g2"
 "$MK" -F pcapng -T 6 "$C/crafted-truncated.pcapng" "$g1" "$g2"
 "$MK" -L 162 "$C/crafted-lt162.pcap" "$g1" \
 	fault,dev=7,flags=0xfffffff,perm=0xff,res=5,length=4096,extra=24,last \

@@ -78,7 +78,7 @@ fuzz_target() {
 				echo "# failing input kept as $FUZZ_DIR/$tname-$(basename "$c")"
 		done
 		echo "not ok 2 - $tname: fuzzing for ${secs}s found a failure"
-		grep -E 'ERROR|SUMMARY|check failed|fuzz-' "$work/fuzz.log" | head -n 20 | sed 's/^/#   /'
+		grep -E 'ERROR:|SUMMARY|check failed|, reference|^fuzz-[a-z]*: ' "$work/fuzz.log" | head -n 20 | sed 's/^/#   /'
 	fi
 	echo "1..2"
 	rm -rf "$work"
