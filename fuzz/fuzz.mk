@@ -14,7 +14,10 @@ TARGETS := $(patsubst fuzz/%.c,%,$(sort $(wildcard fuzz/fuzz-*.c)))
 LIB_SRC := $(sort $(wildcard lib/*.c))
 DEPS_CFLAGS := $(shell $(PKG_CONFIG) --cflags libpcap json-c 2>/dev/null)
 DEPS_LIBS := $(shell $(PKG_CONFIG) --libs libpcap json-c 2>/dev/null || echo -lpcap -ljson-c)
-BASE_CFLAGS := -std=gnu11 -g -O1 -Wall -Wextra -Wno-missing-field-initializers \
+# The top-level Makefile's warnings; clang also wants the format attribute
+# on lib/out.c's printf wrappers, which gcc does not ask for.
+BASE_CFLAGS := -std=gnu11 -g -O1 -Wall -Wextra -Wformat=2 -Wshadow -Wstrict-prototypes \
+	-Wmissing-prototypes -Wvla -Wno-missing-field-initializers -Wno-format-nonliteral \
 	-Ilib $(DEPS_CFLAGS) -fno-omit-frame-pointer
 SAN := -fsanitize=address,undefined -fno-sanitize-recover=all
 
