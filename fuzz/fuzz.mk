@@ -14,11 +14,16 @@ TARGETS := $(patsubst fuzz/%.c,%,$(sort $(wildcard fuzz/fuzz-*.c)))
 LIB_SRC := $(sort $(wildcard lib/*.c))
 DEPS_CFLAGS := $(shell $(PKG_CONFIG) --cflags libpcap json-c 2>/dev/null)
 DEPS_LIBS := $(shell $(PKG_CONFIG) --libs libpcap json-c 2>/dev/null || echo -lpcap -ljson-c)
+# <linux/iommufd.h> when it has the fault queue, else lib/uapi (as the Makefile).
+HASH := \#
+HAVE_LINUX_IOMMUFD := $(shell printf '$(HASH)include <linux/iommufd.h>\n$(HASH)ifndef IOMMU_FAULT_QUEUE_ALLOC\n$(HASH)error\n$(HASH)endif\n' | \
+	$(FUZZ_CC) -E -x c - >/dev/null 2>&1 && echo 1)
+UAPI_FALLBACK := $(if $(HAVE_LINUX_IOMMUFD),,-Ilib/uapi)
 # The top-level Makefile's warnings; clang also wants the format attribute
 # on lib/out.c's printf wrappers, which gcc does not ask for.
 BASE_CFLAGS := -std=gnu11 -g -O1 -Wall -Wextra -Wformat=2 -Wshadow -Wstrict-prototypes \
 	-Wmissing-prototypes -Wvla -Wno-missing-field-initializers -Wno-format-nonliteral \
-	-Ilib $(DEPS_CFLAGS) -fno-omit-frame-pointer
+	$(UAPI_FALLBACK) -Ilib $(DEPS_CFLAGS) -fno-omit-frame-pointer
 SAN := -fsanitize=address,undefined -fno-sanitize-recover=all
 
 # Instrumented build: ASan + UBSan everywhere, libFuzzer's coverage on lib/ and the targets.
@@ -38,13 +43,15 @@ COV_QUEUE := lib/queue.c lib/check.c
 .SECONDARY:
 all: $(TARGETS:%=$(FO)/%)
 
-$(FO)/lib/%.o: lib/%.c lib/iopf.h lib/internal.h
+LIB_HDR := $(wildcard lib/*.h lib/uapi/linux/*.h)
+
+$(FO)/lib/%.o: lib/%.c $(LIB_HDR)
 	@mkdir -p $(dir $@)
 	$(Q)$(FUZZ_CC) $(FUZZ_CFLAGS) -c -o $@ $<
 $(FO)/fuzz-%: fuzz/fuzz-%.c $(LIB_SRC:%.c=$(FO)/%.o)
 	$(Q)$(FUZZ_CC) $(FUZZ_CFLAGS) -fsanitize=fuzzer -o $@ $^ $(DEPS_LIBS) -lm
 
-$(FO)/cov/lib/%.o: lib/%.c lib/iopf.h lib/internal.h
+$(FO)/cov/lib/%.o: lib/%.c $(LIB_HDR)
 	@mkdir -p $(dir $@)
 	$(Q)$(FUZZ_CC) $(COV_CFLAGS) -c -o $@ $<
 $(FO)/cov/fuzz-%: fuzz/fuzz-%.c $(LIB_SRC:%.c=$(FO)/cov/%.o)
