@@ -71,9 +71,11 @@ test_expect_code() {
 
 # Time limits.  IOPF_TIMEOUT_SCALE (a whole number, default 1) multiplies
 # every limit a test puts on the tool, for slow runs: tests/run.sh valgrind
-# sets 20.  Tests scale their limits, they are never skipped for it.
+# sets 50.  Tests scale their limits, they are never skipped for it.
 TIMEOUT_SCALE=${IOPF_TIMEOUT_SCALE:-1}
-case $TIMEOUT_SCALE in ''|*[!0-9]*|0) echo "IOPF_TIMEOUT_SCALE must be a whole number >= 1" >&2; exit 1 ;; esac
+case $TIMEOUT_SCALE in
+''|*[!0-9]*|0) echo "IOPF_TIMEOUT_SCALE must be a whole number >= 1" >&2; exit 1 ;;
+esac
 
 # test_scale DUR: DUR ("300ms" or "5s") times the scale, as "<n>ms".
 test_scale() {

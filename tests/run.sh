@@ -78,7 +78,8 @@ fuzz_target() {
 				echo "# failing input kept as $FUZZ_DIR/$tname-$(basename "$c")"
 		done
 		echo "not ok 2 - $tname: fuzzing for ${secs}s found a failure"
-		grep -E 'ERROR:|SUMMARY|check failed|, reference|^fuzz-[a-z]*: ' "$work/fuzz.log" | head -n 20 | sed 's/^/#   /'
+		grep -E 'ERROR:|SUMMARY|check failed|, reference|^fuzz-[a-z]*: ' "$work/fuzz.log" |
+			head -n 20 | sed 's/^/#   /'
 	fi
 	echo "1..2"
 	rm -rf "$work"
@@ -100,7 +101,7 @@ fuzz() {
 # valgrind: the unit tests and the shell tests with iopftool under memcheck
 # (tests/valgrind-iopftool), time limits scaled; then every process's log.
 valgrind_tier() {
-	export IOPF_TIMEOUT_SCALE=${IOPF_TIMEOUT_SCALE:-20}
+	export IOPF_TIMEOUT_SCALE=${IOPF_TIMEOUT_SCALE:-50}
 	export VALGRIND_LOG_DIR=${TMPDIR:-/tmp}/iopftool-valgrind.$$
 	export VALGRIND_IOPFTOOL=$IOPFTOOL
 	rm -rf "$VALGRIND_LOG_DIR" && mkdir -p "$VALGRIND_LOG_DIR" || exit 1
