@@ -68,7 +68,7 @@ run: all
 		rc=0; ./$(FO)/$$t -max_total_time=$(FUZZ_TIME) -print_final_stats=1 \
 			-artifact_prefix=$(FO)/ $$(test -f fuzz/$$t.dict && echo -dict=fuzz/$$t.dict) \
 			$(FO)/corpus/$$t >$(FO)/$$t.log 2>&1 || rc=$$?; \
-		grep -E '^(#[0-9]+ *(INITED|DONE)|stat::|SUMMARY|==[0-9]+==ERROR|fuzz-)' $(FO)/$$t.log || :; \
+		grep -E '^(#[0-9]+[[:space:]]*(INITED|DONE)|stat::|SUMMARY|==[0-9]+==ERROR|fuzz-)' $(FO)/$$t.log || :; \
 		test $$rc = 0 || { echo "$$t failed (exit $$rc): $(FO)/$$t.log"; exit 1; }; \
 	done
 
