@@ -70,3 +70,9 @@ inj() { bytes $INJECT "$1" "$2" "$3" 1 3 0 0 0 1; }
 	bytes 1 0 $ATTACH 0; inj 0 1 2; inj 0 2 2
 	bytes $READ 4 1 $READ 2 0 5 $READ 5 1 $READ 6 0 $WRITE 2 5 0 0 6 0 1 $WRITE 1 4 0 0 $WRITE 1 3 0 0 3
 } >"$Q/counts"
+{	# 70 partial groups at once (the partial hash grows), completed, read in one go
+	bytes 1 0 $ATTACH 0 $ATTACH 1
+	g=128; while [ $g -lt 198 ]; do inj $((g % 2)) $g 0; g=$((g + 1)); done
+	g=128; while [ $g -lt 198 ]; do inj $((g % 2)) $g 2; g=$((g + 1)); done
+	bytes $READ 3 0 $WRITE 8 0 0 0 6 0 12 0 18 0 24 0 30 0 36 0 42 0 $DETACH 1 $POLL
+} >"$Q/many-partials"
