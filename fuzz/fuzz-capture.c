@@ -390,6 +390,10 @@ static void fuzz_record(const uint8_t *data, size_t size)
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
+#ifdef FUZZ_RECORD_ONLY		/* fuzz-record.c */
+	fuzz_record(data, size);
+	return 0;
+#endif
 	if (is_capture(data, size)) {
 		fuzz_capture(data, size);
 	} else {

@@ -37,6 +37,7 @@ endif
 
 # The sources each target is meant to cover (the TOTAL line of `cov`).
 COV_CAPTURE := lib/capture.c lib/record.c lib/print.c lib/out.c lib/check.c
+COV_RECORD := lib/record.c lib/print.c lib/out.c
 COV_QUEUE := lib/queue.c lib/check.c
 
 .PHONY: all run cov
@@ -48,14 +49,16 @@ LIB_HDR := $(wildcard lib/*.h lib/uapi/linux/*.h)
 $(FO)/lib/%.o: lib/%.c $(LIB_HDR)
 	@mkdir -p $(dir $@)
 	$(Q)$(FUZZ_CC) $(FUZZ_CFLAGS) -c -o $@ $<
+# fuzz-record.c includes fuzz-capture.c
+$(FO)/fuzz-record $(FO)/cov/fuzz-record: fuzz/fuzz-capture.c
 $(FO)/fuzz-%: fuzz/fuzz-%.c $(LIB_SRC:%.c=$(FO)/%.o)
-	$(Q)$(FUZZ_CC) $(FUZZ_CFLAGS) -fsanitize=fuzzer -o $@ $^ $(DEPS_LIBS) -lm
+	$(Q)$(FUZZ_CC) $(FUZZ_CFLAGS) -fsanitize=fuzzer -o $@ $< $(LIB_SRC:%.c=$(FO)/%.o) $(DEPS_LIBS) -lm
 
 $(FO)/cov/lib/%.o: lib/%.c $(LIB_HDR)
 	@mkdir -p $(dir $@)
 	$(Q)$(FUZZ_CC) $(COV_CFLAGS) -c -o $@ $<
 $(FO)/cov/fuzz-%: fuzz/fuzz-%.c $(LIB_SRC:%.c=$(FO)/cov/%.o)
-	$(Q)$(FUZZ_CC) $(COV_CFLAGS) -fsanitize=fuzzer -o $@ $^ $(DEPS_LIBS) -lm
+	$(Q)$(FUZZ_CC) $(COV_CFLAGS) -fsanitize=fuzzer -o $@ $< $(LIB_SRC:%.c=$(FO)/cov/%.o) $(DEPS_LIBS) -lm
 
 # Each target fuzzes for FUZZ_TIME seconds from a copy of its seed corpus
 # plus its regressions; new inputs collect in $(FO)/corpus/<target>, and a
@@ -84,6 +87,7 @@ cov: $(TARGETS:%=$(FO)/cov/%)
 		echo "== $$t"; \
 		$(LLVM_PROFDATA) merge -o $(FO)/cov/$$t.profdata $(FO)/cov/$$t.profraw; \
 		$(LLVM_COV) report $(FO)/cov/$$t -instr-profile=$(FO)/cov/$$t.profdata \
-			$$(case $$t in fuzz-capture) echo $(COV_CAPTURE);; *) echo $(COV_QUEUE);; esac) | \
+			$$(case $$t in fuzz-capture) echo $(COV_CAPTURE);; fuzz-record) echo $(COV_RECORD);; \
+			   *) echo $(COV_QUEUE);; esac) | \
 			grep -v '^---'; \
 	done

@@ -41,6 +41,9 @@ raw response-refused resp,cookie=4,code=1,status=22
 raw lost lost,count=7
 raw meta 'meta,text=tool=iopftool;source=sim'
 raw unknown-type resp,type=200
+# fuzz-record takes only raw records
+mkdir -p fuzz/corpus/fuzz-record
+cp "$C"/raw-* fuzz/corpus/fuzz-record/
 
 # Queue programs: two configuration bytes (queue id, deadline), then ops.
 bytes() { for b; do printf "\\$(printf %03o "$b")"; done; }
