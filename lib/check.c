@@ -228,17 +228,12 @@ static void group_close(struct iopf_check *c, uint32_t queue, struct slot *s)
  * out again by a kernel queue: the input is inconsistent (a capture
  * that lost records), and the old group is counted unanswered.
  */
-void iopf_check_delivered(struct iopf_check *c, uint32_t queue,
-			  const struct iommu_hwpt_pgfault *recs, size_t n, uint64_t t_ns)
+static void delivered(struct iopf_check *c, uint32_t queue,
+		      const struct iommu_hwpt_pgfault *last, size_t n, uint64_t t_ns)
 {
-	const struct iommu_hwpt_pgfault *last;
-	uint64_t key;
+	uint64_t key = key_of(queue, last->cookie);
 	struct slot *s;
 
-	if (!n)
-		return;
-	last = &recs[n - 1];
-	key = key_of(queue, last->cookie);
 	c->groups++;
 	c->faults += n;
 	s = table_find(&c->cookies, key);
@@ -258,6 +253,19 @@ void iopf_check_delivered(struct iopf_check *c, uint32_t queue,
 	s->t_ns = t_ns;
 	c->outstanding++;
 	grpid_inc(c, queue, last->grpid);
+}
+
+void iopf_check_delivered(struct iopf_check *c, uint32_t queue,
+			  const struct iommu_hwpt_pgfault *recs, size_t n, uint64_t t_ns)
+{
+	if (n)
+		delivered(c, queue, &recs[n - 1], n, t_ns);
+}
+
+void iopf_check_group(struct iopf_check *c, const struct iopf_group *g, uint64_t t_ns)
+{
+	if (g->n)
+		delivered(c, g->queue_id, &g->last, g->n, t_ns);
 }
 
 /* An accepted response to an outstanding group. */

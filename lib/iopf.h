@@ -350,6 +350,170 @@ uint64_t iopf_hist_quantile(const struct iopf_hist *h, double q);
 void iopf_hist_log2(const struct iopf_hist *h, uint64_t out[IOPF_HIST_LOG2_BUCKETS]);
 
 /* ------------------------------------------------------------------ */
+/* Fault groups: iopftool-capture(5) "Groups and cookies"              */
+/* ------------------------------------------------------------------ */
+/*
+ * The group rule, written once (lib/group.c):
+ *  - a group is keyed by (queue_id, cookie); a FAULT record joins the
+ *    open group with its key or opens one; the record carrying LAST_PAGE
+ *    completes it.  Groups of different keys may be open at once; each
+ *    completes on its own, and groups are ordered by completion;
+ *  - a RESPONSE refers to the most recent group with its key; if that
+ *    group is still open, the response completes it first (with a
+ *    warning naming its first record);
+ *  - a FAULT for a key whose completed group is unanswered starts a new
+ *    group (warning); the older one ends unanswered;
+ *  - a group still open at the end of the capture is incomplete: warned
+ *    about by its first record and left out.
+ */
+
+/* The most records one group may have; a longer one is cut (with a warning). */
+#define IOPF_GROUP_MAX_RECORDS (1u << 20)
+
+enum iopf_group_state {
+	IOPF_GROUP_OPEN,	/* FAULT records seen, no LAST_PAGE yet */
+	IOPF_GROUP_COMPLETE,	/* complete, not answered */
+	IOPF_GROUP_ANSWERED,	/* an accepted response (status 0, a valid code) refers to it */
+};
+
+/**
+ * struct iopf_group - one fault group
+ * @queue_id: the queue of its records
+ * @cookie: the cookie its records share
+ * @id: its identity: a serial number from 1 in the order groups open
+ *	(per grouper; per read buffer for iopf_group_split())
+ * @state: see enum iopf_group_state
+ * @terminated: its LAST_PAGE record was seen (else a response, the end of a
+ *	read or a cookie change completed it)
+ * @n: FAULT records in the group
+ * @recs: its records, @nkept of them, LAST_PAGE last: a read buffer's
+ *	records, or the grouper's copy when asked to keep them (only in the
+ *	complete callback); NULL otherwise
+ * @nkept: records at @recs
+ * @first: its first record
+ * @last: its newest record (the LAST_PAGE one once terminated)
+ * @first_recno: capture record number of its first record (0 for a read)
+ * @last_recno: capture record number of its newest record
+ * @first_ns: time stamp of its first record (capture: ns since the epoch)
+ * @last_ns: time stamp of its newest record: when it was delivered
+ * @user: the caller's, 0 when the group opens
+ */
+struct iopf_group {
+	uint32_t queue_id;
+	uint32_t cookie;
+	uint64_t id;
+	enum iopf_group_state state;
+	bool terminated;
+	size_t n;
+	const struct iommu_hwpt_pgfault *recs;
+	size_t nkept;
+	struct iommu_hwpt_pgfault first, last;
+	uint64_t first_recno, last_recno;
+	uint64_t first_ns, last_ns;
+	uint64_t user;
+};
+
+/* Called per group; a non-zero return stops the caller and is returned. */
+typedef int (*iopf_group_fn)(void *ctx, struct iopf_group *g);
+
+/**
+ * iopf_group_split() - split a read() buffer into its groups, without copying
+ * @queue: queue id to put in each group
+ * @recs: the records a read returned
+ * @nrec: how many
+ * @t_ns: the read's time
+ * @fn: called per group, in buffer order (may be NULL)
+ * @ctx: for @fn
+ *
+ * A group runs to its LAST_PAGE record; a cookie change before it, or
+ * the end of the buffer, also ends it, with @terminated false (the
+ * kernel only returns whole groups).
+ *
+ * Return: the number of groups, or @fn's non-zero return.
+ */
+ssize_t iopf_group_split(uint32_t queue, const struct iommu_hwpt_pgfault *recs, size_t nrec,
+			 uint64_t t_ns, iopf_group_fn fn, void *ctx);
+
+struct iopf_grouper;
+
+/**
+ * struct iopf_grouper_cfg - how a grouper reports
+ * @name: the capture's name, for warnings
+ * @log: where warnings go (NULL: nowhere)
+ * @keep_records: copy the records of open groups, for @complete's g->recs
+ * @max_records: cut a group longer than this (0: IOPF_GROUP_MAX_RECORDS)
+ * @complete: a group completed (in completion order); may be NULL
+ * @forget: a group leaves the grouper's books: an answered group replaced
+ *	by a new one with its key, an unanswered one whose cookie was reused
+ *	(it ends unanswered), or any group at iopf_grouper_end() (state
+ *	IOPF_GROUP_OPEN: incomplete); may be NULL
+ * @ctx: for the callbacks
+ */
+struct iopf_grouper_cfg {
+	const char *name;
+	const struct iopf_log *log;
+	bool keep_records;
+	size_t max_records;
+	iopf_group_fn complete;
+	void (*forget)(void *ctx, const struct iopf_group *g);
+	void *ctx;
+};
+
+/**
+ * struct iopf_grouper_counts - what a grouper saw
+ * @groups: groups completed
+ * @incomplete: groups open at the end of a capture (left out)
+ * @closed_by_response: groups a response completed (no LAST_PAGE record)
+ * @reused: cookies reused while their group was unanswered
+ * @cut: groups cut at @max_records
+ * @untracked: FAULT records dropped: too many groups open at once
+ */
+struct iopf_grouper_counts {
+	uint64_t groups, incomplete, closed_by_response, reused, cut, untracked;
+};
+
+/**
+ * iopf_grouper_new() - a grouper for capture records
+ * @gr: set to the new grouper
+ * @cfg: its configuration (copied; NULL: all defaults)
+ *
+ * Return: 0 or -ENOMEM.
+ */
+int iopf_grouper_new(struct iopf_grouper **gr, const struct iopf_grouper_cfg *cfg);
+void iopf_grouper_free(struct iopf_grouper *gr);
+
+/**
+ * iopf_grouper_rec() - feed one capture record
+ * @gr: the grouper
+ * @r: the record (FAULT and RESPONSE are used, other types ignored)
+ * @recno: its record number in the capture, for warnings
+ * @group: set to the group a FAULT joined or a RESPONSE refers to (NULL:
+ *	none, or an untracked fault); valid until the next call
+ *
+ * Callbacks run before it returns: a completing FAULT calls @complete; a
+ * RESPONSE to an open group calls @complete first; a FAULT reusing the
+ * cookie of an unanswered group calls @forget for it.
+ *
+ * Return: 0, a callback's non-zero return, or -ENOMEM.
+ */
+int iopf_grouper_rec(struct iopf_grouper *gr, const struct iopf_rec *r, uint64_t recno,
+		     struct iopf_group **group);
+
+/**
+ * iopf_grouper_end() - the end of a capture
+ * @gr: the grouper
+ *
+ * Warns about each incomplete group by its first record, calls @forget
+ * for every group, and leaves the grouper empty for the next capture.
+ *
+ * Return: the number of incomplete groups.
+ */
+uint64_t iopf_grouper_end(struct iopf_grouper *gr);
+void iopf_grouper_counts(const struct iopf_grouper *gr, struct iopf_grouper_counts *c);
+/* Records held for open groups now (with keep_records). */
+size_t iopf_grouper_open_records(const struct iopf_grouper *gr);
+
+/* ------------------------------------------------------------------ */
 /* The response checker (SPEC.md section 5)                            */
 /* ------------------------------------------------------------------ */
 enum iopf_verdict {
@@ -394,6 +558,8 @@ void iopf_check_free(struct iopf_check *c);
 /* A group of n records (sharing a cookie, LAST_PAGE last) delivered by a read at t_ns. */
 void iopf_check_delivered(struct iopf_check *c, uint32_t queue,
 			  const struct iommu_hwpt_pgfault *recs, size_t n, uint64_t t_ns);
+/* The same for a group as lib/group.c hands it out (only g->last and g->n are used). */
+void iopf_check_group(struct iopf_check *c, const struct iopf_group *g, uint64_t t_ns);
 /*
  * A response written at t_ns, with the queue's verdict status (0 or a
  * positive errno).  Returns its class; *latency_ns is set for accepted

@@ -135,25 +135,23 @@ static int answer(struct handler *h, const struct iommu_hwpt_pgfault *last)
 	return rc;
 }
 
-/* Walk the records of one read: a group ends at LAST_PAGE or a cookie change. */
+/* One group of a read (lib/group.c: whole groups, LAST_PAGE last): answer it. */
+static int take_group(void *ctx, struct iopf_group *g)
+{
+	struct handler *h = ctx;
+
+	h->groups++;
+	p_verbose("group cookie %u dev %u grpid %u", g->last.cookie, g->last.dev_id, g->last.grpid);
+	return answer(h, &g->last);
+}
+
 static int take_groups(struct handler *h, size_t nrec)
 {
-	const struct iommu_hwpt_pgfault *recs = (const void *)h->buf;
-	int rc = 0;
+	ssize_t n;
 
 	h->faults += nrec;
-	for (size_t i = 0; i < nrec && !rc; i++) {
-		bool end = (recs[i].flags & IOMMU_PGFAULT_FLAGS_LAST_PAGE) || i + 1 == nrec ||
-			   recs[i + 1].cookie != recs[i].cookie;
-
-		if (!end)
-			continue;
-		h->groups++;
-		p_verbose("group cookie %u dev %u grpid %u", recs[i].cookie, recs[i].dev_id,
-			  recs[i].grpid);
-		rc = answer(h, &recs[i]);
-	}
-	return rc;
+	n = iopf_group_split(0, (const void *)h->buf, nrec, iopf_now_ns(), take_group, h);
+	return n < 0 ? (int)n : 0;
 }
 
 /* Move answers that are due (or all, at exit) from the held queue to the batch. */

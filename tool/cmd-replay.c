@@ -21,11 +21,21 @@
 
 enum handler_kind { H_SUCCESS, H_INVALID, H_FROM_CAPTURE, H_EXEC };
 
+/* builtin:from-capture: the live cookies of one capture group's parts (UINT64_MAX: not delivered yet). */
+struct parts {
+	size_t n;
+	uint64_t cookie[];
+};
+
+struct fifo_ent {
+	uint64_t id;		/* capture group id */
+	size_t part;
+};
+
 /* Long-only options. */
 enum { OPT_HANDLER = 256, OPT_SPEED, OPT_RATE, OPT_TOPSPEED, OPT_LOOP, OPT_TIMEOUT,
        OPT_DEADLINE, OPT_LINKTYPE, OPT_SETTLE, OPT_MAX_GAP };
 
-#define MAX_GROUP_RECORDS 65536	/* a longer run of one cookie is split, with a warning */
 #define MAX_DEVICES 4096
 #define TOPSPEED_BATCH 64	/* groups injected between reads at --topspeed */
 
@@ -53,11 +63,8 @@ struct replay {
 	struct live live;
 	struct proxy proxy;
 	int epfd, timerfd;
-	/* the group being assembled from the capture */
-	struct iommu_hwpt_pgfault *grp;
-	size_t ngrp, grp_cap;
-	uint32_t grp_queue;
-	uint64_t grp_ts;
+	/* the capture's groups (lib/group.c), kept across loops so ids stay unique */
+	struct iopf_grouper *grouper;
 	/* capture dev_id -> live dev_id */
 	uint32_t dev_cap[MAX_DEVICES], dev_live[MAX_DEVICES];
 	size_t ndevs;
@@ -66,13 +73,15 @@ struct replay {
 	uint64_t ts_last, skipped, gaps_cut;	/* --max-gap */
 	uint64_t injected_parts;	/* live groups injected (a split group is several) */
 	bool have_ts0;
-	uint64_t split, unterminated, bad_records;
-	/* builtin:from-capture: see note_recorded_group() */
-	struct u64map recorded;	/* (queue << 32 | cookie) -> serial << 16 | parts */
-	struct u64map live_cookie;	/* serial << 16 | part -> live cookie */
-	uint64_t *fifo;		/* injected (serial << 16 | part) awaiting delivery */
+	uint64_t split, bad_records;
+	/*
+	 * builtin:from-capture maps capture groups to live groups by group
+	 * identity: capture group id -> struct parts (the live cookie of each
+	 * part it was injected as), until the grouper forgets the group.
+	 */
+	struct u64map recorded;
+	struct fifo_ent *fifo;	/* injected parts awaiting delivery, in injection order */
 	size_t fifo_head, fifo_tail, fifo_cap;
-	uint64_t serial;
 	/* builtin answers collected during a drain */
 	struct resp_batch batch;
 	int err;		/* first runtime error */
@@ -132,6 +141,10 @@ static error_t parse_opt(int key, char *arg, struct argp_state *state)
 			argp_error(state, "--exec and --handler exclude each other");
 		if (!o->loops)
 			argp_error(state, "--loop: must be 1 or more");
+		if (!o->exec && strcmp(o->handler, "builtin:success") && strcmp(o->handler, "builtin:invalid") &&
+		    strcmp(o->handler, "builtin:from-capture"))
+			argp_error(state, "--handler: unknown handler '%s' (builtin:success, builtin:invalid, "
+				   "builtin:from-capture, or --exec CMD)", o->handler);
 		return 0;
 	default:
 		return ARGP_ERR_UNKNOWN;
@@ -152,19 +165,29 @@ static const struct argp replay_argp = {
 
 /* ---- builtin handlers ------------------------------------------------ */
 
-static uint64_t fifo_pop(struct replay *rp)
+static bool fifo_pop(struct replay *rp, struct fifo_ent *e)
 {
-	return rp->fifo_head < rp->fifo_tail ? rp->fifo[rp->fifo_head++] : UINT64_MAX;
+	if (rp->fifo_head == rp->fifo_tail)
+		return false;
+	*e = rp->fifo[rp->fifo_head++];
+	return true;
 }
 
-static int fifo_push(struct replay *rp, uint64_t v)
+static int fifo_push(struct replay *rp, uint64_t id, size_t part)
 {
 	int rc = vec_fifo_reserve(&rp->fifo, &rp->fifo_cap, sizeof(*rp->fifo),
 				  &rp->fifo_head, &rp->fifo_tail);
 
 	if (!rc)
-		rp->fifo[rp->fifo_tail++] = v;
+		rp->fifo[rp->fifo_tail++] = (struct fifo_ent){ id, part };
 	return rc;
+}
+
+static struct parts *parts_of(struct replay *rp, uint64_t id)
+{
+	uint64_t v;
+
+	return u64map_get(&rp->recorded, id, &v) ? (struct parts *)(uintptr_t)v : NULL;
 }
 
 /* A group was read from the queue: answer it (builtin) or pass it on (exec). */
@@ -182,10 +205,11 @@ static void on_group(struct live *l, const struct iommu_hwpt_pgfault *recs, size
 	case H_INVALID: rc = resp_batch_push(&rp->batch, cookie, IOMMUFD_PAGE_RESP_INVALID); break;
 	case H_FROM_CAPTURE: {
 		/* Injection order is delivery order (the queue is FIFO). */
-		uint64_t key = fifo_pop(rp);
+		struct fifo_ent e;
+		struct parts *p = fifo_pop(rp, &e) ? parts_of(rp, e.id) : NULL;
 
-		if (key != UINT64_MAX)
-			rc = u64map_put(&rp->live_cookie, key, cookie);
+		if (p && e.part < p->n)
+			p->cookie[e.part] = cookie;
 		break;
 	}
 	case H_EXEC: rc = proxy_forward(&rp->proxy, recs, n * IOPF_FAULT_SIZE); break;
@@ -206,16 +230,20 @@ static int service_builtin(struct replay *rp)
 	return rp->err;
 }
 
-/* builtin:from-capture: a recorded response answers the live parts of its recorded group. */
-static int answer_recorded(struct replay *rp, const struct iopf_rec *r)
+/*
+ * builtin:from-capture: a recorded response answers the live parts of the
+ * capture group it refers to (g, from the grouper); one that referred to
+ * no group is sent as recorded.
+ */
+static int answer_recorded(struct replay *rp, const struct iopf_rec *r, const struct iopf_group *g)
 {
-	uint64_t key = (uint64_t)r->queue_id << 32 | r->u.resp.cookie, v, cookie;
+	struct parts *p = g ? parts_of(rp, g->id) : NULL;
 
-	if (!u64map_get(&rp->recorded, key, &v))	/* answered nothing when recorded: send as is */
+	if (!g)
 		return resp_batch_push(&rp->batch, r->u.resp.cookie, r->u.resp.code);
-	for (uint64_t part = 0; part < (v & 0xffff); part++)
-		if (u64map_get(&rp->live_cookie, (v & ~0xffffull) | part, &cookie)) {
-			int rc = resp_batch_push(&rp->batch, (uint32_t)cookie, r->u.resp.code);
+	for (size_t i = 0; p && i < p->n; i++)
+		if (p->cookie[i] != UINT64_MAX) {
+			int rc = resp_batch_push(&rp->batch, (uint32_t)p->cookie[i], r->u.resp.code);
 
 			if (rc)
 				return rc;
@@ -223,15 +251,32 @@ static int answer_recorded(struct replay *rp, const struct iopf_rec *r)
 	return 0;
 }
 
-static void note_recorded_group(struct replay *rp, uint64_t parts)
+static int note_recorded_group(struct replay *rp, const struct iopf_group *g, size_t parts)
 {
-	uint64_t key = (uint64_t)rp->grp_queue << 32 | rp->grp[rp->ngrp - 1].cookie, old;
+	struct parts *p = malloc(sizeof(*p) + parts * sizeof(p->cookie[0]));
+	int rc;
 
-	/* The cookie now names this group: forget the one it named before. */
-	if (u64map_get(&rp->recorded, key, &old))
-		for (uint64_t part = 0; part < (old & 0xffff); part++)
-			u64map_del(&rp->live_cookie, (old & ~0xffffull) | part);
-	u64map_put(&rp->recorded, key, rp->serial << 16 | parts);
+	if (!p)
+		return -ENOMEM;
+	p->n = parts;
+	for (size_t i = 0; i < parts; i++)
+		p->cookie[i] = UINT64_MAX;
+	rc = u64map_put(&rp->recorded, g->id, (uint64_t)(uintptr_t)p);
+	if (rc)
+		free(p);
+	return rc;
+}
+
+/* The grouper forgets a capture group: no response can refer to it any more. */
+static void forget_group(void *ctx, const struct iopf_group *g)
+{
+	struct replay *rp = ctx;
+	struct parts *p = parts_of(rp, g->id);
+
+	if (p) {
+		u64map_del(&rp->recorded, g->id);
+		free(p);
+	}
 }
 
 /* ---- the exec handler ------------------------------------------------ */
@@ -345,33 +390,33 @@ static int live_dev(struct replay *rp, uint32_t cap_dev, uint32_t *live_dev)
 }
 
 /* Inject one group: whole where the target can, else split into single-record groups. */
-static int inject_group(struct replay *rp)
+static int inject_group(struct replay *rp, const struct iopf_group *g)
 {
-	size_t max = iopf_target_max_group(rp->t), parts = rp->ngrp <= max ? 1 : rp->ngrp;
+	size_t max = iopf_target_max_group(rp->t), parts = g->n <= max ? 1 : g->n;
 	int rc = 0;
 
 	if (parts > 1)
 		rp->split++;
 	if (rp->kind == H_FROM_CAPTURE)
-		note_recorded_group(rp, parts);
-	for (size_t i = 0; i < rp->ngrp && !rc; i++) {
-		struct iommu_hwpt_pgfault f = rp->grp[i];
+		rc = note_recorded_group(rp, g, parts);
+	for (size_t i = 0; i < g->n && !rc; i++) {
+		struct iommu_hwpt_pgfault f = g->recs[i];
+		bool last = parts > 1 || i + 1 == g->n;
 
 		rc = live_dev(rp, f.dev_id, &f.dev_id);
 		if (rc)
 			break;
 		f.cookie = 0;
-		if (parts > 1 || i + 1 == rp->ngrp)
+		if (last)
 			f.flags |= IOMMU_PGFAULT_FLAGS_LAST_PAGE;
 		else
 			f.flags &= ~IOMMU_PGFAULT_FLAGS_LAST_PAGE;
 		rc = iopf_target_inject(rp->t, &f);
-		if (!rc && (parts > 1 || i + 1 == rp->ngrp))
+		if (!rc && last)
 			rp->injected_parts++;
-		if (!rc && rp->kind == H_FROM_CAPTURE && (parts > 1 || i + 1 == rp->ngrp))
-			rc = fifo_push(rp, rp->serial << 16 | (parts > 1 ? i : 0));
+		if (!rc && last && rp->kind == H_FROM_CAPTURE)
+			rc = fifo_push(rp, g->id, parts > 1 ? i : 0);
 	}
-	rp->serial++;
 	return rc;
 }
 
@@ -412,9 +457,11 @@ static int wait_until(struct replay *rp, uint64_t due)
 	return 0;
 }
 
-static int play_group(struct replay *rp)
+/* The grouper's complete callback: a capture group is complete, inject it when due. */
+static int play_group(void *ctx, struct iopf_group *g)
 {
-	uint64_t due = due_ns(rp, rp->grp_ts);
+	struct replay *rp = ctx;
+	uint64_t due = due_ns(rp, g->last_ns);
 	int rc = due ? wait_until(rp, due) : 0;
 
 	if (rc || stop_requested)
@@ -425,10 +472,9 @@ static int play_group(struct replay *rp)
 		iopf_check_lag(rp->live.check, now > due ? now - due : 0);
 	if (!rp->injected)
 		rp->first_inject_ns = now;
-	rc = inject_group(rp);
+	rc = inject_group(rp, g);
 	rp->injected++;
 	rp->last_inject_ns = iopf_now_ns();
-	rp->ngrp = 0;
 	if (rc)
 		return rc;
 	if (rp->kind == H_EXEC)
@@ -445,38 +491,6 @@ static int play_group(struct replay *rp)
 }
 
 /* ---- reading the capture -------------------------------------------------- */
-
-static int grp_add(struct replay *rp, const struct iopf_rec *r)
-{
-	int rc = vec_reserve(&rp->grp, &rp->grp_cap, sizeof(*rp->grp), rp->ngrp + 1);
-
-	if (rc)
-		return rc;
-	if (!rp->ngrp) {
-		rp->grp_queue = r->queue_id;
-		rp->grp_ts = (uint64_t)r->ts.tv_sec * 1000000000ull + (uint64_t)r->ts.tv_nsec;
-	}
-	rp->grp[rp->ngrp++] = r->u.fault;
-	return 0;
-}
-
-static int on_fault(struct replay *rp, const struct iopf_rec *r)
-{
-	int rc;
-
-	/* A group is a run of one cookie ending at LAST_PAGE (SPEC 4). */
-	if (rp->ngrp && (r->queue_id != rp->grp_queue || r->u.fault.cookie != rp->grp[0].cookie ||
-			 rp->ngrp == MAX_GROUP_RECORDS)) {
-		rp->unterminated++;
-		rc = play_group(rp);
-		if (rc)
-			return rc;
-	}
-	rc = grp_add(rp, r);
-	if (!rc && (r->u.fault.flags & IOMMU_PGFAULT_FLAGS_LAST_PAGE))
-		rc = play_group(rp);
-	return rc;
-}
 
 static int play_capture(struct replay *rp)
 {
@@ -501,29 +515,19 @@ static int play_capture(struct replay *rp)
 			p_err("%s: %s", rp->o.capture, iopf_reader_error(rd));
 			break;
 		}
-		/* A response to the group being assembled: it was complete (SPEC 4). */
-		if (r.type == IOPF_REC_RESPONSE && rp->ngrp && r.queue_id == rp->grp_queue &&
-		    r.u.resp.cookie == rp->grp[0].cookie) {
-			rp->unterminated++;
-			rc = play_group(rp);
-			if (rc)
-				break;
-		}
-		if (r.type == IOPF_REC_FAULT)
-			rc = on_fault(rp, &r);
-		else if (r.type == IOPF_REC_RESPONSE && rp->kind == H_FROM_CAPTURE)
-			rc = answer_recorded(rp, &r) ?: service_builtin(rp);
-		else
-			rc = 0;
+		struct iopf_group *g;
+
+		/* The group rule (lib/group.c) injects each group as it completes. */
+		rc = iopf_grouper_rec(rp->grouper, &r, iopf_reader_recno(rd), &g);
+		if (!rc && r.type == IOPF_REC_RESPONSE && rp->kind == H_FROM_CAPTURE)
+			rc = answer_recorded(rp, &r, g) ?: service_builtin(rp);
 		if (rc)
 			break;
 		if (progress_wanted())
 			progress("replay: %llu groups injected", (unsigned long long)rp->injected);
 	}
-	if (rc >= 0 && rp->ngrp) {
-		rp->unterminated++;
-		rc = play_group(rp);
-	}
+	if (rc >= 0 && !stop_requested)
+		iopf_grouper_end(rp->grouper);	/* incomplete groups: warned about, not injected */
 	iopf_reader_free(rd);
 	return rc > 0 ? 0 : rc;
 }
@@ -644,9 +648,6 @@ static bool report(struct replay *rp)
 	if (rp->split)
 		p_warn("%llu multi-record groups were injected split into single-record groups: "
 		       "%s makes only single-record groups", (unsigned long long)rp->split, rp->o.target);
-	if (rp->unterminated)
-		p_warn("%llu groups in the capture did not end with a LAST_PAGE record; injected as complete",
-		       (unsigned long long)rp->unterminated);
 	iopf_print_report(out_stdout(), rp->o.capture, iopf_target_name(rp->t), handler, &rep);
 	return rep.ok;
 }
@@ -656,9 +657,11 @@ static void cleanup(struct replay *rp)
 	live_fini(&rp->live);
 	iopf_target_close(rp->t);
 	proxy_free(&rp->proxy);
+	iopf_grouper_free(rp->grouper);
+	for (size_t i = 0; i < rp->recorded.cap; i++)	/* groups not forgotten (a stop) */
+		if (rp->recorded.s[i].used)
+			free((void *)(uintptr_t)rp->recorded.s[i].val);
 	u64map_free(&rp->recorded);
-	u64map_free(&rp->live_cookie);
-	free(rp->grp);
 	free(rp->fifo);
 	resp_batch_free(&rp->batch);
 	if (rp->epfd > 0)
@@ -671,6 +674,10 @@ static int replay(struct replay *rp)
 {
 	int rc = pick_handler(rp);
 
+	struct iopf_grouper_cfg gcfg = { .name = rp->o.capture, .log = &tool_log, .keep_records = true,
+					 .complete = play_group, .forget = forget_group, .ctx = rp };
+
+	rc = rc ?: iopf_grouper_new(&rp->grouper, &gcfg);
 	rc = rc ?: open_all(rp);
 	rc = rc ?: start_handler(rp);
 	for (uint64_t i = 0; !rc && i < rp->o.loops && !stop_requested; i++)

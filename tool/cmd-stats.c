@@ -6,12 +6,9 @@
  * Streaming, in memory bounded whatever the input:
  *  - display tables (per device, PASID, perm, code, status) keep at most
  *    TABLE_KEYS distinct keys, the rest is counted in an "other" row;
- *  - groups are assembled per (queue, cookie) (SPEC.md section 4: the
- *    FAULT records of one queue sharing a cookie, LAST_PAGE last) in a
- *    map bounded by GROUP_LIMIT; a group keeps at most GROUP_RECS
- *    records for the checker (the newest replaces the last one kept, so
- *    the LAST_PAGE record stays last), and all buffers together at most
- *    BUFFER_LIMIT records;
+ *  - groups are assembled by lib/group.c (iopftool-capture(5) "Groups
+ *    and cookies"), which keeps no records for stats: memory is bounded
+ *    by the groups open at once;
  *  - grpid reuse: the multiset of (queue, dev_id, grpid) of outstanding
  *    groups, bounded by GROUP_LIMIT too.
  * The checker (lib/check.c) runs once per capture, since cookie spaces
@@ -30,8 +27,6 @@
 #define MAX_FILES	256
 #define TABLE_KEYS	64
 #define GROUP_LIMIT	(1u << 20)
-#define GROUP_RECS	4096
-#define BUFFER_LIMIT	(1u << 20)
 #define SIZE_BUCKETS	33	/* 1, 2, 3-4, 5-8, ... 2^31+1 - 2^32 */
 #define BAR_WIDTH	40
 
@@ -69,14 +64,8 @@ static int trow_cmp(const void *a, const void *b)
 /* ------------------------------------------------------------------ */
 /* State                                                               */
 /* ------------------------------------------------------------------ */
-struct sgroup {			/* the most recent group of one (queue, cookie) */
-	struct iommu_hwpt_pgfault *recs;
-	uint32_t n, cap;	/* records kept for the checker */
-	uint64_t nrec;		/* records seen */
-	uint64_t reuse_key;	/* (queue, dev) index << 32 | grpid, while outstanding */
-	uint64_t last_ts;	/* time of its newest record */
-	bool open, outstanding, reuse_tracked;
-};
+/* A group's user word: its reuse key ((queue, dev) index << 32 | grpid) while outstanding. */
+#define REUSE_TRACKED (1ull << 63)
 
 struct file_info {
 	const char *path;
@@ -97,7 +86,6 @@ struct stats {
 	struct file_info file[MAX_FILES];
 	uint64_t records, faults, groups, responses, lost, lost_records, meta, bad, unknown;
 	uint64_t incomplete, seq_gaps, grpid_reuse, untracked;
-	uint64_t warned_unterminated;
 	uint64_t first_ns, last_ns;
 	struct table devs, pasids, perms, codes, statuses;
 	uint64_t sizes[SIZE_BUCKETS];
@@ -108,12 +96,10 @@ struct stats {
 	/* per capture */
 	struct iopf_check *chk;
 	struct file_info *fi;
-	struct u64map gmap;	/* (queue, cookie) -> index in g[] + 1 */
-	struct sgroup *g;
-	size_t ng, gcap;
+	struct iopf_grouper *grouper;
 	struct u64map qdev;	/* (queue, dev_id) -> small index + 1 */
 	struct u64map outst;	/* reuse key -> outstanding groups */
-	uint64_t buffered, next_seq;
+	uint64_t next_seq;
 	bool seq_started;
 };
 
@@ -171,83 +157,37 @@ static uint64_t ts_ns(const struct iopf_rec *r)
 	return (uint64_t)r->ts.tv_sec * 1000000000ull + (uint64_t)r->ts.tv_nsec;
 }
 
-static struct sgroup *group_of(struct stats *st, uint32_t queue, uint32_t cookie, bool create)
-{
-	uint64_t *v = u64map_ref(&st->gmap, (uint64_t)queue << 32 | cookie, false);
-
-	if (v)
-		return &st->g[*v - 1];
-	if (!create || st->ng >= GROUP_LIMIT)
-		return NULL;
-	if (vec_reserve(&st->g, &st->gcap, sizeof(*st->g), st->ng + 1))
-		return NULL;
-	v = u64map_ref(&st->gmap, (uint64_t)queue << 32 | cookie, true);
-	if (!v)
-		return NULL;
-	*v = ++st->ng;
-	memset(&st->g[*v - 1], 0, sizeof(st->g[0]));
-	return &st->g[*v - 1];
-}
-
-static void reuse_release(struct stats *st, struct sgroup *g)
+static void reuse_release(struct stats *st, struct iopf_group *g)
 {
 	uint64_t *n;
 
-	if (!g->outstanding)
+	if (!(g->user & REUSE_TRACKED))
 		return;
-	g->outstanding = false;
-	n = g->reuse_tracked ? u64map_ref(&st->outst, g->reuse_key, false) : NULL;
+	n = u64map_ref(&st->outst, g->user & ~REUSE_TRACKED, false);
 	if (n && *n)
 		(*n)--;
+	g->user = 0;
 }
 
 /* A delivered group: was its (queue, dev_id, grpid) already outstanding? */
-static void reuse_deliver(struct stats *st, struct sgroup *g, uint32_t queue,
-			  const struct iommu_hwpt_pgfault *f)
+static void reuse_deliver(struct stats *st, struct iopf_group *g)
 {
-	uint64_t *qd = u64map_ref(&st->qdev, (uint64_t)queue << 32 | f->dev_id, true);
-	uint64_t *n;
+	uint64_t *qd = u64map_ref(&st->qdev, (uint64_t)g->queue_id << 32 | g->last.dev_id, true);
+	uint64_t *n, key;
 
-	g->outstanding = true;
-	g->reuse_tracked = false;
+	g->user = 0;
 	if (!qd)
 		return;
 	if (!*qd)
 		*qd = st->qdev.len;
-	g->reuse_key = *qd << 32 | f->grpid;
-	n = u64map_ref(&st->outst, g->reuse_key, true);
+	key = *qd << 32 | g->last.grpid;
+	n = u64map_ref(&st->outst, key, true);
 	if (!n)
 		return;
 	if (*n)
 		st->grpid_reuse++;
 	(*n)++;
-	g->reuse_tracked = true;
-}
-
-static void group_keep(struct stats *st, struct sgroup *g, const struct iommu_hwpt_pgfault *f)
-{
-	if (g->n == g->cap && g->cap < GROUP_RECS && st->buffered < BUFFER_LIMIT) {
-		uint32_t cap = g->cap ? g->cap * 2 : 4;
-		struct iommu_hwpt_pgfault *r = realloc(g->recs, cap * sizeof(*r));
-
-		if (r) {
-			st->buffered += cap - g->cap;
-			g->recs = r;
-			g->cap = cap;
-		}
-	}
-	if (g->n < g->cap)
-		g->recs[g->n++] = *f;
-	else if (g->n)
-		g->recs[g->n - 1] = *f;	/* keep the newest last */
-}
-
-static void group_free_buf(struct stats *st, struct sgroup *g)
-{
-	st->buffered -= g->cap;
-	free(g->recs);
-	g->recs = NULL;
-	g->n = g->cap = 0;
+	g->user = key | REUSE_TRACKED;
 }
 
 static unsigned int size_bucket(uint64_t n)
@@ -259,80 +199,55 @@ static unsigned int size_bucket(uint64_t n)
 	return b;
 }
 
-static void group_delivered(struct stats *st, struct sgroup *g, const struct iopf_rec *r)
+/* The grouper's complete callback: a group was delivered (at its newest record's time). */
+static int group_delivered(void *ctx, struct iopf_group *g)
 {
-	const struct iommu_hwpt_pgfault *f = &r->u.fault;
+	struct stats *st = ctx;
+	const struct iommu_hwpt_pgfault *f = &g->last;
 	bool pv = f->flags & IOMMU_PGFAULT_FLAGS_PASID_VALID;
 
 	st->groups++;
-	st->sizes[size_bucket(g->nrec)]++;
+	st->sizes[size_bucket(g->n)]++;
 	table_row(&st->devs, f->dev_id)->b++;
 	table_row(&st->pasids, pv ? f->pasid : UINT64_MAX)->b++;
-	reuse_deliver(st, g, r->queue_id, f);
-	if (g->n)
-		iopf_check_delivered(st->chk, r->queue_id, g->recs, g->n, ts_ns(r));
-	g->open = false;
-	group_free_buf(st, g);
+	reuse_deliver(st, g);
+	iopf_check_group(st->chk, g, g->last_ns);
+	return 0;
 }
 
-static void on_fault(struct stats *st, const struct iopf_rec *r)
+/* The grouper's forget callback: an unanswered group no longer holds its grpid. */
+static void group_forget(void *ctx, const struct iopf_group *g)
+{
+	struct iopf_group copy = *g;
+
+	reuse_release(ctx, &copy);
+}
+
+static void on_fault(struct stats *st, struct iopf_reader *rd, const struct iopf_rec *r)
 {
 	const struct iommu_hwpt_pgfault *f = &r->u.fault;
 	bool pv = f->flags & IOMMU_PGFAULT_FLAGS_PASID_VALID;
-	struct sgroup *g = group_of(st, r->queue_id, f->cookie, true);
 
 	st->faults++;
 	table_row(&st->devs, f->dev_id)->a++;
 	table_row(&st->pasids, pv ? f->pasid : UINT64_MAX)->a++;
 	table_row(&st->perms, f->perm)->a++;
-	if (!g) {
-		st->untracked++;
-		return;
-	}
-	if (!g->open) {
-		reuse_release(st, g);	/* a kernel would not reuse it yet */
-		g->open = true;
-		g->nrec = 0;
-	}
-	g->nrec++;
-	g->last_ts = ts_ns(r);
-	group_keep(st, g, f);
-	if (f->flags & IOMMU_PGFAULT_FLAGS_LAST_PAGE)
-		group_delivered(st, g, r);
+	iopf_grouper_rec(st->grouper, r, iopf_reader_recno(rd), NULL);
 }
 
-/*
- * A response to a group whose LAST_PAGE record never came: reads return
- * whole groups, so it was delivered; close it before the response.
- */
-static void close_unterminated(struct stats *st, struct sgroup *g, const struct iopf_rec *r)
-{
-	struct iopf_rec d = { .queue_id = r->queue_id };
-
-	if (!st->warned_unterminated++)
-		p_warn("%s: record %" PRIu64 ": a group (cookie %u) without a LAST_PAGE record is "
-		       "answered; taken as complete", st->fi->path, st->fi->records, r->u.resp.cookie);
-	d.ts.tv_sec = (time_t)(g->last_ts / 1000000000ull);
-	d.ts.tv_nsec = (long)(g->last_ts % 1000000000ull);
-	if (g->n)
-		d.u.fault = g->recs[g->n - 1];
-	group_delivered(st, g, &d);
-}
-
-static void on_response(struct stats *st, const struct iopf_rec *r)
+static void on_response(struct stats *st, struct iopf_reader *rd, const struct iopf_rec *r)
 {
 	const struct iommu_hwpt_page_response *p = &r->u.resp;
-	struct sgroup *g = group_of(st, r->queue_id, p->cookie, false);
+	struct iopf_group *g;
 
-	if (g && g->open)
-		close_unterminated(st, g, r);
+	iopf_grouper_rec(st->grouper, r, iopf_reader_recno(rd), &g);
 	st->responses++;
 	table_row(&st->codes, p->code)->a++;
 	table_row(&st->statuses, r->status)->a++;
 	if (r->status == 0)
 		iopf_hist_add(st->lat, r->latency_ns);
 	iopf_check_response(st->chk, r->queue_id, p, r->status, ts_ns(r), NULL);
-	if (g && r->status == 0 && p->code <= IOMMUFD_PAGE_RESP_INVALID)
+	if (g && g->state == IOPF_GROUP_ANSWERED)
 		reuse_release(st, g);
 }
 
@@ -395,8 +310,8 @@ static void on_record(struct stats *st, struct iopf_reader *rd, const struct iop
 	st->fi->records++;
 	on_seq(st, r);
 	switch (r->type) {
-	case IOPF_REC_FAULT: on_fault(st, r); break;
-	case IOPF_REC_RESPONSE: on_response(st, r); break;
+	case IOPF_REC_FAULT: on_fault(st, rd, r); break;
+	case IOPF_REC_RESPONSE: on_response(st, rd, r); break;
 	case IOPF_REC_LOST: st->lost += r->u.lost; st->lost_records++; break;
 	case IOPF_REC_META: on_meta(st, r); break;
 	default:
@@ -410,17 +325,14 @@ static void on_record(struct stats *st, struct iopf_reader *rd, const struct iop
 /* End of one capture: groups never completed, the checker's report. */
 static void file_done(struct stats *st)
 {
+	struct iopf_grouper_counts gc;
 	struct iopf_report rep;
 
-	for (size_t i = 0; i < st->ng; i++) {
-		st->incomplete += st->g[i].open;
-		free(st->g[i].recs);
-	}
-	free(st->g);
-	st->g = NULL;
-	st->ng = st->gcap = 0;
-	st->buffered = 0;
-	u64map_free(&st->gmap);
+	st->incomplete += iopf_grouper_end(st->grouper);
+	iopf_grouper_counts(st->grouper, &gc);
+	st->untracked += gc.untracked;
+	iopf_grouper_free(st->grouper);
+	st->grouper = NULL;
 	u64map_free(&st->qdev);
 	u64map_free(&st->outst);
 	iopf_check_finish(st->chk, &rep);
@@ -473,7 +385,12 @@ static int stats_file(struct stats *st, struct file_info *fi)
 	}
 	fi->opened = true;
 	fi->linktype = iopf_reader_linktype(rd);
-	if (iopf_check_new(&st->chk, &cfg)) {
+	struct iopf_grouper_cfg gcfg = { .name = fi->path, .log = &tool_log,
+					 .complete = group_delivered, .forget = group_forget, .ctx = st };
+
+	if (iopf_check_new(&st->chk, &cfg) || iopf_grouper_new(&st->grouper, &gcfg)) {
+		iopf_check_free(st->chk);
+		st->chk = NULL;
 		p_err("out of memory");
 		iopf_reader_free(rd);
 		return -ENOMEM;
@@ -795,7 +712,7 @@ int cmd_stats(int argc, char **argv)
 	parse_verb(&stats_argp, argc, argv, &o);
 	install_stop_handlers();
 	st.o = &o;
-	st.gmap.limit = st.qdev.limit = st.outst.limit = GROUP_LIMIT;
+	st.qdev.limit = st.outst.limit = GROUP_LIMIT;
 	if (iopf_hist_new(&st.lat) || iopf_hist_new(&st.check_lat)) {
 		p_err("out of memory");
 		stats_free(&st);

@@ -60,8 +60,11 @@ static int grow(struct live *l)
 	size_t cap = l->cap * 2;
 	uint8_t *buf;
 
-	if (l->cap >= LIVE_READ_MAX)
-		return -EINVAL;
+	if (l->cap >= LIVE_READ_MAX) {
+		p_err("%s: a group does not fit in a read of %zu bytes (%zu records, the most a group "
+		      "may have)", iopf_target_name(l->target), l->cap, l->cap / IOPF_FAULT_SIZE);
+		return -EMSGSIZE;
+	}
 	if (cap > LIVE_READ_MAX)
 		cap = LIVE_READ_MAX;
 	buf = realloc(l->buf, cap);
@@ -80,42 +83,42 @@ static void deliver(struct live *l, const struct iommu_hwpt_pgfault *grp, size_t
 		fn(l, grp, n, t_ns, ctx);
 }
 
+struct split_ctx {
+	struct live *l;
+	live_group_fn fn;
+	void *ctx;
+	uint64_t t_ns;
+	struct timespec ts;
+};
+
+/* One group of a read (lib/group.c): print and record its records, check it, hand it out. */
+static int on_split(void *ctx, struct iopf_group *g)
+{
+	struct split_ctx *sc = ctx;
+	struct iopf_rec r = { .type = IOPF_REC_FAULT, .ts = sc->ts };
+
+	for (size_t i = 0; i < g->n; i++) {
+		r.u.fault = g->recs[i];
+		emit(sc->l, &r);
+	}
+	deliver(sc->l, g->recs, g->n, sc->t_ns, sc->fn, sc->ctx);
+	return 0;
+}
+
 /*
- * Hand out the groups of one read: runs of one cookie ending at
- * LAST_PAGE.  The buffer holds the kernel's own structs (not captured
- * bytes), so it is read in place.
+ * Hand out the groups of one read (iopf_group_split(): whole groups,
+ * LAST_PAGE last).  The buffer holds the kernel's own structs (not
+ * captured bytes), so it is read in place.
  */
 static size_t split_groups(struct live *l, size_t nrec, uint64_t t_ns, live_group_fn fn, void *ctx)
 {
-	const struct iommu_hwpt_pgfault *recs = (const void *)l->buf, *grp = recs;
-	struct iopf_rec r = { .type = IOPF_REC_FAULT };
-	size_t ngroups = 0, n = 0;
+	struct split_ctx sc = { .l = l, .fn = fn, .ctx = ctx, .t_ns = t_ns };
+	ssize_t n;
 
-	live_realtime(&r.ts);
-	for (size_t i = 0; i < nrec; i++) {
-		if (n && recs[i].cookie != grp->cookie) {
-			/* A cookie change without LAST_PAGE: hand out what we have. */
-			deliver(l, grp, n, t_ns, fn, ctx);
-			ngroups++;
-			n = 0;
-		}
-		if (!n)
-			grp = &recs[i];
-		n++;
-		r.u.fault = recs[i];
-		emit(l, &r);
-		if (recs[i].flags & IOMMU_PGFAULT_FLAGS_LAST_PAGE) {
-			deliver(l, grp, n, t_ns, fn, ctx);
-			ngroups++;
-			n = 0;
-		}
-	}
-	if (n) {
-		deliver(l, grp, n, t_ns, fn, ctx);
-		ngroups++;
-	}
+	live_realtime(&sc.ts);
+	n = iopf_group_split(l->queue_id, (const void *)l->buf, nrec, t_ns, on_split, &sc);
 	l->faults += nrec;
-	return ngroups;
+	return n > 0 ? (size_t)n : 0;
 }
 
 /* Read at most what the group limit leaves: one record per group at the least. */

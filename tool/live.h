@@ -7,8 +7,8 @@
 
 /* Read buffer: 64 KiB rounded down to whole records (KERNEL-FACTS 3.3). */
 #define LIVE_READ_BYTES (65536 / IOPF_FAULT_SIZE * IOPF_FAULT_SIZE)
-/* Largest read we grow to for a group that does not fit (2048 records: Intel's PRI cap, x16). */
-#define LIVE_READ_MAX (32768 * IOPF_FAULT_SIZE)
+/* Largest read we grow to for a group that does not fit: the largest group lib/group.c keeps. */
+#define LIVE_READ_MAX ((size_t)IOPF_GROUP_MAX_RECORDS * IOPF_FAULT_SIZE)
 
 struct live;
 

@@ -89,6 +89,12 @@ static int send_one(struct proxy *p, const void *grp, size_t len)
 	}
 	if (errno == EAGAIN || errno == EWOULDBLOCK || errno == ENOBUFS)
 		return 0;
+	if (errno == EMSGSIZE) {
+		p_warn("handler socket: a group of %zu records (%zu bytes) does not fit one message "
+		       "(the socket's send buffer); not sent, it stays unanswered",
+		       len / IOPF_FAULT_SIZE, len);
+		return 1;
+	}
 	p->eof = true;
 	return 1;
 }
