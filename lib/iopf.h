@@ -582,6 +582,100 @@ void iopf_print_report(struct iopf_out *o, const char *capture, const char *targ
 		       const char *handler, const struct iopf_report *rep);
 
 /* ------------------------------------------------------------------ */
+/* Capture statistics: iopftool-stats(8) (lib/stats.c)                 */
+/* ------------------------------------------------------------------ */
+struct iopf_stats;
+
+/**
+ * struct iopf_stats_cfg - how captures are summarised
+ * @deadline_ns: the checker's deadline (0: none)
+ * @log: warnings and errors (unknown record types, undecodable records,
+ *	the group rule's warnings); NULL: none
+ * @progress: called after each record iopf_stats_file() reads (may be NULL)
+ * @ctx: for @progress
+ */
+struct iopf_stats_cfg {
+	uint64_t deadline_ns;
+	const struct iopf_log *log;
+	void (*progress)(void *ctx, const char *path, uint64_t records);
+	void *ctx;
+};
+
+/**
+ * struct iopf_stats_result - the totals of every capture added so far
+ * @source: the META records' source=, "mixed" or "unknown" (valid while
+ *	the iopf_stats lives)
+ * @complete: every capture ended with a META end=1 record
+ * @faults: FAULT records, those of incomplete groups included
+ * @groups: complete groups (iopftool-capture(5) "Groups and cookies")
+ * @incomplete_groups: groups left open at the end of their capture
+ * @latency: the recorded latencies of accepted responses
+ * @check: the checker's report, summed over the captures (stats --check)
+ *
+ * The other members count what their names say (iopftool-stats(8)).
+ */
+struct iopf_stats_result {
+	uint64_t records, faults, groups, incomplete_groups, responses;
+	uint64_t lost, lost_records, meta, bad, unknown, seq_gaps;
+	uint64_t grpid_reuse, untracked_faults, duration_ns;
+	const char *source;
+	bool complete;
+	const struct iopf_hist *latency;
+	struct iopf_report check;
+};
+
+/**
+ * iopf_stats_new() - an empty summary
+ * @st: set to it
+ * @cfg: its configuration (copied; NULL: defaults)
+ *
+ * Return: 0 or -ENOMEM.
+ */
+int iopf_stats_new(struct iopf_stats **st, const struct iopf_stats_cfg *cfg);
+void iopf_stats_free(struct iopf_stats *st);
+
+/**
+ * iopf_stats_file() - add a whole capture
+ * @st: the summary
+ * @path: the capture ("-": stdin)
+ * @stop: stop reading when *@stop becomes non-zero (NULL: never)
+ *
+ * Reads every record, logging each it cannot decode, and ends the capture.
+ *
+ * Return: 0; -EBADMSG when some records could not be decoded; -EIO when
+ * the file cannot be opened; another negative errno for a fatal read
+ * error (a truncated file).  What was read is counted in every case.
+ */
+int iopf_stats_file(struct iopf_stats *st, const char *path, volatile int *stop);
+
+/**
+ * iopf_stats_begin() - start a capture fed record by record
+ * @st: the summary (a capture still begun is ended first)
+ * @name: its name, for messages and the report
+ *
+ * Then iopf_stats_add() for each record, iopf_stats_bad() for each that
+ * could not be decoded, and iopf_stats_end().  Cookies and clocks belong
+ * to one capture: the checker and the group rule start afresh.
+ *
+ * Return: 0 or -ENOMEM.
+ */
+int iopf_stats_begin(struct iopf_stats *st, const char *name);
+/* One record: its number in the capture (from 1) and byte offset name it in warnings. */
+void iopf_stats_add(struct iopf_stats *st, const struct iopf_rec *r, uint64_t recno,
+		    uint64_t offset);
+/* One record that could not be decoded. */
+void iopf_stats_bad(struct iopf_stats *st);
+/* End the capture: incomplete groups are warned about, the checker's report is added. */
+void iopf_stats_end(struct iopf_stats *st);
+
+/* Fill res with the totals so far (the check report's latency, wall time, rate and ok included). */
+void iopf_stats_result(const struct iopf_stats *st, struct iopf_stats_result *res);
+/* Print the summary (iopftool-stats(8)): text, or one JSON document. */
+void iopf_stats_print(struct iopf_out *o, struct iopf_stats *st);
+/* Print the check report (stats --check), handler "recorded". */
+void iopf_stats_print_check(struct iopf_out *o, struct iopf_stats *st);
+
+/* ------------------------------------------------------------------ */
 /* Synthetic fault generator (generate, and the sim's live source)      */
 /* ------------------------------------------------------------------ */
 struct iopf_gen_cfg {
