@@ -676,6 +676,285 @@ void iopf_stats_print(struct iopf_out *o, struct iopf_stats *st);
 void iopf_stats_print_check(struct iopf_out *o, struct iopf_stats *st);
 
 /* ------------------------------------------------------------------ */
+/* Live sessions: read, answer, print, record, check (lib/session.c)   */
+/* ------------------------------------------------------------------ */
+struct iopf_session;
+struct iopf_target;
+
+/**
+ * struct iopf_session_cfg - what a live session does with each record
+ * @deadline_ns: the checker's deadline (0: none)
+ * @out: print every fault and response read or written (NULL: no)
+ * @writer: record them (NULL: no); the caller's, it opens and closes it
+ * @limit: read no more than this many groups (0: no limit)
+ * @log: warnings and errors (NULL: none)
+ */
+struct iopf_session_cfg {
+	uint64_t deadline_ns;
+	struct iopf_out *out;
+	struct iopf_writer *writer;
+	uint64_t limit;
+	const struct iopf_log *log;
+};
+
+/**
+ * struct iopf_session_counts - a session's totals
+ * @reads: read() calls that returned groups
+ * @groups: groups read
+ * @faults: fault records read
+ * @responses: responses written (or noted)
+ * @accepted: responses the queue accepted for an outstanding group
+ * @outstanding: groups read and not yet accepted
+ * @write_err: the first capture write error (-errno), 0 if none; the
+ *	session stops recording after it
+ */
+struct iopf_session_counts {
+	uint64_t reads, groups, faults, responses, accepted, outstanding;
+	int write_err;
+};
+
+/**
+ * iopf_session_new() - a session on a live queue
+ * @s: set to the session
+ * @t: the queue (the caller's; it outlives the session)
+ * @cfg: what to do with records (copied; NULL: only check them)
+ *
+ * Return: 0 or -ENOMEM.
+ */
+int iopf_session_new(struct iopf_session **s, struct iopf_target *t,
+		     const struct iopf_session_cfg *cfg);
+void iopf_session_free(struct iopf_session *s);
+
+/**
+ * iopf_session_drain() - read every group waiting on the queue
+ * @s: the session
+ * @fn: called per group, after it was printed, recorded and given to the
+ *	checker (g->recs points into the read buffer; g->last_ns is the
+ *	read's CLOCK_MONOTONIC time); may be NULL
+ * @ctx: for @fn
+ *
+ * Reads with as few read() calls as possible, growing the buffer when the
+ * first group does not fit (-EINVAL from the queue), up to a group of
+ * IOPF_GROUP_MAX_RECORDS records.  Every group of a read is handled even
+ * when @fn fails for one.
+ *
+ * Return: the number of groups read, @fn's first non-zero return, or a
+ * negative errno (-EMSGSIZE, logged, for a group too big to read).
+ */
+ssize_t iopf_session_drain(struct iopf_session *s, iopf_group_fn fn, void *ctx);
+
+/**
+ * iopf_session_respond() - write responses to the queue in one batch
+ * @s: the session
+ * @r: the responses
+ * @n: how many
+ *
+ * A write stops at the first response the queue refuses: that one is
+ * noted refused (status EINVAL) and the rest are written again.  Every
+ * response is printed, recorded and classified with its verdict.
+ *
+ * Return: 0, or a negative errno for a failure other than a refusal.
+ */
+int iopf_session_respond(struct iopf_session *s, const struct iommu_hwpt_page_response *r,
+			 size_t n);
+/* Queue {cookie, code} for the next iopf_session_flush(): 0 or -ENOMEM. */
+int iopf_session_queue(struct iopf_session *s, uint32_t cookie, uint32_t code);
+size_t iopf_session_queued(const struct iopf_session *s);
+/* iopf_session_respond() the queued responses, if any, and empty the queue. */
+int iopf_session_flush(struct iopf_session *s);
+/* Print, record and classify a response whose verdict is already known (a peer's). */
+void iopf_session_note_response(struct iopf_session *s, const struct iommu_hwpt_page_response *r,
+				uint32_t status, uint64_t t_ns);
+
+/**
+ * iopf_session_meta_start() - write the capture's first META record
+ * @s: the session (nothing is written without a writer)
+ * @source: the queue's name (source=)
+ * @extra: more key=value lines, or NULL
+ *
+ * Return: 0 or the writer's negative errno.
+ */
+int iopf_session_meta_start(struct iopf_session *s, const char *source, const char *extra);
+/* The META end=1 record with the totals, unless a write failed: 0 or -errno. */
+int iopf_session_meta_end(struct iopf_session *s, uint64_t lost);
+void iopf_session_counts(const struct iopf_session *s, struct iopf_session_counts *c);
+/* The session's checker: for iopf_check_finish() and iopf_check_lag(). */
+struct iopf_check *iopf_session_check(struct iopf_session *s);
+
+/* ------------------------------------------------------------------ */
+/* The handler-fd peer: iopftool-replay(8) "The handler fd" (lib/peer.c) */
+/* ------------------------------------------------------------------ */
+struct iopf_peer;
+
+struct iopf_peer_counts {
+	uint64_t sent;		/* groups sent */
+	uint64_t queued_max;	/* most bytes waiting for the socket at once */
+};
+
+/**
+ * iopf_peer_new() - our end of a handler's SOCK_SEQPACKET socket
+ * @p: set to the peer
+ * @sock: the socket (made non-blocking; the peer owns it from here on and
+ *	closes it in iopf_peer_free(), unless this fails)
+ * @log: warnings about what the handler writes (NULL: none)
+ *
+ * Return: 0 or a negative errno.
+ */
+int iopf_peer_new(struct iopf_peer **p, int sock, const struct iopf_log *log);
+void iopf_peer_free(struct iopf_peer *p);
+int iopf_peer_fd(const struct iopf_peer *p);	/* poll it: POLLIN responses, POLLOUT room */
+
+/**
+ * iopf_peer_send() - send one group as one message
+ * @p: the peer
+ * @recs: its records, LAST_PAGE last
+ * @n: how many
+ *
+ * Never blocks: while the socket is full the group is queued, in order,
+ * for iopf_peer_flush().  A group larger than the socket can carry (even
+ * after growing its send buffer) is not sent, with a warning; after the
+ * handler went away groups are dropped.
+ *
+ * Return: 0 or -ENOMEM.
+ */
+int iopf_peer_send(struct iopf_peer *p, const struct iommu_hwpt_pgfault *recs, size_t n);
+/* Send queued groups: 1 while some are still queued, 0 when none are. */
+int iopf_peer_flush(struct iopf_peer *p);
+bool iopf_peer_pending(const struct iopf_peer *p);
+
+/**
+ * iopf_peer_recv() - take one message of responses
+ * @p: the peer
+ * @r: set to the responses (valid until the next call)
+ *
+ * A tail that is not a whole 8-byte response is dropped with a warning.
+ *
+ * Return: the number of responses, 0 when none are waiting, -EPIPE once
+ * the handler closed its end or went away.
+ */
+ssize_t iopf_peer_recv(struct iopf_peer *p, const struct iommu_hwpt_page_response **r);
+/* Close our sending side: the handler reads end of stream. */
+void iopf_peer_shutdown(struct iopf_peer *p);
+bool iopf_peer_eof(const struct iopf_peer *p);
+void iopf_peer_counts(const struct iopf_peer *p, struct iopf_peer_counts *c);
+
+/* ------------------------------------------------------------------ */
+/* Replay: a capture into a live queue, checked (lib/replay.c)          */
+/* ------------------------------------------------------------------ */
+struct iopf_replay;
+
+/* When groups are injected (iopftool-replay(8) "The schedule"). */
+enum iopf_replay_schedule {
+	IOPF_REPLAY_RECORDED,	/* at the recorded times */
+	IOPF_REPLAY_SPEED,	/* at the recorded times divided by speed */
+	IOPF_REPLAY_RATE,	/* rate groups per second, evenly spaced */
+	IOPF_REPLAY_TOPSPEED,	/* as fast as possible */
+};
+
+/* Who answers the groups the queue delivers. */
+enum iopf_replay_handler {
+	IOPF_REPLAY_SUCCESS,		/* builtin:success */
+	IOPF_REPLAY_INVALID,		/* builtin:invalid */
+	IOPF_REPLAY_FROM_CAPTURE,	/* builtin:from-capture: the recorded responses */
+	IOPF_REPLAY_CALLBACK,		/* an in-process function, fn */
+	IOPF_REPLAY_PEER,		/* a handler process on the other end of peer_fd */
+};
+
+/*
+ * An in-process handler: given a delivered group (live cookie, records),
+ * write up to cap responses to out.  Returns how many, or a negative
+ * errno that stops the replay.
+ */
+typedef int (*iopf_replay_handler_fn)(void *ctx, const struct iopf_group *g,
+				      struct iommu_hwpt_page_response *out, size_t cap);
+
+/**
+ * struct iopf_replay_cfg - how to replay
+ * @schedule: see enum iopf_replay_schedule
+ * @speed: IOPF_REPLAY_SPEED: the factor (> 0)
+ * @rate: IOPF_REPLAY_RATE: groups per second (> 0)
+ * @loops: play the capture this many times (0: once)
+ * @timeout_ns: IOPF_REPLAY_PEER: how long to wait for answers after the
+ *	last injection
+ * @deadline_ns: an accepted answer later than this after delivery is late
+ *	(0: no deadline)
+ * @settle_ns: IOPF_REPLAY_PEER: let the handler start this long first
+ * @max_gap_ns: cut recorded pauses longer than this (0: never)
+ * @stop: stop (between records, or while waiting) once *@stop is non-zero;
+ *	the caller sets it, e.g. from a signal handler (NULL: never)
+ * @progress: called after each capture record with the groups injected
+ *	so far (may be NULL)
+ * @progress_ctx: for @progress
+ * @handler: see enum iopf_replay_handler
+ * @fn: IOPF_REPLAY_CALLBACK: the handler
+ * @fn_ctx: for @fn
+ * @peer_fd: IOPF_REPLAY_PEER: our end of the handler's SOCK_SEQPACKET
+ *	socket; the replay owns it from iopf_replay_new() on
+ * @writer: record the live session (-w), or NULL; the caller's, opened
+ *	before and closed after (the META records are written)
+ * @source: the source= of the -w capture's META (NULL: the target's name)
+ * @out: print the live records, or NULL
+ * @log: warnings and errors
+ */
+struct iopf_replay_cfg {
+	enum iopf_replay_schedule schedule;
+	double speed, rate;
+	uint64_t loops;
+	uint64_t timeout_ns, deadline_ns, settle_ns, max_gap_ns;
+	volatile int *stop;
+	void (*progress)(void *ctx, uint64_t injected);
+	void *progress_ctx;
+	enum iopf_replay_handler handler;
+	iopf_replay_handler_fn fn;
+	void *fn_ctx;
+	int peer_fd;
+	struct iopf_writer *writer;
+	const char *source;
+	struct iopf_out *out;
+	const struct iopf_log *log;
+};
+
+/**
+ * iopf_replay_new() - prepare a replay into a live queue
+ * @rp: set to the replay
+ * @t: the queue (sim or mock: a target that can inject); the caller's
+ * @cfg: how (copied)
+ *
+ * With a writer, the -w capture's first META record is written here.
+ *
+ * Return: 0; -EINVAL for an inconsistent @cfg; -EOPNOTSUPP when @t cannot
+ * take injected faults (logged); another negative errno.
+ */
+int iopf_replay_new(struct iopf_replay **rp, struct iopf_target *t, const struct iopf_replay_cfg *cfg);
+
+/**
+ * iopf_replay_run() - play a capture and check every answer
+ * @rp: the replay
+ * @capture: the capture's path (opened once per loop)
+ * @rep: the report: filled whenever the replay ran (even on -EBADMSG);
+ *	rep->dev_capture and rep->dev_live stay valid until iopf_replay_free()
+ *
+ * Groups follow iopftool-capture(5) "Groups and cookies"; each is injected
+ * whole (split into single-record groups where the target cannot do
+ * better) when it completes, in completion order; groups cut short are
+ * warned about and not injected.  builtin:from-capture answers the live
+ * group a capture group became with that capture group's recorded
+ * responses, by group identity.  rep->groups_per_s counts answered groups.
+ *
+ * Return: 0 (rep->ok tells whether every answer was right); -EBADMSG when
+ * some capture records could not be decoded (logged); another negative
+ * errno for a runtime error (logged where it is not plain).
+ */
+int iopf_replay_run(struct iopf_replay *rp, const char *capture, struct iopf_report *rep);
+/*
+ * The live session's totals; with a writer, write_err is the first error
+ * writing the -w capture (its META end=1 record is written at the end of
+ * iopf_replay_run()).
+ */
+void iopf_replay_counts(const struct iopf_replay *rp, struct iopf_session_counts *c);
+void iopf_replay_free(struct iopf_replay *rp);
+
+/* ------------------------------------------------------------------ */
 /* Synthetic fault generator (generate, and the sim's live source)      */
 /* ------------------------------------------------------------------ */
 struct iopf_gen_cfg {

@@ -180,7 +180,10 @@ test_expect_success 'a group of 40000 records: read buffer grows, every verb cou
 		fault,dev=1,grpid=9,cookie=1,last resp,cookie=1 &&
 	iopftool -j stats --check big.pcap >c.json && test "$(jget c.json groups)" = 1 &&
 	test "$(jget c.json faults)" = 40000 &&
-	for v in "--topspeed" "--handler builtin:from-capture" "--rate 100"; do
+	# --exec: a 1.6 MB message needs SO_SNDBUFFORCE (root) past net.core.wmem_max
+	ex=; [ "$(id -u)" = 0 ] && ex="--exec \"$H\" --timeout 2s"
+	for v in "--topspeed" "--handler builtin:from-capture" "--rate 100" "$ex"; do
+		[ -n "$v" ] || continue
 		eval "iopftool -j replay $v big.pcap" >v.json || { echo "replay $v: exit $?"; exit 1; }
 		test "$(jget v.json groups)" = 1 && test "$(jget v.json faults)" = 40000 &&
 		test "$(jget v.json ok)" = true || exit 1

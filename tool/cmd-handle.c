@@ -10,6 +10,7 @@
 #include <poll.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -29,6 +30,21 @@ struct held {
 	struct iommu_hwpt_page_response resp;
 	uint64_t due_ns;
 };
+
+/* Responses collected to be written in one batch. */
+struct resp_batch {
+	struct iommu_hwpt_page_response *r;
+	size_t n, cap;
+};
+
+static int resp_batch_push(struct resp_batch *b, uint32_t cookie, uint32_t code)
+{
+	int rc = vec_reserve(&b->r, &b->cap, sizeof(*b->r), b->n + 1);
+
+	if (!rc)
+		b->r[b->n++] = (struct iommu_hwpt_page_response){ .cookie = cookie, .code = code };
+	return rc;
+}
 
 struct handler {
 	int fd;
@@ -210,6 +226,21 @@ static int poll_timeout_ms(const struct handler *h)
 /* Returns 1 at end of stream, 0 to go on, negative on error. */
 static int read_once(struct handler *h, bool pollin)
 {
+	if (h->is_socket) {
+		/* One group per message (iopftool-replay(8)): make room for the whole message. */
+		ssize_t len = recv(h->fd, NULL, 0, MSG_PEEK | MSG_TRUNC | MSG_DONTWAIT);
+
+		if (len > (ssize_t)h->cap && len <= (1 << 30)) {
+			void *p = realloc(h->buf, (size_t)len);
+
+			if (!p) {
+				p_err("fault fd %d: out of memory for a message of %zd bytes", h->fd, len);
+				return -ENOMEM;
+			}
+			h->buf = p;
+			h->cap = (size_t)len;
+		}
+	}
 	ssize_t r = read(h->fd, h->buf, h->cap);
 
 	if (r > 0)
@@ -292,7 +323,7 @@ int cmd_handle(int argc, char **argv)
 	       (unsigned long long)h.written, (unsigned long long)h.refused,
 	       (unsigned long long)h.dropped);
 	free(h.buf);
-	resp_batch_free(&h.out);
+	free(h.out.r);
 	free(h.held);
 	return out_finish(rc < 0 ? EXIT_ERROR : EXIT_OK);
 }
