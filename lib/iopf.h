@@ -686,7 +686,9 @@ struct iopf_target;
  * @deadline_ns: the checker's deadline (0: none)
  * @out: print every fault and response read or written (NULL: no)
  * @writer: record them (NULL: no); the caller's, it opens and closes it
- * @limit: read no more than this many groups (0: no limit)
+ * @limit: stop reading once this many groups were read (0: no limit); a
+ *	read grown for a group bigger than the count the limit leaves may
+ *	bring a few more (the kernel has no one-group read)
  * @log: warnings and errors (NULL: none)
  */
 struct iopf_session_cfg {

@@ -52,7 +52,7 @@ struct iopf_replay {
 	uint32_t *dev_cap, *dev_live;
 	size_t ndevs, dev_capn;
 	/* schedule */
-	uint64_t start_ns, ts0, injected, first_inject_ns, last_inject_ns;
+	uint64_t start_ns, ts0, injected, injected_loop, first_inject_ns, last_inject_ns;
 	uint64_t ts_last, skipped, gaps_cut;
 	uint64_t injected_parts;	/* live groups injected (a split group is several) */
 	bool have_ts0;
@@ -376,8 +376,10 @@ static uint64_t due_ns(struct iopf_replay *rp, uint64_t ts_ns)
 
 	if (c->schedule == IOPF_REPLAY_TOPSPEED)
 		return 0;
+	if (!rp->start_ns)	/* the schedule starts with the loop's first group */
+		rp->start_ns = iopf_now_ns();
 	if (c->schedule == IOPF_REPLAY_RATE)
-		return rp->start_ns + (uint64_t)((double)rp->injected * 1e9 / c->rate);
+		return rp->start_ns + (uint64_t)((double)rp->injected_loop * 1e9 / c->rate);
 	if (!rp->have_ts0) {
 		rp->ts0 = rp->ts_last = ts_ns;
 		rp->skipped = 0;
@@ -427,6 +429,7 @@ static int play_group(void *ctx, struct iopf_group *g)
 		rp->first_inject_ns = now;
 	rc = inject_group(rp, g);
 	rp->injected++;
+	rp->injected_loop++;
 	rp->last_inject_ns = iopf_now_ns();
 	if (rc)
 		return rc;
@@ -457,7 +460,8 @@ static int play_capture(struct iopf_replay *rp)
 		iopf_logf(rp->cfg.log, IOPF_LOG_ERR, "%s", err);
 		return rc;
 	}
-	rp->start_ns = iopf_now_ns();
+	rp->start_ns = 0;
+	rp->injected_loop = 0;
 	rp->have_ts0 = false;
 	while (!stopped(rp) && (rc = iopf_reader_next(rd, &r)) != 0) {
 		struct iopf_group *g;
