@@ -784,7 +784,7 @@ void iopf_session_counts(const struct iopf_session *s, struct iopf_session_count
 struct iopf_check *iopf_session_check(struct iopf_session *s);
 
 /* ------------------------------------------------------------------ */
-/* The handler-fd peer: iopftool-replay(8) "The handler fd" (lib/peer.c) */
+/* The handler-fd peer: iopftool-replay(8) "THE HANDLER FD" (lib/peer.c) */
 /* ------------------------------------------------------------------ */
 struct iopf_peer;
 
@@ -845,7 +845,7 @@ void iopf_peer_counts(const struct iopf_peer *p, struct iopf_peer_counts *c);
 /* ------------------------------------------------------------------ */
 struct iopf_replay;
 
-/* When groups are injected (iopftool-replay(8) "The schedule"). */
+/* When groups are injected (iopftool-replay(8) DESCRIPTION). */
 enum iopf_replay_schedule {
 	IOPF_REPLAY_RECORDED,	/* at the recorded times */
 	IOPF_REPLAY_SPEED,	/* at the recorded times divided by speed */

@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: MIT
 /*
- * The handler-fd peer protocol (iopftool-replay(8) "The handler fd"): a
+ * The handler-fd peer protocol (iopftool-replay(8) "THE HANDLER FD"): a
  * handler under test holds one end of a SOCK_SEQPACKET socket in place of
  * a fault fd.  Each group goes to it as one message of whole 40-byte
  * records, the LAST_PAGE one last; it writes 8-byte responses back, any

@@ -453,8 +453,9 @@ void iopf_stats_result(const struct iopf_stats *st, struct iopf_stats_result *re
 	res->check = st->rep;
 	iopf_report_latency(&res->check, st->check_lat);
 	res->check.wall_ns = res->duration_ns;
+	/* answered groups, as replay counts them: one accepted response each */
 	res->check.groups_per_s = res->duration_ns ?
-		(double)res->check.groups * 1e9 / (double)res->duration_ns : 0;
+		(double)res->check.v[IOPF_OK] * 1e9 / (double)res->duration_ns : 0;
 	res->check.ok = true;
 	for (int v = IOPF_OK + 1; v < IOPF_V_COUNT; v++)
 		res->check.ok &= !res->check.v[v];

@@ -109,7 +109,9 @@ test_expect_success 'builtin:from-capture reproduces the recorded handler' '
 test_expect_success 'timing: --rate and --speed keep the schedule, --loop repeats' '
 	iopftool -j replay in.pcap --rate 2000 --loop 2 >rep.json &&
 	test "$(jget rep.json groups)" = 80 &&
-	wall=$(jget rep.json wall_ns) && test "$wall" -ge 35000000 &&
+	# a late first injection of a pass (a loaded machine) shortens the wall by its lag
+	wall=$(jget rep.json wall_ns) && lag=$(jget rep.json schedule_lag_ns.max) &&
+	test $((wall + 2 * lag)) -ge 35000000 &&
 	iopftool -j replay in.pcap --speed 0.5 >rep.json && test "$(jget rep.json groups)" = 40
 '
 

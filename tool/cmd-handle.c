@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: MIT
 /*
  * iopftool handle: the reference handler for the handler-fd contract
- * (SPEC.md section 6).  Reads whole groups from a fault fd (fd 3, or
+ * (iopftool-replay(8) "THE HANDLER FD").  Reads whole groups from a fault fd (fd 3, or
  * $IOPF_FAULT_FD, or --fd N) with one large buffer per wake-up, answers
  * each group by policy in one batched write, and can misbehave on
  * purpose (--bug) to exercise checkers.
@@ -48,7 +48,7 @@ static int resp_batch_push(struct resp_batch *b, uint32_t cookie, uint32_t code)
 
 struct handler {
 	int fd;
-	bool is_socket;		/* SPEC 6 socket: read 0 is end of stream */
+	bool is_socket;		/* the replay socket: read 0 is end of stream */
 	uint32_t code;		/* --policy */
 	enum bug bug;
 	uint64_t bug_every;
@@ -187,7 +187,8 @@ static int release_held(struct handler *h, bool all)
 	return 0;
 }
 
-/* One write for the batch; after a refused entry resubmit the rest (KERNEL-FACTS 1.6). */
+/* One write for the batch; after a refused entry resubmit the rest
+ * (drivers/iommu/iommufd/fault.c: iommufd_fault_fops_write() stops at it). */
 static int flush_out(struct handler *h)
 {
 	size_t off = 0;
