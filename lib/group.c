@@ -29,6 +29,7 @@
 
 #define KEY_LIMIT	(1u << 20)	/* keys tracked at once (swept of answered groups when full) */
 #define WARN_LIMIT	10		/* warnings of one kind printed per capture, then a summary */
+#define SPARE_MAX	4096		/* a completed group's buffer up to this size is kept for the next */
 
 struct slot {
 	struct iopf_group g;
@@ -46,6 +47,8 @@ struct iopf_grouper {
 	size_t nfree, free_cap;
 	uint64_t next_id;
 	size_t kept;			/* records held in open groups' buffers */
+	struct iommu_hwpt_pgfault *spare;	/* a free buffer: no malloc per group */
+	size_t spare_cap;
 	struct iopf_grouper_counts n;
 	struct iopf_grouper_counts base;	/* n at the start of this capture: warnings are per capture */
 };
@@ -163,7 +166,13 @@ static int complete(struct iopf_grouper *gr, struct slot *s)
 	int rc = gr->cfg.complete ? gr->cfg.complete(gr->cfg.ctx, &s->g) : 0;
 
 	/* The records are the callback's to use; a complete group keeps none. */
-	free(s->buf);
+	if (s->cap > gr->spare_cap && s->cap <= SPARE_MAX) {
+		free(gr->spare);
+		gr->spare = s->buf;
+		gr->spare_cap = s->cap;
+	} else {
+		free(s->buf);
+	}
 	s->buf = NULL;
 	s->cap = 0;
 	s->g.recs = NULL;
@@ -182,6 +191,12 @@ static bool keep(struct iopf_grouper *gr, struct slot *s, const struct iommu_hwp
 {
 	if (!gr->cfg.keep_records)
 		return true;
+	if (!s->buf && gr->spare) {
+		s->buf = gr->spare;
+		s->cap = gr->spare_cap;
+		gr->spare = NULL;
+		gr->spare_cap = 0;
+	}
 	if (s->g.nkept == s->cap) {
 		size_t cap = s->cap ? s->cap * 2 : 4;
 		struct iommu_hwpt_pgfault *b;
@@ -380,6 +395,7 @@ void iopf_grouper_free(struct iopf_grouper *gr)
 	for (size_t i = 0; i < gr->ns; i++)
 		free(gr->s[i].buf);
 	free(gr->s);
+	free(gr->spare);
 	free(gr->free_idx);
 	u64map_free(&gr->keys);
 	free(gr);
