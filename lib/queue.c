@@ -55,6 +55,7 @@ struct qgroup {
 
 struct iopf_queue {
 	uint32_t fault_id;
+	enum iopf_kernel_model model;
 	int efd;
 	bool efd_set;
 
@@ -480,14 +481,71 @@ static bool dev_attached(const struct iopf_queue *q, uint32_t dev_id)
 /* Public API                                                          */
 /* ------------------------------------------------------------------ */
 
+static const char *const model_names[IOPF_KERNEL_NMODELS] = {
+	[IOPF_KERNEL_6_12] = "6.12",
+	[IOPF_KERNEL_7_3] = "7.3",
+};
+
+int iopf_kernel_model_parse(const char *s, enum iopf_kernel_model *m)
+{
+	for (int i = 0; s && i < IOPF_KERNEL_NMODELS; i++)
+		if (!strcmp(s, model_names[i])) {
+			*m = (enum iopf_kernel_model)i;
+			return 0;
+		}
+	return -EINVAL;
+}
+
+int iopf_kernel_model_from_release(const char *release, enum iopf_kernel_model *m)
+{
+	unsigned long major, minor;
+	char *end;
+	int best = 0;
+
+	if (!release || release[0] < '0' || release[0] > '9')
+		return -EINVAL;
+	major = strtoul(release, &end, 10);
+	if (*end != '.' || end[1] < '0' || end[1] > '9')
+		return -EINVAL;
+	minor = strtoul(end + 1, &end, 10);
+	for (int i = 0; i < IOPF_KERNEL_NMODELS; i++) {
+		unsigned long ma = strtoul(model_names[i], &end, 10);
+		unsigned long mi = strtoul(end + 1, NULL, 10);
+
+		if (ma < major || (ma == major && mi <= minor))
+			best = i;
+	}
+	*m = (enum iopf_kernel_model)best;
+	return 0;
+}
+
+const char *iopf_kernel_model_str(enum iopf_kernel_model m)
+{
+	return (unsigned int)m < IOPF_KERNEL_NMODELS ? model_names[m] : "?";
+}
+
 int iopf_queue_new(struct iopf_queue **qp, uint32_t fault_id)
 {
-	struct iopf_queue *q = calloc(1, sizeof(*q));
+	return iopf_queue_new_version(qp, fault_id, IOPF_KERNEL_DEFAULT);
+}
+
+enum iopf_kernel_model iopf_queue_kernel_model(const struct iopf_queue *q)
+{
+	return q->model;
+}
+
+int iopf_queue_new_version(struct iopf_queue **qp, uint32_t fault_id, enum iopf_kernel_model model)
+{
+	struct iopf_queue *q;
 	int rc = -ENOMEM;
 
+	if ((unsigned int)model >= IOPF_KERNEL_NMODELS)
+		return -EINVAL;
+	q = calloc(1, sizeof(*q));
 	if (!q)
 		return -ENOMEM;
 	q->fault_id = fault_id;
+	q->model = model;
 	q->rec_free = q->grp_free = NIL;
 	q->dhead = q->dtail = NIL;
 	q->efd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
