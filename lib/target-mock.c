@@ -1,8 +1,9 @@
 // SPDX-License-Identifier: MIT
 /*
  * The "mock" target: a real kernel fault queue fed by the iommufd selftest
- * mock device (CONFIG_IOMMUFD_TEST).  KERNEL-FACTS.md section 2.3 gives the
- * 6.12 ioctl sequence; section 1.8 the teardown rules (EBUSY).
+ * mock device (CONFIG_IOMMUFD_TEST, drivers/iommu/iommufd/selftest.c).
+ * doc/kernel-notes.md §8 gives the ioctl sequence (the same on 6.12 and
+ * 7.3), §7 the teardown rules (EBUSY).
  *
  * One iommufd context, one IOAS and one fault object per target.  Each
  * capture dev_id gets its own mock device, attached to a nested selftest
@@ -26,7 +27,7 @@
 #include "internal.h"
 
 /*
- * From drivers/iommu/iommufd/iommufd_test.h (6.12): not a uAPI header, so
+ * From drivers/iommu/iommufd/iommufd_test.h (6.12; unchanged for these in 7.3): not a uAPI header, so
  * the layout is ours to keep in sync.  The ioctl's min_size is
  * offsetofend(last) = 68; we pass the full 72.
  */
@@ -37,7 +38,7 @@
 #define IOMMU_HWPT_DATA_SELFTEST	0xdead
 #define IOMMU_TEST_IOTLB_DEFAULT	0xbadbeef
 /*
- * tests/kernel/mock-partial-iopf.patch (test kernels only): perm bit 31
+ * tests/kernel/mock-partial-iopf-X.Y.patch (test kernels only): perm bit 31
  * makes the trigger a partial fault (LAST_PAGE clear); with dev_id 0 it is
  * a probe that returns 0.  Unpatched kernels fail the probe with ENOENT.
  */
@@ -321,7 +322,7 @@ static int attach(struct iopf_target *t, struct mock_dev *d)
 }
 
 /*
- * KERNEL-FACTS 1.8: a hwpt cannot be destroyed while a device is attached
+ * doc/kernel-notes.md §7: a hwpt cannot be destroyed while a device is attached
  * to it (EBUSY), nor the parent while the nested hwpt exists.  So replace
  * the device away onto an auto domain of the IOAS first (answering its
  * groups INVALID), then destroy the nested and parent hwpts.  Ids not yet
@@ -438,7 +439,7 @@ static int mock_detach(struct iopf_target *t, uint32_t live_dev_id)
 }
 
 /*
- * Teardown order (KERNEL-FACTS 1.8, 2.3): devices away from the fault
+ * Teardown order (doc/kernel-notes.md §7, §8): devices away from the fault
  * hwpts and the hwpts destroyed (they hold users references on the fault
  * object), then the fault fd closed, as IOMMU_DESTROY of the fault object
  * is EBUSY while it is open, then the fault object and the mock devices.

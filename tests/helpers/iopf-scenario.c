@@ -26,7 +26,7 @@
  * Output: "=== FILE" then "STEP -> RESULT" per step.  Live device ids are
  * printed as d0, d1, ... in the order the dev steps created them.  The
  * inject result is "ok" for 0 and for -ENODEV: the sim reports a fault
- * that found no handler, the kernel's trigger cannot (KERNEL-FACTS 2.4).
+ * that found no handler, the kernel's trigger cannot (doc/kernel-notes.md §8).
  */
 #include <errno.h>
 #include <poll.h>
