@@ -98,6 +98,7 @@ struct mock {
 	uint32_t ioas_id;
 	uint32_t fault_id;
 	bool partial;		/* the patched kernel: partial faults work */
+	bool single;		/* "mock:single": partial faults not used even if they work */
 	struct mock_dev *devs;
 	size_t ndevs;
 };
@@ -236,8 +237,10 @@ int iopf_target_open_mock(struct iopf_target *t, const char *arg, char *err, siz
 		free(m);
 		return rc;
 	}
-	if (*arg)
+	if (*arg) {
 		m->partial = false;
+		m->single = true;
+	}
 	t->ops = &mock_ops;
 	t->priv = m;
 	t->fd = rc;
@@ -406,13 +409,32 @@ static int mock_inject(struct iopf_target *t, const struct iommu_hwpt_pgfault *f
 		},
 	};
 
-	if (pasid_valid && !f->pasid)
+	if (pasid_valid && !f->pasid) {
+		iopf_logf(&t->log, IOPF_LOG_ERR,
+			  "mock: cannot inject a PASID_VALID fault with PASID 0 (the mock sets "
+			  "PASID_VALID exactly when the PASID is not 0)");
 		return -EOPNOTSUPP;
-	if (m->partial && (f->perm & MOCK_PERM_PARTIAL))
+	}
+	if (m->partial && (f->perm & MOCK_PERM_PARTIAL)) {
+		iopf_logf(&t->log, IOPF_LOG_ERR,
+			  "mock: cannot inject perm bit 31: the test kernel uses it to mark partial faults");
 		return -EOPNOTSUPP;
+	}
 	if (!(f->flags & IOMMU_PGFAULT_FLAGS_LAST_PAGE)) {
-		if (!m->partial)
+		/*
+		 * A stock kernel's mock (and mock:single) always sets LAST_PAGE:
+		 * a multi-record group cannot be made.  Say so instead of a bare
+		 * EOPNOTSUPP (a multi-record generator on an unpatched 7.3 kernel
+		 * failed with just "Operation not supported").
+		 */
+		if (!m->partial) {
+			iopf_logf(&t->log, IOPF_LOG_ERR,
+				  "mock: cannot inject a partial fault (a multi-record group): this %s "
+				  "makes single-record groups only; multi-record groups need a kernel with "
+				  "tests/kernel/mock-partial-iopf-X.Y.patch",
+				  m->single ? "mock:single target" : "kernel's mock");
 			return -EOPNOTSUPP;
+		}
 		cmd.trigger_iopf.perm |= MOCK_PERM_PARTIAL;
 	}
 	return test_cmd(m, &cmd);
