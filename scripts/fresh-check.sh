@@ -14,8 +14,9 @@
 #    /root/.cache/iopftool, so the test kernels are not rebuilt) and run
 #    `make run`, then `make check`: they must install every package they
 #    need themselves (scripts/deps.sh, as root in the chroot);
-# 4. unmount everything on exit, whatever happened.  ROOT is kept (reused
-#    by the next run as long as it has bin/make); FRESH_CLEAN=1 starts over.
+# 4. unmount everything on exit, whatever happened.  The debootstrapped
+#    system is kept in ROOT.base and copied to ROOT for each run, so every
+#    run starts from the bare base; FRESH_CLEAN=1 debootstraps it again.
 # Exit status: that of `make check` (0 all passed), or 1 if a step before
 # it failed.  /dev/kvm is not needed: the VM tier runs qemu under TCG.
 set -eu
@@ -54,19 +55,25 @@ mnt() {	# mnt TARGET ARGS...: mount and remember (prepend: unmount in reverse)
 
 "$here/deps.sh" fresh
 
-if [ "${FRESH_CLEAN:-0}" = 1 ] && [ -d "$root" ]; then
-	say "removing the old root $root"
-	rm -rf --one-file-system "$root"
+# ROOT.base is the debootstrapped system, kept; every run starts from a
+# copy of it in ROOT, so nothing a previous run installed is left.
+base=$root.base
+if [ "${FRESH_CLEAN:-0}" = 1 ] && [ -d "$base" ]; then
+	say "removing the old base $base"
+	rm -rf --one-file-system "$base"
 fi
-if [ ! -x "$root/usr/bin/make" ]; then
-	rm -rf --one-file-system "$root"
-	say "debootstrap $suite (minbase + make) from $mirror into $root"
-	debootstrap --variant=minbase --include=make "$suite" "$root" "$mirror" >"$root.debootstrap.log" 2>&1 || {
-		tail -n 30 "$root.debootstrap.log" >&2
+if [ ! -x "$base/usr/bin/make" ]; then
+	rm -rf --one-file-system "$base"
+	say "debootstrap $suite (minbase + make) from $mirror into $base"
+	debootstrap --variant=minbase --include=make "$suite" "$base" "$mirror" >"$base.log" 2>&1 || {
+		tail -n 30 "$base.log" >&2
 		say "debootstrap failed"
 		exit 1
 	}
 fi
+say "fresh copy of $base in $root"
+rm -rf --one-file-system "$root"
+cp -a "$base" "$root"
 # The chroot's apt uses this machine's Debian sources (bookworm, -updates,
 # -security: linux-source-6.12 comes from bookworm-security), so it installs
 # the same package versions and the kernel cache keys match.
