@@ -67,6 +67,19 @@ else
 		"read 320 -> 0"
 fi
 
+# The mock follows the running kernel (uname -r): a scenario pinned to one
+# kernel version ("# kernel: X.Y") runs on that kernel only.
+printf '# kernel: 6.12\ndev 1\n' >/tmp/k6.12.scn
+printf '# kernel: 7.3\ndev 1\n' >/tmp/k7.3.scn
+case $(uname -r) in
+6.12.*) mine=6.12 other=7.3 ;;
+*) mine=7.3 other=6.12 ;;
+esac
+check "a '# kernel: $mine' scenario runs on $(uname -r)" sh -c \
+	"$SCENARIO --target mock /tmp/k$mine.scn | grep -qx 'dev 1 -> d0'"
+check "a '# kernel: $other' scenario is skipped on $(uname -r), saying so" sh -c \
+	"$SCENARIO --target mock /tmp/k$other.scn | grep -qx 'skip: pins kernel $other behaviour; target mock follows $mine'"
+
 # Target errors must say what is missing.
 target_err() {	# target_err SPEC PATTERN
 	$SCENARIO --target "$1" /tmp/open.scn 2>&1 | tee /tmp/err.out | grep -q "$2"
