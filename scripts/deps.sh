@@ -5,19 +5,25 @@
 #   scripts/deps.sh kernel   what the kernel VM tier needs (tests/kernel): the
 #                            packages, then the newest backports kernel source
 #                            (tests/kernel/fetch-source.sh fetch, into the cache)
-#   scripts/deps.sh check    the whole suite: kernel, plus groff to lint the man pages
+#   scripts/deps.sh fuzz     clang with libFuzzer's runtime, llvm-cov (fuzz/)
+#   scripts/deps.sh valgrind valgrind (make check-valgrind)
+#   scripts/deps.sh check    the whole suite: kernel, fuzz, plus groff to lint the man pages,
+#                            tshark and jq (t3000), bash-completion (t3100)
 #   scripts/deps.sh fresh    scripts/fresh-check.sh: debootstrap
 set -eu
 here=$(cd "$(dirname "$0")" && pwd)
 build="gcc make libc6-dev pkg-config libpcap-dev libjson-c-dev"
 kernel="$build linux-source-6.12 patch rsync qemu-system-x86 busybox-static bc bison flex libelf-dev cpio xz-utils gzip"
+fuzz="clang-14 libclang-rt-14-dev llvm-14"
 fetch=false
 case "${1:-build}" in
 build)	pkgs=$build ;;
 kernel)	pkgs=$kernel fetch=true ;;
-check)	pkgs="$kernel groff-base" fetch=true ;;
+fuzz)	pkgs=$fuzz ;;
+valgrind) pkgs=valgrind ;;
+check)	pkgs="$kernel $fuzz groff-base tshark jq bash-completion" fetch=true ;;
 fresh)	pkgs="debootstrap" ;;
-*)	echo "usage: $0 build|kernel|check|fresh" >&2; exit 64 ;;
+*)	echo "usage: $0 build|kernel|fuzz|valgrind|check|fresh" >&2; exit 64 ;;
 esac
 # After the packages: the newest trixie-backports kernel source (needs only apt).
 fetch_source() {

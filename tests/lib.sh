@@ -4,7 +4,7 @@
 #   test_cmp expected actual       compare files, show a diff
 #   test_must_fail cmd...          cmd must exit 1, 2 or 64 (not a signal)
 #   test_expect_code N cmd...      cmd must exit exactly N
-#   test_set_prereq NAME / prerequisites are checked by name
+#   test_set_prereq NAME / prerequisites are checked by name (A,B: both)
 # Output is TAP: "ok N - description" / "not ok N - description".
 set -u
 export TZ=UTC LC_ALL=C
@@ -23,7 +23,12 @@ test_prereqs=" "
 iopftool() { "$IOPFTOOL" "$@"; }
 
 test_set_prereq() { test_prereqs="$test_prereqs$1 "; }
-test_have_prereq() { case "$test_prereqs" in *" $1 "*) return 0 ;; esac; return 1; }
+# test_have_prereq A,B: all of them
+test_have_prereq() {
+	for p in $(echo "$1" | tr , " "); do
+		case "$test_prereqs" in *" $p "*) ;; *) return 1 ;; esac
+	done
+}
 
 test_expect_success() {
 	prereq=
@@ -62,6 +67,40 @@ test_expect_code() {
 		echo "test_expect_code: exit $rc, wanted $want: $*" >&2
 		return 1
 	fi
+}
+
+# Time limits.  IOPF_TIMEOUT_SCALE (a whole number, default 1) multiplies
+# every limit a test puts on the tool, for slow runs: tests/run.sh valgrind
+# sets 50.  Tests scale their limits, they are never skipped for it.
+TIMEOUT_SCALE=${IOPF_TIMEOUT_SCALE:-1}
+case $TIMEOUT_SCALE in
+''|*[!0-9]*|0) echo "IOPF_TIMEOUT_SCALE must be a whole number >= 1" >&2; exit 1 ;;
+esac
+
+# test_scale DUR: DUR ("300ms" or "5s") times the scale, as "<n>ms".
+test_scale() {
+	case $1 in
+	*ms) echo "$((${1%ms} * TIMEOUT_SCALE))ms" ;;
+	*s) echo "$((${1%s} * 1000 * TIMEOUT_SCALE))ms" ;;
+	*) echo "test_scale: $1: want <n>ms or <n>s" >&2; return 1 ;;
+	esac
+}
+
+# test_scale_s N: N seconds times the scale, a number for sleep(1) and timeout(1).
+test_scale_s() { echo "$(($1 * TIMEOUT_SCALE))"; }
+
+# test_wait_for SECONDS CMD...: run CMD every 0.1 s until it succeeds;
+# fail after SECONDS (scaled).  Every wait in a test is bounded.
+test_wait_for() {
+	tries=$(($1 * TIMEOUT_SCALE * 10)); shift
+	while ! "$@"; do
+		tries=$((tries - 1))
+		if [ "$tries" -le 0 ]; then
+			echo "test_wait_for: gave up waiting for: $*" >&2
+			return 1
+		fi
+		sleep 0.1
+	done
 }
 
 # HELPERS: build/tests/helpers (json-get, mkcapture)
