@@ -208,11 +208,37 @@ void iopf_print_rec(struct iopf_out *o, const struct iopf_rec *r);
 const char *iopf_code_str(uint32_t code);
 
 /* ------------------------------------------------------------------ */
-/* The userspace model of the kernel fault queue (KERNEL-FACTS 1.5-1.9) */
+/* The userspace model of the kernel fault queue (doc/kernel-notes.md) */
 /* ------------------------------------------------------------------ */
 struct iopf_queue;
 
+/*
+ * The kernel version a queue model mimics.  doc/kernel-notes.md and
+ * iopftool(8) list what differs between them and the scenario
+ * (tests/scenarios/) that shows each difference on each kernel.
+ */
+enum iopf_kernel_model {
+	IOPF_KERNEL_6_12,	/* Linux 6.12 (Debian 6.12.117): drivers/iommu/iommufd/fault.c */
+	IOPF_KERNEL_7_3,	/* Linux 7.3 (Debian 7.3.4): drivers/iommu/iommufd/eventq.c */
+	IOPF_KERNEL_NMODELS
+};
+#define IOPF_KERNEL_DEFAULT IOPF_KERNEL_6_12
+
+/* "6.12" or "7.3": 0, else -EINVAL. */
+int iopf_kernel_model_parse(const char *s, enum iopf_kernel_model *m);
+/*
+ * A `uname -r` release ("7.3.4+deb13-amd64"): the newest model not newer
+ * than it (the oldest model for older kernels).  -EINVAL if it does not
+ * start with MAJOR.MINOR.
+ */
+int iopf_kernel_model_from_release(const char *release, enum iopf_kernel_model *m);
+const char *iopf_kernel_model_str(enum iopf_kernel_model m);	/* "6.12", "7.3" */
+
+/* A queue that behaves like the given kernel version's fault object. */
+int iopf_queue_new_version(struct iopf_queue **q, uint32_t fault_id, enum iopf_kernel_model m);
+/* iopf_queue_new_version(q, fault_id, IOPF_KERNEL_DEFAULT) */
 int iopf_queue_new(struct iopf_queue **q, uint32_t fault_id);
+enum iopf_kernel_model iopf_queue_kernel_model(const struct iopf_queue *q);
 /* Destroy: every delivered and outstanding group is answered INVALID. */
 void iopf_queue_free(struct iopf_queue *q);
 uint32_t iopf_queue_id(const struct iopf_queue *q);
@@ -900,7 +926,7 @@ int iopf_gen_next(struct iopf_gen *g, struct iommu_hwpt_pgfault *recs, size_t ca
 		  size_t *n, uint64_t *t_ns);
 
 /* ------------------------------------------------------------------ */
-/* Live fault queues: sim, mock, fd:N, pid:PID:FD, device:PATH          */
+/* Live fault queues: sim[:X.Y], mock, fd:N, pid:PID:FD, device:PATH   */
 /* ------------------------------------------------------------------ */
 struct iopf_target;
 
@@ -926,6 +952,12 @@ ssize_t iopf_target_read(struct iopf_target *t, void *buf, size_t count);
 ssize_t iopf_target_write(struct iopf_target *t, const void *buf, size_t count);
 /* Detach a device: the queue answers its groups INVALID. */
 int iopf_target_detach(struct iopf_target *t, uint32_t live_dev_id);
+/*
+ * The kernel version whose semantics the target has: sim's model
+ * ("sim:7.3"; sim alone is IOPF_KERNEL_DEFAULT), for kernel queues the
+ * running kernel's (uname -r, iopf_kernel_model_from_release()).
+ */
+enum iopf_kernel_model iopf_target_kernel_model(const struct iopf_target *t);
 
 /* ------------------------------------------------------------------ */
 /* Tap: watch every fault queue through kprobe events (lib/tap.c)      */
