@@ -21,6 +21,7 @@ patch_for() {
 kernel_key() {
 	{
 		echo "linux-source-$1 $2"
-		cat "$KDIR/config" "$3" "$KDIR/build-kernel.sh"
+		# comments do not make a new kernel
+		grep -v "^#" "$KDIR/config"; cat "$3" "$KDIR/build-kernel.sh"
 	} | sha256sum | cut -c1-16
 }
