@@ -14,6 +14,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "hfile.h"
 #include "live.h"
 #include "proxy.h"
 #include "u64map.h"
@@ -23,7 +24,7 @@ enum handler_kind { H_SUCCESS, H_INVALID, H_FROM_CAPTURE, H_EXEC };
 
 /* Long-only options. */
 enum { OPT_HANDLER = 256, OPT_SPEED, OPT_RATE, OPT_TOPSPEED, OPT_LOOP, OPT_TIMEOUT,
-       OPT_DEADLINE, OPT_LINKTYPE, OPT_SETTLE, OPT_MAX_GAP };
+       OPT_DEADLINE, OPT_LINKTYPE, OPT_SETTLE, OPT_MAX_GAP, OPT_HANDLER_FD };
 
 #define MAX_GROUP_RECORDS 65536	/* a longer run of one cookie is split, with a warning */
 #define MAX_DEVICES 4096
@@ -35,6 +36,7 @@ struct replay_opts {
 	const char *handler;
 	const char *exec;
 	const char *wfile;
+	const char *handler_fd;	/* auto, fuse or socket */
 	double speed;
 	double rate;
 	bool topspeed;
@@ -52,6 +54,7 @@ struct replay {
 	struct iopf_target *t;
 	struct live live;
 	struct proxy proxy;
+	struct hfile hfile;	/* --handler-fd fuse: the handler reads the queue through it */
 	int epfd, timerfd;
 	/* the group being assembled from the capture */
 	struct iommu_hwpt_pgfault *grp;
@@ -83,6 +86,7 @@ static const struct argp_option options[] = {
 	{ "target", 't', "QUEUE", 0, "sim (default) or mock: a queue the tool can inject faults into", 0 },
 	{ "handler", OPT_HANDLER, "NAME", 0, "builtin:success (default), builtin:invalid or builtin:from-capture", 0 },
 	{ "exec", 'x', "CMD", 0, "run CMD as the handler, with the fault fd as fd 3", 0 },
+	{ "handler-fd", OPT_HANDLER_FD, "KIND", 0, "with --exec, fd 3 is: auto (default), fuse (a file with the kernel fd's semantics) or socket", 0 },
 	{ "speed", OPT_SPEED, "X", 0, "play the recorded schedule X times faster", 0 },
 	{ "rate", OPT_RATE, "N", 0, "inject N groups per second, evenly spaced", 0 },
 	{ "topspeed", OPT_TOPSPEED, NULL, 0, "inject as fast as possible", 0 },
@@ -105,6 +109,11 @@ static error_t parse_opt(int key, char *arg, struct argp_state *state)
 	case 't': o->target = arg; return 0;
 	case OPT_HANDLER: o->handler = arg; return 0;
 	case 'x': o->exec = arg; return 0;
+	case OPT_HANDLER_FD:
+		if (strcmp(arg, "auto") && strcmp(arg, "fuse") && strcmp(arg, "socket"))
+			argp_error(state, "--handler-fd: '%s' is not auto, fuse or socket", arg);
+		o->handler_fd = arg;
+		return 0;
 	case OPT_SPEED: o->speed = arg_double(state, "--speed", arg, 1e-6, 1e9); return 0;
 	case OPT_RATE: o->rate = arg_double(state, "--rate", arg, 1e-6, 1e10); return 0;
 	case OPT_TOPSPEED: o->topspeed = true; return 0;
@@ -279,6 +288,10 @@ static void on_event(struct replay *rp, const struct epoll_event *ev)
 		ssize_t g = proxy_pending(&rp->proxy) ? 0 : live_drain(&rp->live, on_group, rp);
 
 		rc = g < 0 ? (int)g : 0;
+	} else if (rp->hfile.hf && fd == hfile_fd(&rp->hfile)) {
+		rc = hfile_serve(&rp->hfile);
+		if (rp->hfile.gone)
+			epoll_ctl(rp->epfd, EPOLL_CTL_DEL, fd, NULL);
 	} else if (fd == rp->proxy.sock) {
 		if ((ev->events & EPOLLOUT) && !proxy_flush(&rp->proxy))
 			epoll_set(rp, EPOLL_CTL_MOD, fd, EPOLLIN);
@@ -306,7 +319,7 @@ static int pump(struct replay *rp, uint64_t deadline_ns, bool until_quiet)
 
 		if (stop_requested || rp->err)
 			return rp->err;
-		if (until_quiet && (quiet(rp) || rp->proxy.eof))
+		if (until_quiet && (quiet(rp) || rp->proxy.eof || rp->hfile.gone))
 			return 0;
 		if (deadline_ns && iopf_now_ns() >= deadline_ns)
 			return 0;
@@ -426,6 +439,8 @@ static int play_group(struct replay *rp)
 	if (!rp->injected)
 		rp->first_inject_ns = now;
 	rc = inject_group(rp);
+	if (rp->hfile.hf)
+		hfile_notify(&rp->hfile);
 	rp->injected++;
 	rp->last_inject_ns = iopf_now_ns();
 	rp->ngrp = 0;
@@ -530,6 +545,43 @@ static int play_capture(struct replay *rp)
 
 /* ---- set-up, the end, the report ---------------------------------------- */
 
+/*
+ * --handler-fd: on sim, fd 3 is the handler file unless that is refused
+ * or impossible (no /dev/fuse, not root).  Returns 0 when the handler
+ * runs on it, 1 to use the socket, or a negative errno.
+ */
+static int start_file_handler(struct replay *rp)
+{
+	const char *kind = rp->o.handler_fd;
+	char err[512];
+	int rc;
+
+	if (!strcmp(kind, "socket") || (!strcmp(kind, "auto") && strcmp(rp->o.target, "sim")))
+		return 1;
+	if (strcmp(rp->o.target, "sim")) {
+		p_err("--handler-fd fuse: only on the sim target (%s is not)", rp->o.target);
+		return -EINVAL;
+	}
+	rc = hfile_open(&rp->hfile, &rp->live, err, sizeof(err));
+	if (rc && !strcmp(kind, "auto")) {
+		p_warn("the handler's fd 3 is a socket, not a file with the kernel fault fd's semantics: %s "
+		       "(see iopftool-replay(8), THE HANDLER FD)", err);
+		return 1;
+	}
+	if (rc) {
+		p_err("--handler-fd fuse: %s", err);
+		return rc;
+	}
+	p_verbose("the handler's fd 3 is the handler file: the kernel fault fd's read, write and poll "
+		  "on the sim queue");
+	rc = hfile_start(&rp->hfile, rp->o.exec);
+	if (rc) {
+		p_err("cannot start handler '%s': %s", rp->o.exec, strerror(-rc));
+		return rc;
+	}
+	return epoll_set(rp, EPOLL_CTL_ADD, hfile_fd(&rp->hfile), EPOLLIN);
+}
+
 static int start_handler(struct replay *rp)
 {
 	int rc;
@@ -541,6 +593,9 @@ static int start_handler(struct replay *rp)
 	rc = epoll_set(rp, EPOLL_CTL_ADD, rp->timerfd, EPOLLIN);
 	if (rc || rp->kind != H_EXEC)
 		return rc;
+	rc = start_file_handler(rp);
+	if (rc <= 0)	/* started on the handler file, or failed */
+		return rc ?: pump(rp, iopf_now_ns() + rp->o.settle_ns, false);
 	rc = proxy_start(&rp->proxy, rp->o.exec);
 	if (rc) {
 		p_err("cannot start handler '%s': %s", rp->o.exec, strerror(-rc));
@@ -562,6 +617,20 @@ static int finish_handler(struct replay *rp)
 	rc = pump(rp, iopf_now_ns() + rp->o.timeout_ns, true);
 	if (!rc && !rp->live.outstanding) /* stragglers (duplicates) get a moment */
 		rc = pump(rp, iopf_now_ns() + rp->o.timeout_ns / 20, false);
+	if (rp->hfile.hf) {
+		struct iopf_handler_file_stats st;
+
+		iopf_handler_file_stats(rp->hfile.hf, &st);
+		p_verbose("handler file: %llu reads, %llu writes, %llu polls",
+			  (unsigned long long)st.reads, (unsigned long long)st.writes,
+			  (unsigned long long)st.polls);
+		hfile_stop(&rp->hfile, 1000000000ull);
+		rp->proxy.status = rp->hfile.status;
+		if (rp->hfile.terminated && WIFSIGNALED(rp->hfile.status) &&
+		    WTERMSIG(rp->hfile.status) == SIGTERM)
+			rp->proxy.status = 0;	/* the end we asked for */
+		goto status;
+	}
 	proxy_shutdown(&rp->proxy);
 	if (!rc)
 		rc = pump(rp, iopf_now_ns() + 200000000ull, true);
@@ -569,6 +638,7 @@ static int finish_handler(struct replay *rp)
 		  "for its socket", (unsigned long long)rp->proxy.sent,
 		  (unsigned long long)rp->live.reads, (unsigned long long)rp->proxy.queued_max);
 	proxy_reap(&rp->proxy, 2000000000ull);
+status:
 	if (WIFSIGNALED(rp->proxy.status))
 		p_warn("handler '%s' died of signal %d", rp->o.exec, WTERMSIG(rp->proxy.status));
 	else if (WIFEXITED(rp->proxy.status) && WEXITSTATUS(rp->proxy.status))
@@ -656,6 +726,7 @@ static void cleanup(struct replay *rp)
 	live_fini(&rp->live);
 	iopf_target_close(rp->t);
 	proxy_free(&rp->proxy);
+	hfile_free(&rp->hfile);
 	u64map_free(&rp->recorded);
 	u64map_free(&rp->live_cookie);
 	free(rp->grp);
@@ -696,7 +767,7 @@ static int replay(struct replay *rp)
 int cmd_replay(int argc, char **argv)
 {
 	struct replay rp = { .o = { .target = "sim", .handler = "builtin:success", .loops = 1,
-				    .timeout_ns = 1000000000ull, .settle_ns = 100000000ull,
+				    .timeout_ns = 1000000000ull, .settle_ns = 100000000ull, .handler_fd = "auto",
 				    .max_gap_ns = 5000000000ull, .linktype = IOPF_LINKTYPE_DEFAULT } };
 
 	parse_verb(&replay_argp, argc, argv, &rp.o);

@@ -85,9 +85,10 @@ static void deliver(struct live *l, const struct iommu_hwpt_pgfault *grp, size_t
  * LAST_PAGE.  The buffer holds the kernel's own structs (not captured
  * bytes), so it is read in place.
  */
-static size_t split_groups(struct live *l, size_t nrec, uint64_t t_ns, live_group_fn fn, void *ctx)
+static size_t split_groups(struct live *l, const void *buf, size_t nrec, uint64_t t_ns,
+			   live_group_fn fn, void *ctx)
 {
-	const struct iommu_hwpt_pgfault *recs = (const void *)l->buf, *grp = recs;
+	const struct iommu_hwpt_pgfault *recs = buf, *grp = recs;
 	struct iopf_rec r = { .type = IOPF_REC_FAULT };
 	size_t ngroups = 0, n = 0;
 
@@ -153,12 +154,22 @@ ssize_t live_drain(struct live *l, live_group_fn fn, void *ctx)
 			return r;
 		full = false;
 		l->reads++;
-		size_t g = split_groups(l, (size_t)r / IOPF_FAULT_SIZE, iopf_now_ns(), fn, ctx);
+		size_t g = split_groups(l, l->buf, (size_t)r / IOPF_FAULT_SIZE, iopf_now_ns(), fn, ctx);
 		l->groups += g;
 		l->outstanding += g;
 		total += g;
 	}
 	return total;
+}
+
+size_t live_account(struct live *l, const void *buf, size_t bytes, live_group_fn fn, void *ctx)
+{
+	size_t g = split_groups(l, buf, bytes / IOPF_FAULT_SIZE, iopf_now_ns(), fn, ctx);
+
+	l->reads++;
+	l->groups += g;
+	l->outstanding += g;
+	return g;
 }
 
 void live_note_response(struct live *l, const struct iommu_hwpt_page_response *resp,

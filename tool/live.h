@@ -42,6 +42,9 @@ void live_fini(struct live *l);
  */
 ssize_t live_drain(struct live *l, live_group_fn fn, void *ctx);
 
+/* The same for bytes of whole groups someone else read from the queue (the handler file). */
+size_t live_account(struct live *l, const void *buf, size_t bytes, live_group_fn fn, void *ctx);
+
 /*
  * Write responses to the queue in one batch, resubmitting after a
  * refused entry (KERNEL-FACTS 1.6 partial writes), and print, record and
