@@ -625,6 +625,11 @@ static int finish_handler(struct replay *rp)
 			  (unsigned long long)st.reads, (unsigned long long)st.writes,
 			  (unsigned long long)st.polls);
 		hfile_stop(&rp->hfile, 1000000000ull);
+		/* Groups the handler never read are unanswered too: read them for the checker. */
+		ssize_t g = live_drain(&rp->live, NULL, NULL);
+
+		if (g < 0 && !rc)
+			rc = (int)g;
 		rp->proxy.status = rp->hfile.status;
 		if (rp->hfile.terminated && WIFSIGNALED(rp->hfile.status) &&
 		    WTERMSIG(rp->hfile.status) == SIGTERM)
