@@ -434,6 +434,7 @@ struct iopf_report {
 	uint64_t wall_ns;
 	double groups_per_s;
 	uint64_t split_groups;		/* multi-record groups the target could only inject split */
+	const char *handler_fd;		/* replay --exec: "file" or "socket" (caller-owned), else NULL */
 	/* replay: capture dev_id -> live dev_id, shown when not the identity (caller-owned) */
 	const uint32_t *dev_capture, *dev_live;
 	size_t ndevs;

@@ -160,6 +160,8 @@ void iopf_print_report(struct iopf_out *o, const char *capture, const char *targ
 {
 	iopf_out_begin(o);
 	report_head(o, capture, target, handler);
+	if (rep->handler_fd)
+		iopf_out_str(o, "handler_fd", " (fd 3: %s)", rep->handler_fd);
 	report_counts(o, rep);
 	report_violations(o, rep);
 	report_latency(o, rep);

@@ -594,8 +594,15 @@ static int start_handler(struct replay *rp)
 	if (rc || rp->kind != H_EXEC)
 		return rc;
 	rc = start_file_handler(rp);
-	if (rc <= 0)	/* started on the handler file, or failed */
-		return rc ?: pump(rp, iopf_now_ns() + rp->o.settle_ns, false);
+	if (rc <= 0) {	/* started on the handler file, or failed */
+		uint64_t end = iopf_now_ns() + rp->o.settle_ns + HFILE_READY_NS;
+
+		rc = rc ?: pump(rp, iopf_now_ns() + rp->o.settle_ns, false);
+		/* Ready when it first polls, reads or writes the file: a slow start is not latency. */
+		while (!rc && !hfile_ready(&rp->hfile) && iopf_now_ns() < end && !stop_requested)
+			rc = pump(rp, iopf_now_ns() + 5000000ull, false);
+		return rc;
+	}
 	rc = proxy_start(&rp->proxy, rp->o.exec);
 	if (rc) {
 		p_err("cannot start handler '%s': %s", rp->o.exec, strerror(-rc));
@@ -713,6 +720,7 @@ static bool report(struct replay *rp)
 	rep.wall_ns = rp->injected ? end - rp->first_inject_ns : 0;
 	rep.groups_per_s = rep.wall_ns ? (double)rp->injected * 1e9 / (double)rep.wall_ns : 0;
 	rep.split_groups = rp->split;
+	rep.handler_fd = rp->kind != H_EXEC ? NULL : rp->hfile.hf ? "file" : "socket";
 	rep.dev_capture = rp->dev_cap;
 	rep.dev_live = rp->dev_live;
 	rep.ndevs = rp->ndevs;

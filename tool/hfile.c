@@ -116,6 +116,14 @@ int hfile_serve(struct hfile *h)
 	return rc < 0 ? rc : 0;
 }
 
+bool hfile_ready(const struct hfile *h)
+{
+	struct iopf_handler_file_stats st;
+
+	iopf_handler_file_stats(h->hf, &st);
+	return h->gone || st.polls || st.reads || st.writes;
+}
+
 void hfile_notify(struct hfile *h)
 {
 	iopf_handler_file_notify(h->hf);

@@ -32,6 +32,10 @@ int hfile_start(struct hfile *h, const char *cmd);
 int hfile_fd(const struct hfile *h);
 /* Answer the handler's waiting reads, writes and polls: 0 or -errno. */
 int hfile_serve(struct hfile *h);
+/* The handler has polled, read or written the file (or is gone). */
+bool hfile_ready(const struct hfile *h);
+/* How long replay waits after --settle for that before the first injection. */
+#define HFILE_READY_NS 2000000000ull
 /* A group was injected: wake the handler's poll. */
 void hfile_notify(struct hfile *h);
 /*
