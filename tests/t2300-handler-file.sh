@@ -105,7 +105,7 @@ test_expect_success FUSE 'the literal handler meets a deadline on the file, not 
 test_expect_success SETPRIV 'not root: a warning, then the socket' '
 	chmod 755 . && chmod 644 in.pcap &&
 	setpriv --reuid=65534 --regid=65534 --clear-groups "$IOPFTOOL" -j replay in.pcap --topspeed \
-		--timeout 300ms --exec "test -S /proc/self/fd/3 && exec $IOPFTOOL handle" >rep.json 2>err &&
+		--timeout 2s --exec "test -S /proc/self/fd/3 && exec $IOPFTOOL handle" >rep.json 2>err &&
 	grep "fd 3 is a socket, not a file" err &&
 	test "$(jget rep.json ok)" = true
 '
