@@ -279,6 +279,20 @@ static void test_large(size_t max_io)
 	free(r);
 }
 
+/* The other documented differences (iopftool-replay(8)); the two queues part here. */
+static void test_differences(size_t max_io)
+{
+	int n = -1;
+
+	int rc = ioctl(fd, FIONREAD, &n);
+
+	ok(rc == 0 && n >= 0, "FIONREAD: the file's size (%d), as on a regular file, not ENOTTY", n);
+	inject_both(12, max_io / FSZ + 1);
+	is(sys(read(fd, b1, BUF / FSZ * FSZ)), -EINVAL, "file: a group of %zu records cannot be read",
+	   max_io / FSZ + 1);
+	is(iopf_queue_read(qr, b2, BUF / FSZ * FSZ), (ssize_t)(max_io + FSZ), "model: it can");
+}
+
 static int mklog_fail;
 static void logfn(void *ctx, enum iopf_log_level lvl, const char *msg)
 {
@@ -318,6 +332,7 @@ int main(void)
 	test_basic();
 	test_wakeup();
 	test_large(iopf_handler_file_max_io(hf));
+	test_differences(iopf_handler_file_max_io(hf));
 
 	iopf_handler_file_stats(hf, &st);
 	ok(st.reads > 0 && st.writes > 0 && st.polls > 0 && st.notifies > 0,
