@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: MIT
 /*
- * The replay report (SPEC.md section 5), also printed by stats --check.
+ * The replay report (iopftool-replay(8)), also printed by stats --check.
  * One output path: every member is printed with one iopf_out_* call
  * carrying both the JSON key and the text format; durations, which the
  * text shows with adaptive units and JSON as integer nanoseconds, use a
@@ -151,7 +151,7 @@ static void report_devices(struct iopf_out *o, const struct iopf_report *rep)
 }
 
 /*
- * Print a report as one JSON document, keys in SPEC.md order, or as a
+ * Print a report as one JSON document, keys in the order of iopftool-replay(8), or as a
  * few lines of text.  NULL strings are left out.  Text lines start
  * with their "\n": iopf_out_end() ends the last one.
  */
@@ -160,8 +160,6 @@ void iopf_print_report(struct iopf_out *o, const char *capture, const char *targ
 {
 	iopf_out_begin(o);
 	report_head(o, capture, target, handler);
-	if (rep->handler_fd)
-		iopf_out_str(o, "handler_fd", " (fd 3: %s)", rep->handler_fd);
 	report_counts(o, rep);
 	report_violations(o, rep);
 	report_latency(o, rep);
