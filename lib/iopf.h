@@ -73,6 +73,10 @@ enum iopf_rec_type {
 	IOPF_REC_RESPONSE = 2,
 	IOPF_REC_LOST = 3,
 	IOPF_REC_META = 4,
+	/* Written by the tap only (lib/tap.c, iopftool-capture(5)). */
+	IOPF_REC_DELIVERY = 5,		/* a group handed to a reader, with its cookie */
+	IOPF_REC_AUTO_RESPONSE = 6,	/* the kernel's own response (detach, queue destroyed) */
+	IOPF_REC_REPORTED = 7,		/* a fault as the device reported it */
 };
 
 /* A decoded record, in host byte order. */
@@ -979,6 +983,70 @@ ssize_t iopf_target_read(struct iopf_target *t, void *buf, size_t count);
 ssize_t iopf_target_write(struct iopf_target *t, const void *buf, size_t count);
 /* Detach a device: the queue answers its groups INVALID. */
 int iopf_target_detach(struct iopf_target *t, uint32_t live_dev_id);
+
+/* ------------------------------------------------------------------ */
+/* Tap: watch every fault queue through kprobe events (lib/tap.c)      */
+/* ------------------------------------------------------------------ */
+/* What /proc/PID/fd/N of a fault fd reads (drivers/iommu/iommufd/fault.c). */
+#define IOPF_FAULT_FD_LINK "anon_inode:[iommufd-pgfault]"
+
+enum iopf_proc_fd_kind { IOPF_PROC_FAULT_FD, IOPF_PROC_IOMMUFD, IOPF_PROC_VFIO };
+
+struct iopf_proc_fd {
+	int pid, fd;
+	enum iopf_proc_fd_kind kind;
+	char comm[16];
+	char target[128];	/* the fd's link */
+};
+
+/* Every fault fd, /dev/iommu and /dev/vfio/... fd in /proc (only_pid > 0: of that process). */
+int iopf_proc_fds(struct iopf_proc_fd **list, size_t *n, int only_pid);
+
+/* "tap", "tap:PID", "tap:PID:FD": true when spec names the tap; *pid -1 when malformed. */
+bool iopf_tap_spec(const char *spec, int *pid, int *fd);
+
+struct iopf_tap_cfg {
+	const char *tracefs;	/* NULL: /sys/kernel/tracing, else /sys/kernel/debug/tracing */
+	int pid;		/* > 0: only this process's queues */
+	int fd;			/* >= 0: only this fd of pid */
+};
+
+struct iopf_tap_counts {
+	uint64_t events, reported, reads, groups, faults, responses, refused, auto_responses, lost;
+	uint64_t outstanding;	/* delivered groups not answered yet */
+	int file_offset;	/* calibrated offset of private_data in struct file, -1 unknown */
+};
+
+struct iopf_tap;
+
+/*
+ * Create the probes (group "iopftool_<pid>", after removing those of dead
+ * taps) and a trace instance of the same name.  Consumes no fault.  On
+ * failure a negative errno and in err what is missing and what to enable.
+ */
+int iopf_tap_open(struct iopf_tap **t, const struct iopf_tap_cfg *cfg, const struct iopf_log *log,
+		  char *err, size_t errlen);
+int iopf_tap_fd(const struct iopf_tap *t);	/* trace_pipe: poll it for POLLIN */
+/* Next record: 1 (r->payload valid until the next call), 0 none now, or -errno. */
+int iopf_tap_next(struct iopf_tap *t, struct iopf_rec *r);
+/* At the end: parse what the trace still holds and release every held event. */
+int iopf_tap_drain(struct iopf_tap *t);
+const char *iopf_tap_meta(const struct iopf_tap *t);	/* META lines describing the tap */
+const char *iopf_tap_group(const struct iopf_tap *t);
+void iopf_tap_counts(const struct iopf_tap *t, struct iopf_tap_counts *c);
+/* Remove the probes and the instance; free. */
+void iopf_tap_close(struct iopf_tap *t);
+/* For tests: a tap without tracefs, fed trace_pipe text by iopf_tap_feed(). */
+int iopf_tap_open_offline(struct iopf_tap **t, const struct iopf_tap_cfg *cfg);
+void iopf_tap_feed(struct iopf_tap *t, const char *text);
+
+/*
+ * From a BTF blob (/sys/kernel/btf/vmlinux): the byte offset of member in
+ * struct type, or the value of an enumerator.  0, -ENOENT when absent,
+ * -EBADMSG when the blob is malformed, or -errno reading it.
+ */
+int iopf_btf_member_offset(const char *path, const char *type, const char *member, uint32_t *bytes);
+int iopf_btf_enum_value(const char *path, const char *name, int64_t *value);
 
 /* ------------------------------------------------------------------ */
 /* Small helpers shared by the tool                                    */
