@@ -275,6 +275,63 @@ struct iopf_queue_counts {
 void iopf_queue_counts(const struct iopf_queue *q, struct iopf_queue_counts *c);
 
 /* ------------------------------------------------------------------ */
+/* Handler file: a real file with the kernel fault fd's semantics       */
+/* ------------------------------------------------------------------ */
+/*
+ * A file (a one-file FUSE mount over /dev/fuse, served by this process)
+ * whose read(2), write(2) and poll(2) are those of the kernel's fault fd,
+ * answered from a queue: give it to a handler under test as its fd 3.
+ * Needs /dev/fuse and CAP_SYS_ADMIN (root); otherwise open fails with a
+ * message in err saying what is missing.  How it differs from the
+ * kernel's fd: iopftool-replay(8), THE HANDLER FD.
+ */
+struct iopf_handler_file;
+
+/* What the file serves: the kernel's read(), write() and poll() (lib/queue.c). */
+struct iopf_handler_ops {
+	ssize_t (*read)(void *ctx, void *buf, size_t count);	/* bytes or -errno */
+	ssize_t (*write)(void *ctx, const void *buf, size_t count);
+	short (*poll)(void *ctx);	/* POLLOUT, | POLLIN|POLLRDNORM while groups wait */
+};
+
+struct iopf_handler_file_stats {
+	uint64_t opens, reads, writes, polls, notifies, read_bytes, write_bytes;
+	unsigned open_files;	/* open file descriptions now (the caller's and the handler's) */
+};
+
+/*
+ * Create the file and open it O_RDWR | O_CLOEXEC into *fd (the caller
+ * dup2()s it to 3 in the child, and closes its own copy).  The file is
+ * served from q (iopf_queue_read/_write/_poll), or from ops/ctx.
+ */
+int iopf_handler_file_open(struct iopf_handler_file **hf, struct iopf_queue *q,
+			   const struct iopf_log *log, int *fd, char *err, size_t errlen);
+int iopf_handler_file_open_ops(struct iopf_handler_file **hf, const struct iopf_handler_ops *ops,
+			       void *ctx, const struct iopf_log *log, int *fd,
+			       char *err, size_t errlen);
+/* Poll this fd for POLLIN, then serve: every operation on the file waits for it. */
+int iopf_handler_file_fd(const struct iopf_handler_file *hf);
+/*
+ * Answer every request waiting, without blocking: the number answered,
+ * or -ENOTCONN once every descriptor of the file is closed (the handler
+ * exited), or another -errno.
+ */
+int iopf_handler_file_serve(struct iopf_handler_file *hf);
+/* A group was delivered: wake the file's pollers (wake_up_interruptible() in the kernel). */
+int iopf_handler_file_notify(struct iopf_handler_file *hf);
+/* Or serve from a thread; lock/unlock then guard the queue (inject) against it. */
+int iopf_handler_file_start(struct iopf_handler_file *hf);
+void iopf_handler_file_stop(struct iopf_handler_file *hf);
+void iopf_handler_file_lock(struct iopf_handler_file *hf);
+void iopf_handler_file_unlock(struct iopf_handler_file *hf);
+/* Reads and writes up to this many bytes reach the queue whole (1044480 on x86-64). */
+size_t iopf_handler_file_max_io(const struct iopf_handler_file *hf);
+bool iopf_handler_file_gone(const struct iopf_handler_file *hf);
+void iopf_handler_file_stats(const struct iopf_handler_file *hf, struct iopf_handler_file_stats *st);
+/* Stop serving: a handler still holding the file then gets ENOTCONN. */
+void iopf_handler_file_close(struct iopf_handler_file *hf);
+
+/* ------------------------------------------------------------------ */
 /* Latency statistics: real percentiles in constant memory             */
 /* ------------------------------------------------------------------ */
 struct iopf_hist;
