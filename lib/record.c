@@ -1,9 +1,10 @@
 // SPDX-License-Identifier: MIT
 /*
- * Capture records (SPEC.md section 4): decoded by offset with a
+ * Capture records (iopftool-capture(5)): decoded by offset with a
  * bounds-checked little-endian cursor, never by casting bytes to a
  * struct.  Every input is hostile: lengths are checked before any read.
  */
+#include <errno.h>
 #include <string.h>
 
 #include "internal.h"
@@ -77,7 +78,7 @@ void iopf_put_le64(uint8_t *p, uint64_t v)
 }
 
 /*
- * struct iommu_hwpt_pgfault, 40 bytes, little-endian (KERNEL-FACTS 1.1):
+ * struct iommu_hwpt_pgfault, 40 bytes, little-endian (include/uapi/linux/iommufd.h):
  *
  *   off  0  u32 flags        PASID_VALID 1<<0, LAST_PAGE 1<<1 (others leak)
  *   off  4  u32 dev_id
@@ -146,25 +147,76 @@ void iopf_resp_encode(const struct iommu_hwpt_page_response *r, uint8_t out[8])
 	iopf_put_le32(out + 4, r->code);
 }
 
-/* The type-specific payload: the length check comes first. */
-static bool payload_decode(struct iopf_rec *t)
+static void decode_fault(struct iopf_rec *r)
 {
-	struct iopf_cur c = { t->payload, t->payload + t->payload_len };
+	iopf_fault_decode(r->payload, r->payload_len, &r->u.fault);
+}
 
-	switch (t->type) {
-	case IOPF_REC_FAULT:
-		return iopf_fault_decode(t->payload, t->payload_len, &t->u.fault);
-	case IOPF_REC_RESPONSE:
-		return iopf_resp_decode(t->payload, t->payload_len, &t->u.resp);
-	case IOPF_REC_LOST:
-		return iopf_get_le64(&c, &t->u.lost);
-	default:		/* META text, or a type for the caller to skip */
-		return true;
-	}
+static void decode_response(struct iopf_rec *r)
+{
+	iopf_resp_decode(r->payload, r->payload_len, &r->u.resp);
+}
+
+static void decode_lost(struct iopf_rec *r)
+{
+	struct iopf_cur c = { r->payload, r->payload + r->payload_len };
+
+	iopf_get_le64(&c, &r->u.lost);
 }
 
 /*
- * Record header, 32 bytes in version 1, all little-endian (SPEC.md 4):
+ * The one record type table: the decoder, both printers (text and
+ * JSON, lib/print.c), the reader's messages and read --type use it.
+ * META is key=value text and needs no payload.
+ */
+static const struct iopf_rec_type_info rec_types[] = {
+	{ IOPF_REC_FAULT, "fault", IOPF_FAULT_SIZE, decode_fault, iopf_print_fault },
+	{ IOPF_REC_RESPONSE, "response", IOPF_RESP_SIZE, decode_response, iopf_print_response },
+	{ IOPF_REC_LOST, "lost", 8, decode_lost, iopf_print_lost },
+	{ IOPF_REC_META, "meta", 0, NULL, iopf_print_meta },
+};
+
+const struct iopf_rec_type_info *iopf_rec_type_info(unsigned int type)
+{
+	/* the table is indexed by type - 1 */
+	_Static_assert(IOPF_REC_FAULT == 1 && IOPF_REC_RESPONSE == 2 && IOPF_REC_LOST == 3 &&
+		       IOPF_REC_META == 4, "rec_types[] is indexed by type - 1");
+	if (type < 1 || type > ARRAY_SIZE(rec_types))
+		return NULL;
+	return &rec_types[type - 1];
+}
+
+const char *iopf_rec_type_name(unsigned int type)
+{
+	const struct iopf_rec_type_info *t = iopf_rec_type_info(type);
+
+	return t ? t->name : "unknown";
+}
+
+int iopf_rec_type_parse(const char *name)
+{
+	for (size_t i = 0; name && i < ARRAY_SIZE(rec_types); i++)
+		if (!strcmp(name, rec_types[i].name))
+			return rec_types[i].type;
+	return -EINVAL;
+}
+
+/* The type-specific payload: the length check comes first; unknown types pass. */
+static bool payload_decode(struct iopf_rec *t)
+{
+	const struct iopf_rec_type_info *info = iopf_rec_type_info(t->type);
+
+	if (!info)
+		return true;	/* a type for the caller to skip */
+	if (t->payload_len < info->min_payload)
+		return false;
+	if (info->decode)
+		info->decode(t);
+	return true;
+}
+
+/*
+ * Record header, 32 bytes in version 1, all little-endian (iopftool-capture(5)):
  *
  *   off  0  u32 magic        "IOPF" = 0x46504f49
  *   off  4  u8  version      1
