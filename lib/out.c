@@ -33,6 +33,20 @@
 #define OUT_BUFSIZE (256 * 1024)	/* the output buffer */
 #define OUT_FLUSH_AT (192 * 1024)	/* written at a record's end past this */
 
+/*
+ * A format seen before, split into literal, conversion, literal.  Only
+ * formats in the program's read-only data (string literals) are kept,
+ * keyed by address: their bytes cannot change under the key.
+ */
+#define FMT_CACHE 128
+enum fmt_kind { FK_NONE, FK_SLOW, FK_LIT, FK_S, FK_U, FK_D, FK_X, FK_HEX16 };
+struct fmt_entry {
+	const char *fmt;
+	uint8_t kind, pre_len, post_len;
+	char pre[29];
+	char post[32];
+};
+
 struct out_frame {
 	bool array;
 	uint32_t n;		/* members so far */
@@ -51,6 +65,7 @@ struct iopf_out {
 	char *buf;
 	size_t len, cap;
 	struct iopf_time_cache tc;
+	struct fmt_entry fc[FMT_CACHE];
 };
 
 /* ------------------------------------------------------------------ */
@@ -428,68 +443,242 @@ static bool parse_spec(const char **pp, struct spec *sp, struct fmt_src *src)
 	return true;
 }
 
-static void out_format(struct iopf_out *o, const char *fmt, struct fmt_src *src)
+/* The general conversion at *p (after its '%'). */
+static void out_conv(struct iopf_out *o, const char **p, struct fmt_src *src)
 {
-	const char *p = fmt, *pct;
 	struct spec sp;
 	bool neg;
 	uint64_t v;
 
-	for (;;) {
-		pct = strchr(p, '%');
-		if (!pct) {
-			put(o, p, strlen(p));
+	if (!parse_spec(p, &sp, src)) {
+		putc1(o, '%');	/* not a conversion (%n is never one): printed as it is */
+		return;
+	}
+	switch (sp.conv) {
+	case '%':
+		putc1(o, '%');
+		break;
+	case 'd':
+	case 'i':
+		v = src_integer(src, &sp, true, &neg);
+		fmt_integer(o, &sp, neg, v);
+		break;
+	case 'u':
+	case 'x':
+	case 'X':
+	case 'o':
+		v = src_integer(src, &sp, false, &neg);
+		fmt_integer(o, &sp, false, v);
+		break;
+	case 'c': {
+		char c = (char)(src->ap ? va_arg(*src->ap, int) :
+				src->kind == ARG_STR ? (src->v.s ? src->v.s[0] : 0) :
+				(int)src->v.u);
+
+		src->kind = ARG_NONE;
+		fmt_string(o, &sp, &c, 1);
+		break;
+	}
+	case 's': {
+		const char *s = src_str(src);
+
+		fmt_string(o, &sp, s, sp.prec >= 0 ? strnlen(s, (size_t)sp.prec) : strlen(s));
+		break;
+	}
+	default:
+		fmt_double(o, &sp, src);
+		break;
+	}
+}
+
+/* The typed value as an unsigned number (for the fast paths). */
+static inline uint64_t src_u64(struct fmt_src *src)
+{
+	uint64_t v = src->kind == ARG_U64 ? src->v.u : src->kind == ARG_I64 ? (uint64_t)src->v.i : 0;
+
+	src->kind = ARG_NONE;
+	return v;
+}
+
+/* String literals live between the end of the code and the start of writable data. */
+extern const char __etext[], __data_start[];
+
+static bool fmt_readonly(const char *fmt)
+{
+	return fmt >= __etext && fmt < __data_start;
+}
+
+/* Split fmt for the cache: FK_SLOW when it is not literal, one simple conversion, literal. */
+static void fmt_compile(struct fmt_entry *e, const char *fmt)
+{
+	static const struct {
+		const char *spec;
+		uint8_t kind;
+	} convs[] = {
+		{ "s", FK_S }, { "lu", FK_U }, { "llu", FK_U }, { "d", FK_D }, { "ld", FK_D },
+		{ "lld", FK_D }, { "lx", FK_X }, { "llx", FK_X }, { "016lx", FK_HEX16 },
+		{ "016llx", FK_HEX16 },
+	};
+	const char *pct = strchr(fmt, '%'), *post;
+	size_t n;
+
+	e->fmt = fmt;
+	e->kind = FK_SLOW;
+	n = pct ? (size_t)(pct - fmt) : strlen(fmt);
+	if (n > sizeof(e->pre))
+		return;
+	memcpy(e->pre, fmt, n);
+	e->pre_len = (uint8_t)n;
+	if (!pct) {
+		e->kind = FK_LIT;
+		e->post_len = 0;
+		return;
+	}
+	for (size_t i = 0; i < ARRAY_SIZE(convs); i++) {
+		size_t k = strlen(convs[i].spec);
+
+		if (strncmp(pct + 1, convs[i].spec, k))
+			continue;
+		post = pct + 1 + k;
+		n = strlen(post);
+		if (n > sizeof(e->post) || memchr(post, '%', n))
 			return;
-		}
-		put(o, p, (size_t)(pct - p));
-		p = pct + 1;
-		/* the usual case first: a bare %s, %lu, %llu */
-		if (p[0] == 's' && !src->ap) {
-			const char *s = src_str(src);
+		memcpy(e->post, post, n);
+		e->post_len = (uint8_t)n;
+		e->kind = convs[i].kind;
+		return;
+	}
+}
 
-			put(o, s, strlen(s));
+/* Print with a compiled format: false when it has to take the general path. */
+static bool fmt_fast(struct iopf_out *o, const char *fmt, struct fmt_src *src)
+{
+	static const char hex[] = "0123456789abcdef";
+	struct fmt_entry *e = &o->fc[((uintptr_t)fmt >> 2) % FMT_CACHE];
+	char tmp[24], *w, *d;
+	uint64_t v;
+	size_t n;
+
+	if (e->fmt != fmt) {
+		if (!fmt_readonly(fmt))
+			return false;
+		fmt_compile(e, fmt);
+	}
+	if (e->kind == FK_SLOW || (src->ap && e->kind != FK_LIT && e->kind != FK_S))
+		return false;
+	if (e->kind == FK_S) {
+		const char *str = src_str(src);
+
+		put(o, e->pre, e->pre_len);
+		put(o, str, strlen(str));
+		put(o, e->post, e->post_len);
+		return true;
+	}
+	w = room(o, sizeof(e->pre) + sizeof(tmp) + sizeof(e->post));
+	if (!w)
+		return true;
+	memcpy(w, e->pre, sizeof(e->pre));
+	w += e->pre_len;
+	switch (e->kind) {
+	case FK_U:
+		d = iopf_u64_dec(tmp + sizeof(tmp), src_u64(src));
+		n = (size_t)(tmp + sizeof(tmp) - d);
+		memcpy(w, d, n);
+		w += n;
+		break;
+	case FK_D:
+		v = src->kind == ARG_I64 && src->v.i < 0 ? -(uint64_t)src->v.i : src->v.u;
+		if (src->kind == ARG_I64 && src->v.i < 0)
+			*w++ = '-';
+		src->kind = ARG_NONE;
+		d = iopf_u64_dec(tmp + sizeof(tmp), v);
+		n = (size_t)(tmp + sizeof(tmp) - d);
+		memcpy(w, d, n);
+		w += n;
+		break;
+	case FK_X:
+		v = src_u64(src);
+		d = tmp + sizeof(tmp);
+		do {
+			*--d = hex[v & 15];
+			v >>= 4;
+		} while (v);
+		n = (size_t)(tmp + sizeof(tmp) - d);
+		memcpy(w, d, n);
+		w += n;
+		break;
+	case FK_HEX16:
+		v = src_u64(src);
+		for (int i = 0; i < 16; i++)
+			w[i] = hex[v >> (60 - 4 * i) & 15];
+		w += 16;
+		break;
+	default:	/* FK_LIT */
+		break;
+	}
+	memcpy(w, e->post, sizeof(e->post));
+	w += e->post_len;
+	o->len = (size_t)(w - o->buf);
+	return true;
+}
+
+/* fmt with its values; literal bytes are copied as they are. */
+static void out_format(struct iopf_out *o, const char *fmt, struct fmt_src *src)
+{
+	static const char hex[] = "0123456789abcdef";
+	const char *p = fmt;
+	char *w, *end;
+
+	if (fmt_fast(o, fmt, src))
+		return;
+	for (;;) {
+		/* literal bytes straight into the buffer, 64 at a time */
+		w = room(o, 64);
+		if (!w)
+			return;
+		end = w + 64;
+		for (;;) {
+			char c = *p;
+
+			if (c == '%' || !c || w == end)
+				break;
+			*w++ = c;
 			p++;
-			continue;
 		}
-		if (!parse_spec(&p, &sp, src)) {
-			put(o, "%", 1);	/* not a conversion (%n is never one): printed as it is */
-			continue;
+		o->len = (size_t)(w - o->buf);
+		if (*p != '%') {
+			if (!*p)
+				return;
+			continue;	/* the 64 bytes are used up */
 		}
-		switch (sp.conv) {
-		case '%':
-			putc1(o, '%');
-			break;
-		case 'd':
-		case 'i':
-			v = src_integer(src, &sp, true, &neg);
-			fmt_integer(o, &sp, neg, v);
-			break;
-		case 'u':
-		case 'x':
-		case 'X':
-		case 'o':
-			v = src_integer(src, &sp, false, &neg);
-			fmt_integer(o, &sp, false, v);
-			break;
-		case 'c': {
-			char c = (char)(src->ap ? va_arg(*src->ap, int) :
-					src->kind == ARG_STR ? (src->v.s ? src->v.s[0] : 0) :
-					(int)src->v.u);
+		p++;
+		/* fast paths for what the printers use: %s %lu %llu %016lx %x without flags */
+		if (!src->ap) {
+			if (p[0] == 's') {
+				const char *s = src_str(src);
 
-			src->kind = ARG_NONE;
-			fmt_string(o, &sp, &c, 1);
-			break;
-		}
-		case 's': {
-			const char *s = src_str(src);
+				put(o, s, strlen(s));
+				p++;
+				continue;
+			}
+			if (p[0] == 'l' && (p[1] == 'u' || (p[1] == 'l' && p[2] == 'u'))) {
+				put_u64(o, src_u64(src));
+				p += p[1] == 'u' ? 2 : 3;
+				continue;
+			}
+			if (p[0] == '0' && p[1] == '1' && p[2] == '6' && p[3] == 'l' && p[4] == 'x') {
+				uint64_t v = src_u64(src);
 
-			fmt_string(o, &sp, s, sp.prec >= 0 ? strnlen(s, (size_t)sp.prec) : strlen(s));
-			break;
+				if ((w = room(o, 16))) {
+					for (int i = 0; i < 16; i++)
+						w[i] = hex[v >> (60 - 4 * i) & 15];
+					o->len += 16;
+				}
+				p += 5;
+				continue;
+			}
 		}
-		default:
-			fmt_double(o, &sp, src);
-			break;
-		}
+		out_conv(o, &p, src);
 	}
 }
 

@@ -9,20 +9,17 @@
 
 #include "internal.h"
 
+/* A little-endian u32 at p: the caller checked the length. */
+static inline uint32_t le32_at(const uint8_t *p)
+{
+	return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
+}
+
 static size_t cur_left(const struct iopf_cur *c)
 {
 	if (!c->p || c->p > c->end)
 		return 0;
 	return (size_t)(c->end - c->p);
-}
-
-static bool get_u8(struct iopf_cur *c, uint8_t *v)
-{
-	if (cur_left(c) < 1)
-		return false;
-	*v = c->p[0];
-	c->p++;
-	return true;
 }
 
 bool iopf_get_le16(struct iopf_cur *c, uint16_t *v)
@@ -94,22 +91,19 @@ void iopf_put_le64(uint8_t *p, uint64_t v)
  */
 bool iopf_fault_decode(const uint8_t *p, size_t len, struct iommu_hwpt_pgfault *f)
 {
-	struct iopf_cur c = { p, p ? p + len : NULL };
-	uint64_t addr;
-
 	if (len < IOPF_FAULT_SIZE || !p)
 		return false;
-	memset(f, 0, sizeof(*f));
-	iopf_get_le32(&c, &f->flags);
-	iopf_get_le32(&c, &f->dev_id);
-	iopf_get_le32(&c, &f->pasid);
-	iopf_get_le32(&c, &f->grpid);
-	iopf_get_le32(&c, &f->perm);
-	iopf_get_le32(&c, &f->__reserved);
-	iopf_get_le64(&c, &addr);
-	f->addr = addr;
-	iopf_get_le32(&c, &f->length);
-	return iopf_get_le32(&c, &f->cookie);
+	/* one length check for the 40 bytes, then each field at its offset */
+	f->flags = le32_at(p + 0);
+	f->dev_id = le32_at(p + 4);
+	f->pasid = le32_at(p + 8);
+	f->grpid = le32_at(p + 12);
+	f->perm = le32_at(p + 16);
+	f->__reserved = le32_at(p + 20);
+	f->addr = (uint64_t)le32_at(p + 28) << 32 | le32_at(p + 24);
+	f->length = le32_at(p + 32);
+	f->cookie = le32_at(p + 36);
+	return true;
 }
 
 void iopf_fault_encode(const struct iommu_hwpt_pgfault *f, uint8_t out[40])
@@ -232,26 +226,26 @@ static bool payload_decode(struct iopf_rec *t)
  */
 enum iopf_bad iopf_rec_decode(const uint8_t *p, size_t len, struct iopf_rec *r)
 {
-	struct iopf_cur c = { p, p ? p + len : NULL };
-	struct iopf_rec t = { .ts = r->ts };
-	uint32_t magic;
+	struct iopf_rec t;
 
 	if (!p || len < IOPF_REC_HDR_LEN)
 		return IOPF_BAD_SHORT;
-	iopf_get_le32(&c, &magic);
-	if (magic != IOPF_REC_MAGIC)
+	/* the 32 header bytes are there: each field at its offset */
+	if (le32_at(p) != IOPF_REC_MAGIC)
 		return IOPF_BAD_MAGIC;
-	get_u8(&c, &t.version);
+	t.version = p[4];
 	if (t.version != IOPF_REC_VERSION)
 		return IOPF_BAD_VERSION;
-	get_u8(&c, &t.type);
-	iopf_get_le16(&c, &t.hdr_len);
+	t.type = p[5];
+	t.hdr_len = (uint16_t)(p[6] | p[7] << 8);
 	if (t.hdr_len < IOPF_REC_HDR_LEN || t.hdr_len > len)
 		return IOPF_BAD_HDR_LEN;
-	iopf_get_le32(&c, &t.queue_id);
-	iopf_get_le32(&c, &t.status);
-	iopf_get_le64(&c, &t.seq);
-	iopf_get_le64(&c, &t.latency_ns);
+	t.ts = r->ts;
+	t.queue_id = le32_at(p + 8);
+	t.status = le32_at(p + 12);
+	t.seq = (uint64_t)le32_at(p + 20) << 32 | le32_at(p + 16);
+	t.latency_ns = (uint64_t)le32_at(p + 28) << 32 | le32_at(p + 24);
+	memset(&t.u, 0, sizeof(t.u));
 	t.payload = p + t.hdr_len;
 	t.payload_len = len - t.hdr_len;
 	if (!payload_decode(&t))
