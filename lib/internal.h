@@ -3,6 +3,8 @@
 #ifndef IOPF_INTERNAL_H
 #define IOPF_INTERNAL_H
 
+#include <string.h>
+
 #include "iopf.h"
 
 #define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
@@ -49,13 +51,15 @@ int iopf_target_open_device(struct iopf_target *t, const char *arg, char *err, s
 /* ------------------------------------------------------------------ */
 
 /* Decimal digits of v written backwards ending at end; returns the first. */
+static const char iopf_dec_pairs[201] =
+	"00010203040506070809101112131415161718192021222324"
+	"25262728293031323334353637383940414243444546474849"
+	"50515253545556575859606162636465666768697071727374"
+	"75767778798081828384858687888990919293949596979899";
+
 static inline char *iopf_u64_dec(char *end, uint64_t v)
 {
-	static const char pairs[201] =
-		"00010203040506070809101112131415161718192021222324"
-		"25262728293031323334353637383940414243444546474849"
-		"50515253545556575859606162636465666768697071727374"
-		"75767778798081828384858687888990919293949596979899";
+	const char *pairs = iopf_dec_pairs;
 
 	while (v >= 100) {
 		unsigned int i = (unsigned int)(v % 100) * 2;
@@ -76,10 +80,13 @@ static inline char *iopf_u64_dec(char *end, uint64_t v)
 /* Exactly n decimal digits of v (v < 10^n), zero-padded, at p. */
 static inline void iopf_dec_fixed(char *p, uint64_t v, unsigned int n)
 {
-	while (n--) {
-		p[n] = (char)('0' + v % 10);
-		v /= 10;
+	while (n >= 2) {
+		n -= 2;
+		memcpy(p + n, iopf_dec_pairs + 2 * (v % 100), 2);
+		v /= 100;
 	}
+	if (n)
+		p[0] = (char)('0' + v % 10);
 }
 
 /*

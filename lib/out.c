@@ -47,6 +47,14 @@ struct fmt_entry {
 	char post[32];
 };
 
+/* A key seen before, as JSON writes it: "key": (pretty: "key": ). */
+#define KEY_CACHE 128
+struct key_entry {
+	const char *key;
+	uint8_t len;
+	char text[31];
+};
+
 struct out_frame {
 	bool array;
 	uint32_t n;		/* members so far */
@@ -66,6 +74,7 @@ struct iopf_out {
 	size_t len, cap;
 	struct iopf_time_cache tc;
 	struct fmt_entry fc[FMT_CACHE];
+	struct key_entry kc[KEY_CACHE];
 };
 
 /* ------------------------------------------------------------------ */
@@ -500,6 +509,23 @@ static inline uint64_t src_u64(struct fmt_src *src)
 	return v;
 }
 
+/* 16 lower-case hex digits of v at w, two at a time. */
+static inline void hex16(char *w, uint64_t v)
+{
+	static const char pairs[513] =
+		"000102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1f"
+		"202122232425262728292a2b2c2d2e2f303132333435363738393a3b3c3d3e3f"
+		"404142434445464748494a4b4c4d4e4f505152535455565758595a5b5c5d5e5f"
+		"606162636465666768696a6b6c6d6e6f707172737475767778797a7b7c7d7e7f"
+		"808182838485868788898a8b8c8d8e8f909192939495969798999a9b9c9d9e9f"
+		"a0a1a2a3a4a5a6a7a8a9aaabacadaeafb0b1b2b3b4b5b6b7b8b9babbbcbdbebf"
+		"c0c1c2c3c4c5c6c7c8c9cacbcccdcecfd0d1d2d3d4d5d6d7d8d9dadbdcdddedf"
+		"e0e1e2e3e4e5e6e7e8e9eaebecedeeeff0f1f2f3f4f5f6f7f8f9fafbfcfdfeff";
+
+	for (int i = 0; i < 8; i++)
+		memcpy(w + 2 * i, pairs + 2 * (v >> (56 - 8 * i) & 0xff), 2);
+}
+
 /* String literals live between the end of the code and the start of writable data. */
 extern const char __etext[], __data_start[];
 
@@ -551,11 +577,11 @@ static void fmt_compile(struct fmt_entry *e, const char *fmt)
 }
 
 /* Print with a compiled format: false when it has to take the general path. */
-static bool fmt_fast(struct iopf_out *o, const char *fmt, struct fmt_src *src)
+static inline bool fmt_fast(struct iopf_out *o, const char *fmt, struct fmt_src *src)
 {
 	static const char hex[] = "0123456789abcdef";
 	struct fmt_entry *e = &o->fc[((uintptr_t)fmt >> 2) % FMT_CACHE];
-	char tmp[24], *w, *d;
+	char tmp[48], *w, *d;	/* digits end at tmp + 24; 24 bytes are copied from d */
 	uint64_t v;
 	size_t n;
 
@@ -581,9 +607,9 @@ static bool fmt_fast(struct iopf_out *o, const char *fmt, struct fmt_src *src)
 	w += e->pre_len;
 	switch (e->kind) {
 	case FK_U:
-		d = iopf_u64_dec(tmp + sizeof(tmp), src_u64(src));
-		n = (size_t)(tmp + sizeof(tmp) - d);
-		memcpy(w, d, n);
+		d = iopf_u64_dec(tmp + 24, src_u64(src));
+		n = (size_t)(tmp + 24 - d);
+		memcpy(w, d, 24);	/* fixed size: a few moves, no call */
 		w += n;
 		break;
 	case FK_D:
@@ -591,26 +617,24 @@ static bool fmt_fast(struct iopf_out *o, const char *fmt, struct fmt_src *src)
 		if (src->kind == ARG_I64 && src->v.i < 0)
 			*w++ = '-';
 		src->kind = ARG_NONE;
-		d = iopf_u64_dec(tmp + sizeof(tmp), v);
-		n = (size_t)(tmp + sizeof(tmp) - d);
-		memcpy(w, d, n);
+		d = iopf_u64_dec(tmp + 24, v);
+		n = (size_t)(tmp + 24 - d);
+		memcpy(w, d, 24);
 		w += n;
 		break;
 	case FK_X:
 		v = src_u64(src);
-		d = tmp + sizeof(tmp);
+		d = tmp + 24;
 		do {
 			*--d = hex[v & 15];
 			v >>= 4;
 		} while (v);
-		n = (size_t)(tmp + sizeof(tmp) - d);
-		memcpy(w, d, n);
+		n = (size_t)(tmp + 24 - d);
+		memcpy(w, d, 24);
 		w += n;
 		break;
 	case FK_HEX16:
-		v = src_u64(src);
-		for (int i = 0; i < 16; i++)
-			w[i] = hex[v >> (60 - 4 * i) & 15];
+		hex16(w, src_u64(src));
 		w += 16;
 		break;
 	default:	/* FK_LIT */
@@ -623,14 +647,12 @@ static bool fmt_fast(struct iopf_out *o, const char *fmt, struct fmt_src *src)
 }
 
 /* fmt with its values; literal bytes are copied as they are. */
-static void out_format(struct iopf_out *o, const char *fmt, struct fmt_src *src)
+static void out_format_slow(struct iopf_out *o, const char *fmt, struct fmt_src *src)
 {
 	static const char hex[] = "0123456789abcdef";
 	const char *p = fmt;
 	char *w, *end;
 
-	if (fmt_fast(o, fmt, src))
-		return;
 	for (;;) {
 		/* literal bytes straight into the buffer, 64 at a time */
 		w = room(o, 64);
@@ -680,6 +702,12 @@ static void out_format(struct iopf_out *o, const char *fmt, struct fmt_src *src)
 		}
 		out_conv(o, &p, src);
 	}
+}
+
+static inline void out_format(struct iopf_out *o, const char *fmt, struct fmt_src *src)
+{
+	if (!fmt_fast(o, fmt, src))
+		out_format_slow(o, fmt, src);
 }
 
 /* ------------------------------------------------------------------ */
@@ -780,19 +808,21 @@ static void text_str(struct iopf_out *o, const char *fmt, const char *s)
  */
 static void json_string(struct iopf_out *o, const char *str)
 {
+	/* 1: a byte that is not copied as it is (controls, '"', '\\', non-ASCII) */
+	static const uint8_t special[256] = {
+		[0 ... 0x1f] = 1, ['"'] = 1, ['\\'] = 1, [0x80 ... 0xff] = 1,
+	};
 	const unsigned char *s = (const unsigned char *)str, *run;
-	size_t n = strlen(str), k;
+	size_t n, k;
 	uint32_t cp;
 
 	putc1(o, '"');
-	while (n) {
+	for (;;) {
 		run = s;
-		while (n && *s >= 0x20 && *s < 0x80 && *s != '"' && *s != '\\') {
+		while (!special[*s])
 			s++;
-			n--;
-		}
 		put(o, (const char *)run, (size_t)(s - run));
-		if (!n)
+		if (!*s)
 			break;
 		if (*s < 0x80) {
 			char e[6] = { '\\', 0 };
@@ -811,14 +841,13 @@ static void json_string(struct iopf_out *o, const char *str)
 				e[5] = hexdig[*s & 15];
 				put(o, e, 6);
 				s++;
-				n--;
 				continue;
 			}
 			put(o, e, 2);
 			s++;
-			n--;
 			continue;
 		}
+		n = strnlen((const char *)s, 4);
 		k = iopf_utf8_char(s, n, &cp);
 		if (!k) {
 			put(o, "\xef\xbf\xbd", 3);
@@ -832,7 +861,6 @@ static void json_string(struct iopf_out *o, const char *str)
 			put(o, (const char *)s, k);
 		}
 		s += k;
-		n -= k;
 	}
 	putc1(o, '"');
 }
@@ -854,6 +882,33 @@ static bool want_json(const struct iopf_out *o, const char *key)
 	return key || o->st[o->depth - 1].array;
 }
 
+/* "key": as JSON writes it; literal keys come from the cache. */
+static void member_key(struct iopf_out *o, const char *key)
+{
+	struct key_entry *e = &o->kc[((uintptr_t)key >> 2) % KEY_CACHE];
+	size_t start;
+	char *w;
+
+	if (e->key != key && fmt_readonly(key)) {
+		start = o->len;
+		json_string(o, key);
+		put(o, ": ", o->pretty ? 2 : 1);
+		if (o->len - start <= sizeof(e->text) && o->len > start) {
+			e->key = key;
+			e->len = (uint8_t)(o->len - start);
+			memcpy(e->text, o->buf + start, e->len);
+		}
+		return;
+	}
+	if (e->key == key && (w = room(o, sizeof(e->text)))) {
+		memcpy(w, e->text, sizeof(e->text));
+		o->len += e->len;
+		return;
+	}
+	json_string(o, key);
+	put(o, ": ", o->pretty ? 2 : 1);
+}
+
 /* Separator, indentation and key before a value in the innermost container. */
 static void member(struct iopf_out *o, const char *key)
 {
@@ -869,11 +924,7 @@ static void member(struct iopf_out *o, const char *key)
 		indent(o, o->depth);
 	if (fr->array)
 		return;
-	json_string(o, key);
-	if (o->pretty)
-		put(o, ": ", 2);
-	else
-		putc1(o, ':');
+	member_key(o, key);
 }
 
 static void json_open(struct iopf_out *o, bool array)
@@ -1060,8 +1111,7 @@ void iopf_out_hex64(struct iopf_out *o, const char *key, const char *fmt, uint64
 	hex[0] = '"';
 	hex[1] = '0';
 	hex[2] = 'x';
-	for (int i = 0; i < 16; i++)
-		hex[3 + i] = hexdig[v >> (60 - 4 * i) & 15];
+	hex16(hex + 3, v);
 	hex[19] = '"';
 	put(o, hex, sizeof(hex));
 }
