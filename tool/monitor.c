@@ -301,21 +301,24 @@ static int setup(struct monitor *m)
 
 static void summary(struct monitor *m)
 {
-	double secs = (double)(iopf_now_ns() - m->start_ns) / 1e9;
+	char took[IOPF_DURATION_LEN], p50[IOPF_DURATION_LEN], p99[IOPF_DURATION_LEN],
+	     max[IOPF_DURATION_LEN];
 	struct iopf_report rep;
 
+	iopf_format_duration(iopf_now_ns() - m->start_ns, took, sizeof(took));
 	iopf_check_finish(m->live.check, &rep);
-	p_info("%s: %llu groups, %llu faults, %llu responses (%llu accepted, %llu refused) in %.3fs",
+	p_info("%s: %llu groups, %llu faults, %llu responses (%llu accepted, %llu refused) in %s",
 	       iopf_target_name(m->t), (unsigned long long)m->live.groups,
 	       (unsigned long long)m->live.faults, (unsigned long long)m->live.responses,
 	       (unsigned long long)m->live.accepted,
-	       (unsigned long long)(m->live.responses - m->live.accepted), secs);
+	       (unsigned long long)(m->live.responses - m->live.accepted), took);
 	p_verbose("%llu reads (%.1f groups a read)", (unsigned long long)m->live.reads,
 		  m->live.reads ? (double)m->live.groups / (double)m->live.reads : 0.0);
+	iopf_format_duration(rep.latency_ns.p50, p50, sizeof(p50));
+	iopf_format_duration(rep.latency_ns.p99, p99, sizeof(p99));
+	iopf_format_duration(rep.latency_ns.max, max, sizeof(max));
 	if (rep.latency_ns.count)
-		p_info("answer latency: p50 %lluns p99 %lluns max %lluns",
-		       (unsigned long long)rep.latency_ns.p50, (unsigned long long)rep.latency_ns.p99,
-		       (unsigned long long)rep.latency_ns.max);
+		p_info("answer latency: p50 %s p99 %s max %s", p50, p99, max);
 }
 
 static void cleanup(struct monitor *m)
