@@ -601,8 +601,11 @@ int iopf_writer_open(struct iopf_writer **wp, const char *path, int linktype,
 	}
 	w->fp = open_output(path);
 	if (!w->fp) {
+		char shown[1024];
+
 		rc = -errno;
-		snprintf(err, errlen, "cannot create %s: %s", path, strerror(-rc));
+		iopf_escape(path, shown, sizeof(shown));
+		snprintf(err, errlen, "cannot create %s: %s", shown, strerror(-rc));
 		free(w);
 		return rc;
 	}
