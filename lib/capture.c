@@ -70,12 +70,10 @@ struct iopf_reader {
 /* ------------------------------------------------------------------ */
 
 /* Until buf holds want unread bytes, or the end: 0, or -errno. */
-static int fill(struct iopf_reader *rd, size_t want)
+static int fill_slow(struct iopf_reader *rd, size_t want)
 {
 	ssize_t n;
 
-	if (rd->len - rd->pos >= want)
-		return 0;
 	if (rd->pos) {
 		memmove(rd->buf, rd->buf + rd->pos, rd->len - rd->pos);
 		rd->len -= rd->pos;
@@ -92,6 +90,11 @@ static int fill(struct iopf_reader *rd, size_t want)
 		rd->len += (size_t)n;
 	}
 	return 0;
+}
+
+static inline int fill(struct iopf_reader *rd, size_t want)
+{
+	return rd->len - rd->pos >= want ? 0 : fill_slow(rd, want);
 }
 
 static uint32_t u32_at(const struct iopf_reader *rd, const uint8_t *p)
