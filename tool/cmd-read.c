@@ -244,6 +244,12 @@ int cmd_read(int argc, char **argv)
 
 	parse_verb(&read_argp, argc, argv, &o);
 	install_stop_handlers();
+	/* files, not a live stream on stdin: write in big blocks even to a pipe */
+	bool live = false;
+	for (int i = 0; i < o.nfiles; i++)
+		live |= !strcmp(o.files[i], "-");
+	if (!live)
+		iopf_out_set_line(out_stdout(), false);
 	for (int i = 0; i < o.nfiles && !done(&st) && !stop_requested; i++)
 		read_file(&st, o.files[i]);
 	u64map_free(&st.groups);
