@@ -577,7 +577,8 @@ static void fmt_compile(struct fmt_entry *e, const char *fmt)
 }
 
 /* Print with a compiled format: false when it has to take the general path. */
-static inline bool fmt_fast(struct iopf_out *o, const char *fmt, struct fmt_src *src)
+static inline __attribute__((always_inline)) bool fmt_fast(struct iopf_out *o, const char *fmt,
+						     struct fmt_src *src)
 {
 	static const char hex[] = "0123456789abcdef";
 	struct fmt_entry *e = &o->fc[((uintptr_t)fmt >> 2) % FMT_CACHE];
@@ -765,7 +766,8 @@ static void text_str(struct iopf_out *o, const char *fmt, const char *s)
 	struct fmt_src src = { .kind = ARG_STR, .v.s = s };
 	struct spec sp;
 
-	if (text_plain(s)) {
+	/* the program's own strings (read-only data) are not a capture's */
+	if (fmt_readonly(s) || text_plain(s)) {
 		out_format(o, fmt, &src);
 		return;
 	}

@@ -88,35 +88,61 @@ void iopf_print_bits(struct iopf_out *o, const char *key, const char *fmt,
 		     const struct iopf_bits *t, uint32_t v, enum iopf_bits_style style)
 {
 	uint32_t unknown = iopf_bits_unknown(t, v);
-	const char *sep = "";
-	char buf[40], hex[12];
-	size_t k = 0;
+	char text[256], hex[12];
+	size_t k = 0, n;
 
-	iopf_out_open_array(o, key, fmt);
-	for (size_t i = 0; i < t->n; i++) {
-		if (style == IOPF_BITS_LETTERS && k + 1 < sizeof(buf))
-			buf[k++] = v & t->bit[i].bit ? t->bit[i].letter : '-';
-		if (!(v & t->bit[i].bit))
-			continue;
-		iopf_out_text(o, style == IOPF_BITS_NAMES ? "%s" : NULL, sep);
-		iopf_out_str(o, NULL, style == IOPF_BITS_NAMES ? "%s" : NULL, t->bit[i].name);
-		sep = ",";
+	if (iopf_out_is_json(o)) {
+		iopf_out_open_array(o, key, NULL);
+		for (size_t i = 0; i < t->n; i++)
+			if (v & t->bit[i].bit)
+				iopf_out_str(o, NULL, NULL, t->bit[i].name);
+		for (uint32_t rest = unknown; rest; rest &= rest - 1)
+			iopf_out_str(o, NULL, NULL, bit_hex(rest & -rest, hex));
+		iopf_out_close_array(o, NULL);
+		return;
 	}
+	/* text: built here, printed with one call */
+#define ADD(s, len) do {						\
+	n = (len);							\
+	if (k + n < sizeof(text)) {					\
+		memcpy(text + k, (s), n);				\
+		k += n;							\
+	}								\
+} while (0)
+	if (fmt)
+		ADD(fmt, strlen(fmt));
 	if (style == IOPF_BITS_LETTERS) {
-		buf[k] = '\0';
-		iopf_out_text(o, "%s", buf);
-		if (unknown)
-			iopf_out_text(o, "+0x%" PRIx32, unknown);
+		for (size_t i = 0; i < t->n; i++)
+			ADD(v & t->bit[i].bit ? &t->bit[i].letter : "-", 1);
+		if (unknown) {
+			const char *h = bit_hex(unknown, hex);
+
+			ADD("+", 1);
+			ADD(h, strlen(h));
+		}
+	} else {
+		const char *sep = "";
+
+		for (size_t i = 0; i < t->n; i++) {
+			if (!(v & t->bit[i].bit))
+				continue;
+			ADD(sep, strlen(sep));
+			ADD(t->bit[i].name, strlen(t->bit[i].name));
+			sep = ",";
+		}
+		for (uint32_t rest = unknown; rest; rest &= rest - 1) {
+			const char *h = bit_hex(rest & -rest, hex);
+
+			ADD(sep, strlen(sep));
+			ADD(h, strlen(h));
+			sep = ",";
+		}
+		if (!v)
+			ADD("none", 4);
 	}
-	for (uint32_t rest = unknown; rest; rest &= rest - 1) {
-		iopf_out_text(o, style == IOPF_BITS_NAMES ? "%s" : NULL, sep);
-		iopf_out_str(o, NULL, style == IOPF_BITS_NAMES ? "%s" : NULL,
-			     bit_hex(rest & -rest, hex));
-		sep = ",";
-	}
-	if (style == IOPF_BITS_NAMES && !v)
-		iopf_out_text(o, "none");
-	iopf_out_close_array(o, NULL);
+#undef ADD
+	text[k] = '\0';
+	iopf_out_str(o, NULL, "%s", text);
 }
 
 void iopf_print_fault(struct iopf_out *o, const struct iopf_rec *r)
