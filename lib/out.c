@@ -595,9 +595,24 @@ static inline __attribute__((always_inline)) bool fmt_fast(struct iopf_out *o, c
 		return false;
 	if (e->kind == FK_S) {
 		const char *str = src_str(src);
+		size_t len = strlen(str);
 
+		if (len <= 32 && (w = room(o, sizeof(e->pre) + 32 + sizeof(e->post)))) {
+			/* short strings: fixed-size copies, no calls */
+			char s32[32];
+
+			memcpy(w, e->pre, sizeof(e->pre));
+			w += e->pre_len;
+			memset(s32, 0, sizeof(s32));
+			memcpy(s32, str, len);
+			memcpy(w, s32, sizeof(s32));
+			w += len;
+			memcpy(w, e->post, sizeof(e->post));
+			o->len = (size_t)(w + e->post_len - o->buf);
+			return true;
+		}
 		put(o, e->pre, e->pre_len);
-		put(o, str, strlen(str));
+		put(o, str, len);
 		put(o, e->post, e->post_len);
 		return true;
 	}
