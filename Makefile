@@ -1,7 +1,10 @@
 # iopftool: GNU make.  `make help` lists the targets.
 prefix ?= /usr/local
 bindir ?= $(prefix)/bin
+libdir ?= $(prefix)/lib
+includedir ?= $(prefix)/include
 mandir ?= $(prefix)/share/man
+pkgconfigdir ?= $(libdir)/pkgconfig
 DESTDIR ?=
 
 CC ?= cc
@@ -26,8 +29,9 @@ DEPS_LIBS = $(shell $(PKG_CONFIG) --libs libpcap json-c 2>/dev/null || echo -lpc
 HASH := \#
 HAVE_LINUX_IOMMUFD := $(shell printf '$(HASH)include <linux/iommufd.h>\n$(HASH)ifndef IOMMU_FAULT_QUEUE_ALLOC\n$(HASH)error\n$(HASH)endif\n' | \
 	$(CC) $(UAPI_CFLAGS) -E -x c - >/dev/null 2>&1 && echo 1)
-ALL_CFLAGS = -std=gnu11 $(WARNINGS) $(CFLAGS) $(UAPI_CFLAGS) -Ilib $(DEPS_CFLAGS) -MMD -MP \
-	$(if $(HAVE_LINUX_IOMMUFD),-DIOPF_HAVE_LINUX_IOMMUFD)
+# Otherwise lib/uapi/linux/iommufd.h stands in for it (and is installed for iopf.pc).
+UAPI_FALLBACK := $(if $(HAVE_LINUX_IOMMUFD),,-Ilib/uapi)
+ALL_CFLAGS = -std=gnu11 $(WARNINGS) $(CFLAGS) $(UAPI_CFLAGS) $(UAPI_FALLBACK) -Ilib $(DEPS_CFLAGS) -MMD -MP
 
 ifneq ($(V),1)
 Q = @
@@ -43,20 +47,42 @@ TOOL_OBJ := $(TOOL_SRC:%.c=$(O)/%.o)
 UNIT_BIN := $(UNIT_SRC:%.c=$(O)/%)
 HELPER_BIN := $(HELPER_SRC:%.c=$(O)/%)
 LIBIOPF := $(O)/libiopf.a
+# libiopf.so.SOMAJOR: the soname changes when the ABI breaks.
+SOMAJOR := 0
+IOPF_VERSION := $(shell sed -n 's/^\#define IOPF_VERSION "\(.*\)"/\1/p' lib/iopf.h)
+LIBIOPF_SO := $(O)/libiopf.so.$(IOPF_VERSION)
 IOPFTOOL := $(O)/iopftool
 
 .PHONY: all deps run check check-unit check-shell check-kernel check-san bench \
 	install uninstall clean help
 .DEFAULT_GOAL := all
 
-all: $(IOPFTOOL) $(UNIT_BIN) $(HELPER_BIN)
+all: $(IOPFTOOL) $(LIBIOPF_SO) $(UNIT_BIN) $(HELPER_BIN)
 
 $(O)/%.o: %.c
 	@mkdir -p $(dir $@)
 	$(call quiet,CC,$@)$(CC) $(ALL_CFLAGS) -c -o $@ $<
 
+# One set of library objects serves both the archive and the shared library.
+$(LIB_OBJ): ALL_CFLAGS += -fPIC
+
 $(LIBIOPF): $(LIB_OBJ)
 	$(call quiet,AR,$@)rm -f $@ && $(AR) rcs $@ $^
+
+# Export exactly the functions lib/iopf.h declares; the rest stays internal.
+$(O)/libiopf.map: lib/iopf.h
+	$(call quiet,GEN,$@){ echo '{ global:'; \
+	  sed -n 's/^[^#/ *].*[^a-z0-9_]\(iopf_[a-z0-9_]*\)(.*/\1;/p' $< | sort -u; \
+	  echo 'local: *; };'; } >$@
+
+$(LIBIOPF_SO): $(LIB_OBJ) $(O)/libiopf.map
+	$(call quiet,LINK,$@)$(CC) $(LDFLAGS) -shared -Wl,-soname,libiopf.so.$(SOMAJOR) \
+		-Wl,--version-script=$(O)/libiopf.map -o $@ $(LIB_OBJ) $(DEPS_LIBS) -lm
+
+# iopf.pc is made at install time: it names prefix, libdir and includedir.
+IOPF_PC_SED = sed -e 's|@prefix@|$(prefix)|; s|@libdir@|$(libdir)|' \
+		-e 's|@includedir@|$(includedir)|; s|@version@|$(IOPF_VERSION)|' \
+		-e 's|@uapi_cflags@|$(if $(HAVE_LINUX_IOMMUFD),,-I$${includedir}/iopf/uapi)|' lib/iopf.pc.in
 
 $(IOPFTOOL): $(TOOL_OBJ) $(LIBIOPF)
 	$(call quiet,LINK,$@)$(CC) $(LDFLAGS) -o $@ $(TOOL_OBJ) $(LIBIOPF) $(DEPS_LIBS) -lm
@@ -66,6 +92,9 @@ $(O)/tests/unit/%: $(O)/tests/unit/%.o $(LIBIOPF)
 
 $(O)/tests/helpers/%: $(O)/tests/helpers/%.o $(LIBIOPF)
 	$(call quiet,LINK,$@)$(CC) $(LDFLAGS) -o $@ $< $(LIBIOPF) $(DEPS_LIBS) -lm
+
+# The test programs' objects are kept, so a second `make` has nothing to do.
+.SECONDARY: $(UNIT_BIN:=.o) $(HELPER_BIN:=.o)
 
 -include $(LIB_OBJ:.o=.d) $(TOOL_OBJ:.o=.d) $(UNIT_BIN:=.d) $(HELPER_BIN:=.d)
 
@@ -105,17 +134,31 @@ bench:
 	@IOPFTOOL=$(abspath $(IOPFTOOL)) tests/bench.sh
 
 install: all
-	install -d $(DESTDIR)$(bindir) $(DESTDIR)$(mandir)/man8 $(DESTDIR)$(mandir)/man5
+	install -d $(DESTDIR)$(bindir) $(DESTDIR)$(mandir)/man8 $(DESTDIR)$(mandir)/man5 \
+		$(DESTDIR)$(libdir) $(DESTDIR)$(includedir) $(DESTDIR)$(pkgconfigdir)
 	install -m 755 $(IOPFTOOL) $(DESTDIR)$(bindir)/iopftool
 	install -m 644 man/*.8 $(DESTDIR)$(mandir)/man8/
 	install -m 644 man/*.5 $(DESTDIR)$(mandir)/man5/
+	install -m 755 $(LIBIOPF_SO) $(DESTDIR)$(libdir)/
+	ln -sf $(notdir $(LIBIOPF_SO)) $(DESTDIR)$(libdir)/libiopf.so.$(SOMAJOR)
+	ln -sf libiopf.so.$(SOMAJOR) $(DESTDIR)$(libdir)/libiopf.so
+	install -m 644 $(LIBIOPF) $(DESTDIR)$(libdir)/
+	install -m 644 lib/iopf.h $(DESTDIR)$(includedir)/
+	$(IOPF_PC_SED) >$(DESTDIR)$(pkgconfigdir)/iopf.pc
+	$(if $(HAVE_LINUX_IOMMUFD),,install -d $(DESTDIR)$(includedir)/iopf/uapi/linux && \
+		install -m 644 lib/uapi/linux/iommufd.h $(DESTDIR)$(includedir)/iopf/uapi/linux/)
 
 uninstall:
 	rm -f $(DESTDIR)$(bindir)/iopftool $(addprefix $(DESTDIR)$(mandir)/man8/,$(notdir $(wildcard man/*.8))) \
-	      $(addprefix $(DESTDIR)$(mandir)/man5/,$(notdir $(wildcard man/*.5)))
+	      $(addprefix $(DESTDIR)$(mandir)/man5/,$(notdir $(wildcard man/*.5))) \
+	      $(DESTDIR)$(libdir)/libiopf.so* $(DESTDIR)$(libdir)/libiopf.a \
+	      $(DESTDIR)$(includedir)/iopf.h $(DESTDIR)$(pkgconfigdir)/iopf.pc \
+	      $(DESTDIR)$(includedir)/iopf/uapi/linux/iommufd.h
+	-rmdir -p $(DESTDIR)$(includedir)/iopf/uapi/linux 2>/dev/null
 
+# O=DIR cleans that build directory only; plain `make clean` both default ones.
 clean:
-	rm -rf build build-san
+	rm -rf $(if $(filter command line environment,$(origin O)),$(O),build build-san)
 
 help:
 	@echo 'targets:'

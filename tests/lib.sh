@@ -4,7 +4,7 @@
 #   test_cmp expected actual       compare files, show a diff
 #   test_must_fail cmd...          cmd must exit 1, 2 or 64 (not a signal)
 #   test_expect_code N cmd...      cmd must exit exactly N
-#   test_set_prereq NAME / prerequisites are checked by name
+#   test_set_prereq NAME / prerequisites are checked by name (A,B: both)
 # Output is TAP: "ok N - description" / "not ok N - description".
 set -u
 export TZ=UTC LC_ALL=C
@@ -23,7 +23,12 @@ test_prereqs=" "
 iopftool() { "$IOPFTOOL" "$@"; }
 
 test_set_prereq() { test_prereqs="$test_prereqs$1 "; }
-test_have_prereq() { case "$test_prereqs" in *" $1 "*) return 0 ;; esac; return 1; }
+# test_have_prereq A,B: all of them
+test_have_prereq() {
+	for p in $(echo "$1" | tr , " "); do
+		case "$test_prereqs" in *" $p "*) ;; *) return 1 ;; esac
+	done
+}
 
 test_expect_success() {
 	prereq=

@@ -155,6 +155,7 @@ int out_finish(int status)
 	}
 	iopf_out_free(stdout_out);
 	stdout_out = NULL;
+	clearerr(stdout);	/* reported once: main() calls this again after every verb */
 	return status;
 }
 

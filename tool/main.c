@@ -25,18 +25,35 @@ static const struct cmd {
 const char *argp_program_version = "iopftool " IOPF_VERSION;
 const char *argp_program_bug_address = "the iopftool issue tracker";
 
+/* The text after the options; the verb list is made from cmds[] in help_filter(). */
 static const char doc[] =
 	"Decode, record, check and replay Linux iommufd I/O page fault (IOPF) queues."
-	"\vVerbs:\n"
-	"  monitor    attach to a live queue, print and answer each fault\n"
-	"  record     the same, writing a capture (-w FILE)\n"
-	"  read       decode a capture, with filters\n"
-	"  stats      summarise captures; --check runs the response checker\n"
-	"  replay     replay a capture against a queue as the device, check the handler\n"
-	"  handle     reference handler on a fault fd (fd 3), with --bug modes\n"
-	"  generate   write a synthetic capture from a seed\n"
-	"\n'iopftool VERB --help' lists a verb's options; man iopftool-VERB has examples.\n"
+	"\v"
+	"'iopftool VERB --help' lists a verb's options; man iopftool-VERB has examples.\n"
 	"Exit status: 0 success, 1 violations found, 2 runtime or input error, 64 usage error.";
+
+#define NCMDS (sizeof(cmds) / sizeof(cmds[0]))
+
+/* "Verbs:" and one line per entry of cmds[], then the rest of the post-doc. */
+static char *help_filter(int key, const char *text, void *input)
+{
+	char *s = NULL;
+	size_t len = 0;
+	FILE *f;
+
+	(void)input;
+	if (key != ARGP_KEY_HELP_POST_DOC || !(f = open_memstream(&s, &len)))
+		return (char *)text;
+	fputs("Verbs:\n", f);
+	for (size_t i = 0; i < NCMDS; i++)
+		fprintf(f, "  %-10s %s\n", cmds[i].name, cmds[i].summary);
+	fprintf(f, "\n%s", text ? text : "");
+	if (fclose(f)) {
+		free(s);
+		return (char *)text;
+	}
+	return s;
+}
 
 struct main_state {
 	int verb;	/* index in argv of the verb, 0 until seen */
@@ -58,7 +75,7 @@ static error_t parse_main(int key, char *arg, struct argp_state *state)
 		return 0;
 	case ARGP_KEY_END:
 		if (!ms->verb)
-			argp_error(state, "no verb given (monitor, record, read, stats, replay, handle, generate)");
+			argp_error(state, "no verb given (see 'iopftool --help')");
 		return 0;
 	default:
 		return ARGP_ERR_UNKNOWN;
@@ -75,6 +92,7 @@ static const struct argp main_argp = {
 	.args_doc = "VERB [OPTION...]",
 	.doc = doc,
 	.children = main_children,
+	.help_filter = help_filter,
 };
 
 int main(int argc, char **argv)
@@ -83,10 +101,11 @@ int main(int argc, char **argv)
 
 	argp_parse(&main_argp, argc, argv, ARGP_IN_ORDER, NULL, &ms);
 	const char *verb = argv[ms.verb];
-	for (size_t i = 0; i < sizeof(cmds) / sizeof(cmds[0]); i++) {
+	for (size_t i = 0; i < NCMDS; i++) {
 		if (strcmp(verb, cmds[i].name))
 			continue;	/* exact names only, no prefix matching */
-		return cmds[i].fn(argc - ms.verb, argv + ms.verb);
+		/* Stdout is checked for write errors here, once, for every verb. */
+		return out_finish(cmds[i].fn(argc - ms.verb, argv + ms.verb));
 	}
 	p_err("unknown verb '%s' (try 'iopftool --help')", verb);
 	return EXIT_USAGE;
