@@ -175,7 +175,7 @@ enum iopf_out_mode { IOPF_OUT_TEXT, IOPF_OUT_JSON, IOPF_OUT_PRETTY };
 struct iopf_out;
 
 struct iopf_out *iopf_out_new(FILE *f, enum iopf_out_mode mode);
-void iopf_out_free(struct iopf_out *o);
+void iopf_out_free(struct iopf_out *o);	/* writes what is buffered to f, then frees */
 bool iopf_out_is_json(const struct iopf_out *o);
 /*
  * Each call prints text with fmt (skipped when fmt is NULL) or, in JSON
@@ -243,8 +243,8 @@ struct iopf_bits {
 	const struct iopf_bit_name *bit;
 	size_t n;
 };
-extern const struct iopf_bits iopf_perm_bits;	/* read write exec priv */
-extern const struct iopf_bits iopf_flag_bits;	/* pasid_valid last */
+const struct iopf_bits *iopf_perm_bits(void);	/* read write exec priv */
+const struct iopf_bits *iopf_flag_bits(void);	/* pasid_valid last */
 /* The bits of v no entry of t names. */
 uint32_t iopf_bits_unknown(const struct iopf_bits *t, uint32_t v);
 

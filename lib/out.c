@@ -526,12 +526,21 @@ static inline void hex16(char *w, uint64_t v)
 		memcpy(w + 2 * i, pairs + 2 * (v >> (56 - 8 * i) & 0xff), 2);
 }
 
-/* String literals live between the end of the code and the start of writable data. */
-extern const char __etext[], __data_start[];
+/*
+ * String literals live between the end of the code and the start of
+ * writable data (GNU ld's __etext, glibc's __data_start) of the program
+ * libiopf is linked into.  In the shared library the two symbols belong
+ * to different objects and the range comes out empty: nothing is cached
+ * there, and every format takes the general path.
+ */
+extern const char __etext[] __attribute__((weak));
+extern const char __data_start[] __attribute__((weak));
 
 static bool fmt_readonly(const char *fmt)
 {
-	return fmt >= __etext && fmt < __data_start;
+	const char *lo = __etext, *hi = __data_start;
+
+	return lo && hi && lo < hi && fmt >= lo && fmt < hi;
 }
 
 /* Split fmt for the cache: FK_SLOW when it is not literal, one simple conversion, literal. */
@@ -993,10 +1002,12 @@ struct iopf_out *iopf_out_new(FILE *f, enum iopf_out_mode mode)
 	return o;
 }
 
+/* What is still buffered goes to the stream first (check errors with iopf_out_flush()). */
 void iopf_out_free(struct iopf_out *o)
 {
 	if (!o)
 		return;
+	out_write(o);
 	free(o->buf);
 	free(o);
 }

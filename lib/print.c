@@ -31,8 +31,18 @@ static const struct iopf_bit_name flag_bit_names[] = {
 	{ IOMMU_PGFAULT_FLAGS_LAST_PAGE, "last", 0 },
 };
 
-const struct iopf_bits iopf_perm_bits = { perm_bit_names, ARRAY_SIZE(perm_bit_names) };
-const struct iopf_bits iopf_flag_bits = { flag_bit_names, ARRAY_SIZE(flag_bit_names) };
+static const struct iopf_bits perm_bits = { perm_bit_names, ARRAY_SIZE(perm_bit_names) };
+static const struct iopf_bits flag_bits = { flag_bit_names, ARRAY_SIZE(flag_bit_names) };
+
+const struct iopf_bits *iopf_perm_bits(void)
+{
+	return &perm_bits;
+}
+
+const struct iopf_bits *iopf_flag_bits(void)
+{
+	return &flag_bits;
+}
 
 const char *iopf_code_str(uint32_t code)
 {
@@ -150,14 +160,14 @@ void iopf_print_fault(struct iopf_out *o, const struct iopf_rec *r)
 	const struct iommu_hwpt_pgfault *f = &r->u.fault;
 	bool pasid_valid = f->flags & IOMMU_PGFAULT_FLAGS_PASID_VALID;
 	bool last = f->flags & IOMMU_PGFAULT_FLAGS_LAST_PAGE;
-	uint32_t unknown = iopf_bits_unknown(&iopf_flag_bits, f->flags);
+	uint32_t unknown = iopf_bits_unknown(&flag_bits, f->flags);
 
 	iopf_out_uint(o, "queue", " q%" PRIu64, r->queue_id);
 	iopf_out_uint(o, "dev_id", " dev %" PRIu64, f->dev_id);
 	iopf_out_uint(o, "pasid", pasid_valid ? " pasid %" PRIu64 : " pasid -", f->pasid);
 	iopf_out_bool(o, "pasid_valid", NULL, pasid_valid);
 	iopf_out_uint(o, "grpid", " grpid %" PRIu64, f->grpid);
-	iopf_print_bits(o, "perm", " perm ", &iopf_perm_bits, f->perm, IOPF_BITS_LETTERS);
+	iopf_print_bits(o, "perm", " perm ", &perm_bits, f->perm, IOPF_BITS_LETTERS);
 	iopf_out_bool(o, "last", last ? " last" : NULL, last);
 	iopf_out_uint(o, "flags", unknown ? " flags 0x%" PRIx64 : NULL, f->flags);
 	iopf_out_hex64(o, "addr", " addr 0x%016" PRIx64, f->addr);

@@ -593,7 +593,7 @@ static void print_perms(struct iopf_out *o, struct stats *st)
 	iopf_out_open_array(o, "perms", "perm:\n");
 	for (size_t i = 0; i < st->perms.n; i++) {
 		iopf_out_open_object(o, NULL, NULL);
-		iopf_print_bits(o, "perm", "  ", &iopf_perm_bits, (uint32_t)st->perms.row[i].key,
+		iopf_print_bits(o, "perm", "  ", iopf_perm_bits(), (uint32_t)st->perms.row[i].key,
 				IOPF_BITS_NAMES);
 		iopf_out_uint(o, "perm_raw", " (0x%" PRIx64 "):", st->perms.row[i].key);
 		iopf_out_uint(o, "faults", " %" PRIu64 " faults", st->perms.row[i].a);

@@ -701,6 +701,22 @@ static void test_printf_compat(void)
 	is(bad, 0, "%d formats printed as printf prints them", n);
 }
 
+/* A caller that frees without flushing still gets its output (examples/sim-handler.c does). */
+static void test_free_writes(void)
+{
+	struct iopf_rec r = fault_rec();
+	char *buf = NULL;
+	size_t len = 0;
+	FILE *f = open_memstream(&buf, &len);
+	struct iopf_out *o = iopf_out_new(f, IOPF_OUT_TEXT);
+
+	iopf_print_rec(o, &r);
+	iopf_out_free(o);
+	fclose(f);
+	ok(buf && strstr(buf, " fault q1 dev 3 ") && buf[len - 1] == '\n', "iopf_out_free() writes the buffer");
+	free(buf);
+}
+
 static void test_write_error(void)
 {
 	FILE *f = fopen("/dev/full", "w");
@@ -733,6 +749,7 @@ int main(void)
 	test_terminal_controls();
 	test_meta_repeat();
 	test_printf_compat();
+	test_free_writes();
 	test_write_error();
 	return tap_done();
 }
