@@ -6,6 +6,16 @@ includedir ?= $(prefix)/include
 mandir ?= $(prefix)/share/man
 pkgconfigdir ?= $(libdir)/pkgconfig
 DESTDIR ?=
+# The Wireshark Lua plugin and the bash completion go where those programs
+# look, whatever prefix is: the directories tshark -G folders and
+# bash-completion's pkg-config file name (probed once, at install time).
+wiresharkluadir ?= $(eval wiresharkluadir := $(or \
+	$(shell tshark -G folders 2>/dev/null | sed -n 's/^Global Lua Plugins:[[:space:]]*//p'), \
+	$(patsubst %/,%,$(dir $(shell $(PKG_CONFIG) --variable=plugindir wireshark 2>/dev/null))), \
+	/usr/lib/$(shell $(CC) -dumpmachine)/wireshark/plugins))$(wiresharkluadir)
+bashcompdir ?= $(eval bashcompdir := $(or \
+	$(shell $(PKG_CONFIG) --variable=completionsdir bash-completion 2>/dev/null), \
+	/usr/share/bash-completion/completions))$(bashcompdir)
 
 CC ?= cc
 PKG_CONFIG ?= pkg-config
@@ -147,6 +157,9 @@ install: all
 	$(IOPF_PC_SED) >$(DESTDIR)$(pkgconfigdir)/iopf.pc
 	$(if $(HAVE_LINUX_IOMMUFD),,install -d $(DESTDIR)$(includedir)/iopf/uapi/linux && \
 		install -m 644 lib/uapi/linux/iommufd.h $(DESTDIR)$(includedir)/iopf/uapi/linux/)
+	install -d $(DESTDIR)$(wiresharkluadir) $(DESTDIR)$(bashcompdir)
+	install -m 644 wireshark/iopf.lua $(DESTDIR)$(wiresharkluadir)/iopf.lua
+	install -m 644 completion/iopftool $(DESTDIR)$(bashcompdir)/iopftool
 
 uninstall:
 	rm -f $(DESTDIR)$(bindir)/iopftool $(addprefix $(DESTDIR)$(mandir)/man8/,$(notdir $(wildcard man/*.8))) \
@@ -154,6 +167,7 @@ uninstall:
 	      $(DESTDIR)$(libdir)/libiopf.so* $(DESTDIR)$(libdir)/libiopf.a \
 	      $(DESTDIR)$(includedir)/iopf.h $(DESTDIR)$(pkgconfigdir)/iopf.pc \
 	      $(DESTDIR)$(includedir)/iopf/uapi/linux/iommufd.h
+	rm -f $(DESTDIR)$(wiresharkluadir)/iopf.lua $(DESTDIR)$(bashcompdir)/iopftool
 	-rmdir -p $(DESTDIR)$(includedir)/iopf/uapi/linux 2>/dev/null
 
 # O=DIR cleans that build directory only; plain `make clean` both default ones.

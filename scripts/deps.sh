@@ -3,14 +3,15 @@
 # root, else print the exact apt-get line and fail.
 #   scripts/deps.sh build    compiler, libpcap, json-c
 #   scripts/deps.sh kernel   what the kernel VM tier needs (tests/kernel)
-#   scripts/deps.sh check    the whole suite: kernel, plus groff to lint the man pages
+#   scripts/deps.sh check    the whole suite: kernel, plus groff to lint the man pages,
+#                            tshark and jq (t3000), bash-completion (t3100)
 #   scripts/deps.sh bench    make bench: the baselines it compares against (tcpdump, tshark)
 set -eu
 kernel="linux-source-6.12 rsync qemu-system-x86 busybox-static bc bison flex libelf-dev cpio xz-utils gzip"
 case "${1:-build}" in
 build)	pkgs="gcc make pkg-config libpcap-dev libjson-c-dev" ;;
 kernel)	pkgs=$kernel ;;
-check)	pkgs="$kernel groff-base" ;;
+check)	pkgs="$kernel groff-base tshark jq bash-completion" ;;
 bench)	pkgs="gcc make pkg-config libpcap-dev libjson-c-dev tcpdump tshark" ;;
 *)	echo "usage: $0 build|kernel|check|bench" >&2; exit 64 ;;
 esac
