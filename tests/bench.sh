@@ -153,10 +153,11 @@ echo "|---|---:|---:|---:|---:|---:|---|"
 awk -v R="$R1" '
 function row(k, base, target,   r, ratio) {
 	if (!(k in W)) return
-	# CPU time per record against the baseline's (tshark reads fewer records)
-	ratio = (base != "" && (base in C) && C[base] > 0) ?
-		sprintf("%.2fx %s", (C[k] / N[k]) / (C[base] / N[base]), S[base]) : ""
-	printf "| %s | %.3f | %.3f | %.2f | %.2f | %s | %s |\n", L[k], W[k] / 1e9, C[k] / 1e9,
+	# CPU time per record against that of the baseline (tshark reads fewer records)
+	ratio = ""
+	if (base != "" && (base in C) && C[base] > 0)
+		ratio = sprintf("%.2fx %s", (C[k] / N[k]) / (C[base] / N[base]), S[base])
+	printf "| %s | %.3f | %.3f | %.3f | %.3f | %s | %s |\n", L[k], W[k] / 1e9, C[k] / 1e9,
 		N[k] / (C[k] / 1e9) / 1e6, N[k] / (W[k] / 1e9) / 1e6, ratio, target
 }
 { k = $1; N[k] = $2; W[k] = $3; C[k] = $4; $1 = $2 = $3 = $4 = $5 = ""; sub(/^ +/, ""); L[k] = $0 }
