@@ -1160,25 +1160,27 @@ void iopf_out_duration(struct iopf_out *o, const char *key, const char *fmt, uin
 
 void iopf_out_time(struct iopf_out *o, const char *key, const char *fmt, const struct timespec *ts)
 {
-	char buf[IOPF_TIME_LEN];
-	size_t n;
+	char buf[IOPF_TIME_LEN], *w;
 
-	if (!want_text(o, fmt) && !want_json(o, key))
-		return;
-	n = iopf_time_fmt(&o->tc, ts, buf);
 	if (want_text(o, fmt)) {
-		if (fmt[0] == '%' && fmt[1] == 's' && !fmt[2])
-			put(o, buf, n);
-		else
+		if (fmt[0] == '%' && fmt[1] == 's' && !fmt[2]) {
+			/* the usual line head: formatted straight into the buffer */
+			if ((w = room(o, IOPF_TIME_LEN)))
+				o->len += iopf_time_fmt(&o->tc, ts, w);
+		} else {
+			iopf_time_fmt(&o->tc, ts, buf);
 			out_format(o, fmt, &(struct fmt_src){ .kind = ARG_STR, .v.s = buf });
+		}
 		text_done(o);
 	}
 	if (!want_json(o, key))
 		return;
 	member(o, key);
-	putc1(o, '"');
-	put(o, buf, n);
-	putc1(o, '"');
+	if ((w = room(o, IOPF_TIME_LEN + 2))) {
+		*w = '"';
+		o->len += 1 + iopf_time_fmt(&o->tc, ts, w + 1);
+		putc1(o, '"');
+	}
 }
 
 void iopf_out_text(struct iopf_out *o, const char *fmt, ...)
