@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: MIT
 /*
  * The response checker: classifies every response to a fault queue as
- * SPEC.md section 5 defines, and measures how fast groups are answered.
+ * iopftool-replay(8) "THE REPORT" defines, and measures how fast groups are answered.
  *
  * State, per fault queue:
  *  - per cookie (table "cookies", key queue:cookie): the group the
@@ -14,174 +14,93 @@
  *    queue:grpid, value a count), to recognise a handler that echoes the
  *    device's group id instead of the cookie.
  *
- * Both are open-addressing hash tables with linear probing, grown by
- * doubling at half load: O(1) per event and no allocation in steady
- * state.  Entries of "grpids" are removed (backward-shift deletion) when
- * their count drops to 0, so it holds only outstanding groups.  Entries
- * of "cookies" are kept after the answer; since the kernel hands out the
- * lowest free cookie >= 1 (KERNEL-FACTS 1.9), a queue never uses more
- * distinct cookies than it ever had groups outstanding at once, which
- * bounds the table by the input's peak number of groups in flight.
+ * Both live in u64map (lib/u64map.c, the one hash map in the tree):
+ * "grpids" maps a key to its count and drops it when the count reaches
+ * 0, so it holds only outstanding groups; "cookies" maps a key to an
+ * index in an array of struct cookie, and entries are kept after the
+ * answer.  Since the kernel hands out the lowest free cookie >= 1
+ * (drivers/iommu/iommufd/fault.c: iommufd_fault_fops_read(), with
+ * xa_alloc()), a queue never uses more distinct cookies than
+ * it ever had groups outstanding at once, which bounds the table by the
+ * input's peak number of groups in flight.
  */
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "internal.h"
+#include "u64map.h"
 
-enum slot_state { SLOT_EMPTY, SLOT_OUTSTANDING, SLOT_ANSWERED, SLOT_USED };
+enum cookie_state { COOKIE_OUTSTANDING = 1, COOKIE_ANSWERED };
 
-struct slot {
-	uint64_t key;		/* queue << 32 | cookie (or grpid) */
+struct cookie {
 	uint64_t t_ns;		/* delivery time */
-	uint32_t grpid;		/* cookies: the group's grpid */
-	uint32_t n;		/* cookies: records; grpids: outstanding groups */
-	uint32_t state;		/* enum slot_state */
-};
-
-struct table {
-	struct slot *s;
-	size_t mask;		/* capacity - 1, capacity a power of two */
-	size_t used;
+	uint32_t grpid;		/* the group's grpid */
+	uint32_t n;		/* records */
+	uint32_t state;		/* enum cookie_state */
 };
 
 struct iopf_check {
 	struct iopf_check_cfg cfg;
-	struct table cookies, grpids;
+	struct u64map cookies;	/* queue << 32 | cookie -> index in cookie[] */
+	struct cookie *cookie;
+	size_t ncookie, cookie_cap;
+	struct u64map grpids;	/* queue << 32 | grpid -> outstanding groups */
 	struct iopf_hist *lat, *lag;
 	uint64_t groups, faults, responses;
 	uint64_t v[IOPF_V_COUNT];
 	uint64_t outstanding;	/* groups delivered and not yet accepted */
 };
 
-#define TABLE_MIN 64
-
-static uint64_t mix64(uint64_t x)
-{
-	x ^= x >> 30;
-	x *= 0xbf58476d1ce4e5b9ull;
-	x ^= x >> 27;
-	x *= 0x94d049bb133111ebull;
-	return x ^ (x >> 31);
-}
-
 static uint64_t key_of(uint32_t queue, uint32_t v)
 {
 	return (uint64_t)queue << 32 | v;
 }
 
-static int table_init(struct table *t, size_t cap)
+static struct cookie *cookie_find(const struct iopf_check *c, uint64_t key)
 {
-	t->s = calloc(cap, sizeof(*t->s));
-	if (!t->s)
-		return -ENOMEM;
-	t->mask = cap - 1;
-	t->used = 0;
-	return 0;
+	uint64_t i;
+
+	return u64map_get(&c->cookies, key, &i) ? &c->cookie[i] : NULL;
 }
 
-static struct slot *table_find(const struct table *t, uint64_t key)
+/* A new zeroed entry for key (known to be absent), or NULL when memory runs out. */
+static struct cookie *cookie_insert(struct iopf_check *c, uint64_t key)
 {
-	size_t i = mix64(key) & t->mask;
+	if (c->ncookie == c->cookie_cap) {
+		size_t cap = c->cookie_cap ? c->cookie_cap * 2 : 64;
+		struct cookie *a = realloc(c->cookie, cap * sizeof(*a));
 
-	while (t->s[i].state != SLOT_EMPTY) {
-		if (t->s[i].key == key)
-			return &t->s[i];
-		i = (i + 1) & t->mask;
+		if (!a)
+			return NULL;
+		c->cookie = a;
+		c->cookie_cap = cap;
 	}
-	return NULL;
-}
-
-/* The empty slot where key goes (key known to be absent). */
-static struct slot *table_place(struct table *t, uint64_t key)
-{
-	size_t i = mix64(key) & t->mask;
-
-	while (t->s[i].state != SLOT_EMPTY)
-		i = (i + 1) & t->mask;
-	return &t->s[i];
-}
-
-static int table_grow(struct table *t)
-{
-	struct table nt;
-	size_t i;
-	int err;
-
-	err = table_init(&nt, 2 * (t->mask + 1));
-	if (err)
-		return err;
-	for (i = 0; i <= t->mask; i++)
-		if (t->s[i].state != SLOT_EMPTY)
-			*table_place(&nt, t->s[i].key) = t->s[i];
-	nt.used = t->used;
-	free(t->s);
-	*t = nt;
-	return 0;
-}
-
-/*
- * A new zeroed slot for key (known to be absent), or NULL when memory
- * runs out.  Growing keeps the load at or below one half.
- */
-static struct slot *table_insert(struct table *t, uint64_t key)
-{
-	struct slot *s;
-
-	if (2 * (t->used + 1) > t->mask + 1 && table_grow(t))
+	if (u64map_put(&c->cookies, key, c->ncookie))
 		return NULL;
-	s = table_place(t, key);
-	memset(s, 0, sizeof(*s));
-	s->key = key;
-	t->used++;
-	return s;
-}
-
-/* Remove a slot, shifting later members of its probe run back. */
-static void table_remove(struct table *t, struct slot *victim)
-{
-	size_t hole = (size_t)(victim - t->s), i = hole, home;
-
-	for (;;) {
-		i = (i + 1) & t->mask;
-		if (t->s[i].state == SLOT_EMPTY)
-			break;
-		home = mix64(t->s[i].key) & t->mask;
-		/* Move i into the hole unless its home lies in (hole, i]. */
-		if (((i - home) & t->mask) >= ((i - hole) & t->mask)) {
-			t->s[hole] = t->s[i];
-			hole = i;
-		}
-	}
-	t->s[hole].state = SLOT_EMPTY;
-	t->used--;
+	memset(&c->cookie[c->ncookie], 0, sizeof(c->cookie[0]));
+	return &c->cookie[c->ncookie++];
 }
 
 static void grpid_inc(struct iopf_check *c, uint32_t queue, uint32_t grpid)
 {
-	uint64_t key = key_of(queue, grpid);
-	struct slot *s = table_find(&c->grpids, key);
+	uint64_t *n = u64map_ref(&c->grpids, key_of(queue, grpid), true);
 
-	if (!s) {
-		s = table_insert(&c->grpids, key);
-		if (!s)
-			return;	/* out of memory: only grpid_echo detection suffers */
-		s->state = SLOT_USED;
-	}
-	s->n++;
+	if (n)
+		(*n)++;	/* out of memory: only grpid_echo detection suffers */
 }
 
 static void grpid_dec(struct iopf_check *c, uint32_t queue, uint32_t grpid)
 {
-	struct slot *s = table_find(&c->grpids, key_of(queue, grpid));
+	uint64_t *n = u64map_ref(&c->grpids, key_of(queue, grpid), false);
 
-	if (s && --s->n == 0)
-		table_remove(&c->grpids, s);
+	if (n && --*n == 0)
+		u64map_del(&c->grpids, key_of(queue, grpid));
 }
 
 static bool grpid_outstanding(const struct iopf_check *c, uint32_t queue, uint32_t grpid)
 {
-	return table_find(&c->grpids, key_of(queue, grpid)) != NULL;
+	return u64map_get(&c->grpids, key_of(queue, grpid), NULL);
 }
 
 int iopf_check_new(struct iopf_check **cp, const struct iopf_check_cfg *cfg)
@@ -193,8 +112,7 @@ int iopf_check_new(struct iopf_check **cp, const struct iopf_check_cfg *cfg)
 		return -ENOMEM;
 	if (cfg)
 		c->cfg = *cfg;
-	if (table_init(&c->cookies, TABLE_MIN) || table_init(&c->grpids, TABLE_MIN) ||
-	    iopf_hist_new(&c->lat) || iopf_hist_new(&c->lag)) {
+	if (iopf_hist_new(&c->lat) || iopf_hist_new(&c->lag)) {
 		iopf_check_free(c);
 		return -ENOMEM;
 	}
@@ -206,18 +124,19 @@ void iopf_check_free(struct iopf_check *c)
 {
 	if (!c)
 		return;
-	free(c->cookies.s);
-	free(c->grpids.s);
+	u64map_free(&c->cookies);
+	u64map_free(&c->grpids);
+	free(c->cookie);
 	iopf_hist_free(c->lat);
 	iopf_hist_free(c->lag);
 	free(c);
 }
 
 /* An outstanding group leaves the books: answered, or replaced. */
-static void group_close(struct iopf_check *c, uint32_t queue, struct slot *s)
+static void group_close(struct iopf_check *c, uint32_t queue, struct cookie *s)
 {
 	grpid_dec(c, queue, s->grpid);
-	s->state = SLOT_ANSWERED;
+	s->state = COOKIE_ANSWERED;
 	c->outstanding--;
 }
 
@@ -228,31 +147,26 @@ static void group_close(struct iopf_check *c, uint32_t queue, struct slot *s)
  * out again by a kernel queue: the input is inconsistent (a capture
  * that lost records), and the old group is counted unanswered.
  */
-void iopf_check_delivered(struct iopf_check *c, uint32_t queue,
-			  const struct iommu_hwpt_pgfault *recs, size_t n, uint64_t t_ns)
+static void delivered(struct iopf_check *c, uint32_t queue,
+		      const struct iommu_hwpt_pgfault *last, size_t n, uint64_t t_ns)
 {
-	const struct iommu_hwpt_pgfault *last;
-	uint64_t key;
-	struct slot *s;
+	uint64_t key = key_of(queue, last->cookie);
+	struct cookie *s;
 
-	if (!n)
-		return;
-	last = &recs[n - 1];
-	key = key_of(queue, last->cookie);
 	c->groups++;
 	c->faults += n;
-	s = table_find(&c->cookies, key);
-	if (s && s->state == SLOT_OUTSTANDING) {
+	s = cookie_find(c, key);
+	if (s && s->state == COOKIE_OUTSTANDING) {
 		group_close(c, queue, s);
 		c->v[IOPF_V_UNANSWERED]++;
 	}
 	if (!s)
-		s = table_insert(&c->cookies, key);
+		s = cookie_insert(c, key);
 	if (!s) {	/* out of memory: the group can only end up unanswered */
 		c->v[IOPF_V_UNANSWERED]++;
 		return;
 	}
-	s->state = SLOT_OUTSTANDING;
+	s->state = COOKIE_OUTSTANDING;
 	s->grpid = last->grpid;
 	s->n = n > UINT32_MAX ? UINT32_MAX : (uint32_t)n;
 	s->t_ns = t_ns;
@@ -260,9 +174,22 @@ void iopf_check_delivered(struct iopf_check *c, uint32_t queue,
 	grpid_inc(c, queue, last->grpid);
 }
 
+void iopf_check_delivered(struct iopf_check *c, uint32_t queue,
+			  const struct iommu_hwpt_pgfault *recs, size_t n, uint64_t t_ns)
+{
+	if (n)
+		delivered(c, queue, &recs[n - 1], n, t_ns);
+}
+
+void iopf_check_group(struct iopf_check *c, const struct iopf_group *g, uint64_t t_ns)
+{
+	if (g->n)
+		delivered(c, g->queue_id, &g->last, g->n, t_ns);
+}
+
 /* An accepted response to an outstanding group. */
 static enum iopf_verdict check_accept(struct iopf_check *c, uint32_t queue,
-				      struct slot *s, uint64_t t_ns, uint64_t *latency_ns)
+				      struct cookie *s, uint64_t t_ns, uint64_t *latency_ns)
 {
 	uint64_t lat = t_ns > s->t_ns ? t_ns - s->t_ns : 0;
 
@@ -279,7 +206,8 @@ static enum iopf_verdict check_accept(struct iopf_check *c, uint32_t queue,
 }
 
 /*
- * Classify one response, in the kernel's order (KERNEL-FACTS 1.6): the
+ * Classify one response, in the kernel's order (drivers/iommu/iommufd/fault.c:
+ * iommufd_fault_fops_write()): the
  * code first, then the cookie.
  *  - code not SUCCESS/INVALID: bad_code (the group stays outstanding);
  *  - cookie names an outstanding group: accepted (status 0) is correct,
@@ -299,17 +227,17 @@ enum iopf_verdict iopf_check_response(struct iopf_check *c, uint32_t queue,
 				      uint32_t status, uint64_t t_ns, uint64_t *latency_ns)
 {
 	enum iopf_verdict v;
-	struct slot *s;
+	struct cookie *s;
 
 	if (latency_ns)
 		*latency_ns = 0;
 	c->responses++;
-	s = table_find(&c->cookies, key_of(queue, r->cookie));
+	s = cookie_find(c, key_of(queue, r->cookie));
 	if (r->code != IOMMUFD_PAGE_RESP_SUCCESS && r->code != IOMMUFD_PAGE_RESP_INVALID)
 		v = IOPF_V_BAD_CODE;
-	else if (s && s->state == SLOT_OUTSTANDING && status == 0)
+	else if (s && s->state == COOKIE_OUTSTANDING && status == 0)
 		return check_accept(c, queue, s, t_ns, latency_ns);
-	else if (s && s->state == SLOT_OUTSTANDING)
+	else if (s && s->state == COOKIE_OUTSTANDING)
 		v = IOPF_V_REJECTED;
 	else if (s)
 		v = IOPF_V_DUPLICATE;

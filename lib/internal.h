@@ -132,5 +132,8 @@ void iopf_print_fault(struct iopf_out *o, const struct iopf_rec *r);
 void iopf_print_response(struct iopf_out *o, const struct iopf_rec *r);
 void iopf_print_lost(struct iopf_out *o, const struct iopf_rec *r);
 void iopf_print_meta(struct iopf_out *o, const struct iopf_rec *r);
+void iopf_print_delivery(struct iopf_out *o, const struct iopf_rec *r);
+void iopf_print_auto_response(struct iopf_out *o, const struct iopf_rec *r);
+void iopf_print_reported(struct iopf_out *o, const struct iopf_rec *r);
 
 #endif

@@ -73,6 +73,10 @@ enum iopf_rec_type {
 	IOPF_REC_RESPONSE = 2,
 	IOPF_REC_LOST = 3,
 	IOPF_REC_META = 4,
+	/* Written by the tap only (lib/tap.c, iopftool-capture(5)). */
+	IOPF_REC_DELIVERY = 5,		/* a group handed to a reader, with its cookie */
+	IOPF_REC_AUTO_RESPONSE = 6,	/* the kernel's own response (detach, queue destroyed) */
+	IOPF_REC_REPORTED = 7,		/* a fault as the device reported it */
 };
 
 /* A decoded record, in host byte order. */
@@ -322,6 +326,170 @@ uint64_t iopf_hist_quantile(const struct iopf_hist *h, double q);
 void iopf_hist_log2(const struct iopf_hist *h, uint64_t out[IOPF_HIST_LOG2_BUCKETS]);
 
 /* ------------------------------------------------------------------ */
+/* Fault groups: iopftool-capture(5) "Groups and cookies"              */
+/* ------------------------------------------------------------------ */
+/*
+ * The group rule, written once (lib/group.c):
+ *  - a group is keyed by (queue_id, cookie); a FAULT record joins the
+ *    open group with its key or opens one; the record carrying LAST_PAGE
+ *    completes it.  Groups of different keys may be open at once; each
+ *    completes on its own, and groups are ordered by completion;
+ *  - a RESPONSE refers to the most recent group with its key; if that
+ *    group is still open, the response completes it first (with a
+ *    warning naming its first record);
+ *  - a FAULT for a key whose completed group is unanswered starts a new
+ *    group (warning); the older one ends unanswered;
+ *  - a group still open at the end of the capture is incomplete: warned
+ *    about by its first record and left out.
+ */
+
+/* The most records one group may have; a longer one is cut (with a warning). */
+#define IOPF_GROUP_MAX_RECORDS (1u << 20)
+
+enum iopf_group_state {
+	IOPF_GROUP_OPEN,	/* FAULT records seen, no LAST_PAGE yet */
+	IOPF_GROUP_COMPLETE,	/* complete, not answered */
+	IOPF_GROUP_ANSWERED,	/* an accepted response (status 0, a valid code) refers to it */
+};
+
+/**
+ * struct iopf_group - one fault group
+ * @queue_id: the queue of its records
+ * @cookie: the cookie its records share
+ * @id: its identity: a serial number from 1 in the order groups open
+ *	(per grouper; per read buffer for iopf_group_split())
+ * @state: see enum iopf_group_state
+ * @terminated: its LAST_PAGE record was seen (else a response, the end of a
+ *	read or a cookie change completed it)
+ * @n: FAULT records in the group
+ * @recs: its records, @nkept of them, LAST_PAGE last: a read buffer's
+ *	records, or the grouper's copy when asked to keep them (only in the
+ *	complete callback); NULL otherwise
+ * @nkept: records at @recs
+ * @first: its first record
+ * @last: its newest record (the LAST_PAGE one once terminated)
+ * @first_recno: capture record number of its first record (0 for a read)
+ * @last_recno: capture record number of its newest record
+ * @first_ns: time stamp of its first record (capture: ns since the epoch)
+ * @last_ns: time stamp of its newest record: when it was delivered
+ * @user: the caller's, 0 when the group opens
+ */
+struct iopf_group {
+	uint32_t queue_id;
+	uint32_t cookie;
+	uint64_t id;
+	enum iopf_group_state state;
+	bool terminated;
+	size_t n;
+	const struct iommu_hwpt_pgfault *recs;
+	size_t nkept;
+	struct iommu_hwpt_pgfault first, last;
+	uint64_t first_recno, last_recno;
+	uint64_t first_ns, last_ns;
+	uint64_t user;
+};
+
+/* Called per group; a non-zero return stops the caller and is returned. */
+typedef int (*iopf_group_fn)(void *ctx, struct iopf_group *g);
+
+/**
+ * iopf_group_split() - split a read() buffer into its groups, without copying
+ * @queue: queue id to put in each group
+ * @recs: the records a read returned
+ * @nrec: how many
+ * @t_ns: the read's time
+ * @fn: called per group, in buffer order (may be NULL)
+ * @ctx: for @fn
+ *
+ * A group runs to its LAST_PAGE record; a cookie change before it, or
+ * the end of the buffer, also ends it, with @terminated false (the
+ * kernel only returns whole groups).
+ *
+ * Return: the number of groups, or @fn's non-zero return.
+ */
+ssize_t iopf_group_split(uint32_t queue, const struct iommu_hwpt_pgfault *recs, size_t nrec,
+			 uint64_t t_ns, iopf_group_fn fn, void *ctx);
+
+struct iopf_grouper;
+
+/**
+ * struct iopf_grouper_cfg - how a grouper reports
+ * @name: the capture's name, for warnings
+ * @log: where warnings go (NULL: nowhere)
+ * @keep_records: copy the records of open groups, for @complete's g->recs
+ * @max_records: cut a group longer than this (0: IOPF_GROUP_MAX_RECORDS)
+ * @complete: a group completed (in completion order); may be NULL
+ * @forget: a group leaves the grouper's books: an answered group replaced
+ *	by a new one with its key, an unanswered one whose cookie was reused
+ *	(it ends unanswered), or any group at iopf_grouper_end() (state
+ *	IOPF_GROUP_OPEN: incomplete); may be NULL
+ * @ctx: for the callbacks
+ */
+struct iopf_grouper_cfg {
+	const char *name;
+	const struct iopf_log *log;
+	bool keep_records;
+	size_t max_records;
+	iopf_group_fn complete;
+	void (*forget)(void *ctx, const struct iopf_group *g);
+	void *ctx;
+};
+
+/**
+ * struct iopf_grouper_counts - what a grouper saw
+ * @groups: groups completed
+ * @incomplete: groups open at the end of a capture (left out)
+ * @closed_by_response: groups a response completed (no LAST_PAGE record)
+ * @reused: cookies reused while their group was unanswered
+ * @cut: groups cut at @max_records
+ * @untracked: FAULT records dropped: too many groups open at once
+ */
+struct iopf_grouper_counts {
+	uint64_t groups, incomplete, closed_by_response, reused, cut, untracked;
+};
+
+/**
+ * iopf_grouper_new() - a grouper for capture records
+ * @gr: set to the new grouper
+ * @cfg: its configuration (copied; NULL: all defaults)
+ *
+ * Return: 0 or -ENOMEM.
+ */
+int iopf_grouper_new(struct iopf_grouper **gr, const struct iopf_grouper_cfg *cfg);
+void iopf_grouper_free(struct iopf_grouper *gr);
+
+/**
+ * iopf_grouper_rec() - feed one capture record
+ * @gr: the grouper
+ * @r: the record (FAULT and RESPONSE are used, other types ignored)
+ * @recno: its record number in the capture, for warnings
+ * @group: set to the group a FAULT joined or a RESPONSE refers to (NULL:
+ *	none, or an untracked fault); valid until the next call
+ *
+ * Callbacks run before it returns: a completing FAULT calls @complete; a
+ * RESPONSE to an open group calls @complete first; a FAULT reusing the
+ * cookie of an unanswered group calls @forget for it.
+ *
+ * Return: 0, a callback's non-zero return, or -ENOMEM.
+ */
+int iopf_grouper_rec(struct iopf_grouper *gr, const struct iopf_rec *r, uint64_t recno,
+		     struct iopf_group **group);
+
+/**
+ * iopf_grouper_end() - the end of a capture
+ * @gr: the grouper
+ *
+ * Warns about each incomplete group by its first record, calls @forget
+ * for every group, and leaves the grouper empty for the next capture.
+ *
+ * Return: the number of incomplete groups.
+ */
+uint64_t iopf_grouper_end(struct iopf_grouper *gr);
+void iopf_grouper_counts(const struct iopf_grouper *gr, struct iopf_grouper_counts *c);
+/* Records held for open groups now (with keep_records). */
+size_t iopf_grouper_open_records(const struct iopf_grouper *gr);
+
+/* ------------------------------------------------------------------ */
 /* The response checker (SPEC.md section 5)                            */
 /* ------------------------------------------------------------------ */
 enum iopf_verdict {
@@ -366,6 +534,8 @@ void iopf_check_free(struct iopf_check *c);
 /* A group of n records (sharing a cookie, LAST_PAGE last) delivered by a read at t_ns. */
 void iopf_check_delivered(struct iopf_check *c, uint32_t queue,
 			  const struct iommu_hwpt_pgfault *recs, size_t n, uint64_t t_ns);
+/* The same for a group as lib/group.c hands it out (only g->last and g->n are used). */
+void iopf_check_group(struct iopf_check *c, const struct iopf_group *g, uint64_t t_ns);
 /*
  * A response written at t_ns, with the queue's verdict status (0 or a
  * positive errno).  Returns its class; *latency_ns is set for accepted
@@ -386,6 +556,381 @@ void iopf_report_latency(struct iopf_report *rep, const struct iopf_hist *h);
 /* Print a report (SPEC.md section 5) with its identifying strings. */
 void iopf_print_report(struct iopf_out *o, const char *capture, const char *target,
 		       const char *handler, const struct iopf_report *rep);
+
+/* ------------------------------------------------------------------ */
+/* Capture statistics: iopftool-stats(8) (lib/stats.c)                 */
+/* ------------------------------------------------------------------ */
+struct iopf_stats;
+
+/**
+ * struct iopf_stats_cfg - how captures are summarised
+ * @deadline_ns: the checker's deadline (0: none)
+ * @log: warnings and errors (unknown record types, undecodable records,
+ *	the group rule's warnings); NULL: none
+ * @progress: called after each record iopf_stats_file() reads (may be NULL)
+ * @ctx: for @progress
+ */
+struct iopf_stats_cfg {
+	uint64_t deadline_ns;
+	const struct iopf_log *log;
+	void (*progress)(void *ctx, const char *path, uint64_t records);
+	void *ctx;
+};
+
+/**
+ * struct iopf_stats_result - the totals of every capture added so far
+ * @source: the META records' source=, "mixed" or "unknown" (valid while
+ *	the iopf_stats lives)
+ * @complete: every capture ended with a META end=1 record
+ * @faults: FAULT records, those of incomplete groups included
+ * @groups: complete groups (iopftool-capture(5) "Groups and cookies")
+ * @incomplete_groups: groups left open at the end of their capture
+ * @latency: the recorded latencies of accepted responses
+ * @check: the checker's report, summed over the captures (stats --check)
+ *
+ * The other members count what their names say (iopftool-stats(8)).
+ */
+struct iopf_stats_result {
+	uint64_t records, faults, groups, incomplete_groups, responses;
+	uint64_t lost, lost_records, meta, bad, unknown, seq_gaps;
+	uint64_t grpid_reuse, untracked_faults, duration_ns;
+	const char *source;
+	bool complete;
+	const struct iopf_hist *latency;
+	struct iopf_report check;
+};
+
+/**
+ * iopf_stats_new() - an empty summary
+ * @st: set to it
+ * @cfg: its configuration (copied; NULL: defaults)
+ *
+ * Return: 0 or -ENOMEM.
+ */
+int iopf_stats_new(struct iopf_stats **st, const struct iopf_stats_cfg *cfg);
+void iopf_stats_free(struct iopf_stats *st);
+
+/**
+ * iopf_stats_file() - add a whole capture
+ * @st: the summary
+ * @path: the capture ("-": stdin)
+ * @stop: stop reading when *@stop becomes non-zero (NULL: never)
+ *
+ * Reads every record, logging each it cannot decode, and ends the capture.
+ *
+ * Return: 0; -EBADMSG when some records could not be decoded; -EIO when
+ * the file cannot be opened; another negative errno for a fatal read
+ * error (a truncated file).  What was read is counted in every case.
+ */
+int iopf_stats_file(struct iopf_stats *st, const char *path, volatile int *stop);
+
+/**
+ * iopf_stats_begin() - start a capture fed record by record
+ * @st: the summary (a capture still begun is ended first)
+ * @name: its name, for messages and the report
+ *
+ * Then iopf_stats_add() for each record, iopf_stats_bad() for each that
+ * could not be decoded, and iopf_stats_end().  Cookies and clocks belong
+ * to one capture: the checker and the group rule start afresh.
+ *
+ * Return: 0 or -ENOMEM.
+ */
+int iopf_stats_begin(struct iopf_stats *st, const char *name);
+/* One record: its number in the capture (from 1) and byte offset name it in warnings. */
+void iopf_stats_add(struct iopf_stats *st, const struct iopf_rec *r, uint64_t recno,
+		    uint64_t offset);
+/* One record that could not be decoded. */
+void iopf_stats_bad(struct iopf_stats *st);
+/* End the capture: incomplete groups are warned about, the checker's report is added. */
+void iopf_stats_end(struct iopf_stats *st);
+
+/* Fill res with the totals so far (the check report's latency, wall time, rate and ok included). */
+void iopf_stats_result(const struct iopf_stats *st, struct iopf_stats_result *res);
+/* Print the summary (iopftool-stats(8)): text, or one JSON document. */
+void iopf_stats_print(struct iopf_out *o, struct iopf_stats *st);
+/* Print the check report (stats --check), handler "recorded". */
+void iopf_stats_print_check(struct iopf_out *o, struct iopf_stats *st);
+
+/* ------------------------------------------------------------------ */
+/* Live sessions: read, answer, print, record, check (lib/session.c)   */
+/* ------------------------------------------------------------------ */
+struct iopf_session;
+struct iopf_target;
+
+/**
+ * struct iopf_session_cfg - what a live session does with each record
+ * @deadline_ns: the checker's deadline (0: none)
+ * @out: print every fault and response read or written (NULL: no)
+ * @writer: record them (NULL: no); the caller's, it opens and closes it
+ * @limit: stop reading once this many groups were read (0: no limit); a
+ *	read grown for a group bigger than the count the limit leaves may
+ *	bring a few more (the kernel has no one-group read)
+ * @log: warnings and errors (NULL: none)
+ */
+struct iopf_session_cfg {
+	uint64_t deadline_ns;
+	struct iopf_out *out;
+	struct iopf_writer *writer;
+	uint64_t limit;
+	const struct iopf_log *log;
+};
+
+/**
+ * struct iopf_session_counts - a session's totals
+ * @reads: read() calls that returned groups
+ * @groups: groups read
+ * @faults: fault records read
+ * @responses: responses written (or noted)
+ * @accepted: responses the queue accepted for an outstanding group
+ * @outstanding: groups read and not yet accepted
+ * @write_err: the first capture write error (-errno), 0 if none; the
+ *	session stops recording after it
+ */
+struct iopf_session_counts {
+	uint64_t reads, groups, faults, responses, accepted, outstanding;
+	int write_err;
+};
+
+/**
+ * iopf_session_new() - a session on a live queue
+ * @s: set to the session
+ * @t: the queue (the caller's; it outlives the session)
+ * @cfg: what to do with records (copied; NULL: only check them)
+ *
+ * Return: 0 or -ENOMEM.
+ */
+int iopf_session_new(struct iopf_session **s, struct iopf_target *t,
+		     const struct iopf_session_cfg *cfg);
+void iopf_session_free(struct iopf_session *s);
+
+/**
+ * iopf_session_drain() - read every group waiting on the queue
+ * @s: the session
+ * @fn: called per group, after it was printed, recorded and given to the
+ *	checker (g->recs points into the read buffer; g->last_ns is the
+ *	read's CLOCK_MONOTONIC time); may be NULL
+ * @ctx: for @fn
+ *
+ * Reads with as few read() calls as possible, growing the buffer when the
+ * first group does not fit (-EINVAL from the queue), up to a group of
+ * IOPF_GROUP_MAX_RECORDS records.  Every group of a read is handled even
+ * when @fn fails for one.
+ *
+ * Return: the number of groups read, @fn's first non-zero return, or a
+ * negative errno (-EMSGSIZE, logged, for a group too big to read).
+ */
+ssize_t iopf_session_drain(struct iopf_session *s, iopf_group_fn fn, void *ctx);
+
+/**
+ * iopf_session_respond() - write responses to the queue in one batch
+ * @s: the session
+ * @r: the responses
+ * @n: how many
+ *
+ * A write stops at the first response the queue refuses: that one is
+ * noted refused (status EINVAL) and the rest are written again.  Every
+ * response is printed, recorded and classified with its verdict.
+ *
+ * Return: 0, or a negative errno for a failure other than a refusal.
+ */
+int iopf_session_respond(struct iopf_session *s, const struct iommu_hwpt_page_response *r,
+			 size_t n);
+/* Queue {cookie, code} for the next iopf_session_flush(): 0 or -ENOMEM. */
+int iopf_session_queue(struct iopf_session *s, uint32_t cookie, uint32_t code);
+size_t iopf_session_queued(const struct iopf_session *s);
+/* iopf_session_respond() the queued responses, if any, and empty the queue. */
+int iopf_session_flush(struct iopf_session *s);
+/* Print, record and classify a response whose verdict is already known (a peer's). */
+void iopf_session_note_response(struct iopf_session *s, const struct iommu_hwpt_page_response *r,
+				uint32_t status, uint64_t t_ns);
+
+/**
+ * iopf_session_meta_start() - write the capture's first META record
+ * @s: the session (nothing is written without a writer)
+ * @source: the queue's name (source=)
+ * @extra: more key=value lines, or NULL
+ *
+ * Return: 0 or the writer's negative errno.
+ */
+int iopf_session_meta_start(struct iopf_session *s, const char *source, const char *extra);
+/* The META end=1 record with the totals, unless a write failed: 0 or -errno. */
+int iopf_session_meta_end(struct iopf_session *s, uint64_t lost);
+void iopf_session_counts(const struct iopf_session *s, struct iopf_session_counts *c);
+/* The session's checker: for iopf_check_finish() and iopf_check_lag(). */
+struct iopf_check *iopf_session_check(struct iopf_session *s);
+
+/* ------------------------------------------------------------------ */
+/* The handler-fd peer: iopftool-replay(8) "THE HANDLER FD" (lib/peer.c) */
+/* ------------------------------------------------------------------ */
+struct iopf_peer;
+
+struct iopf_peer_counts {
+	uint64_t sent;		/* groups sent */
+	uint64_t queued_max;	/* most bytes waiting for the socket at once */
+};
+
+/**
+ * iopf_peer_new() - our end of a handler's SOCK_SEQPACKET socket
+ * @p: set to the peer
+ * @sock: the socket (made non-blocking; the peer owns it from here on and
+ *	closes it in iopf_peer_free(), unless this fails)
+ * @log: warnings about what the handler writes (NULL: none)
+ *
+ * Return: 0 or a negative errno.
+ */
+int iopf_peer_new(struct iopf_peer **p, int sock, const struct iopf_log *log);
+void iopf_peer_free(struct iopf_peer *p);
+int iopf_peer_fd(const struct iopf_peer *p);	/* poll it: POLLIN responses, POLLOUT room */
+
+/**
+ * iopf_peer_send() - send one group as one message
+ * @p: the peer
+ * @recs: its records, LAST_PAGE last
+ * @n: how many
+ *
+ * Never blocks: while the socket is full the group is queued, in order,
+ * for iopf_peer_flush().  A group larger than the socket can carry (even
+ * after growing its send buffer) is not sent, with a warning; after the
+ * handler went away groups are dropped.
+ *
+ * Return: 0 or -ENOMEM.
+ */
+int iopf_peer_send(struct iopf_peer *p, const struct iommu_hwpt_pgfault *recs, size_t n);
+/* Send queued groups: 1 while some are still queued, 0 when none are. */
+int iopf_peer_flush(struct iopf_peer *p);
+bool iopf_peer_pending(const struct iopf_peer *p);
+
+/**
+ * iopf_peer_recv() - take one message of responses
+ * @p: the peer
+ * @r: set to the responses (valid until the next call)
+ *
+ * A tail that is not a whole 8-byte response is dropped with a warning.
+ *
+ * Return: the number of responses, 0 when none are waiting, -EPIPE once
+ * the handler closed its end or went away.
+ */
+ssize_t iopf_peer_recv(struct iopf_peer *p, const struct iommu_hwpt_page_response **r);
+/* Close our sending side: the handler reads end of stream. */
+void iopf_peer_shutdown(struct iopf_peer *p);
+bool iopf_peer_eof(const struct iopf_peer *p);
+void iopf_peer_counts(const struct iopf_peer *p, struct iopf_peer_counts *c);
+
+/* ------------------------------------------------------------------ */
+/* Replay: a capture into a live queue, checked (lib/replay.c)          */
+/* ------------------------------------------------------------------ */
+struct iopf_replay;
+
+/* When groups are injected (iopftool-replay(8) DESCRIPTION). */
+enum iopf_replay_schedule {
+	IOPF_REPLAY_RECORDED,	/* at the recorded times */
+	IOPF_REPLAY_SPEED,	/* at the recorded times divided by speed */
+	IOPF_REPLAY_RATE,	/* rate groups per second, evenly spaced */
+	IOPF_REPLAY_TOPSPEED,	/* as fast as possible */
+};
+
+/* Who answers the groups the queue delivers. */
+enum iopf_replay_handler {
+	IOPF_REPLAY_SUCCESS,		/* builtin:success */
+	IOPF_REPLAY_INVALID,		/* builtin:invalid */
+	IOPF_REPLAY_FROM_CAPTURE,	/* builtin:from-capture: the recorded responses */
+	IOPF_REPLAY_CALLBACK,		/* an in-process function, fn */
+	IOPF_REPLAY_PEER,		/* a handler process on the other end of peer_fd */
+};
+
+/*
+ * An in-process handler: given a delivered group (live cookie, records),
+ * write up to cap responses to out.  Returns how many, or a negative
+ * errno that stops the replay.
+ */
+typedef int (*iopf_replay_handler_fn)(void *ctx, const struct iopf_group *g,
+				      struct iommu_hwpt_page_response *out, size_t cap);
+
+/**
+ * struct iopf_replay_cfg - how to replay
+ * @schedule: see enum iopf_replay_schedule
+ * @speed: IOPF_REPLAY_SPEED: the factor (> 0)
+ * @rate: IOPF_REPLAY_RATE: groups per second (> 0)
+ * @loops: play the capture this many times (0: once)
+ * @timeout_ns: IOPF_REPLAY_PEER: how long to wait for answers after the
+ *	last injection
+ * @deadline_ns: an accepted answer later than this after delivery is late
+ *	(0: no deadline)
+ * @settle_ns: IOPF_REPLAY_PEER: let the handler start this long first
+ * @max_gap_ns: cut recorded pauses longer than this (0: never)
+ * @stop: stop (between records, or while waiting) once *@stop is non-zero;
+ *	the caller sets it, e.g. from a signal handler (NULL: never)
+ * @progress: called after each capture record with the groups injected
+ *	so far (may be NULL)
+ * @progress_ctx: for @progress
+ * @handler: see enum iopf_replay_handler
+ * @fn: IOPF_REPLAY_CALLBACK: the handler
+ * @fn_ctx: for @fn
+ * @peer_fd: IOPF_REPLAY_PEER: our end of the handler's SOCK_SEQPACKET
+ *	socket; the replay owns it from iopf_replay_new() on
+ * @writer: record the live session (-w), or NULL; the caller's, opened
+ *	before and closed after (the META records are written)
+ * @source: the source= of the -w capture's META (NULL: the target's name)
+ * @out: print the live records, or NULL
+ * @log: warnings and errors
+ */
+struct iopf_replay_cfg {
+	enum iopf_replay_schedule schedule;
+	double speed, rate;
+	uint64_t loops;
+	uint64_t timeout_ns, deadline_ns, settle_ns, max_gap_ns;
+	volatile int *stop;
+	void (*progress)(void *ctx, uint64_t injected);
+	void *progress_ctx;
+	enum iopf_replay_handler handler;
+	iopf_replay_handler_fn fn;
+	void *fn_ctx;
+	int peer_fd;
+	struct iopf_writer *writer;
+	const char *source;
+	struct iopf_out *out;
+	const struct iopf_log *log;
+};
+
+/**
+ * iopf_replay_new() - prepare a replay into a live queue
+ * @rp: set to the replay
+ * @t: the queue (sim or mock: a target that can inject); the caller's
+ * @cfg: how (copied)
+ *
+ * With a writer, the -w capture's first META record is written here.
+ *
+ * Return: 0; -EINVAL for an inconsistent @cfg; -EOPNOTSUPP when @t cannot
+ * take injected faults (logged); another negative errno.
+ */
+int iopf_replay_new(struct iopf_replay **rp, struct iopf_target *t, const struct iopf_replay_cfg *cfg);
+
+/**
+ * iopf_replay_run() - play a capture and check every answer
+ * @rp: the replay
+ * @capture: the capture's path (opened once per loop)
+ * @rep: the report: filled whenever the replay ran (even on -EBADMSG);
+ *	rep->dev_capture and rep->dev_live stay valid until iopf_replay_free()
+ *
+ * Groups follow iopftool-capture(5) "Groups and cookies"; each is injected
+ * whole (split into single-record groups where the target cannot do
+ * better) when it completes, in completion order; groups cut short are
+ * warned about and not injected.  builtin:from-capture answers the live
+ * group a capture group became with that capture group's recorded
+ * responses, by group identity.  rep->groups_per_s counts answered groups.
+ *
+ * Return: 0 (rep->ok tells whether every answer was right); -EBADMSG when
+ * some capture records could not be decoded (logged); another negative
+ * errno for a runtime error (logged where it is not plain).
+ */
+int iopf_replay_run(struct iopf_replay *rp, const char *capture, struct iopf_report *rep);
+/*
+ * The live session's totals; with a writer, write_err is the first error
+ * writing the -w capture (its META end=1 record is written at the end of
+ * iopf_replay_run()).
+ */
+void iopf_replay_counts(const struct iopf_replay *rp, struct iopf_session_counts *c);
+void iopf_replay_free(struct iopf_replay *rp);
 
 /* ------------------------------------------------------------------ */
 /* Synthetic fault generator (generate, and the sim's live source)      */
@@ -438,6 +983,70 @@ ssize_t iopf_target_read(struct iopf_target *t, void *buf, size_t count);
 ssize_t iopf_target_write(struct iopf_target *t, const void *buf, size_t count);
 /* Detach a device: the queue answers its groups INVALID. */
 int iopf_target_detach(struct iopf_target *t, uint32_t live_dev_id);
+
+/* ------------------------------------------------------------------ */
+/* Tap: watch every fault queue through kprobe events (lib/tap.c)      */
+/* ------------------------------------------------------------------ */
+/* What /proc/PID/fd/N of a fault fd reads (drivers/iommu/iommufd/fault.c). */
+#define IOPF_FAULT_FD_LINK "anon_inode:[iommufd-pgfault]"
+
+enum iopf_proc_fd_kind { IOPF_PROC_FAULT_FD, IOPF_PROC_IOMMUFD, IOPF_PROC_VFIO };
+
+struct iopf_proc_fd {
+	int pid, fd;
+	enum iopf_proc_fd_kind kind;
+	char comm[16];
+	char target[128];	/* the fd's link */
+};
+
+/* Every fault fd, /dev/iommu and /dev/vfio/... fd in /proc (only_pid > 0: of that process). */
+int iopf_proc_fds(struct iopf_proc_fd **list, size_t *n, int only_pid);
+
+/* "tap", "tap:PID", "tap:PID:FD": true when spec names the tap; *pid -1 when malformed. */
+bool iopf_tap_spec(const char *spec, int *pid, int *fd);
+
+struct iopf_tap_cfg {
+	const char *tracefs;	/* NULL: /sys/kernel/tracing, else /sys/kernel/debug/tracing */
+	int pid;		/* > 0: only this process's queues */
+	int fd;			/* >= 0: only this fd of pid */
+};
+
+struct iopf_tap_counts {
+	uint64_t events, reported, reads, groups, faults, responses, refused, auto_responses, lost;
+	uint64_t outstanding;	/* delivered groups not answered yet */
+	int file_offset;	/* calibrated offset of private_data in struct file, -1 unknown */
+};
+
+struct iopf_tap;
+
+/*
+ * Create the probes (group "iopftool_<pid>", after removing those of dead
+ * taps) and a trace instance of the same name.  Consumes no fault.  On
+ * failure a negative errno and in err what is missing and what to enable.
+ */
+int iopf_tap_open(struct iopf_tap **t, const struct iopf_tap_cfg *cfg, const struct iopf_log *log,
+		  char *err, size_t errlen);
+int iopf_tap_fd(const struct iopf_tap *t);	/* trace_pipe: poll it for POLLIN */
+/* Next record: 1 (r->payload valid until the next call), 0 none now, or -errno. */
+int iopf_tap_next(struct iopf_tap *t, struct iopf_rec *r);
+/* At the end: parse what the trace still holds and release every held event. */
+int iopf_tap_drain(struct iopf_tap *t);
+const char *iopf_tap_meta(const struct iopf_tap *t);	/* META lines describing the tap */
+const char *iopf_tap_group(const struct iopf_tap *t);
+void iopf_tap_counts(const struct iopf_tap *t, struct iopf_tap_counts *c);
+/* Remove the probes and the instance; free. */
+void iopf_tap_close(struct iopf_tap *t);
+/* For tests: a tap without tracefs, fed trace_pipe text by iopf_tap_feed(). */
+int iopf_tap_open_offline(struct iopf_tap **t, const struct iopf_tap_cfg *cfg);
+void iopf_tap_feed(struct iopf_tap *t, const char *text);
+
+/*
+ * From a BTF blob (/sys/kernel/btf/vmlinux): the byte offset of member in
+ * struct type, or the value of an enumerator.  0, -ENOENT when absent,
+ * -EBADMSG when the blob is malformed, or -errno reading it.
+ */
+int iopf_btf_member_offset(const char *path, const char *type, const char *member, uint32_t *bytes);
+int iopf_btf_enum_value(const char *path, const char *name, int64_t *value);
 
 /* ------------------------------------------------------------------ */
 /* Small helpers shared by the tool                                    */

@@ -168,13 +168,19 @@ static const struct iopf_rec_type_info rec_types[] = {
 	{ IOPF_REC_RESPONSE, "response", IOPF_RESP_SIZE, decode_response, iopf_print_response },
 	{ IOPF_REC_LOST, "lost", 8, decode_lost, iopf_print_lost },
 	{ IOPF_REC_META, "meta", 0, NULL, iopf_print_meta },
+	/* the tap's (lib/tap.c): printed from the payload, which may be short */
+	{ IOPF_REC_DELIVERY, "delivery", 0, NULL, iopf_print_delivery },
+	{ IOPF_REC_AUTO_RESPONSE, "auto_response", 0, NULL, iopf_print_auto_response },
+	{ IOPF_REC_REPORTED, "reported", 0, NULL, iopf_print_reported },
 };
 
 const struct iopf_rec_type_info *iopf_rec_type_info(unsigned int type)
 {
 	/* the table is indexed by type - 1 */
 	_Static_assert(IOPF_REC_FAULT == 1 && IOPF_REC_RESPONSE == 2 && IOPF_REC_LOST == 3 &&
-		       IOPF_REC_META == 4, "rec_types[] is indexed by type - 1");
+		       IOPF_REC_META == 4 && IOPF_REC_DELIVERY == 5 &&
+		       IOPF_REC_AUTO_RESPONSE == 6 && IOPF_REC_REPORTED == 7,
+		       "rec_types[] is indexed by type - 1");
 	if (type < 1 || type > ARRAY_SIZE(rec_types))
 		return NULL;
 	return &rec_types[type - 1];

@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: MIT
 /*
- * The replay report (SPEC.md section 5), also printed by stats --check.
+ * The replay report (iopftool-replay(8)), also printed by stats --check.
  * One output path: every member is printed with one iopf_out_* call
  * carrying both the JSON key and the text format; durations are integer
  * nanoseconds in JSON and iopf_format_duration() in text (the one
@@ -125,7 +125,7 @@ static void report_devices(struct iopf_out *o, const struct iopf_report *rep)
 }
 
 /*
- * Print a report as one JSON document, keys in SPEC.md order, or as a
+ * Print a report as one JSON document, keys in the order of iopftool-replay(8), or as a
  * few lines of text.  NULL strings are left out.  Text lines start
  * with their "\n": iopf_out_end() ends the last one.
  */

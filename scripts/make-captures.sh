@@ -45,6 +45,18 @@ meta_start='meta,text=tool=mkcapture;version=1;source=mkcapture;kernel=none;faul
 	resp,cookie=1,code=1,status=0,lat=2000,t=12000 \
 	'meta,text=end=1;faults=2;groups=2;responses=5;lost=0'
 
+# Two interleaved groups (iopftool-capture(5) "Groups and cookies"): the
+# first records of cookies 1 and 2, then the LAST_PAGE records of 1 and 2,
+# then the responses to 1 and 2.  Every verb finds 2 groups.
+"$MK" $C/interleaved.pcap "$meta_start" \
+	fault,dev=1,pasid=1,grpid=3,perm=0x1,addr=0x10000,cookie=1,flags=0x1,t=1000 \
+	fault,dev=2,grpid=4,perm=0x2,addr=0x20000,cookie=2,flags=0,t=1000 \
+	fault,dev=1,pasid=1,grpid=3,perm=0x3,addr=0x11000,cookie=1,last,t=2000 \
+	fault,dev=2,grpid=4,perm=0x2,addr=0x21000,cookie=2,last,t=2000 \
+	resp,cookie=1,code=0,lat=3000,t=5000 \
+	resp,cookie=2,code=0,lat=4000,t=6000 \
+	'meta,text=end=1;faults=4;groups=2;responses=2;lost=0'
+
 # One small capture in three containers: pcap (LE, ns), pcapng, and
 # big-endian pcap with microsecond stamps.  Times are whole microseconds,
 # so all three decode to the same records.

@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: MIT
 /*
  * iopftool handle: the reference handler for the handler-fd contract
- * (SPEC.md section 6).  Reads whole groups from a fault fd (fd 3, or
+ * (iopftool-replay(8) "THE HANDLER FD").  Reads whole groups from a fault fd (fd 3, or
  * $IOPF_FAULT_FD, or --fd N) with one large buffer per wake-up, answers
  * each group by policy in one batched write, and can misbehave on
  * purpose (--bug) to exercise checkers.
@@ -10,6 +10,7 @@
 #include <poll.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -30,9 +31,24 @@ struct held {
 	uint64_t due_ns;
 };
 
+/* Responses collected to be written in one batch. */
+struct resp_batch {
+	struct iommu_hwpt_page_response *r;
+	size_t n, cap;
+};
+
+static int resp_batch_push(struct resp_batch *b, uint32_t cookie, uint32_t code)
+{
+	int rc = vec_reserve(&b->r, &b->cap, sizeof(*b->r), b->n + 1);
+
+	if (!rc)
+		b->r[b->n++] = (struct iommu_hwpt_page_response){ .cookie = cookie, .code = code };
+	return rc;
+}
+
 struct handler {
 	int fd;
-	bool is_socket;		/* SPEC 6 socket: read 0 is end of stream */
+	bool is_socket;		/* the replay socket: read 0 is end of stream */
 	uint32_t code;		/* --policy */
 	enum bug bug;
 	uint64_t bug_every;
@@ -135,25 +151,23 @@ static int answer(struct handler *h, const struct iommu_hwpt_pgfault *last)
 	return rc;
 }
 
-/* Walk the records of one read: a group ends at LAST_PAGE or a cookie change. */
+/* One group of a read (lib/group.c: whole groups, LAST_PAGE last): answer it. */
+static int take_group(void *ctx, struct iopf_group *g)
+{
+	struct handler *h = ctx;
+
+	h->groups++;
+	p_verbose("group cookie %u dev %u grpid %u", g->last.cookie, g->last.dev_id, g->last.grpid);
+	return answer(h, &g->last);
+}
+
 static int take_groups(struct handler *h, size_t nrec)
 {
-	const struct iommu_hwpt_pgfault *recs = (const void *)h->buf;
-	int rc = 0;
+	ssize_t n;
 
 	h->faults += nrec;
-	for (size_t i = 0; i < nrec && !rc; i++) {
-		bool end = (recs[i].flags & IOMMU_PGFAULT_FLAGS_LAST_PAGE) || i + 1 == nrec ||
-			   recs[i + 1].cookie != recs[i].cookie;
-
-		if (!end)
-			continue;
-		h->groups++;
-		p_verbose("group cookie %u dev %u grpid %u", recs[i].cookie, recs[i].dev_id,
-			  recs[i].grpid);
-		rc = answer(h, &recs[i]);
-	}
-	return rc;
+	n = iopf_group_split(0, (const void *)h->buf, nrec, iopf_now_ns(), take_group, h);
+	return n < 0 ? (int)n : 0;
 }
 
 /* Move answers that are due (or all, at exit) from the held queue to the batch. */
@@ -173,7 +187,8 @@ static int release_held(struct handler *h, bool all)
 	return 0;
 }
 
-/* One write for the batch; after a refused entry resubmit the rest (KERNEL-FACTS 1.6). */
+/* One write for the batch; after a refused entry resubmit the rest
+ * (drivers/iommu/iommufd/fault.c: iommufd_fault_fops_write() stops at it). */
 static int flush_out(struct handler *h)
 {
 	size_t off = 0;
@@ -212,6 +227,21 @@ static int poll_timeout_ms(const struct handler *h)
 /* Returns 1 at end of stream, 0 to go on, negative on error. */
 static int read_once(struct handler *h, bool pollin)
 {
+	if (h->is_socket) {
+		/* One group per message (iopftool-replay(8)): make room for the whole message. */
+		ssize_t len = recv(h->fd, NULL, 0, MSG_PEEK | MSG_TRUNC | MSG_DONTWAIT);
+
+		if (len > (ssize_t)h->cap && len <= (1 << 30)) {
+			void *p = realloc(h->buf, (size_t)len);
+
+			if (!p) {
+				p_err("fault fd %d: out of memory for a message of %zd bytes", h->fd, len);
+				return -ENOMEM;
+			}
+			h->buf = p;
+			h->cap = (size_t)len;
+		}
+	}
 	ssize_t r = read(h->fd, h->buf, h->cap);
 
 	if (r > 0)
@@ -294,7 +324,7 @@ int cmd_handle(int argc, char **argv)
 	       (unsigned long long)h.written, (unsigned long long)h.refused,
 	       (unsigned long long)h.dropped);
 	free(h.buf);
-	resp_batch_free(&h.out);
+	free(h.out.r);
 	free(h.held);
 	return out_finish(rc < 0 ? EXIT_ERROR : EXIT_OK);
 }

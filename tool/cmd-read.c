@@ -2,13 +2,12 @@
 /*
  * iopftool read: decode captures and print each record, with filters.
  *
- * Streaming: one record at a time.  The only state is a table from
- * (queue, cookie) to "the most recent group with that cookie was shown",
- * so that a --dev/--pasid filter also shows the responses that answer the
- * groups it shows (SPEC.md section 4: a response refers to the most
- * recent group with its cookie on its queue).  The kernel hands out the
- * lowest free cookie (KERNEL-FACTS 1.9), so real captures need few
- * entries; hostile ones are bounded by COOKIE_LIMIT.
+ * Streaming: one record at a time.  Records go through lib/group.c,
+ * the group rule of iopftool-capture(5) "Groups and cookies", which warns
+ * about groups answered without a LAST_PAGE record, cookies reused while
+ * outstanding and groups the recording cut short, as every verb does.
+ * A --dev/--pasid filter marks a group shown when one of its faults
+ * matches, and shows the responses that refer to a shown group.
  */
 #include <errno.h>
 #include <inttypes.h>
@@ -16,9 +15,6 @@
 #include <string.h>
 
 #include "tool.h"
-#include "u64map.h"
-
-#define COOKIE_LIMIT (1u << 20)	/* (queue, cookie) pairs tracked */
 
 /* ------------------------------------------------------------------ */
 /* Options                                                             */
@@ -27,7 +23,10 @@ enum { OPT_DEV = 0x100, OPT_PASID, OPT_TYPE };
 
 #define TYPE_BIT(t) (1u << (t))
 #define ALL_TYPES (TYPE_BIT(IOPF_REC_FAULT) | TYPE_BIT(IOPF_REC_RESPONSE) | \
-		   TYPE_BIT(IOPF_REC_LOST) | TYPE_BIT(IOPF_REC_META))
+		   TYPE_BIT(IOPF_REC_LOST) | TYPE_BIT(IOPF_REC_META) | TAP_TYPES)
+/* The tap's records (lib/tap.c, iopftool-capture(5)). */
+#define TAP_TYPES (TYPE_BIT(IOPF_REC_DELIVERY) | TYPE_BIT(IOPF_REC_AUTO_RESPONSE) | \
+		   TYPE_BIT(IOPF_REC_REPORTED))
 
 struct read_opts {
 	const char *files[64];
@@ -42,7 +41,7 @@ static const struct argp_option read_options[] = {
 	{ "read", 'r', "FILE", 0, "capture to read ('-' for stdin); repeatable, or positional", 0 },
 	{ "dev", OPT_DEV, "ID", 0, "only faults of this dev_id, and the responses to them", 0 },
 	{ "pasid", OPT_PASID, "ID", 0, "only faults of this PASID ('none': PASID-less), and their responses", 0 },
-	{ "type", OPT_TYPE, "TYPE", 0, "only these record types: fault, response, lost, meta (repeatable or comma list)", 0 },
+	{ "type", OPT_TYPE, "TYPE", 0, "only these record types: fault, response, lost, meta; from the tap delivery, auto_response, reported (repeatable or comma list)", 0 },
 	{ "count", 'c', "N", 0, "stop after printing N records", 0 },
 	{ 0 }
 };
@@ -64,7 +63,7 @@ static void parse_types(struct argp_state *state, struct read_opts *o, const cha
 	snprintf(buf, sizeof(buf), "%s", arg);
 	for (char *t = strtok_r(buf, ",", &save); t; t = strtok_r(NULL, ",", &save))
 		if (type_bit(t, &o->types))
-			argp_error(state, "--type: unknown record type '%s' (fault, response, lost, meta)", t);
+			argp_error(state, "--type: unknown record type '%s' (fault, response, lost, meta, delivery, auto_response, reported)", t);
 	if (!o->types)
 		argp_error(state, "--type: no record type in '%s'", arg);
 }
@@ -120,21 +119,15 @@ static const struct argp read_argp = {
 /* ------------------------------------------------------------------ */
 /* Filtering                                                           */
 /* ------------------------------------------------------------------ */
-/* Per (queue, cookie): the most recent group was shown / is still open. */
+/* A group's user word: one of its faults was shown. */
 #define G_SHOWN 1u
-#define G_OPEN	2u
 
 struct read_state {
 	const struct read_opts *o;
-	struct u64map groups;
+	struct iopf_grouper *grouper;
 	uint64_t printed;
 	int status;
 };
-
-static uint64_t qc_key(uint32_t queue, uint32_t cookie)
-{
-	return (uint64_t)queue << 32 | cookie;
-}
 
 static bool fault_matches(const struct read_opts *o, const struct iommu_hwpt_pgfault *f)
 {
@@ -147,42 +140,22 @@ static bool fault_matches(const struct read_opts *o, const struct iommu_hwpt_pgf
 	return true;
 }
 
-/* A fault joins the open group with its cookie, or starts the next one. */
-static bool fault_shown(struct read_state *st, const struct iopf_rec *r)
-{
-	const struct iommu_hwpt_pgfault *f = &r->u.fault;
-	uint64_t *g = u64map_ref(&st->groups, qc_key(r->queue_id, f->cookie), true);
-	bool match = fault_matches(st->o, f);
-
-	if (!g)
-		return match;
-	if (!(*g & G_OPEN))
-		*g = 0;
-	if (match)
-		*g |= G_SHOWN;
-	*g |= G_OPEN;
-	if (f->flags & IOMMU_PGFAULT_FLAGS_LAST_PAGE)
-		*g &= ~G_OPEN;
-	return match;
-}
-
-static bool response_shown(struct read_state *st, const struct iopf_rec *r)
-{
-	uint64_t *g = u64map_ref(&st->groups, qc_key(r->queue_id, r->u.resp.cookie), false);
-
-	return g && (*g & G_SHOWN);
-}
-
-static bool rec_shown(struct read_state *st, const struct iopf_rec *r)
+/* Every FAULT and RESPONSE goes through the grouper, filtered or not. */
+static bool rec_shown(struct read_state *st, struct iopf_reader *rd, const struct iopf_rec *r)
 {
 	const struct read_opts *o = st->o;
 	bool by_group = o->dev_set || o->pasid_set;
+	struct iopf_group *g = NULL;
 	bool shown = true;
 
-	if (r->type == IOPF_REC_FAULT && by_group)
-		shown = fault_shown(st, r);
-	else if (r->type == IOPF_REC_RESPONSE && by_group)
-		shown = response_shown(st, r);
+	iopf_grouper_rec(st->grouper, r, iopf_reader_recno(rd), &g);
+	if (r->type == IOPF_REC_FAULT && by_group) {
+		shown = fault_matches(o, &r->u.fault);
+		if (shown && g)
+			g->user |= G_SHOWN;
+	} else if (r->type == IOPF_REC_RESPONSE && by_group) {
+		shown = g && (g->user & G_SHOWN);
+	}
 	return shown && (!o->types || (o->types & TYPE_BIT(r->type)));
 }
 
@@ -202,7 +175,7 @@ static void one_record(struct read_state *st, struct iopf_reader *rd, const stru
 		       iopf_reader_path(rd), iopf_reader_recno(rd), iopf_reader_offset(rd), r->type);
 		return;
 	}
-	if (!rec_shown(st, r))
+	if (!rec_shown(st, rd, r))
 		return;
 	iopf_print_rec(out_stdout(), r);
 	st->printed++;
@@ -212,6 +185,7 @@ static void read_file(struct read_state *st, const char *path)
 {
 	char err[512];
 	struct iopf_reader *rd;
+	struct iopf_grouper_cfg gcfg = { .name = path, .log = &tool_log };
 	struct iopf_rec r;
 	int rc;
 
@@ -220,11 +194,19 @@ static void read_file(struct read_state *st, const char *path)
 		st->status = EXIT_ERROR;
 		return;
 	}
+	if (iopf_grouper_new(&st->grouper, &gcfg)) {
+		p_err("out of memory");
+		st->status = EXIT_ERROR;
+		iopf_reader_free(rd);
+		return;
+	}
 	while (!done(st) && !stop_requested) {
 		memset(&r, 0, sizeof(r));
 		rc = iopf_reader_next(rd, &r);
-		if (rc == 0)
+		if (rc == 0) {
+			iopf_grouper_end(st->grouper);	/* read to the end: warn about cut groups */
 			break;
+		}
 		if (rc == 1) {
 			one_record(st, rd, &r);
 			continue;
@@ -234,13 +216,15 @@ static void read_file(struct read_state *st, const char *path)
 		if (rc != -EBADMSG)
 			break;
 	}
+	iopf_grouper_free(st->grouper);
+	st->grouper = NULL;
 	iopf_reader_free(rd);
 }
 
 int cmd_read(int argc, char **argv)
 {
 	struct read_opts o = { 0 };
-	struct read_state st = { .o = &o, .groups.limit = COOKIE_LIMIT };
+	struct read_state st = { .o = &o };
 
 	parse_verb(&read_argp, argc, argv, &o);
 	install_stop_handlers();
@@ -252,6 +236,5 @@ int cmd_read(int argc, char **argv)
 		iopf_out_set_line(out_stdout(), false);
 	for (int i = 0; i < o.nfiles && !done(&st) && !stop_requested; i++)
 		read_file(&st, o.files[i]);
-	u64map_free(&st.groups);
 	return out_finish(st.status);
 }

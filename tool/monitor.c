@@ -1,10 +1,10 @@
 // SPDX-License-Identifier: MIT
 /*
- * The monitor/record engine: attach to a live queue, read whole groups
- * with one large buffer per wake-up (epoll, never a busy loop), print
- * and record them, answer by policy, and on exit answer every group
- * still held, flush the capture and print the summary.  On sim and mock
- * a built-in generator makes the faults.
+ * monitor and record: attach to a live queue, read whole groups with
+ * libiopf's live session (lib/session.c) once per wake-up (epoll, never
+ * a busy loop), print and record them, answer by policy, and on exit
+ * answer every group still held, flush the capture and print the
+ * summary.  On sim and mock a built-in generator makes the faults.
  */
 #include <errno.h>
 #include <poll.h>
@@ -16,13 +16,14 @@
 
 #include "live.h"
 #include "monitor.h"
+#include "tap.h"
 #include "vec.h"
 
 enum { OPT_SOURCE = 256, OPT_POLICY, OPT_DELAY, OPT_DURATION, OPT_GEN_RATE, OPT_GEN_GROUPS,
        OPT_GEN_SEED, OPT_GEN_SIZE, OPT_GEN_DEVS, OPT_GEN_PASIDS };
 
 static const struct argp_option options[] = {
-	{ "source", OPT_SOURCE, "QUEUE", 0, "sim (default), mock, fd:N, pid:PID:FD or device:PATH", 0 },
+	{ "source", OPT_SOURCE, "QUEUE", 0, "sim (default), mock, fd:N, pid:PID:FD, device:PATH, or tap[:PID[:FD]] (read-only)", 0 },
 	{ "policy", OPT_POLICY, "CODE", 0, "answer success (default) or invalid", 0 },
 	{ "delay", OPT_DELAY, "DUR", 0, "hold each answer this long (a slow handler)", 0 },
 	{ "count", 'c', "N", 0, "stop after N groups", 0 },
@@ -93,7 +94,9 @@ struct held {
 struct monitor {
 	struct monitor_opts *o;
 	struct iopf_target *t;
-	struct live live;
+	struct iopf_session *sess;
+	struct iopf_writer *writer;
+	struct iopf_session_counts n;	/* the session's, after each step */
 	struct iopf_gen *gen;
 	int epfd, timerfd;
 	uint64_t start_ns, next_gen_ns, gen_done, last_flush_ns;
@@ -102,8 +105,7 @@ struct monitor {
 	bool gen_have, gen_finite;
 	struct held *held;		/* FIFO: the delay is constant, so due times grow */
 	size_t held_head, held_tail, held_cap;
-	struct resp_batch batch;
-	int err;
+	int err, flush_err;
 };
 
 static int hold(struct monitor *m, uint32_t cookie, uint64_t due)
@@ -116,17 +118,12 @@ static int hold(struct monitor *m, uint32_t cookie, uint64_t due)
 	return rc;
 }
 
-static void on_group(struct live *l, const struct iommu_hwpt_pgfault *recs, size_t n,
-		     uint64_t t_ns, void *ctx)
+static int on_group(void *ctx, struct iopf_group *g)
 {
 	struct monitor *m = ctx;
-	uint32_t cookie = recs[n - 1].cookie;
-	int rc = m->o->delay_ns ? hold(m, cookie, t_ns + m->o->delay_ns)
-				: resp_batch_push(&m->batch, cookie, m->o->code);
 
-	(void)l;
-	if (rc && !m->err)
-		m->err = rc;
+	return m->o->delay_ns ? hold(m, g->cookie, g->last_ns + m->o->delay_ns)
+			      : iopf_session_queue(m->sess, g->cookie, m->o->code);
 }
 
 /* Answer what is due (everything when all is set) in one batched write. */
@@ -136,9 +133,9 @@ static int answer(struct monitor *m, bool all)
 	int rc = 0;
 
 	while (!rc && m->held_head < m->held_tail && (all || m->held[m->held_head].due_ns <= now))
-		rc = resp_batch_push(&m->batch, m->held[m->held_head++].cookie, m->o->code);
-	rc = rc ?: live_respond_batch(&m->live, &m->batch);
-	m->batch.n = 0;
+		rc = iopf_session_queue(m->sess, m->held[m->held_head++].cookie, m->o->code);
+	rc = rc ?: iopf_session_flush(m->sess);
+	iopf_session_counts(m->sess, &m->n);
 	return rc;
 }
 
@@ -206,14 +203,14 @@ static bool iopf_target_fd_ready(const struct monitor *m)
 
 static bool done(const struct monitor *m)
 {
-	if (stop_requested || m->err || m->live.write_err)
+	if (stop_requested || m->err || m->n.write_err || m->flush_err)
 		return true;
 	if (m->o->duration_ns && iopf_now_ns() >= m->start_ns + m->o->duration_ns)
 		return true;
-	if (m->o->count && m->live.groups >= m->o->count)
+	if (m->o->count && m->n.groups >= m->o->count)
 		return true;
 	/* A finite generator is done when all it made is read and answered. */
-	return m->gen_finite && !m->gen && !m->live.outstanding &&
+	return m->gen_finite && !m->gen && !m->n.outstanding &&
 	       m->held_head == m->held_tail && !(iopf_target_fd_ready(m));
 }
 
@@ -226,13 +223,13 @@ static int flush_now_and_then(struct monitor *m)
 	uint64_t now = iopf_now_ns();
 	int rc;
 
-	if (!m->live.writer || now - m->last_flush_ns < 1000000000ull)
+	if (!m->writer || now - m->last_flush_ns < 1000000000ull)
 		return 0;
 	m->last_flush_ns = now;
-	rc = iopf_writer_flush(m->live.writer);
-	if (rc && !m->live.write_err)
-		m->live.write_err = rc;
-	return 0;	/* done() sees write_err and stops; the error is reported at close */
+	rc = iopf_writer_flush(m->writer);
+	if (rc && !m->flush_err)
+		m->flush_err = rc;
+	return 0;	/* done() sees flush_err and stops; the error is reported at close */
 }
 
 static int step(struct monitor *m)
@@ -252,15 +249,16 @@ static int step(struct monitor *m)
 	if (read(m->timerfd, &buf, sizeof(buf)) < 0 && errno != EAGAIN)
 		return -errno;
 	rc = gen_inject_due(m, iopf_now_ns());
-	ssize_t g = rc ? 0 : live_drain(&m->live, on_group, m);
+	ssize_t g = rc ? 0 : iopf_session_drain(m->sess, on_group, m);
 
+	iopf_session_counts(m->sess, &m->n);
 	if (g < 0)
 		return (int)g;
 	rc = rc ?: answer(m, false);
 	rc = rc ?: flush_now_and_then(m);
 	if (!rc && progress_wanted())
 		progress("%s: %llu groups, %llu faults", iopf_target_name(m->t),
-			 (unsigned long long)m->live.groups, (unsigned long long)m->live.faults);
+			 (unsigned long long)m->n.groups, (unsigned long long)m->n.faults);
 	return rc ?: m->err;
 }
 
@@ -268,17 +266,26 @@ static int setup(struct monitor *m)
 {
 	char err[512];
 	struct epoll_event ev = { .events = EPOLLIN };
-	struct iopf_check_cfg cfg = { 0 };
+	struct iopf_session_cfg cfg = { .limit = m->o->count, .log = &tool_log };
 	int rc = iopf_target_open(&m->t, m->o->source, &tool_log, err, sizeof(err));
 
 	if (rc) {
 		p_err("%s", err);
 		return rc;
 	}
-	rc = live_init(&m->live, m->t, &cfg);
+	if (m->o->print)
+		cfg.out = out_stdout();
+	if (m->o->wfile) {
+		rc = iopf_writer_open(&m->writer, m->o->wfile, m->o->linktype, err, sizeof(err));
+		if (rc) {
+			p_err("%s", err);
+			return rc;
+		}
+		cfg.writer = m->writer;
+	}
+	rc = iopf_session_new(&m->sess, m->t, &cfg);
 	if (rc)
 		return rc;
-	m->live.limit = m->o->count;
 	if (iopf_target_can_inject(m->t)) {
 		if (!m->o->size_given && iopf_target_max_group(m->t) == 1)
 			m->o->gen.max_group = 1;
@@ -301,33 +308,30 @@ static int setup(struct monitor *m)
 
 static void summary(struct monitor *m)
 {
-	char took[IOPF_DURATION_LEN], p50[IOPF_DURATION_LEN], p99[IOPF_DURATION_LEN],
-	     max[IOPF_DURATION_LEN];
+	double secs = (double)(iopf_now_ns() - m->start_ns) / 1e9;
 	struct iopf_report rep;
 
-	iopf_format_duration(iopf_now_ns() - m->start_ns, took, sizeof(took));
-	iopf_check_finish(m->live.check, &rep);
-	p_info("%s: %llu groups, %llu faults, %llu responses (%llu accepted, %llu refused) in %s",
-	       iopf_target_name(m->t), (unsigned long long)m->live.groups,
-	       (unsigned long long)m->live.faults, (unsigned long long)m->live.responses,
-	       (unsigned long long)m->live.accepted,
-	       (unsigned long long)(m->live.responses - m->live.accepted), took);
-	p_verbose("%llu reads (%.1f groups a read)", (unsigned long long)m->live.reads,
-		  m->live.reads ? (double)m->live.groups / (double)m->live.reads : 0.0);
-	iopf_format_duration(rep.latency_ns.p50, p50, sizeof(p50));
-	iopf_format_duration(rep.latency_ns.p99, p99, sizeof(p99));
-	iopf_format_duration(rep.latency_ns.max, max, sizeof(max));
+	iopf_check_finish(iopf_session_check(m->sess), &rep);
+	iopf_session_counts(m->sess, &m->n);
+	p_info("%s: %llu groups, %llu faults, %llu responses (%llu accepted, %llu refused) in %.3fs",
+	       iopf_target_name(m->t), (unsigned long long)m->n.groups,
+	       (unsigned long long)m->n.faults, (unsigned long long)m->n.responses,
+	       (unsigned long long)m->n.accepted,
+	       (unsigned long long)(m->n.responses - m->n.accepted), secs);
+	p_verbose("%llu reads (%.1f groups a read)", (unsigned long long)m->n.reads,
+		  m->n.reads ? (double)m->n.groups / (double)m->n.reads : 0.0);
 	if (rep.latency_ns.count)
-		p_info("answer latency: p50 %s p99 %s max %s", p50, p99, max);
+		p_info("answer latency: p50 %lluns p99 %lluns max %lluns",
+		       (unsigned long long)rep.latency_ns.p50, (unsigned long long)rep.latency_ns.p99,
+		       (unsigned long long)rep.latency_ns.max);
 }
 
 static void cleanup(struct monitor *m)
 {
-	live_fini(&m->live);
+	iopf_session_free(m->sess);
 	iopf_gen_free(m->gen);
 	iopf_target_close(m->t);
 	free(m->held);
-	resp_batch_free(&m->batch);
 	if (m->epfd > 0)
 		close(m->epfd);
 	if (m->timerfd > 0)
@@ -352,42 +356,48 @@ static int write_meta(struct monitor *m)
 		len += (size_t)snprintf(extra + len, sizeof(extra) - len, "dev.%u=%s device %u\n",
 					live, m->o->source, d);
 	}
-	return live_write_meta_start(&m->live, m->o->source, extra);
+	return iopf_session_meta_start(m->sess, m->o->source, extra);
 }
 
 int monitor_run(struct monitor_opts *o)
 {
 	struct monitor m = { .o = o };
-	char err[512];
 	int rc;
 
+	if (tap_source(o->source))	/* read-only: tool/tap.c */
+		return tap_run(o);
 	install_stop_handlers();
 	rc = setup(&m);
-	if (!rc && o->print)
-		m.live.out = out_stdout();
-	if (!rc && o->wfile) {
-		rc = iopf_writer_open(&m.live.writer, o->wfile, o->linktype, err, sizeof(err));
-		if (rc)
-			p_err("%s", err);
-		else
-			rc = write_meta(&m);
-	}
+	if (!rc && o->wfile)
+		rc = write_meta(&m);
 	m.start_ns = iopf_now_ns();
 	bool setup_failed = rc != 0;
 
 	while (!rc && !done(&m))
 		rc = step(&m);
 	/* Stopping: answer every group read and still held, then flush. */
-	if (m.live.check) {
+	if (m.sess) {
 		int rc2 = answer(&m, true);
 
 		rc = rc ?: rc2;
 	}
 	progress_done();
-	if (m.live.check)
+	if (m.sess)
 		summary(&m);
-	if (m.live.writer && live_close_writer(&m.live, o->wfile))
-		rc = rc ?: -EIO;
+	if (m.flush_err && m.sess)
+		iopf_session_counts(m.sess, &m.n);
+	if (m.writer) {
+		int wrc = m.flush_err;
+
+		if (wrc) {
+			iopf_writer_close(m.writer);
+			p_err("%s: write error: %s", o->wfile, strerror(-wrc));
+		} else {
+			wrc = live_close_capture(m.sess, m.writer, o->wfile);
+		}
+		m.writer = NULL;
+		rc = rc ?: (wrc ? -EIO : 0);
+	}
 	if (rc && rc != -EIO && !setup_failed)
 		p_err("%s: %s", o->source, strerror(-rc));
 	cleanup(&m);

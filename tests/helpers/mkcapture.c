@@ -22,7 +22,8 @@
  * and for every kind: t=NS (offset from 2026-01-01T00:00:00Z, default the
  * previous one + 1000), q=QUEUE (1), seq=N (default the record index),
  * status, lat, magic, ver, type (header byte overrides), hdrlen,
- * extra=N (zero bytes after the payload), len=N (cut the record to N bytes).
+ * extra=N (zero bytes after the payload), len=N (cut the record to N bytes),
+ * x=N (write the record N times, seq counting up: a big group).
  * "-" as OUT writes to stdout.  Exit 0, or 2 on a bad argument.
  */
 #include <errno.h>
@@ -302,6 +303,7 @@ static void rec_init(struct rec *r, const struct kind *k, uint64_t idx)
 struct flagstate {
 	bool last, flags_set;
 	int64_t cut, extra;
+	uint64_t repeat;
 };
 
 static void apply_kv(struct rec *r, const struct kind *k, const struct kv *kv,
@@ -313,6 +315,8 @@ static void apply_kv(struct rec *r, const struct kind *k, const struct kv *kv,
 		fs->last = true;
 	else if (!strcmp(kv->key, "len"))
 		fs->cut = (int64_t)num("len", kv->val ? kv->val : "");
+	else if (!strcmp(kv->key, "x"))
+		fs->repeat = num("x", kv->val ? kv->val : "");
 	else if (!strcmp(kv->key, "extra"))
 		fs->extra = (int64_t)num("extra", kv->val ? kv->val : "");
 	else if (!strcmp(kv->key, "text") && k->type == 4)
@@ -334,9 +338,10 @@ static void fault_default_flags(struct rec *r, const struct flagstate *fs)
 	le(r->buf + 32, flags, 4);
 }
 
-static void parse_rec(char *arg, struct rec *r, uint64_t idx)
+/* Returns how many times to write the record (x=N, default 1). */
+static uint64_t parse_rec(char *arg, struct rec *r, uint64_t idx)
 {
-	struct flagstate fs = { .cut = -1 };
+	struct flagstate fs = { .cut = -1, .repeat = 1 };
 	char *rest = strchr(arg, ',');
 	const struct kind *k;
 	struct kv kv;
@@ -349,7 +354,7 @@ static void parse_rec(char *arg, struct rec *r, uint64_t idx)
 		rest = next_kv(rest, &kv);
 		if (!strcmp(k->name, "garbage") && !strcmp(kv.key, "len")) {
 			garbage(r, num("len", kv.val ? kv.val : ""), idx);
-			return;
+			return 1;
 		}
 		apply_kv(r, k, &kv, &fs);
 	}
@@ -363,6 +368,7 @@ static void parse_rec(char *arg, struct rec *r, uint64_t idx)
 	}
 	if (fs.cut >= 0 && (size_t)fs.cut < r->len)
 		r->len = (size_t)fs.cut;
+	return fs.repeat;
 }
 
 static int parse_opts(int argc, char **argv, struct opts *o)
@@ -415,12 +421,17 @@ int main(int argc, char **argv)
 		pcap_header(&im, &o);
 	r.t_ns = 0;
 	for (int i = first + 1; i < argc; i++) {
+		uint64_t idx = (uint64_t)(i - first - 1);
+
 		r.t_ns += 1000;
-		parse_rec(argv[i], &r, (uint64_t)(i - first - 1));
-		if (o.pcapng)
-			pcapng_record(&im, &o, &r);
-		else
-			pcap_record(&im, &o, &r);
+		for (uint64_t k = 0, n = parse_rec(argv[i], &r, idx); k < n; k++) {
+			if (k && r.len >= 24)
+				le(r.buf + 16, idx + k, 8);
+			if (o.pcapng)
+				pcapng_record(&im, &o, &r);
+			else
+				pcap_record(&im, &o, &r);
+		}
 	}
 	write_out(argv[first], &im, o.cut);
 	free(im.p);

@@ -1,11 +1,12 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * A small open-addressing u64 -> u64 hash map (linear probing, at most
+ * libiopf private, not public API (lib/iopf.h does not include it): a
+ * small open-addressing u64 -> u64 hash map (linear probing, at most
  * half full, deletion by back-shifting: no tombstones), optionally
  * bounded: with limit set it holds at most limit keys.
  */
-#ifndef IOPFTOOL_U64MAP_H
-#define IOPFTOOL_U64MAP_H
+#ifndef IOPF_U64MAP_H
+#define IOPF_U64MAP_H
 
 #include <stdbool.h>
 #include <stddef.h>

@@ -1,0 +1,654 @@
+// SPDX-License-Identifier: MIT
+/*
+ * The replay engine (iopftool-replay(8)): play a capture's fault groups
+ * into a live queue as the device, on the recorded schedule (or a speed
+ * factor, a fixed rate, or top speed), and check every response the
+ * handler writes: a builtin one, an in-process callback, or a handler
+ * process behind the handler-fd peer (lib/peer.c).
+ *
+ * The capture is streamed: groups come from the group rule (lib/group.c,
+ * iopftool-capture(5) "Groups and cookies") as they complete, and are
+ * injected in completion order; memory is bounded by the groups open in
+ * the capture, not by its size.  The live side is a session
+ * (lib/session.c): whole-group reads, batched responses, every record
+ * printed, recorded and checked.
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/timerfd.h>
+#include <unistd.h>
+
+#include "internal.h"
+#include "u64map.h"
+
+#define TOPSPEED_BATCH	64	/* groups injected between reads at top speed */
+#define CALLBACK_RESPONSES 64	/* responses an in-process handler may give one group */
+#define PEER_CLOSE_NS	200000000ull	/* after shutdown, how long the handler has to go */
+
+/* builtin:from-capture: the live cookies of one capture group's parts (UINT64_MAX: not delivered yet). */
+struct parts {
+	size_t n;
+	uint64_t cookie[];
+};
+
+struct fifo_ent {
+	uint64_t id;		/* capture group id */
+	size_t part;
+};
+
+struct iopf_replay {
+	struct iopf_replay_cfg cfg;
+	struct iopf_target *t;
+	struct iopf_session *sess;
+	struct iopf_session_counts n;	/* the session's, refreshed as we go */
+	struct iopf_peer *peer;
+	struct iopf_grouper *grouper;	/* kept across loops, so group ids stay unique */
+	const char *capture;
+	int epfd, timerfd;
+	int err;			/* first runtime error */
+	/* capture dev_id -> live dev_id */
+	uint32_t *dev_cap, *dev_live;
+	size_t ndevs, dev_capn;
+	/* schedule */
+	uint64_t start_ns, ts0, injected, injected_loop, first_inject_ns, last_inject_ns;
+	uint64_t ts_last, skipped, gaps_cut;
+	uint64_t injected_parts;	/* live groups injected (a split group is several) */
+	bool have_ts0;
+	uint64_t split, bad_records;
+	/* builtin:from-capture: capture group id -> struct parts, until the grouper forgets it */
+	struct u64map recorded;
+	struct fifo_ent *fifo;		/* injected parts awaiting delivery, in injection order */
+	size_t fifo_head, fifo_tail, fifo_cap;
+};
+
+static bool stopped(const struct iopf_replay *rp)
+{
+	return rp->cfg.stop && *rp->cfg.stop;
+}
+
+static void refresh(struct iopf_replay *rp)
+{
+	iopf_session_counts(rp->sess, &rp->n);
+}
+
+/* ---- builtin:from-capture bookkeeping ---------------------------------- */
+
+static int fifo_push(struct iopf_replay *rp, uint64_t id, size_t part)
+{
+	if (rp->fifo_head == rp->fifo_tail)
+		rp->fifo_head = rp->fifo_tail = 0;
+	if (rp->fifo_tail == rp->fifo_cap && rp->fifo_head) {
+		memmove(rp->fifo, rp->fifo + rp->fifo_head,
+			(rp->fifo_tail - rp->fifo_head) * sizeof(*rp->fifo));
+		rp->fifo_tail -= rp->fifo_head;
+		rp->fifo_head = 0;
+	}
+	if (rp->fifo_tail == rp->fifo_cap) {
+		size_t cap = rp->fifo_cap ? rp->fifo_cap * 2 : 256;
+		struct fifo_ent *f = realloc(rp->fifo, cap * sizeof(*f));
+
+		if (!f)
+			return -ENOMEM;
+		rp->fifo = f;
+		rp->fifo_cap = cap;
+	}
+	rp->fifo[rp->fifo_tail++] = (struct fifo_ent){ id, part };
+	return 0;
+}
+
+static bool fifo_pop(struct iopf_replay *rp, struct fifo_ent *e)
+{
+	if (rp->fifo_head == rp->fifo_tail)
+		return false;
+	*e = rp->fifo[rp->fifo_head++];
+	return true;
+}
+
+static struct parts *parts_of(struct iopf_replay *rp, uint64_t id)
+{
+	uint64_t v;
+
+	return u64map_get(&rp->recorded, id, &v) ? (struct parts *)(uintptr_t)v : NULL;
+}
+
+static int note_recorded_group(struct iopf_replay *rp, const struct iopf_group *g, size_t parts)
+{
+	struct parts *p = malloc(sizeof(*p) + parts * sizeof(p->cookie[0]));
+	int rc;
+
+	if (!p)
+		return -ENOMEM;
+	p->n = parts;
+	for (size_t i = 0; i < parts; i++)
+		p->cookie[i] = UINT64_MAX;
+	rc = u64map_put(&rp->recorded, g->id, (uint64_t)(uintptr_t)p);
+	if (rc)
+		free(p);
+	return rc;
+}
+
+/* The grouper forgets a capture group: no response can refer to it any more. */
+static void forget_group(void *ctx, const struct iopf_group *g)
+{
+	struct iopf_replay *rp = ctx;
+	struct parts *p = parts_of(rp, g->id);
+
+	if (p) {
+		u64map_del(&rp->recorded, g->id);
+		free(p);
+	}
+}
+
+/*
+ * A recorded response answers the live parts of the capture group it
+ * refers to (g, from the grouper): by group identity, not by cookie
+ * value.  One that referred to no group is sent as recorded.
+ */
+static int answer_recorded(struct iopf_replay *rp, const struct iopf_rec *r,
+			   const struct iopf_group *g)
+{
+	struct parts *p = g ? parts_of(rp, g->id) : NULL;
+
+	if (!g)
+		return iopf_session_queue(rp->sess, r->u.resp.cookie, r->u.resp.code);
+	for (size_t i = 0; p && i < p->n; i++)
+		if (p->cookie[i] != UINT64_MAX) {
+			int rc = iopf_session_queue(rp->sess, (uint32_t)p->cookie[i], r->u.resp.code);
+
+			if (rc)
+				return rc;
+		}
+	return 0;
+}
+
+/* ---- the handlers ------------------------------------------------------- */
+
+/* A group was read from the queue: answer it, note it, or pass it on. */
+static int on_live_group(void *ctx, struct iopf_group *g)
+{
+	struct iopf_replay *rp = ctx;
+	const struct iopf_replay_cfg *c = &rp->cfg;
+
+	switch (c->handler) {
+	case IOPF_REPLAY_SUCCESS:
+		return iopf_session_queue(rp->sess, g->cookie, IOMMUFD_PAGE_RESP_SUCCESS);
+	case IOPF_REPLAY_INVALID:
+		return iopf_session_queue(rp->sess, g->cookie, IOMMUFD_PAGE_RESP_INVALID);
+	case IOPF_REPLAY_FROM_CAPTURE: {
+		/* Injection order is delivery order (the queue is FIFO). */
+		struct fifo_ent e;
+		struct parts *p = fifo_pop(rp, &e) ? parts_of(rp, e.id) : NULL;
+
+		if (p && e.part < p->n)
+			p->cookie[e.part] = g->cookie;
+		return 0;
+	}
+	case IOPF_REPLAY_CALLBACK: {
+		struct iommu_hwpt_page_response out[CALLBACK_RESPONSES];
+		int n = c->fn(c->fn_ctx, g, out, CALLBACK_RESPONSES);
+
+		if (n < 0)
+			return n;
+		for (int i = 0; i < n && i < CALLBACK_RESPONSES; i++) {
+			int rc = iopf_session_queue(rp->sess, out[i].cookie, out[i].code);
+
+			if (rc)
+				return rc;
+		}
+		return 0;
+	}
+	case IOPF_REPLAY_PEER:
+		return iopf_peer_send(rp->peer, g->recs, g->n);
+	}
+	return -EINVAL;
+}
+
+/* Read everything waiting and answer it: the in-process handlers' whole job. */
+static int service(struct iopf_replay *rp)
+{
+	ssize_t g = iopf_session_drain(rp->sess, on_live_group, rp);
+	int rc = g < 0 ? (int)g : iopf_session_flush(rp->sess);
+
+	refresh(rp);
+	return rc;
+}
+
+/* ---- the peer (a handler process) -------------------------------------- */
+
+static int epoll_set(struct iopf_replay *rp, int op, int fd, uint32_t events)
+{
+	struct epoll_event ev = { .events = events, .data.fd = fd };
+
+	return epoll_ctl(rp->epfd, op, fd, &ev) ? -errno : 0;
+}
+
+static int take_responses(struct iopf_replay *rp)
+{
+	const struct iommu_hwpt_page_response *r;
+	ssize_t n;
+
+	while ((n = iopf_peer_recv(rp->peer, &r)) > 0) {
+		int rc = iopf_session_respond(rp->sess, r, (size_t)n);
+
+		refresh(rp);
+		if (rc)
+			return rc;
+	}
+	if (n < 0)
+		epoll_ctl(rp->epfd, EPOLL_CTL_DEL, iopf_peer_fd(rp->peer), NULL);
+	return 0;
+}
+
+/* Every injected group delivered and answered, nothing waiting to be forwarded. */
+static bool quiet(const struct iopf_replay *rp)
+{
+	return rp->n.groups >= rp->injected_parts && !rp->n.outstanding &&
+	       !iopf_peer_pending(rp->peer);
+}
+
+static void on_event(struct iopf_replay *rp, const struct epoll_event *ev)
+{
+	int fd = ev->data.fd, rc = 0;
+	uint64_t expirations;
+
+	if (fd == rp->timerfd) {
+		if (read(fd, &expirations, sizeof(expirations)) < 0)
+			rc = 0;	/* EAGAIN: nothing to drain */
+	} else if (fd == iopf_target_fd(rp->t)) {
+		/* Leave groups in the queue while the handler's socket is full. */
+		ssize_t g = iopf_peer_pending(rp->peer) ? 0 :
+			    iopf_session_drain(rp->sess, on_live_group, rp);
+
+		refresh(rp);
+		rc = g < 0 ? (int)g : 0;
+	} else if (fd == iopf_peer_fd(rp->peer)) {
+		if ((ev->events & EPOLLOUT) && !iopf_peer_flush(rp->peer))
+			epoll_set(rp, EPOLL_CTL_MOD, fd, EPOLLIN);
+		if (ev->events & (EPOLLIN | EPOLLHUP | EPOLLERR))
+			rc = take_responses(rp);
+	}
+	if (rc && !rp->err)
+		rp->err = rc;
+}
+
+/*
+ * Service the queue and the peer: until deadline_ns (monotonic), or for
+ * one non-blocking pass when deadline_ns is 0; with until_quiet stop
+ * early once every injected group is answered (or the handler is gone).
+ */
+static int pump(struct iopf_replay *rp, uint64_t deadline_ns, bool until_quiet)
+{
+	struct itimerspec its = { .it_value = { (time_t)(deadline_ns / 1000000000ull),
+						(long)(deadline_ns % 1000000000ull) } };
+
+	if (deadline_ns)
+		timerfd_settime(rp->timerfd, TFD_TIMER_ABSTIME, &its, NULL);
+	for (;;) {
+		struct epoll_event ev[8];
+
+		if (stopped(rp) || rp->err)
+			return rp->err;
+		if (until_quiet && (quiet(rp) || iopf_peer_eof(rp->peer)))
+			return 0;
+		if (deadline_ns && iopf_now_ns() >= deadline_ns)
+			return 0;
+		int n = epoll_wait(rp->epfd, ev, 8, deadline_ns ? -1 : 0);
+
+		for (int i = 0; i < n; i++)
+			on_event(rp, &ev[i]);
+		if (iopf_peer_pending(rp->peer))
+			epoll_set(rp, EPOLL_CTL_MOD, iopf_peer_fd(rp->peer), EPOLLIN | EPOLLOUT);
+		if (!deadline_ns)
+			return rp->err;
+	}
+}
+
+/* ---- injection ---------------------------------------------------------- */
+
+static int live_dev(struct iopf_replay *rp, uint32_t cap_dev, uint32_t *live)
+{
+	for (size_t i = 0; i < rp->ndevs; i++)
+		if (rp->dev_cap[i] == cap_dev) {
+			*live = rp->dev_live[i];
+			return 0;
+		}
+	if (rp->ndevs == rp->dev_capn) {
+		size_t cap = rp->dev_capn ? rp->dev_capn * 2 : 16;
+		uint32_t *a = realloc(rp->dev_cap, cap * sizeof(*a));
+		uint32_t *b = a ? realloc(rp->dev_live, cap * sizeof(*b)) : NULL;
+
+		if (a)
+			rp->dev_cap = a;
+		if (!b)
+			return -ENOMEM;
+		rp->dev_live = b;
+		rp->dev_capn = cap;
+	}
+	int rc = iopf_target_device(rp->t, cap_dev, live);
+
+	if (rc)
+		return rc;
+	if (*live != cap_dev)
+		iopf_logf(rp->cfg.log, IOPF_LOG_DEBUG, "capture dev_id %u is live dev_id %u on %s",
+			  cap_dev, *live, iopf_target_name(rp->t));
+	rp->dev_cap[rp->ndevs] = cap_dev;
+	rp->dev_live[rp->ndevs++] = *live;
+	return 0;
+}
+
+/* Inject one group: whole where the target can, else split into single-record groups. */
+static int inject_group(struct iopf_replay *rp, const struct iopf_group *g)
+{
+	size_t max = iopf_target_max_group(rp->t), parts = g->n <= max ? 1 : g->n;
+	int rc = 0;
+
+	if (parts > 1)
+		rp->split++;
+	if (rp->cfg.handler == IOPF_REPLAY_FROM_CAPTURE)
+		rc = note_recorded_group(rp, g, parts);
+	for (size_t i = 0; i < g->n && !rc; i++) {
+		struct iommu_hwpt_pgfault f = g->recs[i];
+		bool last = parts > 1 || i + 1 == g->n;
+
+		rc = live_dev(rp, f.dev_id, &f.dev_id);
+		if (rc)
+			break;
+		f.cookie = 0;
+		if (last)
+			f.flags |= IOMMU_PGFAULT_FLAGS_LAST_PAGE;
+		else
+			f.flags &= ~IOMMU_PGFAULT_FLAGS_LAST_PAGE;
+		rc = iopf_target_inject(rp->t, &f);
+		if (!rc && last)
+			rp->injected_parts++;
+		if (!rc && last && rp->cfg.handler == IOPF_REPLAY_FROM_CAPTURE)
+			rc = fifo_push(rp, g->id, parts > 1 ? i : 0);
+	}
+	return rc;
+}
+
+/* When the group recorded at ts_ns is due, on the monotonic clock (0: now). */
+static uint64_t due_ns(struct iopf_replay *rp, uint64_t ts_ns)
+{
+	const struct iopf_replay_cfg *c = &rp->cfg;
+
+	if (c->schedule == IOPF_REPLAY_TOPSPEED)
+		return 0;
+	if (!rp->start_ns)	/* the schedule starts with the loop's first group */
+		rp->start_ns = iopf_now_ns();
+	if (c->schedule == IOPF_REPLAY_RATE)
+		return rp->start_ns + (uint64_t)((double)rp->injected_loop * 1e9 / c->rate);
+	if (!rp->have_ts0) {
+		rp->ts0 = rp->ts_last = ts_ns;
+		rp->skipped = 0;
+		rp->have_ts0 = true;
+	}
+	/* A recorded pause longer than max_gap_ns is cut short (a crafted time stamp must not stall us for years). */
+	if (ts_ns > rp->ts_last && ts_ns - rp->ts_last > c->max_gap_ns) {
+		if (!rp->gaps_cut++)
+			iopf_logf(c->log, IOPF_LOG_INFO, "%s: a pause of %.3fs in the capture is cut to "
+				  "--max-gap %.3fs", rp->capture, (double)(ts_ns - rp->ts_last) / 1e9,
+				  (double)c->max_gap_ns / 1e9);
+		rp->skipped += ts_ns - rp->ts_last - c->max_gap_ns;
+	}
+	if (ts_ns > rp->ts_last)
+		rp->ts_last = ts_ns;
+	double off = ts_ns > rp->ts0 ? (double)(ts_ns - rp->ts0 - rp->skipped) : 0;
+	double speed = c->schedule == IOPF_REPLAY_SPEED && c->speed > 0 ? c->speed : 1.0;
+
+	return rp->start_ns + (uint64_t)(off / speed);
+}
+
+static int wait_until(struct iopf_replay *rp, uint64_t due)
+{
+	if (rp->cfg.handler == IOPF_REPLAY_PEER)
+		return pump(rp, due, false);
+	struct timespec ts = { (time_t)(due / 1000000000ull), (long)(due % 1000000000ull) };
+
+	while (!stopped(rp) && clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &ts, NULL) == EINTR)
+		;
+	return 0;
+}
+
+/* The grouper's complete callback: a capture group is complete; inject it when due. */
+static int play_group(void *ctx, struct iopf_group *g)
+{
+	struct iopf_replay *rp = ctx;
+	uint64_t due = due_ns(rp, g->last_ns);
+	int rc = due ? wait_until(rp, due) : 0;
+
+	if (rc || stopped(rp))
+		return rc;
+	uint64_t now = iopf_now_ns();
+
+	if (due)
+		iopf_check_lag(iopf_session_check(rp->sess), now > due ? now - due : 0);
+	if (!rp->injected)
+		rp->first_inject_ns = now;
+	rc = inject_group(rp, g);
+	rp->injected++;
+	rp->injected_loop++;
+	rp->last_inject_ns = iopf_now_ns();
+	if (rc)
+		return rc;
+	if (rp->cfg.handler == IOPF_REPLAY_PEER)
+		return pump(rp, 0, false);	/* one pass: forward what was delivered */
+	/*
+	 * At top speed the success/invalid/callback handlers read after every
+	 * TOPSPEED_BATCH injections: whole-group reads pack several groups,
+	 * and the queue's readiness flips once per batch, not per group.
+	 * from-capture must see each group delivered before its answer.
+	 */
+	if (rp->cfg.schedule == IOPF_REPLAY_TOPSPEED && rp->cfg.handler != IOPF_REPLAY_FROM_CAPTURE &&
+	    rp->injected % TOPSPEED_BATCH)
+		return 0;
+	return service(rp);
+}
+
+/* ---- reading the capture -------------------------------------------------- */
+
+static int play_capture(struct iopf_replay *rp)
+{
+	char err[512];
+	struct iopf_reader *rd;
+	struct iopf_rec r;
+	int rc = iopf_reader_open(&rd, rp->capture, err, sizeof(err));
+
+	if (rc) {
+		iopf_logf(rp->cfg.log, IOPF_LOG_ERR, "%s", err);
+		return rc;
+	}
+	rp->start_ns = 0;
+	rp->injected_loop = 0;
+	rp->have_ts0 = false;
+	while (!stopped(rp) && (rc = iopf_reader_next(rd, &r)) != 0) {
+		struct iopf_group *g;
+
+		if (rc < 0) {
+			iopf_logf(rp->cfg.log, IOPF_LOG_ERR, "%s: %s", rp->capture, iopf_reader_error(rd));
+			if (rc != -EBADMSG)
+				break;
+			rp->bad_records++;
+			rc = 0;
+			continue;
+		}
+		/* The group rule (lib/group.c) injects each group as it completes. */
+		rc = iopf_grouper_rec(rp->grouper, &r, iopf_reader_recno(rd), &g);
+		if (!rc && r.type == IOPF_REC_RESPONSE && rp->cfg.handler == IOPF_REPLAY_FROM_CAPTURE)
+			rc = answer_recorded(rp, &r, g) ?: service(rp);
+		if (rc)
+			break;
+		if (rp->cfg.progress)
+			rp->cfg.progress(rp->cfg.progress_ctx, rp->injected);
+	}
+	if (rc >= 0 && !stopped(rp))
+		iopf_grouper_end(rp->grouper);	/* incomplete groups: warned about, not injected */
+	iopf_reader_free(rd);
+	return rc > 0 ? 0 : rc;
+}
+
+/* ---- set-up, the end, the report ---------------------------------------- */
+
+int iopf_replay_new(struct iopf_replay **rpp, struct iopf_target *t, const struct iopf_replay_cfg *cfg)
+{
+	struct iopf_replay *rp = calloc(1, sizeof(*rp));
+	struct iopf_session_cfg scfg = { 0 };
+	struct iopf_grouper_cfg gcfg = { .log = cfg->log, .keep_records = true,
+					 .complete = play_group, .forget = forget_group };
+	int rc;
+
+	*rpp = NULL;
+	if (!rp) {
+		if (cfg->handler == IOPF_REPLAY_PEER && cfg->peer_fd >= 0)
+			close(cfg->peer_fd);	/* ours from here on, even on failure */
+		return -ENOMEM;
+	}
+	rp->cfg = *cfg;
+	rp->t = t;
+	rp->epfd = rp->timerfd = -1;
+	if (!rp->cfg.loops)
+		rp->cfg.loops = 1;
+	if (!rp->cfg.max_gap_ns)
+		rp->cfg.max_gap_ns = UINT64_MAX;
+	if ((rp->cfg.handler == IOPF_REPLAY_CALLBACK && !rp->cfg.fn) ||
+	    (rp->cfg.handler == IOPF_REPLAY_PEER && rp->cfg.peer_fd < 0) ||
+	    (unsigned int)rp->cfg.handler > IOPF_REPLAY_PEER ||
+	    (rp->cfg.schedule == IOPF_REPLAY_RATE && !(rp->cfg.rate > 0)))
+		rc = -EINVAL;
+	else if (!iopf_target_can_inject(t))
+		rc = -EOPNOTSUPP;
+	else
+		rc = 0;
+	if (rc) {
+		if (rc == -EOPNOTSUPP)
+			iopf_logf(cfg->log, IOPF_LOG_ERR, "cannot replay into %s: the tool can only "
+				  "inject faults into sim and mock", iopf_target_name(t));
+		if (cfg->handler == IOPF_REPLAY_PEER && cfg->peer_fd >= 0)
+			close(cfg->peer_fd);
+		free(rp);
+		return rc;
+	}
+	gcfg.ctx = rp;
+	scfg.deadline_ns = cfg->deadline_ns;
+	scfg.out = cfg->out;
+	scfg.writer = cfg->writer;
+	scfg.log = cfg->log;
+	rc = iopf_session_new(&rp->sess, t, &scfg);
+	rc = rc ?: iopf_grouper_new(&rp->grouper, &gcfg);
+	if (rp->cfg.handler == IOPF_REPLAY_PEER) {
+		rc = rc ?: iopf_peer_new(&rp->peer, rp->cfg.peer_fd, cfg->log);
+		if (!rp->peer)
+			close(rp->cfg.peer_fd);
+	}
+	if (!rc) {
+		rp->epfd = epoll_create1(EPOLL_CLOEXEC);
+		rp->timerfd = timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC | TFD_NONBLOCK);
+		if (rp->epfd < 0 || rp->timerfd < 0)
+			rc = -errno;
+	}
+	rc = rc ?: epoll_set(rp, EPOLL_CTL_ADD, rp->timerfd, EPOLLIN);
+	if (!rc && rp->peer) {
+		rc = epoll_set(rp, EPOLL_CTL_ADD, iopf_target_fd(t), EPOLLIN);
+		rc = rc ?: epoll_set(rp, EPOLL_CTL_ADD, iopf_peer_fd(rp->peer), EPOLLIN);
+	}
+	if (!rc && cfg->writer)
+		rc = iopf_session_meta_start(rp->sess, cfg->source ? cfg->source : iopf_target_name(t),
+					     NULL);
+	if (rc) {
+		iopf_replay_free(rp);
+		return rc;
+	}
+	*rpp = rp;
+	return 0;
+}
+
+void iopf_replay_free(struct iopf_replay *rp)
+{
+	if (!rp)
+		return;
+	iopf_session_free(rp->sess);
+	iopf_peer_free(rp->peer);
+	iopf_grouper_free(rp->grouper);
+	for (size_t i = 0; i < rp->recorded.cap; i++)	/* groups not forgotten (a stop) */
+		if (rp->recorded.s[i].used)
+			free((void *)(uintptr_t)rp->recorded.s[i].val);
+	u64map_free(&rp->recorded);
+	free(rp->fifo);
+	free(rp->dev_cap);
+	free(rp->dev_live);
+	if (rp->epfd >= 0)
+		close(rp->epfd);
+	if (rp->timerfd >= 0)
+		close(rp->timerfd);
+	free(rp);
+}
+
+/* After the last injection: wait for the peer's answers, then let it go. */
+static int finish_peer(struct iopf_replay *rp)
+{
+	struct iopf_peer_counts pc;
+	int rc = pump(rp, iopf_now_ns() + rp->cfg.timeout_ns, true);
+
+	if (!rc && !rp->n.outstanding)	/* stragglers (duplicates) get a moment */
+		rc = pump(rp, iopf_now_ns() + rp->cfg.timeout_ns / 20, false);
+	iopf_peer_shutdown(rp->peer);
+	if (!rc)
+		rc = pump(rp, iopf_now_ns() + PEER_CLOSE_NS, true);
+	iopf_peer_counts(rp->peer, &pc);
+	iopf_logf(rp->cfg.log, IOPF_LOG_DEBUG, "handler: %llu groups sent in %llu reads of the "
+		  "queue, at most %llu bytes waiting for its socket", (unsigned long long)pc.sent,
+		  (unsigned long long)rp->n.reads, (unsigned long long)pc.queued_max);
+	return rc;
+}
+
+static void fill_report(struct iopf_replay *rp, struct iopf_report *rep)
+{
+	uint64_t end = rp->last_inject_ns > rp->first_inject_ns ? rp->last_inject_ns : iopf_now_ns();
+
+	iopf_check_finish(iopf_session_check(rp->sess), rep);
+	rep->wall_ns = rp->injected ? end - rp->first_inject_ns : 0;
+	/* answered groups: one accepted response each */
+	rep->groups_per_s = rep->wall_ns ? (double)rep->v[IOPF_OK] * 1e9 / (double)rep->wall_ns : 0;
+	rep->split_groups = rp->split;
+	rep->dev_capture = rp->dev_cap;
+	rep->dev_live = rp->dev_live;
+	rep->ndevs = rp->ndevs;
+	if (rp->split)
+		iopf_logf(rp->cfg.log, IOPF_LOG_WARN, "%llu multi-record groups were injected split "
+			  "into single-record groups: %s makes only single-record groups",
+			  (unsigned long long)rp->split, iopf_target_name(rp->t));
+}
+
+int iopf_replay_run(struct iopf_replay *rp, const char *capture, struct iopf_report *rep)
+{
+	int rc = 0, rc2;
+
+	memset(rep, 0, sizeof(*rep));
+	rp->capture = capture;
+	if (rp->peer && rp->cfg.settle_ns)	/* a handler needs a moment to start */
+		rc = pump(rp, iopf_now_ns() + rp->cfg.settle_ns, false);
+	for (uint64_t i = 0; !rc && i < rp->cfg.loops && !stopped(rp); i++)
+		rc = play_capture(rp);
+	rc2 = rp->peer ? finish_peer(rp) : service(rp);
+	rc = rc ?: rc2;
+	if (rp->cfg.writer) {	/* the -w capture's META end=1 (after a write error: that error) */
+		int wrc = iopf_session_meta_end(rp->sess, 0);
+
+		refresh(rp);
+		if (wrc && !rp->n.write_err)
+			rp->n.write_err = wrc;
+	} else {
+		refresh(rp);
+	}
+	fill_report(rp, rep);
+	if (rc)
+		return rc;
+	return rp->bad_records ? -EBADMSG : 0;
+}
+
+void iopf_replay_counts(const struct iopf_replay *rp, struct iopf_session_counts *c)
+{
+	*c = rp->n;
+}

@@ -1,0 +1,318 @@
+// SPDX-License-Identifier: MIT
+/*
+ * A live session on a fault queue: read whole groups with one large
+ * buffer (grown when a group does not fit), answer them in batches
+ * (resubmitting after a refused entry), and print, record and check every
+ * record on the way.  monitor, record and replay are built on it.
+ *
+ * The kernel's side, drivers/iommu/iommufd/fault.c:
+ *  - iommufd_fault_fops_read() returns whole groups only, and -EINVAL
+ *    when the first waiting group does not fit the count;
+ *  - iommufd_fault_fops_write() stops at the first response it refuses
+ *    and returns the bytes consumed before it, or the errno when it was
+ *    the first: so after a short write the entry at the cut was refused
+ *    and the rest was not looked at.
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/utsname.h>
+
+#include "internal.h"
+
+/* Read buffer: 64 KiB rounded down to whole records. */
+#define READ_BYTES (65536 / IOPF_FAULT_SIZE * IOPF_FAULT_SIZE)
+/* Largest read we grow to for a group that does not fit: the largest group lib/group.c keeps. */
+#define READ_MAX ((size_t)IOPF_GROUP_MAX_RECORDS * IOPF_FAULT_SIZE)
+
+struct iopf_session {
+	struct iopf_session_cfg cfg;
+	struct iopf_target *target;
+	struct iopf_check *check;	/* always: every response is classified */
+	uint32_t queue_id;
+	uint64_t seq;			/* record number */
+	uint8_t *buf;
+	size_t cap;
+	struct iommu_hwpt_page_response *batch;	/* responses to write in one go */
+	size_t nbatch, batch_cap;
+	struct iopf_session_counts n;
+};
+
+int iopf_session_new(struct iopf_session **sp, struct iopf_target *t,
+		     const struct iopf_session_cfg *cfg)
+{
+	struct iopf_session *s = calloc(1, sizeof(*s));
+	struct iopf_check_cfg ccfg = { 0 };
+
+	*sp = NULL;
+	if (!s)
+		return -ENOMEM;
+	if (cfg)
+		s->cfg = *cfg;
+	ccfg.deadline_ns = s->cfg.deadline_ns;
+	s->target = t;
+	s->queue_id = iopf_target_queue_id(t);
+	s->cap = READ_BYTES;
+	s->buf = malloc(s->cap);
+	if (!s->buf || iopf_check_new(&s->check, &ccfg)) {
+		iopf_session_free(s);
+		return -ENOMEM;
+	}
+	*sp = s;
+	return 0;
+}
+
+void iopf_session_free(struct iopf_session *s)
+{
+	if (!s)
+		return;
+	iopf_check_free(s->check);
+	free(s->buf);
+	free(s->batch);
+	free(s);
+}
+
+struct iopf_check *iopf_session_check(struct iopf_session *s)
+{
+	return s->check;
+}
+
+void iopf_session_counts(const struct iopf_session *s, struct iopf_session_counts *c)
+{
+	*c = s->n;
+}
+
+static void realtime(struct timespec *ts)
+{
+	clock_gettime(CLOCK_REALTIME, ts);
+}
+
+/* Print and record one record; a capture write error is kept for the caller. */
+static void emit(struct iopf_session *s, struct iopf_rec *r)
+{
+	r->version = IOPF_REC_VERSION;
+	r->hdr_len = IOPF_REC_HDR_LEN;
+	r->queue_id = s->queue_id;
+	r->seq = s->seq++;
+	if (s->cfg.out)
+		iopf_print_rec(s->cfg.out, r);
+	if (s->cfg.writer && !s->n.write_err) {
+		int rc = iopf_writer_put(s->cfg.writer, r);
+
+		if (rc)
+			s->n.write_err = rc;
+	}
+}
+
+/* The read buffer was too small for the first group: grow it. */
+static int grow(struct iopf_session *s)
+{
+	size_t cap = s->cap * 2;
+	uint8_t *buf;
+
+	if (s->cap >= READ_MAX) {
+		iopf_logf(s->cfg.log, IOPF_LOG_ERR, "%s: a group does not fit in a read of %zu bytes "
+			  "(%zu records, the most a group may have)", iopf_target_name(s->target),
+			  s->cap, s->cap / IOPF_FAULT_SIZE);
+		return -EMSGSIZE;
+	}
+	if (cap > READ_MAX)
+		cap = READ_MAX;
+	buf = realloc(s->buf, cap);
+	if (!buf)
+		return -ENOMEM;
+	s->buf = buf;
+	s->cap = cap;
+	return 0;
+}
+
+struct split_ctx {
+	struct iopf_session *s;
+	iopf_group_fn fn;
+	void *ctx;
+	struct timespec ts;
+	int err;		/* the callback's first error: the rest of the read is still handled */
+};
+
+/* One group of a read (lib/group.c): print and record its records, check it, hand it out. */
+static int on_split(void *ctx, struct iopf_group *g)
+{
+	struct split_ctx *sc = ctx;
+	struct iopf_rec r = { .type = IOPF_REC_FAULT, .ts = sc->ts };
+
+	if (!g->terminated)
+		iopf_logf(sc->s->cfg.log, IOPF_LOG_WARN, "%s: a read returned a group (cookie %u) "
+			  "without its LAST_PAGE record; taken as complete",
+			  iopf_target_name(sc->s->target), g->cookie);
+	for (size_t i = 0; i < g->n; i++) {
+		r.u.fault = g->recs[i];
+		emit(sc->s, &r);
+	}
+	iopf_check_group(sc->s->check, g, g->last_ns);
+	if (sc->fn) {
+		int rc = sc->fn(sc->ctx, g);
+
+		if (rc && !sc->err)
+			sc->err = rc;
+	}
+	return 0;
+}
+
+/* Read at most what the group limit leaves: one record per group at the least. */
+static size_t read_count(const struct iopf_session *s)
+{
+	uint64_t left = s->cfg.limit > s->n.groups ? s->cfg.limit - s->n.groups : 0;
+
+	if (!s->cfg.limit || left * IOPF_FAULT_SIZE >= s->cap)
+		return s->cap;
+	return (size_t)left * IOPF_FAULT_SIZE;
+}
+
+ssize_t iopf_session_drain(struct iopf_session *s, iopf_group_fn fn, void *ctx)
+{
+	struct split_ctx sc = { .s = s, .fn = fn, .ctx = ctx };
+	ssize_t total = 0;
+	bool full = false;	/* the limited count was too small for the first group */
+
+	while (!s->cfg.limit || s->n.groups < s->cfg.limit) {
+		size_t count = full ? s->cap : read_count(s);
+		ssize_t r = iopf_target_read(s->target, s->buf, count);
+
+		if (r == -EINTR)
+			continue;
+		if (r == -EINVAL) {
+			int rc = count < s->cap ? 0 : grow(s);
+
+			if (rc)
+				return rc;
+			full = true;
+			continue;
+		}
+		if (r == -EAGAIN || r == 0)
+			break;
+		if (r < 0)
+			return r;
+		full = false;
+		s->n.reads++;
+		realtime(&sc.ts);
+		size_t nrec = (size_t)r / IOPF_FAULT_SIZE;
+		ssize_t g = iopf_group_split(s->queue_id, (const void *)s->buf, nrec, iopf_now_ns(),
+					     on_split, &sc);
+
+		s->n.faults += nrec;
+		s->n.groups += (uint64_t)g;
+		s->n.outstanding += (uint64_t)g;
+		total += g;
+		if (sc.err)
+			return sc.err;
+	}
+	return total;
+}
+
+void iopf_session_note_response(struct iopf_session *s, const struct iommu_hwpt_page_response *resp,
+				uint32_t status, uint64_t t_ns)
+{
+	struct iopf_rec r = { .type = IOPF_REC_RESPONSE, .status = status };
+	uint64_t lat = 0;
+	enum iopf_verdict v = iopf_check_response(s->check, s->queue_id, resp, status, t_ns, &lat);
+
+	s->n.responses++;
+	if (v == IOPF_OK || v == IOPF_V_LATE) {
+		s->n.accepted++;
+		if (s->n.outstanding)
+			s->n.outstanding--;
+	}
+	realtime(&r.ts);
+	r.latency_ns = lat;
+	r.u.resp = *resp;
+	emit(s, &r);
+}
+
+int iopf_session_respond(struct iopf_session *s, const struct iommu_hwpt_page_response *resp,
+			 size_t n)
+{
+	size_t off = 0;
+
+	while (off < n) {
+		ssize_t w = iopf_target_write(s->target, resp + off, (n - off) * IOPF_RESP_SIZE);
+		uint64_t t = iopf_now_ns();
+
+		if (w == -EINTR)
+			continue;
+		if (w > 0) {
+			size_t k = (size_t)w / IOPF_RESP_SIZE;
+
+			for (size_t j = 0; j < k; j++)
+				iopf_session_note_response(s, &resp[off + j], 0, t);
+			off += k;
+		} else if (w == -EINVAL) {
+			/* The kernel refused entry off and looked at none after it: resubmit the rest. */
+			iopf_session_note_response(s, &resp[off], EINVAL, t);
+			off++;
+		} else {
+			return w < 0 ? (int)w : -EIO;
+		}
+	}
+	return 0;
+}
+
+int iopf_session_queue(struct iopf_session *s, uint32_t cookie, uint32_t code)
+{
+	if (s->nbatch == s->batch_cap) {
+		size_t cap = s->batch_cap ? s->batch_cap * 2 : 256;
+		struct iommu_hwpt_page_response *b = realloc(s->batch, cap * sizeof(*b));
+
+		if (!b)
+			return -ENOMEM;
+		s->batch = b;
+		s->batch_cap = cap;
+	}
+	s->batch[s->nbatch++] = (struct iommu_hwpt_page_response){ .cookie = cookie, .code = code };
+	return 0;
+}
+
+size_t iopf_session_queued(const struct iopf_session *s)
+{
+	return s->nbatch;
+}
+
+int iopf_session_flush(struct iopf_session *s)
+{
+	int rc = s->nbatch ? iopf_session_respond(s, s->batch, s->nbatch) : 0;
+
+	s->nbatch = 0;
+	return rc;
+}
+
+int iopf_session_meta_start(struct iopf_session *s, const char *source, const char *extra)
+{
+	char text[4096];
+	struct utsname u;
+	struct timespec ts;
+
+	if (!s->cfg.writer)
+		return 0;
+	if (uname(&u))
+		strcpy(u.release, "unknown");
+	snprintf(text, sizeof(text),
+		 "tool=iopftool\nversion=%s\nsource=%s\nkernel=%s\nfault_record_size=%zu\n%s",
+		 IOPF_VERSION, source, u.release, IOPF_FAULT_SIZE, extra ? extra : "");
+	realtime(&ts);
+	s->seq++;
+	return iopf_writer_meta(s->cfg.writer, &ts, text);
+}
+
+int iopf_session_meta_end(struct iopf_session *s, uint64_t lost)
+{
+	char text[256];
+	struct timespec ts;
+
+	if (!s->cfg.writer || s->n.write_err)
+		return s->n.write_err;
+	snprintf(text, sizeof(text), "end=1\nfaults=%llu\ngroups=%llu\nresponses=%llu\nlost=%llu\n",
+		 (unsigned long long)s->n.faults, (unsigned long long)s->n.groups,
+		 (unsigned long long)s->n.responses, (unsigned long long)lost);
+	realtime(&ts);
+	s->seq++;
+	return iopf_writer_meta(s->cfg.writer, &ts, text);
+}
