@@ -40,7 +40,7 @@ _Static_assert(offsetof(struct iommu_hwpt_alloc, fault_id) == 40, "hwpt_alloc.fa
 
 #define IOPF_FAULT_SIZE	 ((size_t)sizeof(struct iommu_hwpt_pgfault))	   /* 40 */
 #define IOPF_RESP_SIZE	 ((size_t)sizeof(struct iommu_hwpt_page_response)) /* 8 */
-/* Kernel-internal flag some IOMMUs leak into records (KERNEL-FACTS 1.10). */
+/* Kernel-internal flag some IOMMUs leak into records (doc/kernel-notes.md §1). */
 #define IOPF_FLAG_RESPONSE_NEEDS_PASID (1u << 2)
 
 /* ------------------------------------------------------------------ */
@@ -58,7 +58,7 @@ void iopf_logf(const struct iopf_log *log, enum iopf_log_level level,
 	       const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 
 /* ------------------------------------------------------------------ */
-/* Capture records (SPEC.md section 4): 32-byte header, LE fields      */
+/* Capture records (iopftool-capture(5)): 32-byte header, LE fields   */
 /* ------------------------------------------------------------------ */
 #define IOPF_REC_MAGIC	 0x46504f49u /* "IOPF" as a little-endian u32 */
 #define IOPF_REC_VERSION 1
@@ -573,7 +573,7 @@ void iopf_grouper_counts(const struct iopf_grouper *gr, struct iopf_grouper_coun
 size_t iopf_grouper_open_records(const struct iopf_grouper *gr);
 
 /* ------------------------------------------------------------------ */
-/* The response checker (SPEC.md section 5)                            */
+/* The response checker (iopftool-replay(8), THE REPORT)              */
 /* ------------------------------------------------------------------ */
 enum iopf_verdict {
 	IOPF_OK = 0,
@@ -636,7 +636,7 @@ const struct iopf_hist *iopf_check_latency(const struct iopf_check *c);
 /* Fill rep->latency_ns (count, min, mean, percentiles, max) from h. */
 void iopf_report_latency(struct iopf_report *rep, const struct iopf_hist *h);
 
-/* Print a report (SPEC.md section 5) with its identifying strings. */
+/* Print a report (iopftool-replay(8), THE REPORT) with its identifying strings. */
 void iopf_print_report(struct iopf_out *o, const char *capture, const char *target,
 		       const char *handler, const struct iopf_report *rep);
 
@@ -1055,7 +1055,7 @@ int iopf_gen_next(struct iopf_gen *g, struct iommu_hwpt_pgfault *recs, size_t ca
 struct iopf_target;
 
 /*
- * Open a queue by name (SPEC.md section 2).  On failure returns a
+ * Open a queue by name (iopftool(8), QUEUES).  On failure returns a
  * negative errno and in err a message saying what is missing and what
  * to do about it.
  */

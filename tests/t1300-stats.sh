@@ -99,7 +99,7 @@ test_expect_success 'several captures are summed; each has its own cookie space'
 	jget c groups 1050 && jget c ok true && jget c capture g1.pcap,g4.pcap
 '
 
-test_expect_success '--check on a clean capture: exit 0, report of SPEC section 5' '
+test_expect_success '--check on a clean capture: exit 0, the report of iopftool-replay(8)' '
 	test_expect_code 0 iopftool -j stats --check g1.pcap >c &&
 	jget c ok true && jget c handler recorded && jget c target generate &&
 	jget c groups 1000 && jget c responses 1000 && jget c latency_ns.count 1000 &&
