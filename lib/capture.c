@@ -26,6 +26,7 @@
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/utsname.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -665,6 +666,30 @@ int iopf_writer_meta(struct iopf_writer *w, const struct timespec *ts, const cha
 	else
 		clock_gettime(CLOCK_REALTIME, &r.ts);
 	return iopf_writer_put(w, &r);
+}
+
+int iopf_writer_meta_start(struct iopf_writer *w, const struct timespec *ts, const char *source,
+			   const char *kernel, const char *extra)
+{
+	char text[4096];
+	struct utsname u;
+
+	if (!kernel)
+		kernel = uname(&u) ? "unknown" : u.release;
+	snprintf(text, sizeof(text),
+		 "tool=iopftool\nversion=%s\nsource=%s\nkernel=%s\nfault_record_size=%zu\n%s",
+		 IOPF_VERSION, source, kernel, IOPF_FAULT_SIZE, extra ? extra : "");
+	return iopf_writer_meta(w, ts, text);
+}
+
+int iopf_writer_meta_end(struct iopf_writer *w, const struct timespec *ts, uint64_t faults,
+			 uint64_t groups, uint64_t responses, uint64_t lost, const char *extra)
+{
+	char text[1024];
+
+	snprintf(text, sizeof(text), "end=1\nfaults=%" PRIu64 "\ngroups=%" PRIu64 "\nresponses=%" PRIu64
+		 "\nlost=%" PRIu64 "\n%s", faults, groups, responses, lost, extra ? extra : "");
+	return iopf_writer_meta(w, ts, text);
 }
 
 int iopf_writer_flush(struct iopf_writer *w)

@@ -167,6 +167,44 @@ int iopf_writer_open(struct iopf_writer **w, const char *path, int linktype,
 int iopf_writer_put(struct iopf_writer *w, struct iopf_rec *r);
 /* Append a META record of key=value lines (text need not end with '\n'). */
 int iopf_writer_meta(struct iopf_writer *w, const struct timespec *ts, const char *text);
+/**
+ * iopf_meta_get() - one value of a META record (iopftool-capture(5))
+ * @r: a META record
+ * @key: the key, e.g. "source" or "end"
+ * @val: set to its value (cut to fit, NUL-terminated)
+ * @len: the size of @val
+ *
+ * Lines are key=value, split at the first '='; a key given twice has its
+ * last value, as in the JSON printer.  Return: true when @key is there.
+ */
+bool iopf_meta_get(const struct iopf_rec *r, const char *key, char *val, size_t len);
+/**
+ * iopf_writer_meta_start() - the META record a capture starts with
+ * @w: the writer
+ * @ts: its time stamp (NULL: now)
+ * @source: the queue's name (source=)
+ * @kernel: kernel= (NULL: this machine's uname -r)
+ * @extra: more key=value lines, each ending in a newline, or NULL
+ *
+ * Writes tool=, version=, source=, kernel= and fault_record_size= as
+ * iopftool-capture(5) lists them.  Return: as iopf_writer_put().
+ */
+int iopf_writer_meta_start(struct iopf_writer *w, const struct timespec *ts, const char *source,
+			   const char *kernel, const char *extra);
+/**
+ * iopf_writer_meta_end() - the META record of a capture that ended cleanly
+ * @w: the writer
+ * @ts: its time stamp (NULL: now)
+ * @faults: FAULT records written
+ * @groups: groups delivered
+ * @responses: RESPONSE records written
+ * @lost: records lost
+ * @extra: more key=value lines, each ending in a newline, or NULL
+ *
+ * end=1 tells readers the capture is complete.  Return: as iopf_writer_put().
+ */
+int iopf_writer_meta_end(struct iopf_writer *w, const struct timespec *ts, uint64_t faults,
+			 uint64_t groups, uint64_t responses, uint64_t lost, const char *extra);
 int iopf_writer_flush(struct iopf_writer *w);	/* -errno on a write error (ENOSPC...) */
 int iopf_writer_close(struct iopf_writer *w);	/* flush, close, free; -errno if anything failed */
 uint64_t iopf_writer_count(const struct iopf_writer *w);

@@ -236,6 +236,22 @@ static bool meta_next(const char **p, size_t *left, struct meta_line *l)
 	return false;
 }
 
+bool iopf_meta_get(const struct iopf_rec *r, const char *key, char *val, size_t len)
+{
+	const char *p = (const char *)r->payload;
+	size_t left = r->payload ? r->payload_len : 0, klen = strlen(key);
+	struct meta_line l;
+	bool found = false;
+
+	while (meta_next(&p, &left, &l)) {
+		if (l.klen != klen || l.klen == l.n || memcmp(l.p, key, klen))
+			continue;
+		snprintf(val, len, "%.*s", (int)(l.n - klen - 1), l.p + klen + 1);
+		found = true;	/* the last line with the key wins, as in the JSON */
+	}
+	return found;
+}
+
 /* n bytes of s as a C string in buf (a NUL would cut it: '?'). */
 static char *meta_cstr(const char *s, size_t n, char *sbuf, size_t slen)
 {

@@ -16,7 +16,6 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/utsname.h>
 
 #include "internal.h"
 
@@ -286,33 +285,23 @@ int iopf_session_flush(struct iopf_session *s)
 
 int iopf_session_meta_start(struct iopf_session *s, const char *source, const char *extra)
 {
-	char text[4096];
-	struct utsname u;
 	struct timespec ts;
 
 	if (!s->cfg.writer)
 		return 0;
-	if (uname(&u))
-		strcpy(u.release, "unknown");
-	snprintf(text, sizeof(text),
-		 "tool=iopftool\nversion=%s\nsource=%s\nkernel=%s\nfault_record_size=%zu\n%s",
-		 IOPF_VERSION, source, u.release, IOPF_FAULT_SIZE, extra ? extra : "");
 	realtime(&ts);
 	s->seq++;
-	return iopf_writer_meta(s->cfg.writer, &ts, text);
+	return iopf_writer_meta_start(s->cfg.writer, &ts, source, NULL, extra);
 }
 
 int iopf_session_meta_end(struct iopf_session *s, uint64_t lost)
 {
-	char text[256];
 	struct timespec ts;
 
 	if (!s->cfg.writer || s->n.write_err)
 		return s->n.write_err;
-	snprintf(text, sizeof(text), "end=1\nfaults=%llu\ngroups=%llu\nresponses=%llu\nlost=%llu\n",
-		 (unsigned long long)s->n.faults, (unsigned long long)s->n.groups,
-		 (unsigned long long)s->n.responses, (unsigned long long)lost);
 	realtime(&ts);
 	s->seq++;
-	return iopf_writer_meta(s->cfg.writer, &ts, text);
+	return iopf_writer_meta_end(s->cfg.writer, &ts, s->n.faults, s->n.groups, s->n.responses,
+				    lost, NULL);
 }

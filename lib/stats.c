@@ -208,32 +208,14 @@ static void on_response(struct iopf_stats *st, const struct iopf_rec *r, uint64_
 /* ------------------------------------------------------------------ */
 /* META: source= and end=1                                             */
 /* ------------------------------------------------------------------ */
-static bool meta_value(const struct iopf_rec *r, const char *key, char *val, size_t len)
-{
-	const char *p = (const char *)r->payload, *end = p + r->payload_len;
-	size_t klen = strlen(key);
-
-	while (p && p < end) {
-		const char *nl = memchr(p, '\n', (size_t)(end - p));
-		const char *eol = nl ? nl : end;
-
-		if ((size_t)(eol - p) > klen && !memcmp(p, key, klen) && p[klen] == '=') {
-			snprintf(val, len, "%.*s", (int)(eol - p - (long)klen - 1), p + klen + 1);
-			return true;
-		}
-		p = eol + 1;
-	}
-	return false;
-}
-
 static void on_meta(struct iopf_stats *st, const struct iopf_rec *r)
 {
 	char val[128];
 
 	st->meta++;
-	if (meta_value(r, "end", val, sizeof(val)) && !strcmp(val, "1"))
+	if (iopf_meta_get(r, "end", val, sizeof(val)) && !strcmp(val, "1"))
 		st->fi->complete = true;
-	if (!meta_value(r, "source", val, sizeof(val)))
+	if (!iopf_meta_get(r, "source", val, sizeof(val)))
 		return;
 	if (!st->source[0])
 		snprintf(st->source, sizeof(st->source), "%s", val);

@@ -16,7 +16,7 @@ sources() {
 	done
 }
 
-# "NAME.md" as written in a file (roff's \- read as -), one "file:line:NAME" a line;
+# Document names ending in .md as written in a file (roff's \- read as -), one "file:line:NAME" a line;
 # a name given as a value (BENCH_OUT=x.md) is the reader's own file.
 cited_md() {
 	while read -r f; do

@@ -402,25 +402,18 @@ static int run(struct gen_state *s)
 /* ------------------------------------------------------------------ */
 static int write_meta_start(struct gen_state *s)
 {
-	char text[512];
+	char seed[40];
 	struct timespec ts = vtime(0);
 
-	snprintf(text, sizeof(text),
-		 "tool=iopftool\nversion=%s\nsource=generate\nseed=%" PRIu64 "\nkernel=none\n"
-		 "fault_record_size=%zu\n",
-		 IOPF_VERSION, s->o->cfg.seed, IOPF_FAULT_SIZE);
-	return iopf_writer_meta(s->w, &ts, text);
+	snprintf(seed, sizeof(seed), "seed=%" PRIu64 "\n", s->o->cfg.seed);
+	return iopf_writer_meta_start(s->w, &ts, "generate", "none", seed);
 }
 
 static int write_meta_end(struct gen_state *s)
 {
-	char text[256];
 	struct timespec ts = vtime(s->now);
 
-	snprintf(text, sizeof(text),
-		 "end=1\nfaults=%" PRIu64 "\ngroups=%" PRIu64 "\nresponses=%" PRIu64 "\nlost=%" PRIu64 "\n",
-		 s->nfaults, s->ngroups, s->nresponses, s->nlost);
-	return iopf_writer_meta(s->w, &ts, text);
+	return iopf_writer_meta_end(s->w, &ts, s->nfaults, s->ngroups, s->nresponses, s->nlost, NULL);
 }
 
 static int setup(struct gen_state *s)

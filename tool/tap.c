@@ -9,7 +9,6 @@
 #include <poll.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/utsname.h>
 #include <time.h>
 
 #include "monitor.h"
@@ -55,19 +54,7 @@ static void put(struct tap_run *tr, struct iopf_rec *r)
 
 static int write_meta(struct tap_run *tr, const char *extra)
 {
-	char text[4096];
-	struct utsname u;
-	struct timespec ts;
-
-	if (!tr->w)
-		return 0;
-	if (uname(&u))
-		strcpy(u.release, "unknown");
-	snprintf(text, sizeof(text),
-		 "tool=iopftool\nversion=%s\nsource=%s\nkernel=%s\nfault_record_size=%zu\n%s",
-		 IOPF_VERSION, tr->o->source, u.release, IOPF_FAULT_SIZE, extra);
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return iopf_writer_meta(tr->w, &ts, text);
+	return tr->w ? iopf_writer_meta_start(tr->w, NULL, tr->o->source, NULL, extra) : 0;
 }
 
 /* Hand every ready record to the outputs; -errno on a tap failure. */
@@ -182,18 +169,13 @@ int tap_run(struct monitor_opts *o)
 		p_err("%s: %s", o->source, strerror(-rc));
 	summary(&tr, start);
 	if (tr.w) {
-		char text[256];
-		struct timespec ts;
+		char autos[48];
 		int wrc = tr.write_err;
 
-		snprintf(text, sizeof(text),
-			 "end=1\nfaults=%llu\ngroups=%llu\nresponses=%llu\nlost=%llu\nauto_responses=%llu\n",
-			 (unsigned long long)tr.faults, (unsigned long long)tr.groups,
-			 (unsigned long long)tr.responses, (unsigned long long)tr.lost,
-			 (unsigned long long)tr.autos);
-		clock_gettime(CLOCK_REALTIME, &ts);
+		snprintf(autos, sizeof(autos), "auto_responses=%llu\n", (unsigned long long)tr.autos);
 		if (!wrc)
-			wrc = iopf_writer_meta(tr.w, &ts, text);
+			wrc = iopf_writer_meta_end(tr.w, NULL, tr.faults, tr.groups, tr.responses,
+						   tr.lost, autos);
 		int rc2 = iopf_writer_close(tr.w);
 
 		wrc = wrc ?: rc2;
