@@ -316,3 +316,22 @@ const char *iopf_verdict_str(enum iopf_verdict v)
 		return "unknown";
 	return verdict_names[v];
 }
+
+static const char *const bug_names[IOPF_BUG_COUNT] = {
+	[IOPF_BUG_NONE] = "none", [IOPF_BUG_ECHO_GRPID] = "echo-grpid",
+	[IOPF_BUG_DUPLICATE] = "duplicate", [IOPF_BUG_DROP] = "drop",
+	[IOPF_BUG_BAD_CODE] = "bad-code", [IOPF_BUG_DELAY] = "delay",
+};
+
+const char *iopf_bug_name(enum iopf_bug bug)
+{
+	return (unsigned int)bug < IOPF_BUG_COUNT ? bug_names[bug] : "none";
+}
+
+int iopf_bug_parse(const char *name)
+{
+	for (int i = IOPF_BUG_ECHO_GRPID; i < IOPF_BUG_COUNT; i++)
+		if (name && !strcmp(name, bug_names[i]))
+			return i;
+	return -EINVAL;
+}

@@ -671,6 +671,25 @@ void iopf_check_lag(struct iopf_check *c, uint64_t lag_ns);
 void iopf_check_finish(struct iopf_check *c, struct iopf_report *rep);
 const struct iopf_hist *iopf_check_latency(const struct iopf_check *c);
 
+/*
+ * The wrong handlers `handle --bug` plays and `generate --bug` writes
+ * (iopftool-handle(8)): each makes the checker count one class.
+ */
+enum iopf_bug {
+	IOPF_BUG_NONE,
+	IOPF_BUG_ECHO_GRPID,	/* answers with the device's grpid: grpid_echo */
+	IOPF_BUG_DUPLICATE,	/* answers twice: duplicate */
+	IOPF_BUG_DROP,		/* never answers: unanswered */
+	IOPF_BUG_BAD_CODE,	/* answers with code 2: bad_code */
+	IOPF_BUG_DELAY,		/* answers late: late, with --deadline */
+	IOPF_BUG_COUNT
+};
+#define IOPF_BUG_LIST "echo-grpid, duplicate, drop, bad-code, delay"
+/* "echo-grpid", ...; "none" for IOPF_BUG_NONE and unknown values. */
+const char *iopf_bug_name(enum iopf_bug bug);
+/* The mode of a name in IOPF_BUG_LIST, or -EINVAL. */
+int iopf_bug_parse(const char *name);
+
 /* Fill rep->latency_ns (count, min, mean, percentiles, max) from h. */
 void iopf_report_latency(struct iopf_report *rep, const struct iopf_hist *h);
 

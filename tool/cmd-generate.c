@@ -28,19 +28,13 @@
 #define DELAY_FACTOR	100
 #define BAD_CODE	2
 
-enum bug { BUG_NONE, BUG_ECHO_GRPID, BUG_DUPLICATE, BUG_DROP, BUG_BAD_CODE, BUG_DELAY };
-
-static const char *const bug_names[] = {
-	[BUG_NONE] = "none", [BUG_ECHO_GRPID] = "echo-grpid", [BUG_DUPLICATE] = "duplicate",
-	[BUG_DROP] = "drop", [BUG_BAD_CODE] = "bad-code", [BUG_DELAY] = "delay",
-};
 
 struct gen_opts {
 	const char *out;
 	struct iopf_gen_cfg cfg;
 	double pasid_less;
 	uint64_t latency_ns;
-	enum bug bug;
+	enum iopf_bug bug;
 	uint64_t bug_every;
 	int linktype;
 	uint64_t lost_every;
@@ -68,7 +62,7 @@ static const struct argp_option gen_options[] = {
 	{ "grpid-bits", OPT_GRPID_BITS, "N", 0, "grpid width in bits (default 9, the PCIe PRGI)", 0 },
 	{ "latency", OPT_LATENCY, "DUR", 0, "mean handler latency, exponential (default 20us)", 0 },
 	{ "unknown-flags", OPT_UNKNOWN_FLAGS, "MASK", 0, "extra flag bits on PASID faults (0x4: the kernel's leak)", 0 },
-	{ "bug", OPT_BUG, "MODE", 0, "a wrong handler: echo-grpid, duplicate, drop, bad-code, delay", 0 },
+	{ "bug", OPT_BUG, "MODE", 0, "a wrong handler: " IOPF_BUG_LIST, 0 },
 	{ "bug-every", OPT_BUG_EVERY, "N", 0, "the bug hits every Nth group (default 1: all)", 0 },
 	{ "linktype", OPT_LINKTYPE, "N", 0, "pcap link type, 147..162 (default 147)", 0 },
 	{ "lost-every", OPT_LOST_EVERY, "N", 0, "write a LOST record instead of every Nth record", 0 },
@@ -90,17 +84,6 @@ static void parse_group_size(struct argp_state *state, struct gen_opts *o, const
 		argp_error(state, "--group-size: '%s' is not MIN[-MAX] with 1 <= MIN <= MAX", arg);
 }
 
-static void parse_bug(struct argp_state *state, struct gen_opts *o, const char *arg)
-{
-	for (size_t i = BUG_ECHO_GRPID; i < sizeof(bug_names) / sizeof(bug_names[0]); i++) {
-		if (!strcmp(arg, bug_names[i])) {
-			o->bug = (enum bug)i;
-			return;
-		}
-	}
-	argp_error(state, "--bug: unknown mode '%s' (echo-grpid, duplicate, drop, bad-code, delay)", arg);
-}
-
 static error_t parse_gen_more(int key, char *arg, struct argp_state *state, struct gen_opts *o)
 {
 	switch (key) {
@@ -108,7 +91,7 @@ static error_t parse_gen_more(int key, char *arg, struct argp_state *state, stru
 	case OPT_UNKNOWN_FLAGS:
 		o->cfg.unknown_flags = (uint32_t)arg_u64(state, "--unknown-flags", arg, UINT32_MAX);
 		return 0;
-	case OPT_BUG: parse_bug(state, o, arg); return 0;
+	case OPT_BUG: o->bug = arg_bug(state, arg); return 0;
 	case OPT_BUG_EVERY: o->bug_every = arg_u64(state, "--bug-every", arg, UINT64_MAX); return 0;
 	case OPT_LINKTYPE:
 		o->linktype = (int)arg_u64(state, "--linktype", arg, IOPF_LINKTYPE_MAX);
@@ -290,29 +273,29 @@ static void emit(struct gen_state *s, struct iopf_rec *r)
 
 static bool bug_hits(const struct gen_state *s, uint64_t group)
 {
-	return s->o->bug != BUG_NONE && (group + 1) % s->o->bug_every == 0;
+	return s->o->bug != IOPF_BUG_NONE && (group + 1) % s->o->bug_every == 0;
 }
 
 /* What the simulated handler will write for the group it just read. */
 static int schedule(struct gen_state *s, uint64_t t, const struct iommu_hwpt_pgfault *last,
 		    uint64_t group)
 {
-	enum bug bug = bug_hits(s, group) ? s->o->bug : BUG_NONE;
+	enum iopf_bug bug = bug_hits(s, group) ? s->o->bug : IOPF_BUG_NONE;
 	uint64_t lat = rng_exp(s, s->o->latency_ns);
 	struct answer a = { .t_read = t, .cookie = last->cookie };
 	int rc;
 
-	if (bug == BUG_DROP)
+	if (bug == IOPF_BUG_DROP)
 		return 0;
-	if (bug == BUG_DELAY)
+	if (bug == IOPF_BUG_DELAY)
 		lat = lat > UINT64_MAX / DELAY_FACTOR ? UINT64_MAX : lat * DELAY_FACTOR;
 	a.t = t + lat < t ? UINT64_MAX : t + lat;
-	if (bug == BUG_ECHO_GRPID)
+	if (bug == IOPF_BUG_ECHO_GRPID)
 		a.cookie = last->grpid;
-	if (bug == BUG_BAD_CODE)
+	if (bug == IOPF_BUG_BAD_CODE)
 		a.code = BAD_CODE;
 	rc = heap_push(&s->heap, a);
-	if (!rc && bug == BUG_DUPLICATE)
+	if (!rc && bug == IOPF_BUG_DUPLICATE)
 		rc = heap_push(&s->heap, a);	/* right after: same time, later order */
 	return rc;
 }

@@ -19,12 +19,6 @@
 
 enum { OPT_POLICY = 256, OPT_BUG, OPT_BUG_EVERY, OPT_BUG_DELAY, OPT_BUFFER, OPT_FD };
 
-enum bug { BUG_NONE, BUG_ECHO_GRPID, BUG_DUPLICATE, BUG_DROP, BUG_BAD_CODE, BUG_DELAY };
-
-static const char *const bug_names[] = {
-	[BUG_NONE] = "none", [BUG_ECHO_GRPID] = "echo-grpid", [BUG_DUPLICATE] = "duplicate",
-	[BUG_DROP] = "drop", [BUG_BAD_CODE] = "bad-code", [BUG_DELAY] = "delay",
-};
 
 struct held {
 	struct iommu_hwpt_page_response resp;
@@ -50,7 +44,7 @@ struct handler {
 	int fd;
 	bool is_socket;		/* the replay socket: read 0 is end of stream */
 	uint32_t code;		/* --policy */
-	enum bug bug;
+	enum iopf_bug bug;
 	uint64_t bug_every;
 	uint64_t bug_delay_ns;
 	uint64_t max_groups;	/* -c */
@@ -65,7 +59,7 @@ struct handler {
 static const struct argp_option options[] = {
 	{ "fd", OPT_FD, "N", 0, "the fault fd (default $IOPF_FAULT_FD, else 3)", 0 },
 	{ "policy", OPT_POLICY, "CODE", 0, "answer success (default) or invalid", 0 },
-	{ "bug", OPT_BUG, "MODE", 0, "misbehave: echo-grpid, duplicate, drop, bad-code, delay", 0 },
+	{ "bug", OPT_BUG, "MODE", 0, "misbehave: " IOPF_BUG_LIST, 0 },
 	{ "bug-every", OPT_BUG_EVERY, "N", 0, "apply --bug to every Nth group only (default 1: all)", 0 },
 	{ "bug-delay", OPT_BUG_DELAY, "DUR", 0, "how long --bug delay holds an answer (default 50ms)", 0 },
 	{ "count", 'c', "N", 0, "exit after answering N groups", 0 },
@@ -80,14 +74,7 @@ static error_t parse_opt(int key, char *arg, struct argp_state *state)
 	switch (key) {
 	case OPT_FD: h->fd = (int)arg_u64(state, "--fd", arg, INT32_MAX); return 0;
 	case OPT_POLICY: h->code = live_arg_policy(state, arg); return 0;
-	case OPT_BUG:
-		for (size_t i = 1; i < sizeof(bug_names) / sizeof(bug_names[0]); i++)
-			if (!strcmp(arg, bug_names[i])) {
-				h->bug = (enum bug)i;
-				return 0;
-			}
-		argp_error(state, "--bug: '%s' is not echo-grpid, duplicate, drop, bad-code or delay", arg);
-		return 0;
+	case OPT_BUG: h->bug = arg_bug(state, arg); return 0;
 	case OPT_BUG_EVERY: h->bug_every = arg_u64(state, "--bug-every", arg, UINT64_MAX); return 0;
 	case OPT_BUG_DELAY: h->bug_delay_ns = arg_duration(state, "--bug-delay", arg); return 0;
 	case 'c': h->max_groups = arg_u64(state, "--count", arg, UINT64_MAX); return 0;
@@ -131,21 +118,21 @@ static int hold(struct handler *h, uint32_t cookie, uint64_t due)
 /* Queue the answer to one group, misbehaving as --bug says. */
 static int answer(struct handler *h, const struct iommu_hwpt_pgfault *last)
 {
-	bool bug = h->bug != BUG_NONE && h->groups % h->bug_every == 0;
+	bool bug = h->bug != IOPF_BUG_NONE && h->groups % h->bug_every == 0;
 	int rc = 0;
 
 	if (!bug)
 		return resp_batch_push(&h->out, last->cookie, h->code);
 	switch (h->bug) {
-	case BUG_ECHO_GRPID: rc = resp_batch_push(&h->out, last->grpid, h->code); break;
-	case BUG_DUPLICATE:
+	case IOPF_BUG_ECHO_GRPID: rc = resp_batch_push(&h->out, last->grpid, h->code); break;
+	case IOPF_BUG_DUPLICATE:
 		rc = resp_batch_push(&h->out, last->cookie, h->code);
 		if (!rc)
 			rc = resp_batch_push(&h->out, last->cookie, h->code);
 		break;
-	case BUG_DROP: h->dropped++; break;
-	case BUG_BAD_CODE: rc = resp_batch_push(&h->out, last->cookie, 2); break;
-	case BUG_DELAY: rc = hold(h, last->cookie, iopf_now_ns() + h->bug_delay_ns); break;
+	case IOPF_BUG_DROP: h->dropped++; break;
+	case IOPF_BUG_BAD_CODE: rc = resp_batch_push(&h->out, last->cookie, 2); break;
+	case IOPF_BUG_DELAY: rc = hold(h, last->cookie, iopf_now_ns() + h->bug_delay_ns); break;
 	default: break;
 	}
 	return rc;

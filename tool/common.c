@@ -240,3 +240,12 @@ void install_stop_handlers(void)
 	sigaction(SIGTERM, &sa, NULL);
 	signal(SIGPIPE, SIG_IGN);
 }
+
+enum iopf_bug arg_bug(struct argp_state *state, const char *arg)
+{
+	int bug = iopf_bug_parse(arg);
+
+	if (bug < 0)
+		argp_error(state, "--bug: unknown mode '%s' (%s)", arg, IOPF_BUG_LIST);
+	return bug < 0 ? IOPF_BUG_NONE : (enum iopf_bug)bug;
+}

@@ -58,6 +58,8 @@ void progress_done(void);
 /* Option argument parsers that argp_error() on bad input (exit 64). */
 uint64_t arg_u64(struct argp_state *state, const char *opt, const char *arg, uint64_t max);
 uint64_t arg_duration(struct argp_state *state, const char *opt, const char *arg);
+/* --bug MODE (handle, generate): a name in IOPF_BUG_LIST, else a usage error. */
+enum iopf_bug arg_bug(struct argp_state *state, const char *arg);
 double arg_double(struct argp_state *state, const char *opt, const char *arg, double min, double max);
 
 /* Install SIGINT/SIGTERM handlers that set stop_requested; ignore SIGPIPE. */
