@@ -64,7 +64,7 @@ LIBIOPF_SO := $(O)/libiopf.so.$(IOPF_VERSION)
 IOPFTOOL := $(O)/iopftool
 
 .PHONY: all deps run check check-unit check-shell check-kernel check-san bench \
-	install uninstall clean help
+	fuzz fuzz-cov check-fuzz check-valgrind install uninstall clean help
 .DEFAULT_GOAL := all
 
 all: $(IOPFTOOL) $(LIBIOPF_SO) $(UNIT_BIN) $(HELPER_BIN)
@@ -115,15 +115,39 @@ run: deps
 	@$(MAKE) --no-print-directory all
 	$(IOPFTOOL) replay captures/demo.pcap --target sim --verbose
 
-# The whole suite: unit tests, shell tests, the sanitizer build, the kernel VM tier.
+# The whole suite: unit tests, shell tests, the sanitizer build, a fuzz
+# smoke run, the kernel VM tier.
 check: deps
+	@scripts/deps.sh check
 	@$(MAKE) --no-print-directory all
 	@$(MAKE) --no-print-directory SANITIZE=address,undefined all
-	@scripts/deps.sh check
+	@$(FUZZ_MAKE) all
 	@$(TEST_ENV) tests/run.sh all
 
 TEST_ENV = IOPFTOOL=$(abspath $(IOPFTOOL)) UNIT_DIR=$(abspath $(O)/tests/unit) \
-	HELPERS=$(abspath $(O)/tests/helpers) SAN_DIR=$(abspath build-san)
+	HELPERS=$(abspath $(O)/tests/helpers) SAN_DIR=$(abspath build-san) \
+	FUZZ_DIR=$(abspath build-fuzz)
+
+# libFuzzer targets (fuzz/, built by fuzz/fuzz.mk with clang into build-fuzz/).
+FUZZ_MAKE = $(MAKE) --no-print-directory -f fuzz/fuzz.mk FO=build-fuzz
+fuzz: deps
+	@scripts/deps.sh fuzz
+	@$(FUZZ_MAKE) run
+
+fuzz-cov: deps
+	@scripts/deps.sh fuzz
+	@$(FUZZ_MAKE) cov
+
+check-fuzz: deps
+	@scripts/deps.sh fuzz
+	@$(FUZZ_MAKE) all
+	@$(TEST_ENV) tests/run.sh fuzz
+
+# The unit and shell tests with iopftool under valgrind's memcheck.
+check-valgrind: deps
+	@scripts/deps.sh valgrind
+	@$(MAKE) --no-print-directory all
+	@$(TEST_ENV) tests/run.sh valgrind
 
 check-unit check-shell: deps
 	@$(MAKE) --no-print-directory all
@@ -171,16 +195,19 @@ uninstall:
 
 # O=DIR cleans that build directory only; plain `make clean` both default ones.
 clean:
-	rm -rf $(if $(filter command line environment,$(origin O)),$(O),build build-san)
+	rm -rf $(if $(filter command line environment,$(origin O)),$(O),build build-san build-fuzz)
 
 help:
 	@echo 'targets:'
 	@echo '  all           build iopftool and the unit tests (default)'
 	@echo '  run           replay captures/demo.pcap against the userspace queue'
-	@echo '  check         the whole test suite (unit, shell, sanitizers, kernel VM)'
+	@echo '  check         the whole test suite (unit, shell, sanitizers, fuzz smoke, kernel VM)'
 	@echo '  check-unit    unit tests only; check-shell: CLI tests; check-san: sanitizer build'
 	@echo '  check-kernel  the kernel tier: builds/caches a 6.12 test kernel, boots qemu'
 	@echo '  bench         throughput benchmark, as ratios against an in-script baseline'
+	@echo '  fuzz          run each libFuzzer target FUZZ_TIME seconds (default 60); fuzz-cov: coverage'
+	@echo '  check-fuzz    the fuzz targets over their corpora, then 10 s each (FUZZ_SMOKE_TIME)'
+	@echo '  check-valgrind  unit and shell tests with iopftool under valgrind memcheck'
 	@echo '  install, uninstall, clean'
 	@echo 'variables: V=1 (full commands) DEVELOPER=1 (-Werror) SANITIZE=address,undefined'
 	@echo '           O=DIR (build dir) prefix=/usr/local DESTDIR='

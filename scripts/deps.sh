@@ -3,15 +3,20 @@
 # root, else print the exact apt-get line and fail.
 #   scripts/deps.sh build    compiler, libpcap, json-c
 #   scripts/deps.sh kernel   what the kernel VM tier needs (tests/kernel)
-#   scripts/deps.sh check    the whole suite: kernel, plus groff to lint the man pages,
+#   scripts/deps.sh fuzz     clang with libFuzzer's runtime, llvm-cov (fuzz/)
+#   scripts/deps.sh valgrind valgrind (make check-valgrind)
+#   scripts/deps.sh check    the whole suite: kernel, fuzz, plus groff to lint the man pages,
 #                            tshark and jq (t3000), bash-completion (t3100)
 set -eu
 kernel="linux-source-6.12 rsync qemu-system-x86 busybox-static bc bison flex libelf-dev cpio xz-utils gzip"
+fuzz="clang-14 libclang-rt-14-dev llvm-14"
 case "${1:-build}" in
 build)	pkgs="gcc make pkg-config libpcap-dev libjson-c-dev" ;;
 kernel)	pkgs=$kernel ;;
-check)	pkgs="$kernel groff-base tshark jq bash-completion" ;;
-*)	echo "usage: $0 build|kernel|check" >&2; exit 64 ;;
+fuzz)	pkgs=$fuzz ;;
+valgrind) pkgs=valgrind ;;
+check)	pkgs="$kernel $fuzz groff-base tshark jq bash-completion" ;;
+*)	echo "usage: $0 build|kernel|fuzz|valgrind|check" >&2; exit 64 ;;
 esac
 
 missing=

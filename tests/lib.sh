@@ -69,6 +69,40 @@ test_expect_code() {
 	fi
 }
 
+# Time limits.  IOPF_TIMEOUT_SCALE (a whole number, default 1) multiplies
+# every limit a test puts on the tool, for slow runs: tests/run.sh valgrind
+# sets 50.  Tests scale their limits, they are never skipped for it.
+TIMEOUT_SCALE=${IOPF_TIMEOUT_SCALE:-1}
+case $TIMEOUT_SCALE in
+''|*[!0-9]*|0) echo "IOPF_TIMEOUT_SCALE must be a whole number >= 1" >&2; exit 1 ;;
+esac
+
+# test_scale DUR: DUR ("300ms" or "5s") times the scale, as "<n>ms".
+test_scale() {
+	case $1 in
+	*ms) echo "$((${1%ms} * TIMEOUT_SCALE))ms" ;;
+	*s) echo "$((${1%s} * 1000 * TIMEOUT_SCALE))ms" ;;
+	*) echo "test_scale: $1: want <n>ms or <n>s" >&2; return 1 ;;
+	esac
+}
+
+# test_scale_s N: N seconds times the scale, a number for sleep(1) and timeout(1).
+test_scale_s() { echo "$(($1 * TIMEOUT_SCALE))"; }
+
+# test_wait_for SECONDS CMD...: run CMD every 0.1 s until it succeeds;
+# fail after SECONDS (scaled).  Every wait in a test is bounded.
+test_wait_for() {
+	tries=$(($1 * TIMEOUT_SCALE * 10)); shift
+	while ! "$@"; do
+		tries=$((tries - 1))
+		if [ "$tries" -le 0 ]; then
+			echo "test_wait_for: gave up waiting for: $*" >&2
+			return 1
+		fi
+		sleep 0.1
+	done
+}
+
 # HELPERS: build/tests/helpers (json-get, mkcapture)
 HELPERS=${HELPERS:-$(dirname "$IOPFTOOL")/tests/helpers}
 

@@ -8,6 +8,8 @@ jget() { "$HELPERS/json-get" "$@"; }
 H="$IOPFTOOL handle"
 
 # 40 groups of 1-3 records; 16-bit grpids so no grpid equals a live cookie.
+# --timeout and --settle scale with IOPF_TIMEOUT_SCALE (tests/lib.sh): under
+# valgrind a handler takes seconds to start.
 test_expect_success 'make a capture' '
 	iopftool generate -w in.pcap --seed 7 --groups 40 --group-size 1-3 --rate 4000 \
 		--grpid-bits 16 --pasids 2 &&
@@ -41,7 +43,8 @@ test_expect_success '-v prints the live records before the report' '
 '
 
 test_expect_success '--exec handle (correct): exit 0' '
-	iopftool -j replay in.pcap --exec "$H" --timeout 300ms >rep.json &&
+	iopftool -j replay in.pcap --exec "$H" --timeout "$(test_scale 300ms)" \
+		--settle "$(test_scale 100ms)" >rep.json &&
 	test "$(jget rep.json ok)" = true && test "$(jget rep.json responses)" = 40
 '
 
@@ -50,7 +53,7 @@ expect_bug() {
 	mode=$1; shift
 	dl=; [ "$mode" = delay ] && dl="--deadline 10ms"	# no timing in other modes
 	test_expect_code 1 iopftool -j replay in.pcap --exec "$H --bug $mode --bug-delay 60ms" \
-		$dl --timeout 300ms >rep.json || return 1
+		$dl --timeout "$(test_scale 300ms)" --settle "$(test_scale 100ms)" >rep.json || return 1
 	test "$(jget rep.json ok)" = false || return 1
 	for kv in "$@"; do
 		got=$(jget rep.json "violations.${kv%%=*}")
@@ -80,19 +83,20 @@ test_expect_success 'handle --bug delay: late past --deadline' '
 '
 test_expect_success 'handle --bug-every 4: a quarter of the groups' '
 	test_expect_code 1 iopftool -j replay in.pcap --exec "$H --bug drop --bug-every 4" \
-		--timeout 300ms >rep.json &&
+		--timeout "$(test_scale 300ms)" --settle "$(test_scale 100ms)" >rep.json &&
 	test "$(jget rep.json violations.unanswered)" = 10 &&
 	test "$(jget rep.json responses)" = 30
 '
 
 test_expect_success 'a handler that reads nothing: every group unanswered, exit 1' '
-	test_expect_code 1 iopftool -j replay in.pcap --exec "sleep 5" --timeout 200ms >rep.json &&
+	test_expect_code 1 iopftool -j replay in.pcap --exec "sleep $(test_scale_s 5)" \
+		--timeout "$(test_scale 200ms)" --settle "$(test_scale 100ms)" >rep.json &&
 	test "$(jget rep.json violations.unanswered)" = 40
 '
 
 test_expect_success 'replay -w records the session; stats --check agrees with the report' '
 	test_expect_code 1 iopftool -j replay in.pcap --exec "$H --bug duplicate --bug-every 5" \
-		--timeout 300ms -w live.pcap >rep.json &&
+		--timeout "$(test_scale 300ms)" --settle "$(test_scale 100ms)" -w live.pcap >rep.json &&
 	test_expect_code 1 iopftool -j stats --check live.pcap >chk.json &&
 	for k in groups faults responses violations.duplicate violations.unanswered ok; do
 		test "$(jget rep.json $k)" = "$(jget chk.json $k)" || { echo "$k differs"; exit 1; }
@@ -195,7 +199,7 @@ test_expect_success 'a group of 40000 records: read buffer grows, every verb cou
 test_expect_success 'a ten-year pause in the capture is cut to --max-gap' '
 	"$HELPERS/mkcapture" gap.pcap fault,dev=1,grpid=5,cookie=1,last resp,cookie=1 \
 		fault,dev=1,grpid=6,cookie=1,last,t=315360000000000000 &&
-	timeout 10 "$IOPFTOOL" -j replay gap.pcap --max-gap 100ms >rep.json 2>err &&
+	timeout "$(test_scale_s 10)" "$IOPFTOOL" -j replay gap.pcap --max-gap 100ms >rep.json 2>err &&
 	test "$(jget rep.json groups)" = 2 && grep "cut to --max-gap" err
 '
 
