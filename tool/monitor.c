@@ -105,6 +105,7 @@ struct monitor {
 	struct held *held;		/* FIFO: the delay is constant, so due times grow */
 	size_t held_head, held_tail, held_cap;
 	int err, flush_err;
+	int out_err;		/* stdout write error (EPIPE: the reader went away) */
 };
 
 static int hold(struct monitor *m, uint32_t cookie, uint64_t due)
@@ -202,7 +203,7 @@ static bool iopf_target_fd_ready(const struct monitor *m)
 
 static bool done(const struct monitor *m)
 {
-	if (stop_requested || m->err || m->n.write_err || m->flush_err)
+	if (stop_requested || m->err || m->n.write_err || m->flush_err || m->out_err)
 		return true;
 	if (m->o->duration_ns && iopf_now_ns() >= m->start_ns + m->o->duration_ns)
 		return true;
@@ -255,6 +256,14 @@ static int step(struct monitor *m)
 		return (int)g;
 	rc = rc ?: answer(m, false);
 	rc = rc ?: flush_now_and_then(m);
+	/*
+	 * SIGPIPE is ignored (install_stop_handlers()), so a reader that went
+	 * away (| head -1) or a full disk shows only as a write error: push
+	 * what was printed and stop on the first one.  out_finish() reports
+	 * it (no message for EPIPE) and the capture is still finished.
+	 */
+	if (!rc && m->o->print && !m->out_err)
+		m->out_err = iopf_out_flush(out_stdout());
 	if (!rc && progress_wanted())
 		progress("%s: %llu groups, %llu faults", iopf_target_name(m->t),
 			 (unsigned long long)m->n.groups, (unsigned long long)m->n.faults);
@@ -398,5 +407,5 @@ int monitor_run(struct monitor_opts *o)
 	if (rc && rc != -EIO && !setup_failed)
 		p_err("%s: %s", o->source, strerror(-rc));
 	cleanup(&m);
-	return out_finish(rc ? EXIT_ERROR : EXIT_OK);
+	return out_finish(rc || m.out_err ? EXIT_ERROR : EXIT_OK);
 }
