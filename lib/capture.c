@@ -1,18 +1,18 @@
 // SPDX-License-Identifier: MIT
 /*
- * Capture files through libpcap (SPEC.md section 4).
+ * Capture files through libpcap (iopftool-capture(5)).
  *
  * The reader takes classic pcap in either byte order and timestamp
  * precision, and pcapng; libpcap scales every timestamp to nanoseconds.
  * It streams in constant memory: libpcap owns the one record buffer.
  *
  * The writer produces nanosecond pcap (magic 0xa1b23c4d in host order),
- * snaplen 65535.  It owns its FILE so that every write error, including
- * the one fclose() reports, reaches the caller: pcap_dump_close() would
- * throw that away.
+ * snaplen 65535, by itself (not pcap_dump()): whole records only, one
+ * write() per batch, and every write error reaches the caller.
  */
 #define _GNU_SOURCE
 #include <errno.h>
+#include <fcntl.h>
 #include <inttypes.h>
 #include <pcap/pcap.h>
 #include <stdarg.h>
@@ -50,7 +50,7 @@ static FILE *open_input(const char *path)
 {
 	if (!strcmp(path, "-"))
 		return stdin;
-	return fopen(path, "rb");
+	return fopen(path, "rbe");	/* O_CLOEXEC: a --exec handler never inherits it */
 }
 
 static int reader_check_linktype(struct iopf_reader *rd, char *err, size_t errlen)
@@ -312,59 +312,67 @@ const char *iopf_reader_path(const struct iopf_reader *rd)
 /* ------------------------------------------------------------------ */
 
 #define WRITER_BUFSIZE (256 * 1024)
+#define PCAP_NSEC_MAGIC 0xa1b23c4du	/* nanosecond pcap, written in host order */
 
+/*
+ * The writer keeps its own buffer of whole records and hands it to the
+ * kernel with one write() per batch, never stdio, whose buffer may end in
+ * the middle of a record: a capture cut by SIGKILL or a crash (after the
+ * once-a-second flush of record and monitor) then ends on a record
+ * boundary, and readers see every record that reached the file.
+ */
 struct iopf_writer {
-	pcap_t *dead;
-	pcap_dumper_t *dumper;	/* libpcap's view of fp */
-	FILE *fp;		/* ours: we fclose() it and check the result */
-	char *vbuf;		/* stdio buffer: writes in 256 KiB batches */
+	int fd;
+	uint8_t *buf;		/* whole records not written yet */
+	size_t len;
 	uint64_t count;		/* records written, and the next seq */
 	int err;		/* first write error, sticky */
-	uint8_t buf[IOPF_SNAPLEN];	/* one encoded record, reused */
+	uint8_t rec[IOPF_SNAPLEN];	/* one encoded record, reused */
 };
 
 /* "-" is a dup of stdout, so closing the capture leaves stdout alone. */
-static FILE *open_output(const char *path)
+static int open_output(const char *path)
 {
-	FILE *fp;
-	int fd;
-
 	if (strcmp(path, "-"))
-		return fopen(path, "wb");
+		return open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0666);
 	fflush(stdout);
-	fd = dup(STDOUT_FILENO);
-	if (fd < 0)
-		return NULL;
-	fp = fdopen(fd, "wb");
-	if (!fp)
-		close(fd);
-	return fp;
+	return fcntl(STDOUT_FILENO, F_DUPFD_CLOEXEC, 0);
 }
 
-static int writer_start(struct iopf_writer *w, int linktype, const char *path,
-			char *err, size_t errlen)
+/* Write the buffer: one write() unless the kernel takes less (a full disk, a pipe). */
+static int writer_push(struct iopf_writer *w)
 {
-	w->vbuf = malloc(WRITER_BUFSIZE);
-	if (w->vbuf)
-		setvbuf(w->fp, w->vbuf, _IOFBF, WRITER_BUFSIZE);
-	w->dead = pcap_open_dead_with_tstamp_precision(linktype, IOPF_SNAPLEN,
-						       PCAP_TSTAMP_PRECISION_NANO);
-	if (!w->dead) {
-		snprintf(err, errlen, "%s: out of memory", path);
-		return -ENOMEM;
+	size_t off = 0;
+
+	while (!w->err && off < w->len) {
+		ssize_t n = write(w->fd, w->buf + off, w->len - off);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			w->err = n < 0 ? -errno : -EIO;
+		else
+			off += (size_t)n;
 	}
-	w->dumper = pcap_dump_fopen(w->dead, w->fp);
-	if (!w->dumper) {
-		snprintf(err, errlen, "%s: %s", path, pcap_geterr(w->dead));
-		return -EIO;
-	}
-	return 0;
+	w->len = 0;
+	return w->err;
+}
+
+static void put_u32(uint8_t *p, uint32_t v)
+{
+	memcpy(p, &v, 4);
+}
+
+static void put_u16(uint8_t *p, uint16_t v)
+{
+	memcpy(p, &v, 2);
 }
 
 int iopf_writer_open(struct iopf_writer **wp, const char *path, int linktype,
 		     char *err, size_t errlen)
 {
 	struct iopf_writer *w;
+	uint8_t *h;
 	int rc;
 
 	*wp = NULL;
@@ -374,53 +382,54 @@ int iopf_writer_open(struct iopf_writer **wp, const char *path, int linktype,
 		return -EINVAL;
 	}
 	w = calloc(1, sizeof(*w));
-	if (!w) {
+	if (!w || !(w->buf = malloc(WRITER_BUFSIZE))) {
+		free(w);
 		snprintf(err, errlen, "%s: out of memory", path);
 		return -ENOMEM;
 	}
-	w->fp = open_output(path);
-	if (!w->fp) {
+	w->fd = open_output(path);
+	if (w->fd < 0) {
 		rc = -errno;
 		snprintf(err, errlen, "cannot create %s: %s", path, strerror(-rc));
+		free(w->buf);
 		free(w);
 		return rc;
 	}
-	rc = writer_start(w, linktype, path, err, errlen);
-	if (rc < 0) {
-		iopf_writer_close(w);
-		return rc;
-	}
+	/* The classic pcap file header (iopftool-capture(5)). */
+	h = w->buf;
+	put_u32(h, PCAP_NSEC_MAGIC);
+	put_u16(h + 4, 2);		/* version 2.4 */
+	put_u16(h + 6, 4);
+	put_u32(h + 8, 0);		/* thiszone */
+	put_u32(h + 12, 0);		/* sigfigs */
+	put_u32(h + 16, IOPF_SNAPLEN);
+	put_u32(h + 20, (uint32_t)linktype);
+	w->len = PCAP_FILE_HDR_LEN;
 	*wp = w;
 	return 0;
 }
 
-/* Latch the first stream error with the errno of the write that failed. */
-static int writer_check(struct iopf_writer *w, int saved_errno)
-{
-	if (!w->err && ferror(w->fp))
-		w->err = saved_errno > 0 ? -saved_errno : -EIO;
-	return w->err;
-}
-
 int iopf_writer_put(struct iopf_writer *w, struct iopf_rec *r)
 {
-	struct pcap_pkthdr h;
 	size_t n;
+	uint8_t *h;
 
 	if (w->err)
 		return w->err;
 	r->seq = w->count;
-	n = iopf_rec_encode(r, w->buf, sizeof(w->buf));
+	n = iopf_rec_encode(r, w->rec, sizeof(w->rec));
 	if (!n)
 		return -EMSGSIZE;
-	h.ts.tv_sec = r->ts.tv_sec;
-	h.ts.tv_usec = r->ts.tv_nsec;	/* nanoseconds in a PRECISION_NANO dump */
-	h.caplen = (bpf_u_int32)n;
-	h.len = (bpf_u_int32)n;
-	errno = 0;
-	pcap_dump((u_char *)w->dumper, &h, w->buf);
-	if (writer_check(w, errno))
+	if (w->len + PCAP_REC_HDR_LEN + n > WRITER_BUFSIZE && writer_push(w))
 		return w->err;
+	h = w->buf + w->len;
+	/* ts_sec is unsigned 32-bit in the file: good until 2106 */
+	put_u32(h, (uint32_t)r->ts.tv_sec);
+	put_u32(h + 4, (uint32_t)r->ts.tv_nsec);
+	put_u32(h + 8, (uint32_t)n);
+	put_u32(h + 12, (uint32_t)n);
+	memcpy(h + PCAP_REC_HDR_LEN, w->rec, n);
+	w->len += PCAP_REC_HDR_LEN + n;
 	w->count++;
 	return 0;
 }
@@ -442,30 +451,19 @@ int iopf_writer_meta(struct iopf_writer *w, const struct timespec *ts, const cha
 
 int iopf_writer_flush(struct iopf_writer *w)
 {
-	if (w->err)
-		return w->err;
-	errno = 0;
-	if (pcap_dump_flush(w->dumper) < 0)
-		w->err = errno > 0 ? -errno : -EIO;
-	return writer_check(w, errno);
+	return writer_push(w);
 }
 
 int iopf_writer_close(struct iopf_writer *w)
 {
-	int rc = 0;
+	int rc;
 
 	if (!w)
 		return 0;
-	if (w->dumper)
-		rc = iopf_writer_flush(w);
-	else
-		rc = w->err;
-	/* the dumper is fp itself in libpcap: fclose() instead of pcap_dump_close() */
-	if (w->fp && fclose(w->fp) && !rc)
+	rc = writer_push(w);
+	if (close(w->fd) && !rc && errno != EINTR)
 		rc = -errno;
-	if (w->dead)
-		pcap_close(w->dead);
-	free(w->vbuf);
+	free(w->buf);
 	free(w);
 	return rc;
 }

@@ -460,6 +460,7 @@ struct iopf_report {
 	const uint32_t *dev_capture, *dev_live;
 	size_t ndevs;
 	bool ok;
+	bool interrupted;		/* replay: stopped early (SIGINT/SIGTERM); ok is then false */
 };
 
 struct iopf_check;

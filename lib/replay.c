@@ -615,6 +615,10 @@ static void fill_report(struct iopf_replay *rp, struct iopf_report *rep)
 	rep->dev_capture = rp->dev_cap;
 	rep->dev_live = rp->dev_live;
 	rep->ndevs = rp->ndevs;
+	if (stopped(rp)) {	/* what ran was checked, but the capture was not played out */
+		rep->interrupted = true;
+		rep->ok = false;
+	}
 	if (rp->split)
 		iopf_logf(rp->cfg.log, IOPF_LOG_WARN, "%llu multi-record groups were injected split "
 			  "into single-record groups: %s makes only single-record groups",

@@ -36,4 +36,37 @@ test_expect_success 'read | head -1 and read >/dev/full: exit 2' '
 	grep "write error" err
 '
 
+test_expect_success 'replay of a truncated capture: the report and the error, exit 2' '
+	head -c 30000 g.pcap >trunc.pcap &&
+	test_expect_code 2 timeout "$T" "$IOPFTOOL" replay --topspeed trunc.pcap >rep.txt 2>err &&
+	grep "truncated" err && grep "^replay of trunc.pcap" rep.txt && grep "groups [1-9]" rep.txt
+'
+
+test_expect_success 'SIGINT during replay: "interrupted" in the report, exit 2, no warning' '
+	iopftool generate -w slow.pcap --groups 100 --seed 3 --rate 20 &&
+	{ timeout "$T" "$IOPFTOOL" -j replay slow.pcap >rep.json 2>err & } &&
+	sleep 1 && kill -INT $! && { wait $!; echo $? >rc; } &&
+	test "$(cat rc)" = 2 &&
+	test "$(jget rep.json interrupted)" = true && test "$(jget rep.json ok)" = false &&
+	! grep -i "warning" err &&
+	{ timeout "$T" "$IOPFTOOL" replay slow.pcap >rep.txt 2>err & } &&
+	sleep 1 && kill -INT $! && { wait $!; echo $? >rc; } &&
+	test "$(cat rc)" = 2 && grep "interrupted" rep.txt && ! grep -i "LAST_PAGE\|warning" err
+'
+
+test_expect_success 'an --exec handler'"'"'s children do not outlive the replay' '
+	start=$(date +%s) &&
+	timeout "$T" "$IOPFTOOL" replay --topspeed slow.pcap \
+		--exec "sleep 60 & exec $IOPFTOOL handle" 2>&1 | cat >out &&
+	test $(($(date +%s) - start)) -lt 10 && grep "ok" out
+'
+
+# The fds the test shell passes on anyway, plus the handler fd 3.
+test_expect_success 'the handler inherits only fd 3 from the tool (the -w capture is O_CLOEXEC)' '
+	{ sh -c "ls /proc/\$\$/fd" 3>&-; echo 3; } | sort >want &&
+	timeout "$T" "$IOPFTOOL" replay --topspeed slow.pcap -w w.pcap 3>&- \
+		--exec "ls /proc/\$\$/fd | sort >fds; exec $IOPFTOOL handle" >out &&
+	test_cmp want fds
+'
+
 test_done

@@ -139,7 +139,7 @@ static int replay(const struct replay_opts *o, struct iopf_target **t, struct io
 {
 	struct iopf_replay_cfg cfg;
 	struct iopf_replay *rp;
-	struct iopf_report rep;
+	struct iopf_report rep = { 0 };
 	struct proxy proxy = { .pid = -1 };
 	char err[512];
 	int rc, wrc = 0;
@@ -172,8 +172,12 @@ static int replay(const struct replay_opts *o, struct iopf_target **t, struct io
 		rc = iopf_replay_run(rp, o->capture, &rep);
 		iopf_replay_counts(rp, &n);
 		wrc = n.write_err;
-		if (!rc || rc == -EBADMSG)	/* rep points into rp: print it first */
-			iopf_print_report(out_stdout(), o->capture, iopf_target_name(*t),
+		/*
+		 * The report whatever stopped the replay (a truncated capture,
+		 * SIGINT): what was played was checked.  rep points into rp:
+		 * print it before freeing rp.
+		 */
+		iopf_print_report(out_stdout(), o->capture, iopf_target_name(*t),
 					  o->exec ? o->exec : o->handler, &rep);
 		iopf_replay_free(rp);	/* closes the handler's socket: it sees the end */
 	} else if (rc != -EOPNOTSUPP) {
@@ -188,10 +192,10 @@ static int replay(const struct replay_opts *o, struct iopf_target **t, struct io
 			p_err("%s: write error: %s", o->wfile, strerror(-wrc));
 	}
 	if (o->exec)
-		proxy_reap(&proxy, o->exec, 2000000000ull);
+		proxy_reap(&proxy, o->exec, PROXY_GRACE_NS);
 	if (rc < 0 && rc != -EBADMSG)
 		p_verbose("replay stopped: %s", strerror(-rc));
-	if (rc || wrc)
+	if (rc || wrc || rep.interrupted)
 		return EXIT_ERROR;
 	return rep.ok ? EXIT_OK : EXIT_VIOLATIONS;
 }

@@ -22,6 +22,7 @@ static void child(int fd, const char *cmd)
 	} else {
 		fcntl(fd, F_SETFD, 0);	/* dup2 to itself would keep FD_CLOEXEC */
 	}
+	setpgid(0, 0);	/* its own group: proxy_reap() ends it all (the parent sets it too) */
 	dup2(STDERR_FILENO, STDOUT_FILENO);	/* keep our stdout for the report */
 	setenv("IOPF_FAULT_FD", "3", 1);
 	signal(SIGPIPE, SIG_DFL);
@@ -48,6 +49,8 @@ int proxy_start(struct proxy *p, const char *cmd, int *sock)
 	}
 	if (p->pid == 0)
 		child(sv[1], cmd);
+	setpgid(p->pid, p->pid);	/* no race with the child's own setpgid() */
+	p->pgid = p->pid;
 	close(sv[1]);
 	*sock = sv[0];
 	return 0;
@@ -72,13 +75,19 @@ void proxy_reap(struct proxy *p, const char *cmd, uint64_t grace_ns)
 	if (p->pid <= 0)
 		return;
 	if (!wait_for(p, grace_ns)) {
-		kill(p->pid, SIGTERM);
-		if (!wait_for(p, 1000000000ull)) {
-			kill(p->pid, SIGKILL);
+		kill(-p->pgid, SIGTERM);
+		if (!wait_for(p, grace_ns)) {
+			kill(-p->pgid, SIGKILL);
 			waitpid(p->pid, &p->status, 0);
 			p->pid = -1;
 		}
 	}
+	/* Whatever the handler started and left running goes with it. */
+	if (p->pgid > 0 && !kill(-p->pgid, SIGTERM)) {
+		nanosleep(&(struct timespec){ 0, 20000000 }, NULL);
+		kill(-p->pgid, SIGKILL);
+	}
+	p->pgid = 0;
 	if (WIFSIGNALED(p->status))
 		p_warn("handler '%s' died of signal %d", cmd, WTERMSIG(p->status));
 	else if (WIFEXITED(p->status) && WEXITSTATUS(p->status))
