@@ -34,6 +34,9 @@ struct iopf_reader {
 	int linktype;
 	bool classic;		/* classic pcap, not pcapng */
 	bool eof;
+	bool finished;		/* a META record with end=1 was read */
+	bool torn;		/* the end was a torn last record (rd->err says which) */
+	uint64_t size;		/* of a regular file, else 0 */
 	int fatal;		/* sticky fatal error, 0 if none */
 	bool seekable;		/* ftell() works: a file, not a pipe */
 	uint64_t recno;		/* of the last record returned, from 1 */
@@ -88,6 +91,8 @@ static int reader_start(struct iopf_reader *rd, FILE *fp, char *err, size_t errl
 	rd->classic = pcap_major_version(rd->pcap) == 2;
 	pos = rd->fp ? ftell(rd->fp) : -1;
 	rd->seekable = pos >= 0;
+	if (!fstat(fileno(fp), &st) && S_ISREG(st.st_mode))
+		rd->size = (uint64_t)st.st_size;
 	rd->next = pos >= 0 ? (uint64_t)pos : rd->classic ? PCAP_FILE_HDR_LEN : NO_OFFSET;
 	rd->offset = NO_OFFSET;
 	rd->end = NO_OFFSET;
@@ -244,15 +249,46 @@ static int reader_bad(struct iopf_reader *rd, enum iopf_bad why, const uint8_t *
 	return -EBADMSG;
 }
 
-/* pcap_next_ex() failed: a truncated or corrupt file.  Sticky. */
+/*
+ * pcap_next_ex() failed: a truncated or corrupt file.  Sticky.  A short
+ * read of the last record ("truncated dump file" in libpcap's sf-pcap.c
+ * and sf-pcapng.c) of a capture never finished (no META end=1) is where
+ * its writer was killed: the end, with iopf_reader_torn() saying so.
+ */
 static int reader_fail(struct iopf_reader *rd)
 {
+	const char *e = pcap_geterr(rd->pcap);
+
 	rd->recno++;
 	rd->offset = rd->next;
 	rd->end = NO_OFFSET;
-	reader_msg(rd, "%s", pcap_geterr(rd->pcap));
+	if (!rd->finished && strstr(e, "truncated")) {
+		reader_msg(rd, "torn last record (%s): the capture was not finished "
+			   "(no META end=1), its writer was probably killed; taken as the end", e);
+		rd->recno--;	/* not a record */
+		rd->torn = true;
+		rd->eof = true;
+		return 0;
+	}
+	reader_msg(rd, "%s", e);
 	rd->fatal = -EPROTO;
 	return rd->fatal;
+}
+
+/* A META record's "end=1" line (iopftool-capture(5)): the capture was finished. */
+static bool meta_is_end(const struct iopf_rec *r)
+{
+	const char *p = (const char *)r->payload, *e = p + r->payload_len;
+
+	while (p < e) {
+		const char *nl = memchr(p, '\n', (size_t)(e - p));
+		size_t n = (size_t)((nl ? nl : e) - p);
+
+		if (n == 5 && !memcmp(p, "end=1", 5))
+			return true;
+		p += n + 1;
+	}
+	return false;
 }
 
 int iopf_reader_next(struct iopf_reader *rd, struct iopf_rec *r)
@@ -280,12 +316,30 @@ int iopf_reader_next(struct iopf_reader *rd, struct iopf_rec *r)
 	why = iopf_rec_decode(data, h->caplen, r);
 	if (why != IOPF_BAD_NONE)
 		return reader_bad(rd, why, data, h->caplen);
+	/* classic pcap's ts_sec is unsigned 32-bit: libpcap sign-extends it (1963 for 2039) */
+	if (rd->classic)
+		r->ts.tv_sec = (time_t)(uint32_t)h->ts.tv_sec;
+	if (r->type == IOPF_REC_META && meta_is_end(r))
+		rd->finished = true;
 	return 1;
 }
 
 const char *iopf_reader_error(const struct iopf_reader *rd)
 {
 	return rd->err;
+}
+
+const char *iopf_reader_torn(const struct iopf_reader *rd)
+{
+	return rd->torn ? rd->err : NULL;
+}
+
+void iopf_reader_position(const struct iopf_reader *rd, uint64_t *pos, uint64_t *size)
+{
+	long p = rd->seekable && rd->fp ? ftell(rd->fp) : -1;
+
+	*pos = p >= 0 ? (uint64_t)p : 0;
+	*size = rd->size;
 }
 
 uint64_t iopf_reader_recno(const struct iopf_reader *rd)

@@ -145,9 +145,15 @@ int iopf_reader_open(struct iopf_reader **rd, const char *path, char *err, size_
  * 0 at the end, -EBADMSG for a record that could not be decoded (the
  * reader can go on), other negative errno for a fatal error (truncated
  * or corrupt file).  After an error iopf_reader_error() says what.
+ * A torn last record in a capture without META end=1 (its writer was
+ * killed) is the end, not an error: 0, and iopf_reader_torn() says so.
  */
 int iopf_reader_next(struct iopf_reader *rd, struct iopf_rec *r);
 const char *iopf_reader_error(const struct iopf_reader *rd);
+/* After the end: a message naming the torn last record, or NULL. */
+const char *iopf_reader_torn(const struct iopf_reader *rd);
+/* Bytes read so far and the file's size (0 when unknown: a pipe). */
+void iopf_reader_position(const struct iopf_reader *rd, uint64_t *pos, uint64_t *size);
 uint64_t iopf_reader_recno(const struct iopf_reader *rd);  /* pcap record number, from 1 */
 uint64_t iopf_reader_offset(const struct iopf_reader *rd); /* byte offset of that record */
 int iopf_reader_linktype(const struct iopf_reader *rd);

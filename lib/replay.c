@@ -483,6 +483,8 @@ static int play_capture(struct iopf_replay *rp)
 		if (rp->cfg.progress)
 			rp->cfg.progress(rp->cfg.progress_ctx, rp->injected);
 	}
+	if (rc == 0 && iopf_reader_torn(rd))
+		iopf_logf(rp->cfg.log, IOPF_LOG_WARN, "%s: %s", rp->capture, iopf_reader_torn(rd));
 	if (rc >= 0 && !stopped(rp))
 		iopf_grouper_end(rp->grouper);	/* incomplete groups: warned about, not injected */
 	iopf_reader_free(rd);

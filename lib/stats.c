@@ -347,8 +347,12 @@ void iopf_stats_add(struct iopf_stats *st, const struct iopf_rec *r, uint64_t re
 	case IOPF_REC_META: on_meta(st, r); break;
 	default:
 		st->unknown++;
-		iopf_logf(st->cfg.log, IOPF_LOG_WARN, "%s: record %" PRIu64 " at offset %" PRIu64
-			  ": unknown record type %u, skipped", st->fi->path, recno, offset, r->type);
+		if (offset == UINT64_MAX)	/* pcapng from a pipe */
+			iopf_logf(st->cfg.log, IOPF_LOG_WARN, "%s: record %" PRIu64 " (offset unknown)"
+				  ": unknown record type %u, skipped", st->fi->path, recno, r->type);
+		else
+			iopf_logf(st->cfg.log, IOPF_LOG_WARN, "%s: record %" PRIu64 " at offset %" PRIu64
+				  ": unknown record type %u, skipped", st->fi->path, recno, offset, r->type);
 		break;
 	}
 }
@@ -406,6 +410,8 @@ int iopf_stats_file(struct iopf_stats *st, const char *path, volatile int *stop)
 	for (;;) {
 		memset(&r, 0, sizeof(r));
 		rc = iopf_reader_next(rd, &r);
+		if (rc == 0 && iopf_reader_torn(rd))
+			iopf_logf(st->cfg.log, IOPF_LOG_WARN, "%s: %s", path, iopf_reader_torn(rd));
 		if (rc == 0 || (stop && *stop))
 			break;
 		if (rc == 1) {

@@ -36,10 +36,35 @@ test_expect_success 'read | head -1 and read >/dev/full: exit 2' '
 	grep "write error" err
 '
 
-test_expect_success 'replay of a truncated capture: the report and the error, exit 2' '
-	head -c 30000 g.pcap >trunc.pcap &&
-	test_expect_code 2 timeout "$T" "$IOPFTOOL" replay --topspeed trunc.pcap >rep.txt 2>err &&
-	grep "truncated" err && grep "^replay of trunc.pcap" rep.txt && grep "groups [1-9]" rep.txt
+# Bytes after META end=1: a capture damaged after it was finished, an error.
+test_expect_success 'replay of a damaged finished capture: the report and the error, exit 2' '
+	{ cat g.pcap && head -c 10 g.pcap; } >damaged.pcap &&
+	test_expect_code 2 timeout "$T" "$IOPFTOOL" replay --topspeed damaged.pcap >rep.txt 2>err &&
+	grep "truncated" err && grep "^replay of damaged.pcap" rep.txt && grep "groups 3000" rep.txt &&
+	test_expect_code 2 "$IOPFTOOL" read damaged.pcap >/dev/null &&
+	test_expect_code 2 "$IOPFTOOL" stats damaged.pcap >/dev/null
+'
+
+test_expect_success 'a torn last record of an unfinished capture is the end: a warning, exit 0' '
+	head -c 30000 g.pcap >torn.pcap &&
+	"$IOPFTOOL" read torn.pcap >out 2>err && grep "torn last record" err &&
+	test "$(grep -c "" out)" -gt 100 &&
+	"$IOPFTOOL" stats torn.pcap >out 2>err && grep "torn last record" err &&
+	timeout "$T" "$IOPFTOOL" replay --topspeed torn.pcap >out 2>err && grep "torn last record" err &&
+	grep "groups [1-9]" out &&
+	head -c 30008 g.pcap >torn2.pcap &&
+	"$IOPFTOOL" read torn2.pcap >out 2>err && grep "torn last record" err
+'
+
+test_expect_success 'kill -9 during a fast record leaves a capture read and stats take' '
+	for t in 1.2 1.6 2.1; do
+		rm -f k.pcap &&
+		{ timeout "$T" "$IOPFTOOL" record -w k.pcap --gen-rate 20000 2>/dev/null & } &&
+		sleep $t && kill -9 $! && { wait $! || :; } &&
+		test -s k.pcap &&
+		"$IOPFTOOL" read k.pcap >out && test "$(grep -c " fault " out)" -gt 0 &&
+		"$IOPFTOOL" stats k.pcap >/dev/null || return 1
+	done
 '
 
 test_expect_success 'SIGINT during replay: "interrupted" in the report, exit 2, no warning' '

@@ -179,8 +179,13 @@ static bool done(const struct read_state *st)
 static void one_record(struct read_state *st, struct iopf_reader *rd, const struct iopf_rec *r)
 {
 	if (!(ALL_TYPES & TYPE_BIT(r->type < 32 ? r->type : 0))) {
-		p_warn("%s: record %" PRIu64 " at offset %" PRIu64 ": unknown record type %u, skipped",
-		       iopf_reader_path(rd), iopf_reader_recno(rd), iopf_reader_offset(rd), r->type);
+		uint64_t off = iopf_reader_offset(rd);
+		char at[40] = " (offset unknown)";	/* pcapng from a pipe */
+
+		if (off != UINT64_MAX)
+			snprintf(at, sizeof(at), " at offset %" PRIu64, off);
+		p_warn("%s: record %" PRIu64 "%s: unknown record type %u, skipped",
+		       iopf_reader_path(rd), iopf_reader_recno(rd), at, r->type);
 		return;
 	}
 	if (!rec_shown(st, rd, r))
@@ -212,6 +217,8 @@ static void read_file(struct read_state *st, const char *path)
 		memset(&r, 0, sizeof(r));
 		rc = iopf_reader_next(rd, &r);
 		if (rc == 0) {
+			if (iopf_reader_torn(rd))
+				p_warn("%s: %s", path, iopf_reader_torn(rd));
 			iopf_grouper_end(st->grouper);	/* read to the end: warn about cut groups */
 			break;
 		}
