@@ -63,6 +63,14 @@ struct iopf_replay {
 	size_t fifo_head, fifo_tail, fifo_cap;
 };
 
+/* now + d, saturated: --timeout 18446744073s must not wrap into the past. */
+static uint64_t after(uint64_t d)
+{
+	uint64_t now = iopf_now_ns();
+
+	return d > UINT64_MAX - now ? UINT64_MAX : now + d;
+}
+
 static bool stopped(const struct iopf_replay *rp)
 {
 	return rp->cfg.stop && *rp->cfg.stop;
@@ -591,13 +599,13 @@ void iopf_replay_free(struct iopf_replay *rp)
 static int finish_peer(struct iopf_replay *rp)
 {
 	struct iopf_peer_counts pc;
-	int rc = pump(rp, iopf_now_ns() + rp->cfg.timeout_ns, true);
+	int rc = pump(rp, after(rp->cfg.timeout_ns), true);
 
 	if (!rc && !rp->n.outstanding)	/* stragglers (duplicates) get a moment */
-		rc = pump(rp, iopf_now_ns() + rp->cfg.timeout_ns / 20, false);
+		rc = pump(rp, after(rp->cfg.timeout_ns / 20), false);
 	iopf_peer_shutdown(rp->peer);
 	if (!rc)
-		rc = pump(rp, iopf_now_ns() + PEER_CLOSE_NS, true);
+		rc = pump(rp, after(PEER_CLOSE_NS), true);
 	iopf_peer_counts(rp->peer, &pc);
 	iopf_logf(rp->cfg.log, IOPF_LOG_DEBUG, "handler: %llu groups sent in %llu reads of the "
 		  "queue, at most %llu bytes waiting for its socket", (unsigned long long)pc.sent,
@@ -634,7 +642,7 @@ int iopf_replay_run(struct iopf_replay *rp, const char *capture, struct iopf_rep
 	memset(rep, 0, sizeof(*rep));
 	rp->capture = capture;
 	if (rp->peer && rp->cfg.settle_ns)	/* a handler needs a moment to start */
-		rc = pump(rp, iopf_now_ns() + rp->cfg.settle_ns, false);
+		rc = pump(rp, after(rp->cfg.settle_ns), false);
 	for (uint64_t i = 0; !rc && i < rp->cfg.loops && !stopped(rp); i++)
 		rc = play_capture(rp);
 	rc2 = rp->peer ? finish_peer(rp) : service(rp);

@@ -58,24 +58,24 @@ test_expect_success 'a torn last record of an unfinished capture is the end: a w
 
 test_expect_success 'kill -9 during a fast record leaves a capture read and stats take' '
 	for t in 1.2 1.6 2.1; do
-		rm -f k.pcap &&
-		{ timeout "$T" "$IOPFTOOL" record -w k.pcap --gen-rate 20000 2>/dev/null & } &&
-		sleep $t && kill -9 $! && { wait $! || :; } &&
+		rm -f k.pcap
+		"$IOPFTOOL" record -w k.pcap --gen-rate 20000 --duration "$T"s 2>/dev/null &
+		pid=$! && sleep $t && kill -9 $pid && { wait $pid || :; } &&
 		test -s k.pcap &&
 		"$IOPFTOOL" read k.pcap >out && test "$(grep -c " fault " out)" -gt 0 &&
-		"$IOPFTOOL" stats k.pcap >/dev/null || return 1
+		"$IOPFTOOL" stats k.pcap >/dev/null || exit 1
 	done
 '
 
 test_expect_success 'SIGINT during replay: "interrupted" in the report, exit 2, no warning' '
-	iopftool generate -w slow.pcap --groups 100 --seed 3 --rate 20 &&
-	{ timeout "$T" "$IOPFTOOL" -j replay slow.pcap >rep.json 2>err & } &&
-	sleep 1 && kill -INT $! && { wait $!; echo $? >rc; } &&
+	iopftool generate -w slow.pcap --groups 100 --seed 3 --rate 20 || exit 1
+	"$IOPFTOOL" -j replay slow.pcap >rep.json 2>err &
+	pid=$! && sleep 1 && kill -INT $pid && { wait $pid; echo $? >rc; } &&
 	test "$(cat rc)" = 2 &&
 	test "$(jget rep.json interrupted)" = true && test "$(jget rep.json ok)" = false &&
-	! grep -i "warning" err &&
-	{ timeout "$T" "$IOPFTOOL" replay slow.pcap >rep.txt 2>err & } &&
-	sleep 1 && kill -INT $! && { wait $!; echo $? >rc; } &&
+	! grep -i "warning" err || exit 1
+	"$IOPFTOOL" replay slow.pcap >rep.txt 2>err &
+	pid=$! && sleep 1 && kill -INT $pid && { wait $pid; echo $? >rc; } &&
 	test "$(cat rc)" = 2 && grep "interrupted" rep.txt && ! grep -i "LAST_PAGE\|warning" err
 '
 
@@ -92,6 +92,50 @@ test_expect_success 'the handler inherits only fd 3 from the tool (the -w captur
 	timeout "$T" "$IOPFTOOL" replay --topspeed slow.pcap -w w.pcap 3>&- \
 		--exec "ls /proc/\$\$/fd | sort >fds; exec $IOPFTOOL handle" >out &&
 	test_cmp want fds
+'
+
+test_expect_success 'a bare 0 is a duration; huge durations saturate, not wrap' '
+	timeout "$T" "$IOPFTOOL" replay --topspeed slow.pcap --settle 0 --timeout 0 >/dev/null &&
+	timeout "$T" "$IOPFTOOL" replay --topspeed slow.pcap --exec "$IOPFTOOL handle" \
+		--settle 0 --timeout 1s >/dev/null &&
+	timeout "$T" "$IOPFTOOL" monitor --gen-groups 3 --delay 0 --duration 0 >/dev/null &&
+	timeout "$T" "$IOPFTOOL" replay --topspeed slow.pcap --timeout 18446744073s \
+		--settle 18446744073s --deadline 18446744073s --max-gap 18446744073s >rep.txt &&
+	grep "groups 100 .* ok" rep.txt &&
+	timeout "$T" "$IOPFTOOL" monitor --gen-groups 3 --duration 18446744073s >/dev/null &&
+	test_expect_code 64 "$IOPFTOOL" replay slow.pcap --settle 00x 2>err
+'
+
+test_expect_success 'generate --devs 0: usage error, nothing written' '
+	test_expect_code 64 "$IOPFTOOL" generate --devs 0 -w d0.pcap 2>err &&
+	! test -e d0.pcap && grep -- "--devs" err &&
+	test_expect_code 64 "$IOPFTOOL" monitor --gen-devs 0 2>err && grep -- "--gen-devs" err
+'
+
+test_expect_success 'generate: a write error or SIGINT leaves no file behind (and no device removed)' '
+	test_expect_code 2 "$IOPFTOOL" generate -w /dev/full --groups 10 2>err &&
+	test -c /dev/full && grep "write error" err || exit 1
+	"$IOPFTOOL" generate -w long.pcap --groups 100000000000 2>err &
+	pid=$! && test_wait_for 10 test -s long.pcap && kill -INT $pid &&
+	{ wait $pid; echo $? >rc; } && test "$(cat rc)" = 2 &&
+	! test -e long.pcap && grep "interrupted" err
+'
+
+# 2041-01-01T00:00:00Z is 473385600 s after 2026-01-01 (mkcapture's t=0).
+test_expect_success 'time stamps after 2038 read as such; stats duration from them' '
+	"$HELPERS/mkcapture" y2041.pcap "fault,cookie=1,last,t=0" \
+		"resp,cookie=1,code=0,t=473385600000000000" &&
+	"$IOPFTOOL" read y2041.pcap >out && grep "^2041-01-01T00:00:00.000000000Z" out &&
+	"$IOPFTOOL" -j stats y2041.pcap >st.json &&
+	grep "\"duration_ns\":473385600000000000" st.json
+'
+
+test_expect_success 'pcapng from a pipe: "offset unknown", not 2^64-1' '
+	"$HELPERS/mkcapture" -F pcapng ng.pcapng "fault,cookie=1,last" "resp,cookie=1,type=9" &&
+	cat ng.pcapng | "$IOPFTOOL" read - >out 2>err &&
+	grep "offset unknown" err && ! grep 18446744073709551615 err &&
+	cat ng.pcapng | "$IOPFTOOL" stats - >out 2>err &&
+	grep "offset unknown" err && ! grep 18446744073709551615 err
 '
 
 test_done

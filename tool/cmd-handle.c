@@ -19,11 +19,12 @@
 
 enum { OPT_POLICY = 256, OPT_BUG, OPT_BUG_EVERY, OPT_BUG_DELAY, OPT_BUFFER, OPT_FD };
 
-enum bug { BUG_NONE, BUG_ECHO_GRPID, BUG_DUPLICATE, BUG_DROP, BUG_BAD_CODE, BUG_DELAY };
+enum bug { BUG_NONE, BUG_ECHO_GRPID, BUG_DUPLICATE, BUG_DROP, BUG_BAD_CODE, BUG_DELAY, BUG_ZERO_COOKIE };
 
 static const char *const bug_names[] = {
 	[BUG_NONE] = "none", [BUG_ECHO_GRPID] = "echo-grpid", [BUG_DUPLICATE] = "duplicate",
 	[BUG_DROP] = "drop", [BUG_BAD_CODE] = "bad-code", [BUG_DELAY] = "delay",
+	[BUG_ZERO_COOKIE] = "zero-cookie",
 };
 
 struct held {
@@ -65,7 +66,7 @@ struct handler {
 static const struct argp_option options[] = {
 	{ "fd", OPT_FD, "N", 0, "the fault fd (default $IOPF_FAULT_FD, else 3)", 0 },
 	{ "policy", OPT_POLICY, "CODE", 0, "answer success (default) or invalid", 0 },
-	{ "bug", OPT_BUG, "MODE", 0, "misbehave: echo-grpid, duplicate, drop, bad-code, delay", 0 },
+	{ "bug", OPT_BUG, "MODE", 0, "misbehave: echo-grpid, duplicate, drop, bad-code, delay, zero-cookie", 0 },
 	{ "bug-every", OPT_BUG_EVERY, "N", 0, "apply --bug to every Nth group only (default 1: all)", 0 },
 	{ "bug-delay", OPT_BUG_DELAY, "DUR", 0, "how long --bug delay holds an answer (default 50ms)", 0 },
 	{ "count", 'c', "N", 0, "exit after answering N groups", 0 },
@@ -86,7 +87,8 @@ static error_t parse_opt(int key, char *arg, struct argp_state *state)
 				h->bug = (enum bug)i;
 				return 0;
 			}
-		argp_error(state, "--bug: '%s' is not echo-grpid, duplicate, drop, bad-code or delay", arg);
+		argp_error(state, "--bug: '%s' is not echo-grpid, duplicate, drop, bad-code, delay "
+			   "or zero-cookie", arg);
 		return 0;
 	case OPT_BUG_EVERY: h->bug_every = arg_u64(state, "--bug-every", arg, UINT64_MAX); return 0;
 	case OPT_BUG_DELAY: h->bug_delay_ns = arg_duration(state, "--bug-delay", arg); return 0;
@@ -146,6 +148,11 @@ static int answer(struct handler *h, const struct iommu_hwpt_pgfault *last)
 	case BUG_DROP: h->dropped++; break;
 	case BUG_BAD_CODE: rc = resp_batch_push(&h->out, last->cookie, 2); break;
 	case BUG_DELAY: rc = hold(h, last->cookie, iopf_now_ns() + h->bug_delay_ns); break;
+	case BUG_ZERO_COOKIE:	/* cookie 0 first, while the group is outstanding: iopftool(8) "Kernel facts" */
+		rc = resp_batch_push(&h->out, 0, h->code);
+		if (!rc)
+			rc = resp_batch_push(&h->out, last->cookie, h->code);
+		break;
 	default: break;
 	}
 	return rc;

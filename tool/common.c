@@ -204,6 +204,8 @@ uint64_t arg_duration(struct argp_state *state, const char *opt, const char *arg
 {
 	uint64_t ns;
 
+	if (!strcmp(arg, "0"))	/* zero needs no unit (iopftool(8) "DURATIONS") */
+		return 0;
 	if (iopf_parse_duration(arg, &ns))
 		argp_error(state, "%s: '%s' is not a duration (e.g. 250ns, 10us, 2ms, 1.5s)", opt, arg);
 	return ns;

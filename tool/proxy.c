@@ -30,6 +30,23 @@ static void child(int fd, const char *cmd)
 	_exit(127);
 }
 
+/*
+ * An AF_UNIX datagram write fails with EMSGSIZE above the writer's send
+ * buffer less 32 bytes (net/unix/af_unix.c: unix_dgram_sendmsg()), by
+ * default 212992: a handler's write of 26,620 responses would fail where
+ * the kernel's fault fd takes it.  Give the handler's end room for
+ * PROXY_WRITE_MAX bytes (the most lib/peer.c receives in one message):
+ * SO_SNDBUFFORCE as root, else SO_SNDBUF, which the kernel caps at twice
+ * net.core.wmem_max (425,952-byte writes by default).  iopftool-replay(8).
+ */
+static void handler_sndbuf(int fd)
+{
+	int want = (PROXY_WRITE_MAX + 32) / 2;	/* the kernel doubles it */
+
+	if (setsockopt(fd, SOL_SOCKET, SO_SNDBUFFORCE, &want, sizeof(want)))
+		setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &want, sizeof(want));
+}
+
 int proxy_start(struct proxy *p, const char *cmd, int *sock)
 {
 	int sv[2];
@@ -38,6 +55,7 @@ int proxy_start(struct proxy *p, const char *cmd, int *sock)
 	p->pid = -1;
 	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv))
 		return -errno;
+	handler_sndbuf(sv[1]);
 	fflush(NULL);
 	p->pid = fork();
 	if (p->pid < 0) {

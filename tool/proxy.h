@@ -20,6 +20,9 @@ struct proxy {
 /*
  * Start cmd under /bin/sh in a process group of its own; *sock is our end of its socket.  0 or -errno. */
 int proxy_start(struct proxy *p, const char *cmd, int *sock);
+/* The largest write the handler can make to its fd (lib/peer.c RECV_BYTES). */
+#define PROXY_WRITE_MAX (1u << 20)
+
 /* How long the handler has to exit after its socket closes (iopftool-replay(8)). */
 #define PROXY_GRACE_NS 500000000ull
 
