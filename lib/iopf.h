@@ -150,6 +150,14 @@ int iopf_reader_open(struct iopf_reader **rd, const char *path, char *err, size_
  */
 int iopf_reader_next(struct iopf_reader *rd, struct iopf_rec *r);
 const char *iopf_reader_error(const struct iopf_reader *rd);
+/*
+ * The warning read and stats give for the first record of a file that
+ * carries cookie 0 (a fault or a response): iopftool(8) "Kernel facts".
+ */
+#define IOPF_COOKIE0_WARNING "carries cookie 0: on the 6.12 and 7.3 kernels a response " \
+	"with cookie 0 written while groups are outstanding fails with EINVAL and from then " \
+	"on the queue hands out cookie 0 (iopftool(8) \"Kernel facts\"); further records " \
+	"with cookie 0 in this file are not reported"
 /* After the end: a message naming the torn last record, or NULL. */
 const char *iopf_reader_torn(const struct iopf_reader *rd);
 /* Bytes read so far and the file's size (0 when unknown: a pipe). */

@@ -72,6 +72,7 @@ struct file_info {
 	char *path;
 	uint64_t records, bad;
 	bool complete, opened;
+	bool cookie0;		/* a record with cookie 0 was reported */
 	int linktype;
 };
 
@@ -340,6 +341,12 @@ void iopf_stats_add(struct iopf_stats *st, const struct iopf_rec *r, uint64_t re
 	st->records++;
 	st->fi->records++;
 	on_seq(st, r);
+	if (!st->fi->cookie0 && ((r->type == IOPF_REC_FAULT && r->u.fault.cookie == 0) ||
+				 (r->type == IOPF_REC_RESPONSE && r->u.resp.cookie == 0))) {
+		st->fi->cookie0 = true;
+		iopf_logf(st->cfg.log, IOPF_LOG_WARN, "%s: record %" PRIu64 " %s", st->fi->path,
+			  recno, IOPF_COOKIE0_WARNING);
+	}
 	switch (r->type) {
 	case IOPF_REC_FAULT: on_fault(st, r, recno); break;
 	case IOPF_REC_RESPONSE: on_response(st, r, recno); break;

@@ -138,4 +138,33 @@ test_expect_success 'pcapng from a pipe: "offset unknown", not 2^64-1' '
 	grep "offset unknown" err && ! grep 18446744073709551615 err
 '
 
+test_expect_success 'a handler write of 240000 bytes is taken whole (no EMSGSIZE)' '
+	timeout "$T" "$IOPFTOOL" -j replay --topspeed slow.pcap --timeout 300ms \
+		--exec "dd if=/dev/zero bs=240000 count=1 >&3 && exec $IOPFTOOL handle" >rep.json 2>err
+	test $? = 1 && grep "240000 bytes" err && ! grep -i "EMSGSIZE\|too long" err &&
+	test "$(jget rep.json responses)" = 30100 &&
+	test "$(jget rep.json violations.unknown_cookie)" = 30000
+'
+
+test_expect_success 'cookie 0 written while groups are outstanding: a warning naming the kernels' '
+	timeout "$T" "$IOPFTOOL" replay --topspeed slow.pcap --timeout 300ms \
+		--exec "$IOPFTOOL handle --bug zero-cookie --bug-every 10" >rep.txt 2>err
+	test $? = 1 &&
+	test "$(grep -c "wrote a response with cookie 0 while" err)" = 1 &&
+	grep "6.12 and 7.3 kernels" err &&
+	timeout "$T" "$IOPFTOOL" replay --topspeed slow.pcap --timeout 300ms \
+		--exec "$IOPFTOOL handle" >rep.txt 2>err &&
+	! grep "cookie 0" err
+'
+
+test_expect_success 'read and stats flag the first record carrying cookie 0' '
+	"$HELPERS/mkcapture" c0.pcap "fault,cookie=3,last" "resp,cookie=3,code=0" \
+		"fault,cookie=0,last" "resp,cookie=0,code=0" &&
+	"$IOPFTOOL" read c0.pcap >out 2>err &&
+	test "$(grep -c "record 3 carries cookie 0" err)" = 1 && grep "6.12 and 7.3" err &&
+	"$IOPFTOOL" stats c0.pcap >out 2>err &&
+	test "$(grep -c "record 3 carries cookie 0" err)" = 1 &&
+	"$IOPFTOOL" read slow.pcap >out 2>err && ! grep "cookie 0" err
+'
+
 test_done

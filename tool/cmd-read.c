@@ -135,6 +135,7 @@ struct read_state {
 	struct iopf_grouper *grouper;
 	uint64_t printed;
 	int status;
+	bool cookie0;		/* this file: a record with cookie 0 was reported */
 };
 
 static bool fault_matches(const struct read_opts *o, const struct iommu_hwpt_pgfault *f)
@@ -188,6 +189,12 @@ static void one_record(struct read_state *st, struct iopf_reader *rd, const stru
 		       iopf_reader_path(rd), iopf_reader_recno(rd), at, r->type);
 		return;
 	}
+	if (!st->cookie0 && ((r->type == IOPF_REC_FAULT && r->u.fault.cookie == 0) ||
+			     (r->type == IOPF_REC_RESPONSE && r->u.resp.cookie == 0))) {
+		st->cookie0 = true;
+		p_warn("%s: record %" PRIu64 " %s", iopf_reader_path(rd), iopf_reader_recno(rd),
+		       IOPF_COOKIE0_WARNING);
+	}
 	if (!rec_shown(st, rd, r))
 		return;
 	iopf_print_rec(out_stdout(), r);
@@ -207,6 +214,7 @@ static void read_file(struct read_state *st, const char *path)
 		st->status = EXIT_ERROR;
 		return;
 	}
+	st->cookie0 = false;
 	if (iopf_grouper_new(&st->grouper, &gcfg)) {
 		p_err("out of memory");
 		st->status = EXIT_ERROR;
