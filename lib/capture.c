@@ -334,11 +334,10 @@ const char *iopf_reader_torn(const struct iopf_reader *rd)
 	return rd->torn ? rd->err : NULL;
 }
 
+/* No system call: where the next record starts, as reader_locate() keeps it. */
 void iopf_reader_position(const struct iopf_reader *rd, uint64_t *pos, uint64_t *size)
 {
-	long p = rd->seekable && rd->fp ? ftell(rd->fp) : -1;
-
-	*pos = p >= 0 ? (uint64_t)p : 0;
+	*pos = rd->next == NO_OFFSET ? 0 : rd->next;
 	*size = rd->size;
 }
 

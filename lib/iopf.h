@@ -521,13 +521,16 @@ struct iopf_stats;
  * @deadline_ns: the checker's deadline (0: none)
  * @log: warnings and errors (unknown record types, undecodable records,
  *	the group rule's warnings); NULL: none
- * @progress: called after each record iopf_stats_file() reads (may be NULL)
+ * @progress: called after each record iopf_stats_file() reads, with the
+ *	bytes read so far and the file's size (0 when unknown: a pipe) (may
+ *	be NULL)
  * @ctx: for @progress
  */
 struct iopf_stats_cfg {
 	uint64_t deadline_ns;
 	const struct iopf_log *log;
-	void (*progress)(void *ctx, const char *path, uint64_t records);
+	void (*progress)(void *ctx, const char *path, uint64_t records, uint64_t pos,
+			 uint64_t size);
 	void *ctx;
 };
 
@@ -815,7 +818,8 @@ typedef int (*iopf_replay_handler_fn)(void *ctx, const struct iopf_group *g,
  * @stop: stop (between records, or while waiting) once *@stop is non-zero;
  *	the caller sets it, e.g. from a signal handler (NULL: never)
  * @progress: called after each capture record with the groups injected
- *	so far (may be NULL)
+ *	so far, the capture's bytes read and its size (0 when unknown: a
+ *	pipe) (may be NULL)
  * @progress_ctx: for @progress
  * @handler: see enum iopf_replay_handler
  * @fn: IOPF_REPLAY_CALLBACK: the handler
@@ -834,7 +838,7 @@ struct iopf_replay_cfg {
 	uint64_t loops;
 	uint64_t timeout_ns, deadline_ns, settle_ns, max_gap_ns;
 	volatile int *stop;
-	void (*progress)(void *ctx, uint64_t injected);
+	void (*progress)(void *ctx, uint64_t injected, uint64_t pos, uint64_t size);
 	void *progress_ctx;
 	enum iopf_replay_handler handler;
 	iopf_replay_handler_fn fn;

@@ -488,8 +488,12 @@ static int play_capture(struct iopf_replay *rp)
 			rc = answer_recorded(rp, &r, g) ?: service(rp);
 		if (rc)
 			break;
-		if (rp->cfg.progress)
-			rp->cfg.progress(rp->cfg.progress_ctx, rp->injected);
+		if (rp->cfg.progress) {
+			uint64_t pos, size;
+
+			iopf_reader_position(rd, &pos, &size);
+			rp->cfg.progress(rp->cfg.progress_ctx, rp->injected, pos, size);
+		}
 	}
 	if (rc == 0 && iopf_reader_torn(rd))
 		iopf_logf(rp->cfg.log, IOPF_LOG_WARN, "%s: %s", rp->capture, iopf_reader_torn(rd));

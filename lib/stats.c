@@ -423,8 +423,12 @@ int iopf_stats_file(struct iopf_stats *st, const char *path, volatile int *stop)
 			break;
 		if (rc == 1) {
 			iopf_stats_add(st, &r, iopf_reader_recno(rd), iopf_reader_offset(rd));
-			if (st->cfg.progress)
-				st->cfg.progress(st->cfg.ctx, path, st->fi->records);
+			if (st->cfg.progress) {
+				uint64_t pos, size;
+
+				iopf_reader_position(rd, &pos, &size);
+				st->cfg.progress(st->cfg.ctx, path, st->fi->records, pos, size);
+			}
 			continue;
 		}
 		iopf_logf(st->cfg.log, IOPF_LOG_ERR, "%s: %s", path, iopf_reader_error(rd));

@@ -15,7 +15,7 @@ build)	pkgs="gcc make pkg-config libpcap-dev libjson-c-dev" ;;
 kernel)	pkgs=$kernel ;;
 fuzz)	pkgs=$fuzz ;;
 valgrind) pkgs=valgrind ;;
-check)	pkgs="$kernel $fuzz groff-base tshark jq bash-completion" ;;
+check)	pkgs="$kernel $fuzz groff-base tshark jq bash-completion bsdutils" ;;
 *)	echo "usage: $0 build|kernel|fuzz|valgrind|check" >&2; exit 64 ;;
 esac
 

@@ -167,4 +167,20 @@ test_expect_success 'read and stats flag the first record carrying cookie 0' '
 	"$IOPFTOOL" read slow.pcap >out 2>err && ! grep "cookie 0" err
 '
 
+# Progress (tool/common.c): only on a terminal.  script(1) (bsdutils) runs
+# the verb on a pseudo-terminal and copies what it printed.
+command -v script >/dev/null && test_set_prereq SCRIPT
+test_expect_success SCRIPT 'read, stats, replay: progress on a pty, cleared; none on a pipe or with -q' '
+	iopftool generate -w many.pcap --groups 20000 --seed 5 &&
+	for v in "read many.pcap" "stats many.pcap" "replay --topspeed many.pcap"; do
+		timeout "$T" script -qec "\"$IOPFTOOL\" $v >/dev/null" /dev/null >pty.out </dev/null &&
+		grep "records\|groups injected" pty.out && grep "%" pty.out &&
+		tail -c 4 pty.out | od -c | grep "033   \[   K" &&
+		timeout "$T" script -qec "\"$IOPFTOOL\" -q $v >/dev/null" /dev/null >pty.out </dev/null &&
+		! grep "records\|groups injected" pty.out &&
+		"$IOPFTOOL" $v >/dev/null 2>err &&
+		! grep "records\|groups injected" err || exit 1
+	done
+'
+
 test_done

@@ -232,6 +232,12 @@ static void read_file(struct read_state *st, const char *path)
 		}
 		if (rc == 1) {
 			one_record(st, rd, &r);
+			if (progress_wanted()) {
+				uint64_t pos, size;
+
+				iopf_reader_position(rd, &pos, &size);
+				progress_file("read", path, iopf_reader_recno(rd), pos, size);
+			}
 			continue;
 		}
 		p_err("%s: %s", path, iopf_reader_error(rd));
@@ -239,6 +245,7 @@ static void read_file(struct read_state *st, const char *path)
 		if (rc != -EBADMSG)
 			break;
 	}
+	progress_done();
 	iopf_grouper_free(st->grouper);
 	st->grouper = NULL;
 	iopf_reader_free(rd);

@@ -109,11 +109,17 @@ static const struct argp replay_argp = {
 	.children = children,
 };
 
-static void on_progress(void *ctx, uint64_t injected)
+static void on_progress(void *ctx, uint64_t injected, uint64_t pos, uint64_t size)
 {
-	(void)ctx;
-	if (progress_wanted())
-		progress("replay: %llu groups injected", (unsigned long long)injected);
+	const char *capture = ctx;
+
+	if (!progress_wanted())
+		return;
+	if (size)
+		progress("replay: %s: %llu groups injected, %.0f%%", capture,
+			 (unsigned long long)injected, (double)pos * 100.0 / (double)size);
+	else
+		progress("replay: %s: %llu groups injected", capture, (unsigned long long)injected);
 }
 
 static void to_cfg(const struct replay_opts *o, struct iopf_replay_cfg *c)
@@ -124,7 +130,7 @@ static void to_cfg(const struct replay_opts *o, struct iopf_replay_cfg *c)
 		.speed = o->speed, .rate = o->rate, .loops = o->loops,
 		.timeout_ns = o->timeout_ns, .deadline_ns = o->deadline_ns,
 		.settle_ns = o->settle_ns, .max_gap_ns = o->max_gap_ns,
-		.stop = &stop_requested, .progress = on_progress,
+		.stop = &stop_requested, .progress = on_progress, .progress_ctx = (void *)o->capture,
 		.handler = o->exec ? IOPF_REPLAY_PEER :
 			   !strcmp(o->handler, "builtin:invalid") ? IOPF_REPLAY_INVALID :
 			   !strcmp(o->handler, "builtin:from-capture") ? IOPF_REPLAY_FROM_CAPTURE :
