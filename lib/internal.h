@@ -23,6 +23,7 @@ struct iopf_target {
 	uint32_t queue_id;	/* fault object id, 0 if unknown */
 	int fd;			/* pollable for POLLIN */
 	size_t max_group;	/* 0: cannot inject; 1: single-record groups only */
+	enum iopf_kernel_model model;	/* whose semantics the queue has */
 	struct iopf_log log;
 	void *priv;
 };

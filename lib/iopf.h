@@ -73,6 +73,10 @@ enum iopf_rec_type {
 	IOPF_REC_RESPONSE = 2,
 	IOPF_REC_LOST = 3,
 	IOPF_REC_META = 4,
+	/* Written by the tap only (lib/tap.c, iopftool-capture(5)). */
+	IOPF_REC_DELIVERY = 5,		/* a group handed to a reader, with its cookie */
+	IOPF_REC_AUTO_RESPONSE = 6,	/* the kernel's own response (detach, queue destroyed) */
+	IOPF_REC_REPORTED = 7,		/* a fault as the device reported it */
 };
 
 /* A decoded record, in host byte order. */
@@ -154,7 +158,7 @@ const char *iopf_reader_error(const struct iopf_reader *rd);
  * The warning read and stats give for the first record of a file that
  * carries cookie 0 (a fault or a response): iopftool(8) "Kernel facts".
  */
-#define IOPF_COOKIE0_WARNING "carries cookie 0: on the 6.12 and 7.3 kernels a response " \
+#define IOPF_COOKIE0_WARNING "carries cookie 0: on the 6.12.117 and 7.3.4 kernels a response " \
 	"with cookie 0 written while groups are outstanding fails with EINVAL and from then " \
 	"on the queue hands out cookie 0 (iopftool(8) \"Kernel facts\"); further records " \
 	"with cookie 0 in this file are not reported"
@@ -218,11 +222,37 @@ void iopf_print_rec(struct iopf_out *o, const struct iopf_rec *r);
 const char *iopf_code_str(uint32_t code);
 
 /* ------------------------------------------------------------------ */
-/* The userspace model of the kernel fault queue (KERNEL-FACTS 1.5-1.9) */
+/* The userspace model of the kernel fault queue (doc/kernel-notes.md) */
 /* ------------------------------------------------------------------ */
 struct iopf_queue;
 
+/*
+ * The kernel version a queue model mimics.  doc/kernel-notes.md and
+ * iopftool(8) list what differs between them and the scenario
+ * (tests/scenarios/) that shows each difference on each kernel.
+ */
+enum iopf_kernel_model {
+	IOPF_KERNEL_6_12,	/* Linux 6.12 (Debian 6.12.117): drivers/iommu/iommufd/fault.c */
+	IOPF_KERNEL_7_3,	/* Linux 7.3 (Debian 7.3.4): drivers/iommu/iommufd/eventq.c */
+	IOPF_KERNEL_NMODELS
+};
+#define IOPF_KERNEL_DEFAULT IOPF_KERNEL_6_12
+
+/* "6.12" or "7.3": 0, else -EINVAL. */
+int iopf_kernel_model_parse(const char *s, enum iopf_kernel_model *m);
+/*
+ * A `uname -r` release ("7.3.4+deb13-amd64"): the newest model not newer
+ * than it (the oldest model for older kernels).  -EINVAL if it does not
+ * start with MAJOR.MINOR.
+ */
+int iopf_kernel_model_from_release(const char *release, enum iopf_kernel_model *m);
+const char *iopf_kernel_model_str(enum iopf_kernel_model m);	/* "6.12", "7.3" */
+
+/* A queue that behaves like the given kernel version's fault object. */
+int iopf_queue_new_version(struct iopf_queue **q, uint32_t fault_id, enum iopf_kernel_model m);
+/* iopf_queue_new_version(q, fault_id, IOPF_KERNEL_DEFAULT) */
 int iopf_queue_new(struct iopf_queue **q, uint32_t fault_id);
+enum iopf_kernel_model iopf_queue_kernel_model(const struct iopf_queue *q);
 /* Destroy: every delivered and outstanding group is answered INVALID. */
 void iopf_queue_free(struct iopf_queue *q);
 uint32_t iopf_queue_id(const struct iopf_queue *q);
@@ -915,7 +945,7 @@ int iopf_gen_next(struct iopf_gen *g, struct iommu_hwpt_pgfault *recs, size_t ca
 		  size_t *n, uint64_t *t_ns);
 
 /* ------------------------------------------------------------------ */
-/* Live fault queues: sim, mock, fd:N, pid:PID:FD, device:PATH          */
+/* Live fault queues: sim[:X.Y], mock, fd:N, pid:PID:FD, device:PATH   */
 /* ------------------------------------------------------------------ */
 struct iopf_target;
 
@@ -941,6 +971,76 @@ ssize_t iopf_target_read(struct iopf_target *t, void *buf, size_t count);
 ssize_t iopf_target_write(struct iopf_target *t, const void *buf, size_t count);
 /* Detach a device: the queue answers its groups INVALID. */
 int iopf_target_detach(struct iopf_target *t, uint32_t live_dev_id);
+/*
+ * The kernel version whose semantics the target has: sim's model
+ * ("sim:7.3"; sim alone is IOPF_KERNEL_DEFAULT), for kernel queues the
+ * running kernel's (uname -r, iopf_kernel_model_from_release()).
+ */
+enum iopf_kernel_model iopf_target_kernel_model(const struct iopf_target *t);
+
+/* ------------------------------------------------------------------ */
+/* Tap: watch every fault queue through kprobe events (lib/tap.c)      */
+/* ------------------------------------------------------------------ */
+/* What /proc/PID/fd/N of a fault fd reads (drivers/iommu/iommufd/fault.c). */
+#define IOPF_FAULT_FD_LINK "anon_inode:[iommufd-pgfault]"
+
+enum iopf_proc_fd_kind { IOPF_PROC_FAULT_FD, IOPF_PROC_IOMMUFD, IOPF_PROC_VFIO };
+
+struct iopf_proc_fd {
+	int pid, fd;
+	enum iopf_proc_fd_kind kind;
+	char comm[16];
+	char target[128];	/* the fd's link */
+};
+
+/* Every fault fd, /dev/iommu and /dev/vfio/... fd in /proc (only_pid > 0: of that process). */
+int iopf_proc_fds(struct iopf_proc_fd **list, size_t *n, int only_pid);
+
+/* "tap", "tap:PID", "tap:PID:FD": true when spec names the tap; *pid -1 when malformed. */
+bool iopf_tap_spec(const char *spec, int *pid, int *fd);
+
+struct iopf_tap_cfg {
+	const char *tracefs;	/* NULL: /sys/kernel/tracing, else /sys/kernel/debug/tracing */
+	int pid;		/* > 0: only this process's queues */
+	int fd;			/* >= 0: only this fd of pid */
+};
+
+struct iopf_tap_counts {
+	uint64_t events, reported, reads, groups, faults, responses, refused, auto_responses, lost;
+	uint64_t outstanding;	/* delivered groups not answered yet */
+	int file_offset;	/* calibrated offset of private_data in struct file, -1 unknown */
+};
+
+struct iopf_tap;
+
+/*
+ * Create the probes (group "iopftool_<pid>", after removing those of dead
+ * taps) and a trace instance of the same name.  Consumes no fault.  On
+ * failure a negative errno and in err what is missing and what to enable.
+ */
+int iopf_tap_open(struct iopf_tap **t, const struct iopf_tap_cfg *cfg, const struct iopf_log *log,
+		  char *err, size_t errlen);
+int iopf_tap_fd(const struct iopf_tap *t);	/* trace_pipe: poll it for POLLIN */
+/* Next record: 1 (r->payload valid until the next call), 0 none now, or -errno. */
+int iopf_tap_next(struct iopf_tap *t, struct iopf_rec *r);
+/* At the end: parse what the trace still holds and release every held event. */
+int iopf_tap_drain(struct iopf_tap *t);
+const char *iopf_tap_meta(const struct iopf_tap *t);	/* META lines describing the tap */
+const char *iopf_tap_group(const struct iopf_tap *t);
+void iopf_tap_counts(const struct iopf_tap *t, struct iopf_tap_counts *c);
+/* Remove the probes and the instance; free. */
+void iopf_tap_close(struct iopf_tap *t);
+/* For tests: a tap without tracefs, fed trace_pipe text by iopf_tap_feed(). */
+int iopf_tap_open_offline(struct iopf_tap **t, const struct iopf_tap_cfg *cfg);
+void iopf_tap_feed(struct iopf_tap *t, const char *text);
+
+/*
+ * From a BTF blob (/sys/kernel/btf/vmlinux): the byte offset of member in
+ * struct type, or the value of an enumerator.  0, -ENOENT when absent,
+ * -EBADMSG when the blob is malformed, or -errno reading it.
+ */
+int iopf_btf_member_offset(const char *path, const char *type, const char *member, uint32_t *bytes);
+int iopf_btf_enum_value(const char *path, const char *name, int64_t *value);
 
 /* ------------------------------------------------------------------ */
 /* Small helpers shared by the tool                                    */

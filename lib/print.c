@@ -10,6 +10,7 @@
  *   2026-11-24T02:21:00.000000000Z #3 meta tool=iopftool version=0.1.0
  */
 #define _GNU_SOURCE
+#include <ctype.h>
 #include <errno.h>
 #include <inttypes.h>
 #include <stdlib.h>
@@ -246,6 +247,72 @@ static void print_meta(struct iopf_out *o, const struct iopf_rec *r)
 	iopf_out_close_object(o, NULL);
 }
 
+/* ---- the tap's records (lib/tap.c; iopftool-capture(5)) ---- */
+
+/* A little-endian u32 at off of the payload, 0 past its end. */
+static uint64_t tap_u32(const struct iopf_rec *r, size_t off)
+{
+	const uint8_t *p = r->payload;
+
+	if (!p || r->payload_len < off + 4)
+		return 0;
+	return (uint64_t)p[off] | (uint64_t)p[off + 1] << 8 | (uint64_t)p[off + 2] << 16 |
+	       (uint64_t)p[off + 3] << 24;
+}
+
+/* DELIVERY: cookie, records, pid, tid, fd, dev_id, comm[16] */
+static void print_delivery(struct iopf_out *o, const struct iopf_rec *r)
+{
+	char comm[17] = "";
+	uint64_t fd = tap_u32(r, 16);
+
+	if (r->payload && r->payload_len >= 40)
+		for (size_t i = 0; i < 16 && r->payload[24 + i]; i++)
+			comm[i] = isprint(r->payload[24 + i]) ? (char)r->payload[24 + i] : '?';
+	iopf_out_uint(o, "queue", " q%" PRIu64, r->queue_id);
+	iopf_out_uint(o, "cookie", " cookie %" PRIu64, tap_u32(r, 0));
+	iopf_out_uint(o, "records", " records %" PRIu64, tap_u32(r, 4));
+	iopf_out_uint(o, "dev_id", " dev %" PRIu64, tap_u32(r, 20));
+	iopf_out_uint(o, "pid", " pid %" PRIu64, tap_u32(r, 8));
+	iopf_out_uint(o, "tid", " tid %" PRIu64, tap_u32(r, 12));
+	iopf_out_int(o, "fd", fd == UINT32_MAX ? " fd -" : " fd %" PRId64,
+		     fd == UINT32_MAX ? -1 : (int64_t)fd);
+	iopf_out_str(o, "comm", " comm %s", comm);
+}
+
+/* AUTO_RESPONSE: cookie, code, dev_id, reason, grpid, pasid, flags, perm, addr */
+static void print_auto_response(struct iopf_out *o, const struct iopf_rec *r)
+{
+	uint64_t code = tap_u32(r, 4), reason = tap_u32(r, 12), flags = tap_u32(r, 24);
+	uint64_t addr = tap_u32(r, 32) | tap_u32(r, 36) << 32;
+	char buf[32];
+
+	iopf_out_uint(o, "queue", " q%" PRIu64, r->queue_id);
+	iopf_out_uint(o, "cookie", " cookie %" PRIu64, tap_u32(r, 0));
+	iopf_out_str(o, "code", " %s", iopf_code_str((uint32_t)code));
+	iopf_out_uint(o, "dev_id", " dev %" PRIu64, tap_u32(r, 8));
+	iopf_out_uint(o, "grpid", " grpid %" PRIu64, tap_u32(r, 16));
+	iopf_out_uint(o, "pasid", flags & IOMMU_PGFAULT_FLAGS_PASID_VALID ? " pasid %" PRIu64
+									  : " pasid -", tap_u32(r, 20));
+	iopf_out_uint(o, "flags", NULL, flags);
+	print_perm(o, (uint32_t)tap_u32(r, 28));
+	iopf_out_hex64(o, "addr", " addr 0x%016" PRIx64, addr);
+	iopf_out_str(o, "reason", " %s", reason == 1 ? "detach" : reason == 2 ? "destroy" : "unknown");
+	iopf_out_uint(o, "latency_ns", NULL, r->latency_ns);
+	format_duration(r->latency_ns, buf, sizeof(buf));
+	iopf_out_str(o, NULL, tap_u32(r, 0) ? " latency %s" : " never read", buf);
+}
+
+/* REPORTED: a struct iommu_hwpt_pgfault as the device reported it (dev_id, cookie 0) */
+static void print_reported(struct iopf_out *o, const struct iopf_rec *r)
+{
+	struct iopf_rec f = *r;
+
+	if (!r->payload || !iopf_fault_decode(r->payload, r->payload_len, &f.u.fault))
+		memset(&f.u.fault, 0, sizeof(f.u.fault));
+	print_fault(o, &f);
+}
+
 static const struct {
 	uint8_t type;
 	const char *name;
@@ -255,6 +322,9 @@ static const struct {
 	{ IOPF_REC_RESPONSE, "response", print_response },
 	{ IOPF_REC_LOST, "lost", print_lost },
 	{ IOPF_REC_META, "meta", print_meta },
+	{ IOPF_REC_DELIVERY, "delivery", print_delivery },	/* the tap's */
+	{ IOPF_REC_AUTO_RESPONSE, "auto_response", print_auto_response },
+	{ IOPF_REC_REPORTED, "reported", print_reported },
 };
 
 void iopf_print_rec(struct iopf_out *o, const struct iopf_rec *r)

@@ -1,10 +1,12 @@
 // SPDX-License-Identifier: MIT
 /*
  * The userspace model of the kernel fault queue: the iommufd fault object
- * of Linux 6.12.117 (drivers/iommu/iommufd/fault.c) together with the part
- * of drivers/iommu/io-pgfault.c that assembles page request groups.  The
- * semantics are those of shared/KERNEL-FACTS.md sections 1.4 to 1.9; each
- * function cites the section it follows.
+ * (drivers/iommu/iommufd/fault.c in 6.12, eventq.c from 6.15) together with
+ * the part of drivers/iommu/io-pgfault.c that assembles page request
+ * groups.  doc/kernel-notes.md describes the semantics; each function cites
+ * its section (§N) and the kernel function it follows.  A queue mimics one
+ * kernel version (enum iopf_kernel_model); where 6.12 and 7.3 differ the
+ * code says so (doc/kernel-notes.md §10).
  *
  * Storage, chosen so that inject/read/write allocate nothing in steady state:
  *  - records and groups live in two index-addressed pools with free lists;
@@ -33,7 +35,7 @@
 #include "internal.h"
 
 #define NIL UINT32_MAX
-/* vfs_read()/vfs_write() clamp count to this before the fops run (1.5). */
+/* vfs_read()/vfs_write() clamp count to this before the fops run (§2). */
 #define IOPF_MAX_RW_COUNT ((size_t)0x7ffff000)
 
 struct qrec {
@@ -55,6 +57,7 @@ struct qgroup {
 
 struct iopf_queue {
 	uint32_t fault_id;
+	enum iopf_kernel_model model;
 	int efd;
 	bool efd_set;
 
@@ -74,7 +77,7 @@ struct iopf_queue {
 	uint32_t *heap;		/* free cookies <= hwm, min-heap */
 	size_t heap_n;
 	uint32_t hwm;		/* every id above hwm is free */
-	bool zero_free;		/* index 0 was erased: cookie 0 is handed out (1.9 bug) */
+	bool zero_free;		/* index 0 was erased: cookie 0 is handed out (§9.2 bug) */
 	uint64_t nout;
 
 	uint32_t *devs;		/* attached dev_ids, sorted */
@@ -220,7 +223,7 @@ static void efd_drain(struct iopf_queue *q)
 }
 
 /* ------------------------------------------------------------------ */
-/* Deliver list: list_add_tail in iommufd_fault_iopf_handler (1.4)     */
+/* Deliver list: list_add_tail in iommufd_fault_iopf_handler (§6)     */
 /* ------------------------------------------------------------------ */
 
 static void deliver_append(struct iopf_queue *q, uint32_t gi)
@@ -259,7 +262,7 @@ static void deliver_unlink(struct iopf_queue *q, uint32_t gi)
 }
 
 /* ------------------------------------------------------------------ */
-/* Partial faults by (dev_id, grpid): fault_param->partial (1.4)       */
+/* Partial faults by (dev_id, grpid): fault_param->partial (§6)       */
 /* ------------------------------------------------------------------ */
 
 static uint32_t partial_hash(const struct iopf_queue *q, uint32_t dev_id, uint32_t grpid)
@@ -329,7 +332,7 @@ static int partial_insert(struct iopf_queue *q, uint32_t gi)
 }
 
 /* ------------------------------------------------------------------ */
-/* Cookies: xa_alloc on an XA_FLAGS_ALLOC1 xarray, lowest free >= 1 (1.9) */
+/* Cookies: xa_alloc on an XA_FLAGS_ALLOC1 xarray, lowest free >= 1 (§5) */
 /* ------------------------------------------------------------------ */
 
 static void heap_push(struct iopf_queue *q, uint32_t id)
@@ -480,14 +483,71 @@ static bool dev_attached(const struct iopf_queue *q, uint32_t dev_id)
 /* Public API                                                          */
 /* ------------------------------------------------------------------ */
 
+static const char *const model_names[IOPF_KERNEL_NMODELS] = {
+	[IOPF_KERNEL_6_12] = "6.12",
+	[IOPF_KERNEL_7_3] = "7.3",
+};
+
+int iopf_kernel_model_parse(const char *s, enum iopf_kernel_model *m)
+{
+	for (int i = 0; s && i < IOPF_KERNEL_NMODELS; i++)
+		if (!strcmp(s, model_names[i])) {
+			*m = (enum iopf_kernel_model)i;
+			return 0;
+		}
+	return -EINVAL;
+}
+
+int iopf_kernel_model_from_release(const char *release, enum iopf_kernel_model *m)
+{
+	unsigned long major, minor;
+	char *end;
+	int best = 0;
+
+	if (!release || release[0] < '0' || release[0] > '9')
+		return -EINVAL;
+	major = strtoul(release, &end, 10);
+	if (*end != '.' || end[1] < '0' || end[1] > '9')
+		return -EINVAL;
+	minor = strtoul(end + 1, &end, 10);
+	for (int i = 0; i < IOPF_KERNEL_NMODELS; i++) {
+		unsigned long ma = strtoul(model_names[i], &end, 10);
+		unsigned long mi = strtoul(end + 1, NULL, 10);
+
+		if (ma < major || (ma == major && mi <= minor))
+			best = i;
+	}
+	*m = (enum iopf_kernel_model)best;
+	return 0;
+}
+
+const char *iopf_kernel_model_str(enum iopf_kernel_model m)
+{
+	return (unsigned int)m < IOPF_KERNEL_NMODELS ? model_names[m] : "?";
+}
+
 int iopf_queue_new(struct iopf_queue **qp, uint32_t fault_id)
 {
-	struct iopf_queue *q = calloc(1, sizeof(*q));
+	return iopf_queue_new_version(qp, fault_id, IOPF_KERNEL_DEFAULT);
+}
+
+enum iopf_kernel_model iopf_queue_kernel_model(const struct iopf_queue *q)
+{
+	return q->model;
+}
+
+int iopf_queue_new_version(struct iopf_queue **qp, uint32_t fault_id, enum iopf_kernel_model model)
+{
+	struct iopf_queue *q;
 	int rc = -ENOMEM;
 
+	if ((unsigned int)model >= IOPF_KERNEL_NMODELS)
+		return -EINVAL;
+	q = calloc(1, sizeof(*q));
 	if (!q)
 		return -ENOMEM;
 	q->fault_id = fault_id;
+	q->model = model;
 	q->rec_free = q->grp_free = NIL;
 	q->dhead = q->dtail = NIL;
 	q->efd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
@@ -504,7 +564,7 @@ fail:
 	return rc;
 }
 
-/* iommufd_fault_destroy: answer everything INVALID, then free (1.8). */
+/* iommufd_fault_destroy: answer everything INVALID, then free (§7). */
 void iopf_queue_free(struct iopf_queue *q)
 {
 	if (!q)
@@ -566,7 +626,7 @@ static void detach_pending(struct iopf_queue *q, uint32_t dev_id)
 	}
 }
 
-/* Answer INVALID the read-but-unanswered groups of dev_id (1.8). */
+/* Answer INVALID the read-but-unanswered groups of dev_id (§7). */
 static void detach_outstanding(struct iopf_queue *q, uint32_t dev_id)
 {
 	for (uint64_t i = (uint64_t)q->hwm + 1; i-- > 0;) {
@@ -605,7 +665,7 @@ static void detach_partials(struct iopf_queue *q, uint32_t dev_id)
 	}
 }
 
-/* iommufd_hwpt_detach_device + iommufd_auto_response_faults (1.8). */
+/* iommufd_hwpt_detach_device + iommufd_auto_response_faults (§7). */
 int iopf_queue_detach(struct iopf_queue *q, uint32_t dev_id)
 {
 	bool found;
@@ -622,7 +682,7 @@ int iopf_queue_detach(struct iopf_queue *q, uint32_t dev_id)
 }
 
 /*
- * iommu_report_device_fault (1.4): no handler -> INVALID, never seen; no
+ * iommu_report_device_fault (§6): no handler -> INVALID, never seen; no
  * LAST_PAGE -> held as partial; LAST_PAGE -> the group of all partials of
  * this device with the same grpid (grpid only, not PASID), chronological,
  * LAST_PAGE record last, goes to the tail of the deliver list.
@@ -654,7 +714,7 @@ int iopf_queue_inject(struct iopf_queue *q, const struct iommu_hwpt_pgfault *f)
 		return -ENOMEM;
 	}
 	q->rec[ri].f = *f;
-	q->rec[ri].f.__reserved = 0;	/* data = {} (1.10) */
+	q->rec[ri].f.__reserved = 0;	/* data = {} (§1) */
 	q->rec[ri].f.length = 0;
 	q->rec[ri].f.cookie = 0;
 	grp_append(q, gi, ri);
@@ -686,7 +746,7 @@ static size_t group_copy(const struct iopf_queue *q, const struct qgroup *g, uin
 }
 
 /*
- * iommufd_fault_fops_read (1.5): whole groups, FIFO, packed while they fit;
+ * iommufd_fault_fops_read (§2): whole groups, FIFO, packed while they fit;
  * -EINVAL when the first does not; 0 when empty (never blocks).  The cookie
  * is allocated as the group is read.
  */
@@ -723,7 +783,7 @@ ssize_t iopf_queue_read(struct iopf_queue *q, void *buf, size_t count)
 }
 
 /*
- * iommufd_fault_fops_write (1.6): responses in array order; the code is
+ * iommufd_fault_fops_write (§3): responses in array order; the code is
  * checked before the cookie; stop at the first bad one; 8*n if n applied.
  */
 ssize_t iopf_queue_write(struct iopf_queue *q, const void *buf, size_t count)
@@ -761,7 +821,7 @@ ssize_t iopf_queue_write(struct iopf_queue *q, const void *buf, size_t count)
 	return done ? (ssize_t)done : rc;
 }
 
-/* iommufd_fault_fops_poll (1.7): never POLLHUP or POLLERR. */
+/* iommufd_fault_fops_poll (§4): never POLLHUP or POLLERR. */
 short iopf_queue_poll(const struct iopf_queue *q)
 {
 	short ev = POLLOUT;

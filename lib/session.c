@@ -42,13 +42,14 @@ struct iopf_session {
 };
 
 /*
- * Cookie 0 (iopftool(8) "Kernel facts"): in the 6.12 and 7.3 kernels
+ * Cookie 0 (doc/kernel-notes.md section 9.2, iopftool(8) "Kernel facts"): in
+ * the 6.12.117 and 7.3.4 kernels
  * (drivers/iommu/iommufd/fault.c: iommufd_fault_fops_write()), a response
  * with cookie 0 and a valid code written while any group is outstanding
  * fails with EINVAL but erases the placeholder at index 0 of the cookie
  * xarray; from then on the queue hands out cookie 0.
  */
-#define COOKIE0_KERNELS "the 6.12 and 7.3 kernels"
+#define COOKIE0_KERNELS "the 6.12.117 and 7.3.4 kernels"
 
 
 int iopf_session_new(struct iopf_session **sp, struct iopf_target *t,

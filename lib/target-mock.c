@@ -1,8 +1,9 @@
 // SPDX-License-Identifier: MIT
 /*
  * The "mock" target: a real kernel fault queue fed by the iommufd selftest
- * mock device (CONFIG_IOMMUFD_TEST).  KERNEL-FACTS.md section 2.3 gives the
- * 6.12 ioctl sequence; section 1.8 the teardown rules (EBUSY).
+ * mock device (CONFIG_IOMMUFD_TEST, drivers/iommu/iommufd/selftest.c).
+ * doc/kernel-notes.md §8 gives the ioctl sequence (the same on 6.12 and
+ * 7.3), §7 the teardown rules (EBUSY).
  *
  * One iommufd context, one IOAS and one fault object per target.  Each
  * capture dev_id gets its own mock device, attached to a nested selftest
@@ -26,7 +27,7 @@
 #include "internal.h"
 
 /*
- * From drivers/iommu/iommufd/iommufd_test.h (6.12): not a uAPI header, so
+ * From drivers/iommu/iommufd/iommufd_test.h (6.12; unchanged for these in 7.3): not a uAPI header, so
  * the layout is ours to keep in sync.  The ioctl's min_size is
  * offsetofend(last) = 68; we pass the full 72.
  */
@@ -37,7 +38,7 @@
 #define IOMMU_HWPT_DATA_SELFTEST	0xdead
 #define IOMMU_TEST_IOTLB_DEFAULT	0xbadbeef
 /*
- * tests/kernel/mock-partial-iopf.patch (test kernels only): perm bit 31
+ * tests/kernel/mock-partial-iopf-X.Y.patch (test kernels only): perm bit 31
  * makes the trigger a partial fault (LAST_PAGE clear); with dev_id 0 it is
  * a probe that returns 0.  Unpatched kernels fail the probe with ENOENT.
  */
@@ -97,6 +98,7 @@ struct mock {
 	uint32_t ioas_id;
 	uint32_t fault_id;
 	bool partial;		/* the patched kernel: partial faults work */
+	bool single;		/* "mock:single": partial faults not used even if they work */
 	struct mock_dev *devs;
 	size_t ndevs;
 };
@@ -235,8 +237,10 @@ int iopf_target_open_mock(struct iopf_target *t, const char *arg, char *err, siz
 		free(m);
 		return rc;
 	}
-	if (*arg)
+	if (*arg) {
 		m->partial = false;
+		m->single = true;
+	}
 	t->ops = &mock_ops;
 	t->priv = m;
 	t->fd = rc;
@@ -321,7 +325,7 @@ static int attach(struct iopf_target *t, struct mock_dev *d)
 }
 
 /*
- * KERNEL-FACTS 1.8: a hwpt cannot be destroyed while a device is attached
+ * doc/kernel-notes.md §7: a hwpt cannot be destroyed while a device is attached
  * to it (EBUSY), nor the parent while the nested hwpt exists.  So replace
  * the device away onto an auto domain of the IOAS first (answering its
  * groups INVALID), then destroy the nested and parent hwpts.  Ids not yet
@@ -405,13 +409,32 @@ static int mock_inject(struct iopf_target *t, const struct iommu_hwpt_pgfault *f
 		},
 	};
 
-	if (pasid_valid && !f->pasid)
+	if (pasid_valid && !f->pasid) {
+		iopf_logf(&t->log, IOPF_LOG_ERR,
+			  "mock: cannot inject a PASID_VALID fault with PASID 0 (the mock sets "
+			  "PASID_VALID exactly when the PASID is not 0)");
 		return -EOPNOTSUPP;
-	if (m->partial && (f->perm & MOCK_PERM_PARTIAL))
+	}
+	if (m->partial && (f->perm & MOCK_PERM_PARTIAL)) {
+		iopf_logf(&t->log, IOPF_LOG_ERR,
+			  "mock: cannot inject perm bit 31: the test kernel uses it to mark partial faults");
 		return -EOPNOTSUPP;
+	}
 	if (!(f->flags & IOMMU_PGFAULT_FLAGS_LAST_PAGE)) {
-		if (!m->partial)
+		/*
+		 * A stock kernel's mock (and mock:single) always sets LAST_PAGE:
+		 * a multi-record group cannot be made.  Say so instead of a bare
+		 * EOPNOTSUPP (a multi-record generator on an unpatched 7.3 kernel
+		 * failed with just "Operation not supported").
+		 */
+		if (!m->partial) {
+			iopf_logf(&t->log, IOPF_LOG_ERR,
+				  "mock: cannot inject a partial fault (a multi-record group): this %s "
+				  "makes single-record groups only; multi-record groups need a kernel with "
+				  "tests/kernel/mock-partial-iopf-X.Y.patch",
+				  m->single ? "mock:single target" : "kernel's mock");
 			return -EOPNOTSUPP;
+		}
 		cmd.trigger_iopf.perm |= MOCK_PERM_PARTIAL;
 	}
 	return test_cmd(m, &cmd);
@@ -438,7 +461,7 @@ static int mock_detach(struct iopf_target *t, uint32_t live_dev_id)
 }
 
 /*
- * Teardown order (KERNEL-FACTS 1.8, 2.3): devices away from the fault
+ * Teardown order (doc/kernel-notes.md §7, §8): devices away from the fault
  * hwpts and the hwpts destroyed (they hold users references on the fault
  * object), then the fault fd closed, as IOMMU_DESTROY of the fault object
  * is EBUSY while it is open, then the fault object and the mock devices.

@@ -2,7 +2,9 @@
 /*
  * The "sim" queue: libiopf's userspace model of the kernel fault queue
  * (lib/queue.c), fault object id 1.  Devices map to themselves and
- * groups of any size can be injected.
+ * groups of any size can be injected.  "sim:X.Y" follows kernel X.Y where
+ * the kernels differ (iopf_kernel_model_parse(); doc/kernel-notes.md);
+ * plain "sim" follows IOPF_KERNEL_DEFAULT.
  */
 #include <errno.h>
 #include <stdint.h>
@@ -67,14 +69,15 @@ static const struct iopf_target_ops sim_ops = {
 
 int iopf_target_open_sim(struct iopf_target *t, const char *arg, char *err, size_t errlen)
 {
+	enum iopf_kernel_model model = IOPF_KERNEL_DEFAULT;
 	struct iopf_queue *q;
 	int rc;
 
-	if (arg && *arg) {
-		snprintf(err, errlen, "queue 'sim' takes no argument (got '%s')", arg);
+	if (arg && *arg && iopf_kernel_model_parse(arg, &model)) {
+		snprintf(err, errlen, "unknown kernel model in 'sim:%s' (expected sim:6.12 or sim:7.3)", arg);
 		return -EINVAL;
 	}
-	rc = iopf_queue_new(&q, SIM_FAULT_ID);
+	rc = iopf_queue_new_version(&q, SIM_FAULT_ID, model);
 	if (rc < 0) {
 		snprintf(err, errlen, "cannot create the userspace fault queue: %s",
 			 strerror(-rc));
@@ -85,5 +88,6 @@ int iopf_target_open_sim(struct iopf_target *t, const char *arg, char *err, size
 	t->queue_id = SIM_FAULT_ID;
 	t->fd = iopf_queue_fd(q);
 	t->max_group = SIZE_MAX;
+	t->model = model;
 	return 0;
 }

@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
+#include <sys/utsname.h>
 #include <unistd.h>
 
 #include "internal.h"
@@ -14,12 +15,24 @@ static const struct {
 	int (*open)(struct iopf_target *t, const char *arg, char *err, size_t errlen);
 } backends[] = {
 	{ "sim", iopf_target_open_sim },
+	{ "sim:", iopf_target_open_sim },
 	{ "mock", iopf_target_open_mock },
 	{ "mock:", iopf_target_open_mock },
 	{ "fd:", iopf_target_open_fd },
 	{ "pid:", iopf_target_open_pid },
 	{ "device:", iopf_target_open_device },
 };
+
+/* The model of the running kernel (uname -r); the default if it cannot be told. */
+static enum iopf_kernel_model running_kernel_model(void)
+{
+	enum iopf_kernel_model m = IOPF_KERNEL_DEFAULT;
+	struct utsname u;
+
+	if (uname(&u) == 0)
+		iopf_kernel_model_from_release(u.release, &m);
+	return m;
+}
 
 int iopf_target_open(struct iopf_target **tp, const char *spec, const struct iopf_log *log,
 		     char *err, size_t errlen)
@@ -36,6 +49,7 @@ int iopf_target_open(struct iopf_target **tp, const char *spec, const struct iop
 			return -ENOMEM;
 		snprintf(t->name, sizeof(t->name), "%s", spec);
 		t->fd = -1;
+		t->model = running_kernel_model();	/* sim sets its own */
 		if (log)
 			t->log = *log;
 		int rc = backends[i].open(t, has_arg ? spec + n : "", err, errlen);
@@ -46,7 +60,7 @@ int iopf_target_open(struct iopf_target **tp, const char *spec, const struct iop
 		*tp = t;
 		return 0;
 	}
-	snprintf(err, errlen, "unknown queue '%s' (expected sim, mock, mock:single, fd:N, pid:PID:FD or device:PATH)",
+	snprintf(err, errlen, "unknown queue '%s' (expected sim, sim:6.12, sim:7.3, mock, mock:single, fd:N, pid:PID:FD or device:PATH)",
 		 spec);
 	return -EINVAL;
 }
@@ -94,6 +108,7 @@ uint32_t iopf_target_queue_id(const struct iopf_target *t) { return t->queue_id;
 int iopf_target_fd(const struct iopf_target *t) { return t->fd; }
 bool iopf_target_can_inject(const struct iopf_target *t) { return t->max_group > 0; }
 size_t iopf_target_max_group(const struct iopf_target *t) { return t->max_group; }
+enum iopf_kernel_model iopf_target_kernel_model(const struct iopf_target *t) { return t->model; }
 
 int iopf_target_device(struct iopf_target *t, uint32_t capture_dev_id, uint32_t *live_dev_id)
 {

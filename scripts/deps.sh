@@ -2,28 +2,42 @@
 # Install the Debian packages a step needs: with apt-get when running as
 # root, else print the exact apt-get line and fail.
 #   scripts/deps.sh build    compiler, libpcap, json-c
-#   scripts/deps.sh kernel   what the kernel VM tier needs (tests/kernel)
+#   scripts/deps.sh kernel   what the kernel VM tier needs (tests/kernel): the
+#                            packages, then the newest backports kernel source
+#                            (tests/kernel/fetch-source.sh fetch, into the cache)
 #   scripts/deps.sh fuzz     clang with libFuzzer's runtime, llvm-cov (fuzz/)
 #   scripts/deps.sh valgrind valgrind (make check-valgrind)
 #   scripts/deps.sh check    the whole suite: kernel, fuzz, plus groff to lint the man pages,
 #                            tshark and jq (t3000), bash-completion (t3100)
+#   scripts/deps.sh fresh    scripts/fresh-check.sh: debootstrap
 set -eu
-kernel="linux-source-6.12 rsync qemu-system-x86 busybox-static bc bison flex libelf-dev cpio xz-utils gzip"
+here=$(cd "$(dirname "$0")" && pwd)
+build="gcc make libc6-dev pkg-config libpcap-dev libjson-c-dev"
+kernel="$build linux-source-6.12 patch rsync qemu-system-x86 busybox-static bc bison flex libelf-dev cpio xz-utils gzip"
 fuzz="clang-14 libclang-rt-14-dev llvm-14"
+fetch=false
 case "${1:-build}" in
-build)	pkgs="gcc make pkg-config libpcap-dev libjson-c-dev" ;;
-kernel)	pkgs=$kernel ;;
+build)	pkgs=$build ;;
+kernel)	pkgs=$kernel fetch=true ;;
 fuzz)	pkgs=$fuzz ;;
 valgrind) pkgs=valgrind ;;
-check)	pkgs="$kernel $fuzz groff-base tshark jq bash-completion bsdutils" ;;
-*)	echo "usage: $0 build|kernel|fuzz|valgrind|check" >&2; exit 64 ;;
+check)	pkgs="$kernel $fuzz groff-base tshark jq bash-completion bsdutils" fetch=true ;;
+fresh)	pkgs="debootstrap" ;;
+*)	echo "usage: $0 build|kernel|fuzz|valgrind|check|fresh" >&2; exit 64 ;;
 esac
+# After the packages: the newest trixie-backports kernel source (needs only apt).
+fetch_source() {
+	! $fetch || "$here/../tests/kernel/fetch-source.sh" fetch
+}
 
 missing=
 for p in $pkgs; do
 	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'ok installed' || missing="$missing $p"
 done
-[ -z "$missing" ] && exit 0
+if [ -z "$missing" ]; then
+	fetch_source
+	exit
+fi
 
 if [ "$(id -u)" -ne 0 ]; then
 	echo "iopftool: missing Debian packages:$missing" >&2
@@ -35,3 +49,4 @@ export DEBIAN_FRONTEND=noninteractive
 apt-get -o DPkg::Lock::Timeout=900 update -qq >&2
 # shellcheck disable=SC2086
 apt-get -o DPkg::Lock::Timeout=900 install -y -qq --no-install-recommends $missing >&2
+fetch_source

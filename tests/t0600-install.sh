@@ -49,11 +49,19 @@ test_expect_success PLAIN_BUILD,PKG_CONFIG 'iopf.h compiles alone, in C11 and wi
 
 for ex in "$SRC_DIR"/examples/*.c; do
 	name=$(basename "$ex" .c)
+	args=
+	[ "$name" = replay-capture ] && args=$CAPTURES/interleaved.pcap
 	test_expect_success PLAIN_BUILD,PKG_CONFIG "examples/$name.c builds with pkg-config and runs" '
 		cc -Wall -Wextra -Werror $(ipc --cflags iopf) "$ex" -o "$name" $(ipc --libs iopf) &&
-		LD_LIBRARY_PATH=$ROOT/usr/lib ./"$name" >"$name.out" &&
+		LD_LIBRARY_PATH=$ROOT/usr/lib ./"$name" $args >"$name.out" &&
 		grep -q "\"ok\":true" "$name.out"
 	'
 done
+
+test_expect_success PLAIN_BUILD,PKG_CONFIG 'the replay example counts a handler that echoes grpid' '
+	export LD_LIBRARY_PATH=$ROOT/usr/lib &&
+	test_expect_code 1 ./replay-capture "$CAPTURES/demo.pcap" echo-grpid >bad.out &&
+	grep -q "\"grpid_echo\":[1-9]" bad.out
+'
 
 test_done

@@ -23,7 +23,10 @@ enum { OPT_DEV = 0x100, OPT_PASID, OPT_TYPE };
 
 #define TYPE_BIT(t) (1u << (t))
 #define ALL_TYPES (TYPE_BIT(IOPF_REC_FAULT) | TYPE_BIT(IOPF_REC_RESPONSE) | \
-		   TYPE_BIT(IOPF_REC_LOST) | TYPE_BIT(IOPF_REC_META))
+		   TYPE_BIT(IOPF_REC_LOST) | TYPE_BIT(IOPF_REC_META) | TAP_TYPES)
+/* The tap's records (lib/tap.c, iopftool-capture(5)). */
+#define TAP_TYPES (TYPE_BIT(IOPF_REC_DELIVERY) | TYPE_BIT(IOPF_REC_AUTO_RESPONSE) | \
+		   TYPE_BIT(IOPF_REC_REPORTED))
 
 struct read_opts {
 	const char *files[64];
@@ -38,7 +41,7 @@ static const struct argp_option read_options[] = {
 	{ "read", 'r', "FILE", 0, "capture to read ('-' for stdin); repeatable, or positional", 0 },
 	{ "dev", OPT_DEV, "ID", 0, "only faults of this dev_id, and the responses to them", 0 },
 	{ "pasid", OPT_PASID, "ID", 0, "only faults of this PASID ('none': PASID-less), and their responses", 0 },
-	{ "type", OPT_TYPE, "TYPE", 0, "only these record types: fault, response, lost, meta (repeatable or comma list)", 0 },
+	{ "type", OPT_TYPE, "TYPE", 0, "only these record types: fault, response, lost, meta; from the tap delivery, auto_response, reported (repeatable or comma list)", 0 },
 	{ "count", 'c', "N", 0, "stop after printing N records", 0 },
 	{ 0 }
 };
@@ -51,6 +54,9 @@ static const struct {
 	{ "response", IOPF_REC_RESPONSE },
 	{ "lost", IOPF_REC_LOST },
 	{ "meta", IOPF_REC_META },
+	{ "delivery", IOPF_REC_DELIVERY },	/* the tap's */
+	{ "auto_response", IOPF_REC_AUTO_RESPONSE },
+	{ "reported", IOPF_REC_REPORTED },
 };
 
 static int type_bit(const char *name, unsigned int *bits)
@@ -71,7 +77,7 @@ static void parse_types(struct argp_state *state, struct read_opts *o, const cha
 	snprintf(buf, sizeof(buf), "%s", arg);
 	for (char *t = strtok_r(buf, ",", &save); t; t = strtok_r(NULL, ",", &save))
 		if (type_bit(t, &o->types))
-			argp_error(state, "--type: unknown record type '%s' (fault, response, lost, meta)", t);
+			argp_error(state, "--type: unknown record type '%s' (fault, response, lost, meta, delivery, auto_response, reported)", t);
 	if (!o->types)
 		argp_error(state, "--type: no record type in '%s'", arg);
 }

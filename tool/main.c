@@ -20,6 +20,7 @@ static const struct cmd {
 	{ "replay", cmd_replay, "replay a capture against a queue as the device, check the handler" },
 	{ "handle", cmd_handle, "reference handler on a fault fd (fd 3), with --bug modes" },
 	{ "generate", cmd_generate, "write a synthetic capture from a seed" },
+	{ "ps", cmd_ps, "list the processes holding iommufd fault fds" },
 };
 
 const char *argp_program_version = "iopftool " IOPF_VERSION;

@@ -16,13 +16,14 @@
 
 #include "live.h"
 #include "monitor.h"
+#include "tap.h"
 #include "vec.h"
 
 enum { OPT_SOURCE = 256, OPT_POLICY, OPT_DELAY, OPT_DURATION, OPT_GEN_RATE, OPT_GEN_GROUPS,
        OPT_GEN_SEED, OPT_GEN_SIZE, OPT_GEN_DEVS, OPT_GEN_PASIDS };
 
 static const struct argp_option options[] = {
-	{ "source", OPT_SOURCE, "QUEUE", 0, "sim (default), mock, fd:N, pid:PID:FD or device:PATH", 0 },
+	{ "source", OPT_SOURCE, "QUEUE", 0, "sim (default), mock, fd:N, pid:PID:FD, device:PATH, or tap[:PID[:FD]] (read-only)", 0 },
 	{ "policy", OPT_POLICY, "CODE", 0, "answer success (default) or invalid", 0 },
 	{ "delay", OPT_DELAY, "DUR", 0, "hold each answer this long (a slow handler)", 0 },
 	{ "count", 'c', "N", 0, "stop after N groups", 0 },
@@ -381,6 +382,8 @@ int monitor_run(struct monitor_opts *o)
 	struct monitor m = { .o = o };
 	int rc;
 
+	if (tap_source(o->source))	/* read-only: tool/tap.c */
+		return tap_run(o);
 	install_stop_handlers();
 	rc = setup(&m);
 	if (!rc && o->wfile)

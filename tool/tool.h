@@ -74,5 +74,6 @@ int cmd_stats(int argc, char **argv);
 int cmd_replay(int argc, char **argv);
 int cmd_handle(int argc, char **argv);
 int cmd_generate(int argc, char **argv);
+int cmd_ps(int argc, char **argv);
 
 #endif

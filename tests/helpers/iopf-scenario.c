@@ -5,7 +5,7 @@
  * same script run against "sim" (lib/queue.c) and "mock" (the kernel) can
  * be compared line by line (tests/kernel/run.sh).
  *
- *   iopf-scenario [--target sim|mock|...] FILE...
+ *   iopf-scenario [--target sim|sim:X.Y|mock|...] FILE...
  *
  * Each FILE gets a fresh target.  Script lines (# starts a comment):
  *   dev D                      create/attach capture device D
@@ -18,12 +18,15 @@
  *   fd                         print iopf_target_fd() (for pid:PID:FD tests)
  *   sleep MS
  * A "# requires: partial" line skips the file on targets that cannot
- * inject partial faults (max_group < 2).
+ * inject partial faults (max_group < 2).  A "# kernel: 6.12 [7.3 ...]" line
+ * runs the file only on targets that follow one of those kernel versions
+ * (iopf_target_kernel_model(): sim:X.Y, or the running kernel): it pins
+ * a behaviour that differs between kernels (doc/kernel-notes.md).
  *
  * Output: "=== FILE" then "STEP -> RESULT" per step.  Live device ids are
  * printed as d0, d1, ... in the order the dev steps created them.  The
  * inject result is "ok" for 0 and for -ENODEV: the sim reports a fault
- * that found no handler, the kernel's trigger cannot (KERNEL-FACTS 2.4).
+ * that found no handler, the kernel's trigger cannot (doc/kernel-notes.md §8).
  */
 #include <errno.h>
 #include <poll.h>
@@ -328,6 +331,37 @@ static bool requires_partial(FILE *f)
 	return req;
 }
 
+/*
+ * The "# kernel: X.Y ..." line: true if the file runs on model m (no such
+ * line: every model); *list gets the versions named, for the skip message.
+ */
+static bool kernel_matches(FILE *f, enum iopf_kernel_model m, char *list, size_t len)
+{
+	char line[512];
+	bool any = false, match = false;
+
+	list[0] = '\0';
+	while (fgets(line, sizeof(line), f)) {
+		char *p = line, *tok;
+
+		if (line[0] != '#')
+			continue;
+		p += strspn(p, "# \t");
+		if (strncmp(p, "kernel:", 7))
+			continue;
+		for (tok = strtok(p + 7, " \t\r\n,"); tok; tok = strtok(NULL, " \t\r\n,")) {
+			enum iopf_kernel_model k;
+
+			any = true;
+			if (!iopf_kernel_model_parse(tok, &k) && k == m)
+				match = true;
+			snprintf(list + strlen(list), len - strlen(list), "%s%s", list[0] ? " " : "", tok);
+		}
+	}
+	rewind(f);
+	return !any || match;
+}
+
 static int run_file(struct scn *s, FILE *f)
 {
 	char line[512], *tok[MAX_RESP + 2];
@@ -368,8 +402,14 @@ static int run_script(const char *target, const char *file)
 		fclose(f);
 		return 2;
 	}
+	char kernels[128];
+	enum iopf_kernel_model m = iopf_target_kernel_model(s.t);
+
 	if (requires_partial(f) && iopf_target_max_group(s.t) < 2) {
 		printf("skip: requires partial faults, which target %s cannot inject\n", target);
+	} else if (!kernel_matches(f, m, kernels, sizeof(kernels))) {
+		printf("skip: pins kernel %s behaviour; target %s follows %s\n", kernels, target,
+		       iopf_kernel_model_str(m));
 	} else {
 		rc = run_file(&s, f);
 	}
@@ -388,7 +428,7 @@ int main(int argc, char **argv)
 		i = 3;
 	}
 	if (i >= argc) {
-		fprintf(stderr, "usage: iopf-scenario [--target sim|mock|...] FILE...\n");
+		fprintf(stderr, "usage: iopf-scenario [--target sim|sim:X.Y|mock|...] FILE...\n");
 		return 64;
 	}
 	for (; i < argc; i++)

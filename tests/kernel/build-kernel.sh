@@ -1,14 +1,18 @@
 #!/bin/sh
-# Build the VM tier's test kernel into DEST (a directory that must not exist):
-#   tests/kernel/build-kernel.sh DEST
-# DEST gets bzImage, config (the final .config) and usr/include (the 6.12
-# uAPI headers from `make headers_install`).  The build runs in DEST.tmp.$$
-# and is renamed into place at the end, so an interrupted build leaves no
-# half-made DEST.  Needs: linux-source-6.12 bc bison flex libelf-dev.
+# Build one of the VM tier's test kernels into DEST (must not exist):
+#   tests/kernel/build-kernel.sh DEST TARBALL PATCH
+# TARBALL is a Debian linux-source-X.Y tarball (tests/kernel/fetch-source.sh
+# lists them), PATCH the test patch for it (mock-partial-iopf-X.Y.patch).
+# DEST gets bzImage, config (the final .config), usr/include (the kernel's
+# uAPI headers from `make headers_install`) and version (`make kernelrelease`).
+# The build runs in DEST.tmp.$$ and is renamed into place at the end, so an
+# interrupted build leaves no half-made DEST.
+# Needs (scripts/deps.sh kernel): gcc make bc bison flex libelf-dev rsync xz-utils.
 set -eu
+dest=${1:?usage: build-kernel.sh DEST TARBALL PATCH}
+src_tar=${2:?usage: build-kernel.sh DEST TARBALL PATCH}
+patch_file=${3:?usage: build-kernel.sh DEST TARBALL PATCH}
 here=$(cd "$(dirname "$0")" && pwd)
-dest=${1:?usage: build-kernel.sh DEST}
-src_tar=/usr/src/linux-source-6.12.tar.xz
 jobs=${KERNEL_JOBS:-$(($(nproc) + 1))}
 
 [ ! -e "$dest" ] || { echo "build-kernel.sh: $dest exists" >&2; exit 1; }
@@ -22,9 +26,15 @@ trap 'exit 1' INT TERM
 mkdir -p "$tmp"
 
 echo "# unpacking $src_tar"
+start=$(date +%s)
 tar -C "$tmp" -xf "$src_tar"
-tree=$tmp/linux-source-6.12
-(cd "$tree" && patch -p1 -s <"$here/mock-partial-iopf.patch")
+tree=$(echo "$tmp"/linux-source-*)
+[ -d "$tree" ] || { echo "build-kernel.sh: no linux-source-* directory in $src_tar" >&2; exit 1; }
+echo "# applying $(basename "$patch_file")"
+(cd "$tree" && patch -p1 -s --no-backup-if-mismatch <"$patch_file") || {
+	echo "build-kernel.sh: $(basename "$patch_file") does not apply to $src_tar" >&2
+	exit 1
+}
 
 echo "# configuring: tinyconfig + tests/kernel/config"
 make -s -C "$tree" tinyconfig >/dev/null
@@ -45,16 +55,16 @@ for o in $opts; do
 done
 
 echo "# compiling bzImage with -j$jobs"
-start=$(date +%s)
 make -s -C "$tree" -j"$jobs" bzImage >"$tmp/build.log" 2>&1 || {
 	tail -n 40 "$tmp/build.log" >&2
 	exit 1
 }
-echo "# bzImage built in $(($(date +%s) - start)) s"
+echo "# bzImage built in $(($(date +%s) - start)) s (unpacking included)"
 make -s -C "$tree" headers_install INSTALL_HDR_PATH="$tmp/usr" >/dev/null
 
 cp "$tree/arch/x86/boot/bzImage" "$tmp/bzImage"
 cp "$tree/.config" "$tmp/config"
+make -s -C "$tree" kernelrelease >"$tmp/version"
 rm -rf "$tree" "$tmp/build.log"
 mv -T "$tmp" "$dest"	# fails, leaving DEST alone, if another build won
 trap - EXIT

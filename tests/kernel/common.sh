@@ -1,12 +1,27 @@
-# tests/kernel/common.sh: sourced by run.sh.  Where the test kernel is cached.
-# The key changes with the kernel source package, the config fragment, the
-# patch and the build script, so any of them changing rebuilds the kernel.
-kernel_key() {
-	{
-		dpkg-query -W -f='${Package} ${Version}\n' linux-source-6.12
-		cat "$KDIR/config" "$KDIR/mock-partial-iopf.patch" "$KDIR/build-kernel.sh"
-	} | sha256sum | cut -c1-16
-}
+# tests/kernel/common.sh: sourced by run.sh.  Which kernels, and where each
+# is cached.  A kernel is named by its series (6.12, 7.3, ...); its key
+# changes with the source package's version, the config fragment, its
+# patch and the build script, so any of them changing rebuilds it.
 
 KDIR=${KDIR:-$(cd "$(dirname "$0")" && pwd)}
 CACHE_ROOT=${XDG_CACHE_HOME:-$HOME/.cache}/iopftool
+
+# patch_for SERIES: mock-partial-iopf-SERIES.patch, else the patch of the
+# newest series below SERIES (a newer kernel is tried with the last port).
+patch_for() {
+	local p best=
+	[ -f "$KDIR/mock-partial-iopf-$1.patch" ] && { echo "$KDIR/mock-partial-iopf-$1.patch"; return; }
+	best=$(for p in "$KDIR"/mock-partial-iopf-*.patch; do
+		p=${p##*/mock-partial-iopf-}; echo "${p%.patch}"
+	done | { cat; echo "$1"; } | sort -V | sed -n "/^$1\$/q;p" | tail -n 1)
+	[ -n "$best" ] && echo "$KDIR/mock-partial-iopf-$best.patch"
+}
+
+# kernel_key SERIES PACKAGE-VERSION PATCH
+kernel_key() {
+	{
+		echo "linux-source-$1 $2"
+		# comments do not make a new kernel
+		grep -v "^#" "$KDIR/config"; cat "$3" "$KDIR/build-kernel.sh"
+	} | sha256sum | cut -c1-16
+}

@@ -1,16 +1,23 @@
 #!/bin/bash
-# The kernel VM tier: iopftool against the real 6.12 iommufd fault queue.
+# The kernel VM tier: iopftool against real iommufd fault queues, on two
+# kernels: Debian 12's linux-source-6.12 and the newest linux-source-X.Y of
+# trixie-backports (tests/kernel/fetch-source.sh finds and caches it).
 #   tests/kernel/run.sh            (make check-kernel runs it via tests/run.sh)
-# 1. builds (once, cached) a tinyconfig 6.12 kernel with CONFIG_IOMMUFD_TEST
-#    and tests/kernel/mock-partial-iopf.patch, plus its uAPI headers
+#   KERNEL=6.12|7.3|all tests/kernel/run.sh   (make check-kernel KERNEL=...)
+# For each kernel:
+# 1. builds (once, cached) a tinyconfig kernel with CONFIG_IOMMUFD_TEST
+#    and its tests/kernel/mock-partial-iopf-X.Y.patch, plus its uAPI headers
 #    (build-kernel.sh; cache: ${XDG_CACHE_HOME:-~/.cache}/iopftool/kernel-KEY);
 # 2. builds iopftool and tests/helpers against those headers (make O=...);
 # 3. packs an initramfs (static busybox, the binaries and their libraries,
 #    tests/scenarios, tests/kernel/guest/*.sh, captures/) and boots it in qemu;
 # 4. prints the guest's TAP, then compares every scenario run in the guest
-#    against "mock" with the same scenario run here against "sim".
-# Environment: IOPF_QEMU_ACCEL=tcg (default), kvm or auto (try KVM for 30 s,
-# then TCG); IOPF_VM_TIMEOUT: seconds before a hung guest fails (300).
+#    against "mock" with the same scenario run here against "sim:X.Y" (the
+#    queue model of that kernel version).
+# Every test name starts with the kernel series ("7.3: ...").
+# Environment: KERNEL (all), IOPF_QEMU_ACCEL=tcg (default), kvm or auto (try
+# KVM for 30 s, then TCG); IOPF_VM_TIMEOUT: seconds before a hung guest
+# fails (300).
 set -eu
 export TZ=UTC LC_ALL=C
 KDIR=$(cd "$(dirname "$0")" && pwd)
@@ -18,14 +25,17 @@ SRC=$(cd "$KDIR/../.." && pwd)
 . "$KDIR/common.sh"
 
 n=0
-ok() { n=$((n + 1)); echo "ok $n - $*"; }
-not_ok() { n=$((n + 1)); echo "not ok $n - $*"; }
-skip() { n=$((n + 1)); echo "ok $n # skip $*"; }
+series=	# the kernel under test; prefixes every test name
+ok() { n=$((n + 1)); echo "ok $n - ${series:+$series: }$*"; }
+not_ok() { n=$((n + 1)); echo "not ok $n - ${series:+$series: }$*"; }
+skip() { n=$((n + 1)); echo "ok $n # skip ${series:+$series: }$*"; }
 indent() { sed 's/^/#   /'; }
-bail() { not_ok "$1"; [ -n "${2:-}" ] && [ -f "$2" ] && tail -n 40 "$2" | indent; echo "1..$n"; exit 1; }
+# fail DESC [LOG]: a failure that ends this kernel's run (the next kernel still runs)
+fail() { not_ok "$1"; [ -n "${2:-}" ] && [ -f "$2" ] && tail -n 40 "$2" | indent; return 1; }
+bail() { fail "$@"; echo "1..$n"; exit 1; }
 
-work=$(mktemp -d "${TMPDIR:-/tmp}/iopftool-kernel.XXXXXX")
-trap 'rm -rf "$work"' EXIT
+top=$(mktemp -d "${TMPDIR:-/tmp}/iopftool-kernel.XXXXXX")
+trap 'rm -rf "$top"' EXIT
 
 check_prereqs() {
 	local missing=
@@ -33,35 +43,41 @@ check_prereqs() {
 		command -v "$c" >/dev/null || missing="$missing $c"
 	done
 	[ -x /bin/busybox ] || missing="$missing /bin/busybox(busybox-static)"
-	[ -r /usr/src/linux-source-6.12.tar.xz ] || missing="$missing linux-source-6.12"
 	[ -z "$missing" ] || bail "kernel tier prerequisites:$missing missing (run scripts/deps.sh kernel)"
 }
 
 # Remove build directories left by killed builds (their pid is gone).
 clean_stale() {
 	local d
-	for d in "$CACHE_ROOT"/kernel-*.tmp.*; do
+	for d in "$CACHE_ROOT"/kernel-"$1".tmp.*; do
 		[ -d "$d" ] || continue
 		kill -0 "${d##*.}" 2>/dev/null || rm -rf "$d"
 	done
 }
 
-# Sets $kernel to the cached kernel directory, building it if needed.
+# get_kernel SERIES PKG-VERSION TARBALL: sets $kernel to the cached kernel
+# directory, building it if needed (one build per key at a time: flock).
 get_kernel() {
-	kernel=$CACHE_ROOT/kernel-$(kernel_key)
+	local patch key
+	patch=$(patch_for "$1")
+	[ -n "$patch" ] || { fail "no tests/kernel/mock-partial-iopf-*.patch for $1"; return 1; }
+	key=$(kernel_key "$1" "$2" "$patch")
+	kernel=$CACHE_ROOT/kernel-$key
 	mkdir -p "$CACHE_ROOT"
 	if [ ! -f "$kernel/bzImage" ]; then
-		echo "# building test kernel (about 4 minutes, cached afterwards) into $kernel"
+		echo "# building the $1 test kernel (linux-source-$1 $2, $(basename "$patch");" \
+		     "5-7 minutes on 2 cores, cached afterwards) into $kernel"
 		local start=$SECONDS
 		(
 			flock 9
-			clean_stale
-			[ -f "$kernel/bzImage" ] || "$KDIR/build-kernel.sh" "$kernel" 2>&1 | sed -u 's/^\([^#]\)/# \1/'
-		) 9>"$CACHE_ROOT/.lock" || true
-		[ -f "$kernel/bzImage" ] || bail "test kernel build failed (see messages above)"
-		echo "# test kernel built in $((SECONDS - start)) s"
+			clean_stale "$key"
+			[ -f "$kernel/bzImage" ] ||
+				"$KDIR/build-kernel.sh" "$kernel" "$3" "$patch" 2>&1 | sed -u 's/^\([^#]\)/# \1/'
+		) 9>"$CACHE_ROOT/.lock-$key" || true
+		[ -f "$kernel/bzImage" ] || { fail "test kernel $1 build failed (see messages above)"; return 1; }
+		echo "# test kernel $1 built in $((SECONDS - start)) s"
 	else
-		echo "# test kernel: $kernel (cached)"
+		echo "# test kernel $1: $kernel (cached)"
 	fi
 }
 
@@ -71,19 +87,24 @@ build_guest() {
 	# Per checkout, not in the shared cache: objects of another tree with
 	# newer time stamps would look up to date to make.
 	gb=$SRC/build/guest-$(basename "$kernel")
+	mkdir -p "$gb"
 	local mk=(make --no-print-directory -C "$SRC" -j"$(nproc)" O="$gb"
 		  UAPI_CFLAGS="-I$kernel/usr/include")
-	echo "# building iopftool and helpers against the 6.12 uAPI headers ($gb)"
+	echo "# building iopftool and helpers against the $series uAPI headers ($gb)"
 	if "${mk[@]}" -pn "$gb/libiopf.a" 2>/dev/null | grep -qx 'HAVE_LINUX_IOMMUFD := 1'; then
 		ok "guest build uses the kernel's <linux/iommufd.h> (iopf.h asserts its layout)"
 	else
 		not_ok "guest build uses the kernel's <linux/iommufd.h>: the Makefile probe failed"
 	fi
+	# The cookie-0 reproducer: raw uAPI, no libiopf (guest/20-repro-cookie0.sh runs it).
+	"${CC:-cc}" -std=gnu11 -O2 -Wall -Wextra -I"$kernel/usr/include" -o "$gb/repro-cookie0" \
+		"$KDIR/repro-cookie0.c" >"$work/repro.log" 2>&1 ||
+		{ not_ok "build of tests/kernel/repro-cookie0.c"; indent <"$work/repro.log"; }
 	if ! "${mk[@]}" all >"$work/make.log" 2>&1; then
 		echo "# full guest build failed, building the scenario helper only:"
 		grep -m 5 -E 'error|undefined' "$work/make.log" | indent
 		"${mk[@]}" "$gb/tests/helpers/iopf-scenario" >"$work/make.log" 2>&1 ||
-			bail "guest build of tests/helpers/iopf-scenario" "$work/make.log"
+			{ fail "guest build of tests/helpers/iopf-scenario" "$work/make.log"; return 1; }
 	fi
 }
 
@@ -104,7 +125,7 @@ make_initrd() {
 	cp /bin/busybox "$root/bin/busybox"
 	ln -s busybox "$root/bin/sh"
 	cp "$KDIR/init" "$root/init"
-	for b in "$gb/iopftool" "$gb"/tests/helpers/*; do
+	for b in "$gb/iopftool" "$gb/repro-cookie0" "$gb"/tests/helpers/*; do
 		[ -f "$b" ] && [ -x "$b" ] && copy_bin "$b"
 	done
 	cp "$KDIR"/guest/*.sh "$root/iopf/guest/"
@@ -152,9 +173,10 @@ check_done() {
 	local last
 	last=$(sed -n 's/^@@@ BEGIN //p' "$work/results.txt" | tail -n 1)
 	if [ "$qemu_rc" -eq 124 ]; then
-		bail "the guest did not finish within ${IOPF_VM_TIMEOUT:-300} s (in ${last:-boot})" "$work/console"
+		fail "the guest did not finish within ${IOPF_VM_TIMEOUT:-300} s (in ${last:-boot})" "$work/console"
+		return 1
 	fi
-	bail "the guest stopped early, in ${last:-boot} (qemu exit $qemu_rc)" "$work/console"
+	fail "the guest stopped early, in ${last:-boot} (qemu exit $qemu_rc)" "$work/console"
 }
 
 # The guest's TAP, renumbered; other lines as comments.
@@ -164,7 +186,8 @@ guest_tap() {
 		case $line in
 		"@@@ SCENARIOS BEGIN") in_scn=1 ;;
 		"@@@ SCENARIOS END") in_scn=0 ;;
-		"@@@ KERNEL "*) echo "# guest kernel ${line#@@@ KERNEL }" ;;
+		"@@@ KERNEL "*) echo "# guest kernel ${line#@@@ KERNEL }"
+			release=${line#@@@ KERNEL } ;;
 		"@@@ BEGIN "*) echo "# guest: ${line#@@@ BEGIN }" ;;
 		"@@@ END "*)
 			case $line in
@@ -176,7 +199,13 @@ guest_tap() {
 		*) [ "$in_scn" -eq 1 ] && continue
 		   if [[ $line =~ ^(not\ )?ok\ [0-9]+(.*)$ ]]; then
 			n=$((n + 1))
-			echo "${BASH_REMATCH[1]}ok $n${BASH_REMATCH[2]}"
+			local rest=${BASH_REMATCH[2]}
+			case $rest in
+			" - "*) rest=" - $series: ${rest# - }" ;;
+			" # skip "*|" # SKIP "*) rest=" # skip $series: ${rest# # [sS][kK][iI][pP] }" ;;
+			" # "*) rest=" # $series: ${rest# # }" ;;
+			esac
+			echo "${BASH_REMATCH[1]}ok $n$rest"
 		   elif [[ $line != 1..* ]]; then
 			echo "# $line"
 		   fi ;;
@@ -192,23 +221,33 @@ split_out() {
 	awk -v dir="$2" '/^=== /{f = dir "/" $2; next} f {print > f}' "$1"
 }
 
+# The queue models of lib/queue.c (enum iopf_kernel_model).  A kernel
+# series newer than all of them is compared with the newest not newer.
+MODELS="6.12 7.3"
+model_for() {
+	printf '%s\n' $MODELS "$1" | sort -V | sed -n "/^$1\$/q;p" | tail -n 1 |
+		grep . || printf '%s\n' $MODELS | head -n 1
+}
+
 differential() {
-	local helper=$SRC/build/tests/helpers/iopf-scenario s name
+	local helper=$SRC/build/tests/helpers/iopf-scenario s name model
 	[ -x "$helper" ] || helper=$gb/tests/helpers/iopf-scenario
-	"$helper" --target sim "$SRC"/tests/scenarios/*.scn >"$work/sim.out" 2>"$work/sim.err" || true
+	model=$series
+	case " $MODELS " in *" $series "*) ;; *) model=$(model_for "$series") ;; esac
+	"$helper" --target "sim:$model" "$SRC"/tests/scenarios/*.scn >"$work/sim.out" 2>"$work/sim.err" || true
 	split_out "$work/sim.out" "$work/sim"
 	split_out "$work/mock.out" "$work/mock"
 	for s in "$SRC"/tests/scenarios/*.scn; do
 		name=$(basename "$s")
 		if [ ! -f "$work/mock/$name" ] || [ ! -f "$work/sim/$name" ]; then
-			not_ok "sim and mock agree: $name (no output from $([ -f "$work/sim/$name" ] && echo mock || echo sim))"
-		elif grep -q '^skip:' "$work/mock/$name"; then
-			skip "sim and mock agree: $name: $(sed 's/^skip: //' "$work/mock/$name")"
+			not_ok "sim:$model and mock agree: $name (no output from $([ -f "$work/sim/$name" ] && echo mock || echo sim))"
+		elif grep -q '^skip:' "$work/mock/$name" "$work/sim/$name"; then
+			skip "sim:$model and mock agree: $name: $(grep -h '^skip:' "$work/mock/$name" "$work/sim/$name" | head -n 1 | sed 's/^skip: //')"
 		elif diff -u --label "sim/$name" --label "mock/$name" \
 				"$work/sim/$name" "$work/mock/$name" >"$work/diff"; then
-			ok "sim and mock agree: $name"
+			ok "sim:$model and mock agree: $name"
 		else
-			not_ok "sim and mock agree: $name"
+			not_ok "sim:$model and mock agree: $name"
 			indent <"$work/diff"
 		fi
 	done
@@ -216,14 +255,49 @@ differential() {
 	return 0
 }
 
+# run_kernel SERIES PKG-VERSION TARBALL: the whole tier on one kernel
+run_kernel() {
+	local t0=$SECONDS
+	series=$1 release=
+	work=$top/$1
+	mkdir -p "$work"
+	echo "# ---- kernel $1 (linux-source-$1 $2)"
+	get_kernel "$1" "$2" "$3" || return 0
+	build_guest || return 0
+	make_initrd
+	boot
+	guest_tap
+	check_done || return 0
+	case $release in
+	"$1"|"$1".*|"$1"-*) ok "the guest runs the $1 kernel ($release)" ;;
+	*) not_ok "the guest runs the $1 kernel (uname -r: ${release:-none})" ;;
+	esac
+	differential
+	echo "# kernel $1 took $((SECONDS - t0)) s"
+}
+
 start=$SECONDS
 check_prereqs
-get_kernel
-build_guest
-make_initrd
-boot
-guest_tap
-check_done
-differential
+want=${KERNEL:-all}
+sources=$("$KDIR/fetch-source.sh" list)
+case $want in
+all)
+	# Both kernels must be there: a missing one is a failure, not a skip.
+	printf '%s\n' "$sources" | grep -q '^6\.12 ' ||
+		not_ok "kernel 6.12: no /usr/src/linux-source-6.12.tar.xz (run scripts/deps.sh kernel)"
+	printf '%s\n' "$sources" | grep -qv '^6\.12 ' ||
+		not_ok "newest backports kernel: no source in $CACHE_ROOT/src (run scripts/deps.sh kernel)"
+	;;
+*)
+	sources=$(printf '%s\n' "$sources" | awk -v k="$want" '$1 == k')
+	[ -n "$sources" ] || bail "KERNEL=$want: no such kernel source (have: $("$KDIR/fetch-source.sh" list | cut -d' ' -f1 | tr '\n' ' ')); run scripts/deps.sh kernel"
+	;;
+esac
+while read -r s v tarball <&3; do
+	[ -n "$s" ] && run_kernel "$s" "$v" "$tarball"
+done 3<<EOF_SOURCES
+$sources
+EOF_SOURCES
+series=
 echo "# kernel tier took $((SECONDS - start)) s"
 echo "1..$n"

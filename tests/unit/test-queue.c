@@ -1,8 +1,8 @@
 // SPDX-License-Identifier: MIT
 /*
  * Unit tests for lib/queue.c, the userspace model of the kernel fault
- * queue, and for the "sim" back-end over it.  Each check names the
- * shared/KERNEL-FACTS.md section whose behaviour it pins down.
+ * queue, and for the "sim" back-end over it.  The behaviours are those of
+ * doc/kernel-notes.md (its §N are cited).
  */
 #include <errno.h>
 #include <poll.h>
@@ -364,7 +364,7 @@ static void test_cookie_zero_bug(void)
 	iopf_queue_free(q);
 }
 
-/* shared/KERNEL-FACTS.md section 7: the mock experiment on a real kernel. */
+/* The first experiment on a real 6.12 kernel with the mock (doc/kernel-notes.md §8). */
 static void test_kernel_experiment(void)
 {
 	struct iopf_queue *q = newq();
@@ -482,6 +482,53 @@ static void test_sim_target(void)
 	is(t.ops->detach(&t, 42), 0, "detach");
 	is(t.ops->inject(&t, &f), -ENODEV, "then inject is ENODEV");
 	t.ops->close(&t);
+}
+
+/* Kernel versions: names, uname -r releases, sim:X.Y (doc/kernel-notes.md §10). */
+static void test_kernel_models(void)
+{
+	enum iopf_kernel_model m = IOPF_KERNEL_NMODELS;
+	struct iopf_target t = { .fd = -1 };
+	struct iopf_queue *q = NULL;
+	char err[256] = "";
+
+	is(iopf_kernel_model_parse("6.12", &m), 0, "model 6.12 parses");
+	is(m, IOPF_KERNEL_6_12, "as IOPF_KERNEL_6_12");
+	is(iopf_kernel_model_parse("7.3", &m), 0, "model 7.3 parses");
+	is(m, IOPF_KERNEL_7_3, "as IOPF_KERNEL_7_3");
+	is(iopf_kernel_model_parse("7.30", &m), -EINVAL, "7.30 is no model");
+	is(iopf_kernel_model_parse("", &m), -EINVAL, "the empty string is no model");
+	ok(!strcmp(iopf_kernel_model_str(IOPF_KERNEL_7_3), "7.3"), "7.3 prints as 7.3");
+	ok(!strcmp(iopf_kernel_model_str(IOPF_KERNEL_NMODELS), "?"), "an out-of-range model prints as ?");
+	is(iopf_kernel_model_from_release("6.12.117-cloud-amd64", &m), 0, "release 6.12.117");
+	is(m, IOPF_KERNEL_6_12, "6.12.117 follows 6.12");
+	is(iopf_kernel_model_from_release("7.3.4", &m), 0, "release 7.3.4");
+	is(m, IOPF_KERNEL_7_3, "7.3.4 follows 7.3");
+	is(iopf_kernel_model_from_release("7.2.1", &m), 0, "release 7.2.1");
+	is(m, IOPF_KERNEL_6_12, "7.2 follows the newest model not newer: 6.12");
+	is(iopf_kernel_model_from_release("7.10.0", &m), 0, "release 7.10.0");
+	is(m, IOPF_KERNEL_7_3, "7.10 follows 7.3 (numeric, not string, order)");
+	is(iopf_kernel_model_from_release("8.0", &m), 0, "release 8.0");
+	is(m, IOPF_KERNEL_7_3, "8.0 follows 7.3");
+	is(iopf_kernel_model_from_release("5.15.0", &m), 0, "release 5.15.0");
+	is(m, IOPF_KERNEL_6_12, "older kernels follow the oldest model");
+	is(iopf_kernel_model_from_release("linux", &m), -EINVAL, "a release without MAJOR.MINOR");
+	is(iopf_kernel_model_from_release("7", &m), -EINVAL, "a release without a minor");
+	is(iopf_queue_new_version(&q, 1, IOPF_KERNEL_NMODELS), -EINVAL, "no queue for an unknown model");
+	is(iopf_queue_new_version(&q, 1, IOPF_KERNEL_7_3), 0, "a 7.3 queue");
+	is(iopf_queue_kernel_model(q), IOPF_KERNEL_7_3, "says it is 7.3");
+	iopf_queue_free(q);
+	is(iopf_queue_new(&q, 1), 0, "a default queue");
+	is(iopf_queue_kernel_model(q), IOPF_KERNEL_DEFAULT, "follows IOPF_KERNEL_DEFAULT");
+	iopf_queue_free(q);
+	is(iopf_target_open_sim(&t, "7.3", err, sizeof(err)), 0, "sim:7.3 opens");
+	is(t.model, IOPF_KERNEL_7_3, "sim:7.3 follows 7.3");
+	t.ops->close(&t);
+	is(iopf_target_open_sim(&t, "6.12", err, sizeof(err)), 0, "sim:6.12 opens");
+	is(t.model, IOPF_KERNEL_6_12, "sim:6.12 follows 6.12");
+	t.ops->close(&t);
+	is(iopf_target_open_sim(&t, "6.11", err, sizeof(err)), -EINVAL, "sim:6.11 is refused");
+	ok(strstr(err, "sim:6.12") != NULL, "naming the models: %s", err);
 }
 
 static uint64_t rng(uint64_t *s)
@@ -648,6 +695,7 @@ int main(void)
 	test_grouping();
 	test_counts();
 	test_sim_target();
+	test_kernel_models();
 	test_stress();
 	return tap_done();
 }

@@ -1,6 +1,7 @@
 #!/bin/sh
-# VM tier, in the guest: the real 6.12 fault queue through the mock target
-# (KERNEL-FACTS.md sections 2 and 7).  Prints TAP; the host renumbers it.
+# VM tier, in the guest: the real fault queue (6.12 or the newest kernel)
+# through the mock target
+# (lib/target-mock.c; doc/kernel-notes.md).  Prints TAP; the host renumbers it.
 # Every scenario's mock output is printed between
 #   @@@ SCENARIOS BEGIN / @@@ SCENARIOS END
 # for the host to compare with the sim (tests/kernel/run.sh).
@@ -53,7 +54,7 @@ check "PASID-less fault: flags 0x2" has /tmp/sc.out \
 	"  rec dev=d0 pasid=0 grpid=1 perm=0x1 flags=0x2 addr=0x1000 length=0 reserved=0 cookie=1"
 sc 15-multi-record.scn
 if grep -q '^skip:' /tmp/sc.out; then
-	ok "# skip multi-record groups: the kernel lacks mock-partial-iopf.patch"
+	ok "# skip multi-record groups: the kernel lacks tests/kernel/mock-partial-iopf-X.Y.patch"
 else
 	check "3-record group: 80-byte read EINVAL, 320-byte read 3 records 0x1,0x1,0x3, one cookie" \
 		has /tmp/sc.out \
@@ -65,6 +66,19 @@ else
 		"  rec dev=d0 pasid=1 grpid=5 perm=0x3 flags=0x3 addr=0x3000 length=0 reserved=0 cookie=2" \
 		"read 320 -> 0"
 fi
+
+# The mock follows the running kernel (uname -r): a scenario pinned to one
+# kernel version ("# kernel: X.Y") runs on that kernel only.
+printf '# kernel: 6.12\ndev 1\n' >/tmp/k6.12.scn
+printf '# kernel: 7.3\ndev 1\n' >/tmp/k7.3.scn
+case $(uname -r) in
+6.12.*) mine=6.12 other=7.3 ;;
+*) mine=7.3 other=6.12 ;;
+esac
+check "a '# kernel: $mine' scenario runs on $(uname -r)" sh -c \
+	"$SCENARIO --target mock /tmp/k$mine.scn | grep -qx 'dev 1 -> d0'"
+check "a '# kernel: $other' scenario is skipped on $(uname -r), saying so" sh -c \
+	"$SCENARIO --target mock /tmp/k$other.scn | grep -qx 'skip: pins kernel $other behaviour; target mock follows $mine'"
 
 # Target errors must say what is missing.
 target_err() {	# target_err SPEC PATTERN

@@ -1,6 +1,6 @@
 #!/bin/sh
 # VM tier, in the guest: pid:PID:FD takes another process's live fault fd
-# (pidfd_getfd) and becomes its handler (SPEC.md section 2).
+# (pidfd_getfd) and becomes its handler (iopftool(8), QUEUES).
 n=0
 ok() { n=$((n + 1)); echo "ok $n - $*"; }
 not_ok() { n=$((n + 1)); echo "not ok $n - $*"; }

@@ -1,0 +1,1797 @@
+// SPDX-License-Identifier: MIT
+/*
+ * The tap: watch every iommufd fault queue of the machine without taking
+ * a single fault.  Reading a fault fd consumes the faults, so instead the
+ * tap asks the kernel, through kprobe events in tracefs, to show each
+ * step as it happens, and turns the trace into capture records.
+ * iopftool-monitor(8) and iopftool-capture(5) describe what the user sees.
+ *
+ * The kernel facts this file relies on (Linux 6.12; file: function):
+ *
+ *  - Documentation/trace/kprobetrace.rst: "p:GRP/EVENT SYM FETCHARGS" and
+ *    "r:GRP/EVENT SYM FETCHARGS" appended to <tracefs>/kprobe_events create
+ *    an entry and a return probe; "-:GRP/EVENT" deletes one.  $argN is the
+ *    Nth argument (also in a return probe, since 6.10: saved at entry),
+ *    $retval the return value, +OFF(X) a kernel memory fetch and +uOFF(X)
+ *    a user memory fetch; each probe takes at most 128 arguments and its
+ *    definition at most 3072 bytes.  Scalar user fetches work in 6.12,
+ *    array fetches (:u32[10]) of user memory do not, so every field is its
+ *    own argument.  A fetch that faults leaves a zero or stale value: every
+ *    value read through a guessed offset is checked before it is used.
+ *  - An instance (mkdir <tracefs>/instances/NAME) has its own ring buffer,
+ *    trace_clock and event enables, so two taps do not disturb each other
+ *    or the system's own tracing; the probes themselves are global, named
+ *    by their group.  The group and the instance are "iopftool_<pid>": a
+ *    later tap removes those whose pid is gone (a SIGKILLed tap).
+ *  - trace_clock "mono" is CLOCK_MONOTONIC; trace_pipe shows it with
+ *    microsecond resolution ("SECS.USECS:"), so latencies measured by the
+ *    tap are multiples of 1 us.
+ *
+ *  - drivers/iommu/io-pgfault.c: iommu_report_device_fault(dev, evt): a
+ *    page request as the device reported it.  evt is a struct iopf_fault
+ *    (include/linux/iommu.h) whose fault.prm is at offset 8: flags +8,
+ *    pasid +12, grpid +16, perm +20, addr +24.  These offsets follow from
+ *    the struct definitions alone (no config-dependent member).
+ *  - drivers/iommu/iommufd/fault.c: iommufd_fault_fops_read(filep, buf,
+ *    count, ppos) copies whole groups of struct iommu_hwpt_pgfault into
+ *    buf and returns the bytes copied; the cookie of each group is
+ *    allocated there (xa_alloc into fault->response).  At its return the
+ *    tap reads the records back from buf (user memory, +uOFF($arg2)):
+ *    the first TAP_READ_RECS records of each read.
+ *  - iommufd_fault_fops_write(filep, buf, count, ppos) takes responses
+ *    (struct iommu_hwpt_page_response, 8 bytes) in order; it stops at the
+ *    first refused one and returns the bytes accepted, or the errno when
+ *    the first was refused.  The tap reads the first TAP_WRITE_RESPS
+ *    responses at entry and the result at return.
+ *  - iommufd_auto_response_faults(hwpt, handle): on detach or replace,
+ *    the kernel answers INVALID every group of that device still queued or
+ *    delivered (iopf_group_response(group, IOMMU_PAGE_RESP_INVALID)); no
+ *    fd ever sees these.  iommufd_fault_destroy(obj) does the same for
+ *    every group when the queue is destroyed.  struct iommufd_object
+ *    (iommufd_private.h) starts every object (BUILD_BUG_ON in
+ *    iommufd_object_alloc): type at +8, id at +12.  struct
+ *    iommufd_hw_pagetable is {obj, domain, fault}: fault at +24.  struct
+ *    iommufd_attach_handle is {handle (one pointer), idev}: idev at +8.
+ *    So the queue is +12(+24($arg1)) and the device +12(+8($arg2)).
+ *  - iopf_group_response(group, code): group->last_fault is at offset 0
+ *    of struct iopf_group, so its prm fields are at the offsets above.
+ *    The cookie's own offset depends on the build (struct work_struct
+ *    grows with lockdep), so the tap matches an auto-responded group to
+ *    the delivered groups of its queue by device, grpid, PASID and
+ *    address instead.
+ *  - The queue of a read or a write: filep->private_data is the struct
+ *    iommufd_fault, whose obj.id is the fault object id (out_fault_id).
+ *    The offset of private_data in struct file depends on the build, so
+ *    the "cal" probe on iommufd_fault_fops_write fetches, for every
+ *    candidate offset P in 0..248, the type and id at +8 and +12 of
+ *    *(filep + P); the right P is the one where the type is
+ *    IOMMUFD_OBJ_FAULT (6 in 6.12) on every write seen.  To calibrate at
+ *    once and to learn which process and fd each file belongs to, the tap
+ *    takes a copy of every fault fd it finds in /proc/PID/fd with
+ *    pidfd_getfd(2) and writes zero bytes to it: the kernel's write
+ *    returns 0 and answers nothing, and the cal event names the file.
+ */
+#define _GNU_SOURCE
+#include <ctype.h>
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <limits.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/types.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "internal.h"
+
+#ifndef __NR_pidfd_open
+#define __NR_pidfd_open 434
+#endif
+#ifndef __NR_pidfd_getfd
+#define __NR_pidfd_getfd 438
+#endif
+
+#define TAP_READ_RECS	16	/* records fetched from each read's buffer */
+#define TAP_WRITE_RESPS 16	/* responses fetched from each write's buffer */
+#define TAP_CAL_SLOTS	32	/* candidate offsets of private_data in struct file */
+#define TAP_OBJ_FAULT	6	/* enum iommufd_object_type: IOMMUFD_OBJ_FAULT in 6.12 */
+#define TAP_MAX_ARGS	128
+#define TAP_HOLD_NS	1000000000ull	/* wait this long for a file's queue id */
+
+enum ev_kind { EV_REP, EV_RD, EV_WR, EV_WRR, EV_CAL, EV_AR, EV_ARR, EV_FD, EV_FDR, EV_GR,
+	       EV_COUNT };
+
+/* Probe definitions; %s is the group.  Arguments are appended by build_probe(). */
+static const struct probe_def {
+	const char *event;
+	char kind;		/* 'p' entry, 'r' return */
+	const char *func;
+	const char *args;	/* fixed arguments, more are added for rd, wr and cal */
+} probe_defs[EV_COUNT] = {
+	[EV_REP] = { "iopftap_rep", 'p', "iommu_report_device_fault", "" },
+	[EV_RD] = { "iopftap_rd", 'r', "iommufd_fault_fops_read", "f=$arg1:x64 r=$retval:s64" },
+	[EV_WR] = { "iopftap_wr", 'p', "iommufd_fault_fops_write", "f=$arg1:x64 n=$arg3:u64" },
+	[EV_WRR] = { "iopftap_wrr", 'r', "iommufd_fault_fops_write", "f=$arg1:x64 r=$retval:s64" },
+	[EV_CAL] = { "iopftap_cal", 'p', "iommufd_fault_fops_write", "f=$arg1:x64" },
+	[EV_AR] = { "iopftap_ar", 'p', "iommufd_auto_response_faults", "" },
+	[EV_ARR] = { "iopftap_arr", 'r', "iommufd_auto_response_faults", "" },
+	[EV_FD] = { "iopftap_fd", 'p', "iommufd_fault_destroy", "" },
+	[EV_FDR] = { "iopftap_fdr", 'r', "iommufd_fault_destroy", "" },
+	[EV_GR] = { "iopftap_gr", 'p', "iopf_group_response", "c=$arg2:u32" },
+};
+
+/*
+ * Where the probes find things: the defaults follow from the 6.12 struct
+ * definitions (see the top of this file); with BTF each is read from the
+ * running kernel instead.  -1: unknown (found by calibration, or unused).
+ */
+struct tap_layout {
+	int prm;		/* struct iopf_fault: fault.prm */
+	int pr_flags, pr_pasid, pr_grpid, pr_perm, pr_addr;	/* in iommu_fault_page_request */
+	int obj_type, obj_id;	/* struct iommufd_object */
+	int hwpt_fault;		/* struct iommufd_hw_pagetable: fault */
+	int handle_idev;	/* struct iommufd_attach_handle: idev */
+	int group_last;		/* struct iopf_group: last_fault */
+	int group_cookie;	/* struct iopf_group: cookie */
+	int file_private;	/* struct file: private_data */
+	int64_t obj_fault;	/* IOMMUFD_OBJ_FAULT */
+	bool btf;
+};
+
+static const struct tap_layout layout_612 = {
+	.prm = 8, .pr_flags = 0, .pr_pasid = 4, .pr_grpid = 8, .pr_perm = 12, .pr_addr = 16,
+	.obj_type = 8, .obj_id = 12, .hwpt_fault = 24, .handle_idev = 8, .group_last = 0,
+	.group_cookie = -1, .file_private = -1, .obj_fault = TAP_OBJ_FAULT,
+};
+
+struct ev {
+	enum ev_kind kind;
+	uint32_t tid;
+	uint64_t t_ns;		/* trace clock: CLOCK_MONOTONIC */
+	uint64_t seen_ns;	/* when the tap parsed it (for the hold timeout) */
+	unsigned nargs;
+	struct {
+		char k[6];
+		uint64_t v;
+	} a[TAP_MAX_ARGS];
+};
+
+struct file_info {
+	uint64_t f;		/* struct file * */
+	uint32_t q;		/* fault object id, 0 until known */
+	int pid, fd;		/* -1: unknown */
+	char comm[16];
+	bool announced;		/* META record written */
+	bool asked;		/* zero-length write attribution tried */
+	bool warned;		/* queue id unknown: said once */
+};
+
+struct outstanding {
+	uint32_t q, cookie, dev;
+	uint64_t t_ns;
+	struct iommu_hwpt_pgfault last;
+};
+
+struct pending_write {
+	uint32_t tid;
+	uint64_t f, n, t_ns;
+	struct iommu_hwpt_page_response r[TAP_WRITE_RESPS];
+};
+
+struct bracket {		/* an auto response in progress on a thread */
+	uint32_t tid, q, dev, reason;
+};
+
+struct tid_cache {
+	uint32_t tid, tgid;
+};
+
+struct out_rec {
+	struct iopf_rec r;
+	uint8_t payload[512];
+};
+
+struct own_write {		/* a zero-length write of ours, waiting for its cal event */
+	int pid, fd;
+};
+
+struct iopf_tap {
+	struct iopf_log log;
+	char tracefs[PATH_MAX];
+	char group[48];
+	int pipe_fd;
+	int filter_pid, filter_fd;
+	pid_t self;
+	struct tap_layout lay;
+	bool created[EV_COUNT];
+	bool instance;
+	int64_t rt_offset_ns;	/* CLOCK_REALTIME - CLOCK_MONOTONIC */
+	/* calibration of private_data in struct file */
+	uint32_t cal_mask;
+	uint64_t cal_events;
+	int cal_slot;		/* -1 until known */
+	/* line assembly */
+	char *lbuf;
+	size_t llen, lcap;
+	/* state */
+	struct file_info *files;
+	size_t nfiles, cfiles;
+	struct outstanding *outs;
+	size_t nouts, couts;
+	struct pending_write *pw;
+	size_t npw, cpw;
+	struct bracket *br;
+	size_t nbr, cbr;
+	struct tid_cache *tids;
+	size_t ntids, ctids;
+	struct own_write *own;
+	size_t own_head, nown, cown;
+	/* events held while a file's queue is unknown */
+	struct ev *hold;
+	size_t hold_head, nhold, chold;
+	/* records ready for the caller */
+	struct out_rec *outq;
+	size_t out_head, nout, cout;
+	struct iopf_tap_counts counts;
+	char meta[1024];
+};
+
+/* ---- small helpers ------------------------------------------------------ */
+
+static int grow(void **p, size_t *cap, size_t need, size_t size)
+{
+	size_t c = *cap ? *cap : 16;
+	void *n;
+
+	if (need <= *cap)
+		return 0;
+	while (c < need)
+		c *= 2;
+	n = realloc(*p, c * size);
+	if (!n)
+		return -ENOMEM;
+	*p = n;
+	*cap = c;
+	return 0;
+}
+
+/* Write s to tracefs file name (relative to the tracefs root); -errno. */
+static int tfs_write(const struct iopf_tap *t, const char *name, const char *s, bool append)
+{
+	char path[PATH_MAX + 64];
+	int fd, rc = 0;
+	size_t len = strlen(s);
+
+	snprintf(path, sizeof(path), "%s/%s", t->tracefs, name);
+	fd = open(path, O_WRONLY | O_CLOEXEC | (append ? O_APPEND : O_TRUNC));
+	if (fd < 0)
+		return -errno;
+	if (write(fd, s, len) != (ssize_t)len)
+		rc = -errno ? -errno : -EIO;
+	close(fd);
+	return rc;
+}
+
+/* Read a whole small file into a malloc'd string; NULL on failure (errno set). */
+static char *slurp(const char *path, size_t max)
+{
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	size_t len = 0, cap = 4096;
+	char *buf;
+
+	if (fd < 0)
+		return NULL;
+	buf = malloc(cap + 1);
+	while (buf) {
+		ssize_t n;
+
+		if (len == cap) {
+			char *nb;
+
+			if (cap >= max)
+				break;
+			cap *= 2;
+			nb = realloc(buf, cap + 1);
+			if (!nb) {
+				free(buf);
+				buf = NULL;
+				break;
+			}
+			buf = nb;
+		}
+		n = read(fd, buf + len, cap - len);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			break;
+		len += (size_t)n;
+	}
+	close(fd);
+	if (buf)
+		buf[len] = '\0';
+	return buf;
+}
+
+/* The kernel's explanation of the last failed probe definition, if any. */
+static void last_error_log(const struct iopf_tap *t, char *buf, size_t len)
+{
+	char path[PATH_MAX + 32], *s, *line, *last = NULL, *save = NULL;
+
+	buf[0] = '\0';
+	snprintf(path, sizeof(path), "%s/error_log", t->tracefs);
+	s = slurp(path, 1 << 16);
+	if (!s)
+		return;
+	for (line = strtok_r(s, "\n", &save); line; line = strtok_r(NULL, "\n", &save))
+		if (strstr(line, "trace_kprobe"))
+			last = line;
+	if (last) {
+		while (isspace((unsigned char)*last))
+			last++;
+		snprintf(buf, len, " (kernel: %s)", last);
+	}
+	free(s);
+}
+
+bool iopf_tap_spec(const char *spec, int *pid, int *fd)
+{
+	uint64_t v;
+	char buf[64], *colon;
+
+	*pid = 0;
+	*fd = -1;
+	if (strncmp(spec, "tap", 3) || (spec[3] && spec[3] != ':'))
+		return false;
+	if (!spec[3])
+		return true;
+	snprintf(buf, sizeof(buf), "%s", spec + 4);
+	colon = strchr(buf, ':');
+	if (colon)
+		*colon++ = '\0';
+	if (iopf_parse_u64(buf, INT_MAX, &v) || !v) {
+		*pid = -1;
+		return true;
+	}
+	*pid = (int)v;
+	if (colon) {
+		if (iopf_parse_u64(colon, INT_MAX, &v)) {
+			*pid = -1;
+			return true;
+		}
+		*fd = (int)v;
+	}
+	return true;
+}
+
+/* ---- finding fault fds in /proc ------------------------------------------ */
+
+static void read_comm(int pid, char *comm, size_t len)
+{
+	char path[64];
+	int fd;
+	ssize_t n = -1;
+
+	snprintf(path, sizeof(path), "/proc/%d/comm", pid);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd >= 0) {
+		n = read(fd, comm, len - 1);
+		close(fd);
+	}
+	if (n <= 0) {
+		snprintf(comm, len, "?");
+		return;
+	}
+	comm[n] = '\0';
+	comm[strcspn(comm, "\n")] = '\0';
+}
+
+int iopf_proc_fds(struct iopf_proc_fd **list, size_t *n, int only_pid)
+{
+	DIR *proc = opendir("/proc");
+	struct dirent *de;
+	size_t cap = 0;
+	int rc = 0;
+
+	*list = NULL;
+	*n = 0;
+	if (!proc)
+		return -errno;
+	while (!rc && (de = readdir(proc))) {
+		char path[300], link[PATH_MAX];
+		int pid = atoi(de->d_name);
+		struct dirent *fe;
+		DIR *fds;
+
+		if (pid <= 0 || (only_pid > 0 && pid != only_pid))
+			continue;
+		snprintf(path, sizeof(path), "/proc/%d/fd", pid);
+		fds = opendir(path);
+		if (!fds)
+			continue;	/* gone, or not ours to see */
+		while (!rc && (fe = readdir(fds))) {
+			enum iopf_proc_fd_kind kind;
+			ssize_t ln;
+			char fpath[600];
+
+			if (fe->d_name[0] == '.')
+				continue;
+			snprintf(fpath, sizeof(fpath), "%s/%s", path, fe->d_name);
+			ln = readlink(fpath, link, sizeof(link) - 1);
+			if (ln < 0)
+				continue;
+			link[ln] = '\0';
+			if (!strcmp(link, IOPF_FAULT_FD_LINK))
+				kind = IOPF_PROC_FAULT_FD;
+			else if (!strcmp(link, "/dev/iommu"))
+				kind = IOPF_PROC_IOMMUFD;
+			else if (!strncmp(link, "/dev/vfio/", 10))
+				kind = IOPF_PROC_VFIO;
+			else
+				continue;
+			rc = grow((void **)list, &cap, *n + 1, sizeof(**list));
+			if (rc)
+				break;
+			struct iopf_proc_fd *e = &(*list)[(*n)++];
+
+			memset(e, 0, sizeof(*e));
+			e->pid = pid;
+			e->fd = atoi(fe->d_name);
+			e->kind = kind;
+			snprintf(e->target, sizeof(e->target), "%.127s", link);
+			read_comm(pid, e->comm, sizeof(e->comm));
+		}
+		closedir(fds);
+	}
+	closedir(proc);
+	if (rc) {
+		free(*list);
+		*list = NULL;
+		*n = 0;
+	}
+	return rc;
+}
+
+/* ---- probe setup and teardown -------------------------------------------- */
+
+/* Is sym a function in /proc/kallsyms?  1 yes, 0 no, -errno when unreadable. */
+static int kallsyms_has(const char *kallsyms, const char *sym)
+{
+	size_t l = strlen(sym);
+
+	for (const char *p = kallsyms; (p = strstr(p, sym)); p += l) {
+		if (p > kallsyms && p[-1] == ' ' && (p[l] == '\n' || p[l] == '\0' || p[l] == '\t'))
+			return 1;
+	}
+	return 0;
+}
+
+static int build_probe(const struct iopf_tap *t, enum ev_kind k, char *buf, size_t len)
+{
+	const struct probe_def *d = &probe_defs[k];
+	size_t n = (size_t)snprintf(buf, len, "%c:%s/%s %s %s", d->kind, t->group, d->event, d->func,
+				    d->args);
+
+	const struct tap_layout *L = &t->lay;
+
+	if (k == EV_REP || k == EV_GR) {
+		int base = (k == EV_GR ? L->group_last : 0) + L->prm, a = k == EV_GR ? 1 : 2;
+
+		n += (size_t)snprintf(buf + n, len - n,
+				      " F=+%d($arg%d):u32 P=+%d($arg%d):u32 G=+%d($arg%d):u32"
+				      " M=+%d($arg%d):u32 A=+%d($arg%d):x64",
+				      base + L->pr_flags, a, base + L->pr_pasid, a, base + L->pr_grpid, a,
+				      base + L->pr_perm, a, base + L->pr_addr, a);
+		if (k == EV_GR && L->group_cookie >= 0 && n < len)
+			n += (size_t)snprintf(buf + n, len - n, " k=+%d($arg1):u32", L->group_cookie);
+	} else if (k == EV_AR) {
+		n += (size_t)snprintf(buf + n, len - n, " q=+%d(+%d($arg1)):u32 d=+%d(+%d($arg2)):u32",
+				      L->obj_id, L->hwpt_fault, L->obj_id, L->handle_idev);
+	} else if (k == EV_FD) {
+		n += (size_t)snprintf(buf + n, len - n, " q=+%d($arg1):u32", L->obj_id);
+	} else if (k == EV_RD) {
+		for (int i = 0; i < TAP_READ_RECS && n < len; i++) {
+			int o = i * (int)IOPF_FAULT_SIZE;
+
+			n += (size_t)snprintf(buf + n, len - n,
+					      " F%d=+u%d($arg2):u32 D%d=+u%d($arg2):u32 P%d=+u%d($arg2):u32"
+					      " G%d=+u%d($arg2):u32 M%d=+u%d($arg2):u32 A%d=+u%d($arg2):x64"
+					      " C%d=+u%d($arg2):u32",
+					      i, o, i, o + 4, i, o + 8, i, o + 12, i, o + 16, i, o + 24,
+					      i, o + 36);
+		}
+	} else if (k == EV_WR) {
+		for (int i = 0; i < TAP_WRITE_RESPS && n < len; i++)
+			n += (size_t)snprintf(buf + n, len - n, " C%d=+u%d($arg2):u32 K%d=+u%d($arg2):u32",
+					      i, i * 8, i, i * 8 + 4);
+	} else if (k == EV_CAL) {
+		for (int i = 0; i < TAP_CAL_SLOTS && n < len; i++)
+			n += (size_t)snprintf(buf + n, len - n, " T%d=+%d(+%d($arg1)):u32 I%d=+%d(+%d($arg1)):u32",
+					      i, L->obj_type, i * 8, i, L->obj_id, i * 8);
+	}
+	if (n >= len)
+		return -E2BIG;
+	return 0;
+}
+
+static void remove_group(const char *tracefs, const char *group, const struct iopf_log *log)
+{
+	char path[PATH_MAX + 64], *defs, *line, *save = NULL;
+
+	/* Disable first: an event enabled in an instance cannot be deleted. */
+	snprintf(path, sizeof(path), "%s/instances/%s", tracefs, group);
+	if (rmdir(path) && errno != ENOENT)
+		iopf_logf(log, IOPF_LOG_WARN, "tap: cannot remove %s: %s", path, strerror(errno));
+	snprintf(path, sizeof(path), "%s/kprobe_events", tracefs);
+	defs = slurp(path, 1 << 22);
+	if (!defs)
+		return;
+	for (line = strtok_r(defs, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
+		char *colon = strchr(line, ':'), *slash, *sp, cmd[256];
+		int fd;
+
+		if (!colon)
+			continue;
+		slash = strchr(colon, '/');
+		sp = strchr(colon, ' ');
+		if (!slash || !sp || slash > sp || (size_t)(slash - colon - 1) != strlen(group) ||
+		    strncmp(colon + 1, group, strlen(group)))
+			continue;
+		*sp = '\0';
+		snprintf(cmd, sizeof(cmd), "-:%s", colon + 1);
+		fd = open(path, O_WRONLY | O_APPEND | O_CLOEXEC);
+		if (fd < 0 || write(fd, cmd, strlen(cmd)) < 0)
+			iopf_logf(log, IOPF_LOG_WARN, "tap: cannot remove probe %s: %s", colon + 1,
+				  strerror(errno));
+		if (fd >= 0)
+			close(fd);
+	}
+	free(defs);
+}
+
+/* Remove the probes and instances of taps whose process is gone. */
+static void remove_stale(const char *tracefs, const struct iopf_log *log)
+{
+	char path[PATH_MAX + 32], *defs, *p;
+	DIR *d;
+	struct dirent *de;
+
+	snprintf(path, sizeof(path), "%s/kprobe_events", tracefs);
+	defs = slurp(path, 1 << 22);
+	for (p = defs; p && (p = strstr(p, ":iopftool_")); p++) {
+		char *end;
+		long pid = strtol(p + 10, &end, 10);
+		char group[48];
+
+		if (*end != '/' || pid <= 0 || pid > INT_MAX || !(kill((pid_t)pid, 0) && errno == ESRCH))
+			continue;
+		snprintf(group, sizeof(group), "iopftool_%ld", pid);
+		iopf_logf(log, IOPF_LOG_INFO, "tap: removing the stale probes of %s (pid %ld is gone)",
+			  group, pid);
+		remove_group(tracefs, group, log);
+		free(defs);
+		defs = slurp(path, 1 << 22);	/* start over on the shorter list */
+		p = defs ? defs - 1 : NULL;
+	}
+	free(defs);
+	snprintf(path, sizeof(path), "%s/instances", tracefs);
+	d = opendir(path);
+	while (d && (de = readdir(d))) {
+		char *end;
+		long pid;
+
+		if (strncmp(de->d_name, "iopftool_", 9))
+			continue;
+		pid = strtol(de->d_name + 9, &end, 10);
+		if (*end || pid <= 0 || !(kill((pid_t)pid, 0) && errno == ESRCH))
+			continue;
+		snprintf(path, sizeof(path), "%s/instances/%s", tracefs, de->d_name);
+		if (rmdir(path) == 0)
+			iopf_logf(log, IOPF_LOG_INFO, "tap: removed the stale instance %s", de->d_name);
+	}
+	if (d)
+		closedir(d);
+}
+
+static int find_tracefs(struct iopf_tap *t, const char *given, char *err, size_t errlen)
+{
+	static const char *const dirs[] = { "/sys/kernel/tracing", "/sys/kernel/debug/tracing" };
+	char path[PATH_MAX + 32];
+
+	if (given) {
+		snprintf(t->tracefs, sizeof(t->tracefs), "%s", given);
+	} else {
+		for (size_t i = 0; i < ARRAY_SIZE(dirs); i++) {
+			snprintf(path, sizeof(path), "%s/trace", dirs[i]);
+			if (!access(path, F_OK)) {
+				snprintf(t->tracefs, sizeof(t->tracefs), "%s", dirs[i]);
+				break;
+			}
+		}
+		if (!t->tracefs[0])
+			return iopf_fail(err, errlen, -ENOENT,
+					 "tap: no tracefs: mount it (mount -t tracefs nodev /sys/kernel/tracing); "
+					 "the kernel needs CONFIG_FTRACE and CONFIG_KPROBE_EVENTS");
+	}
+	snprintf(path, sizeof(path), "%s/trace", t->tracefs);
+	if (access(path, F_OK))
+		return iopf_fail(err, errlen, -ENOENT,
+				 "tap: %s is not a tracefs mount (no %s): mount -t tracefs nodev %s",
+				 t->tracefs, path, t->tracefs);
+	snprintf(path, sizeof(path), "%s/kprobe_events", t->tracefs);
+	if (access(path, F_OK))
+		return iopf_fail(err, errlen, -ENOENT,
+				 "tap: %s missing: the kernel needs CONFIG_KPROBES and CONFIG_KPROBE_EVENTS",
+				 path);
+	if (access(path, W_OK))
+		return iopf_fail(err, errlen, -EACCES,
+				 "tap: cannot write %s: %s; the tap needs root (CAP_SYS_ADMIN and "
+				 "CAP_PERFMON)", path, strerror(errno));
+	return 0;
+}
+
+static int create_probes(struct iopf_tap *t, char *err, size_t errlen)
+{
+	char *kallsyms = slurp("/proc/kallsyms", 1 << 28), def[3072], klog[512], path[PATH_MAX + 96];
+	bool have_kallsyms = kallsyms && kallsyms[0];
+	int rc = 0;
+
+	for (int k = 0; !rc && k < EV_COUNT; k++) {
+		const char *fn = probe_defs[k].func;
+
+		if (have_kallsyms && !kallsyms_has(kallsyms, fn)) {
+			rc = iopf_fail(err, errlen, -ENOENT,
+				       "tap: kernel function %s is not in /proc/kallsyms: the kernel needs "
+				       "CONFIG_IOMMUFD (with CONFIG_IOMMU_IOPF) and CONFIG_KALLSYMS, and the "
+				       "function must not be inlined in this build", fn);
+			break;
+		}
+		rc = build_probe(t, (enum ev_kind)k, def, sizeof(def));
+		if (rc) {
+			rc = iopf_fail(err, errlen, rc, "tap: probe %s is too long", probe_defs[k].event);
+			break;
+		}
+		rc = tfs_write(t, "kprobe_events", def, true);
+		if (rc) {
+			last_error_log(t, klog, sizeof(klog));
+			if (rc == -EPERM || rc == -EACCES)
+				rc = iopf_fail(err, errlen, rc,
+					       "tap: the kernel refused a kprobe on %s: %s%s; kernel lockdown "
+					       "(/sys/kernel/security/lockdown) forbids kprobes, and the tap "
+					       "needs root", fn, strerror(-rc), klog);
+			else
+				rc = iopf_fail(err, errlen, rc,
+					       "tap: cannot probe %s: %s%s; the kernel needs CONFIG_KPROBE_EVENTS "
+					       "(6.10 or later for arguments at return) and %s not inlined",
+					       fn, strerror(-rc), klog, fn);
+			break;
+		}
+		t->created[k] = true;
+	}
+	free(kallsyms);
+	if (rc)
+		return rc;
+	snprintf(path, sizeof(path), "%s/instances/%s", t->tracefs, t->group);
+	if (mkdir(path, 0700) && errno != EEXIST)
+		return iopf_fail(err, errlen, -errno, "tap: cannot create the trace instance %s: %s",
+				 path, strerror(errno));
+	t->instance = true;
+	snprintf(path, sizeof(path), "instances/%s/trace_clock", t->group);
+	rc = tfs_write(t, path, "mono", false);
+	if (rc)
+		return iopf_fail(err, errlen, rc, "tap: cannot set %s/%s to mono: %s", t->tracefs, path,
+				 strerror(-rc));
+	snprintf(path, sizeof(path), "instances/%s/buffer_size_kb", t->group);
+	if (tfs_write(t, path, "4096", false))
+		iopf_logf(&t->log, IOPF_LOG_WARN, "tap: cannot grow the trace buffer; keeping its size");
+	snprintf(path, sizeof(path), "instances/%s/events/%s/enable", t->group, t->group);
+	rc = tfs_write(t, path, "1", false);
+	if (rc)
+		return iopf_fail(err, errlen, rc, "tap: cannot enable %s/%s: %s", t->tracefs, path,
+				 strerror(-rc));
+	snprintf(path, sizeof(path), "%s/instances/%s/trace_pipe", t->tracefs, t->group);
+	t->pipe_fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
+	if (t->pipe_fd < 0)
+		return iopf_fail(err, errlen, -errno, "tap: cannot open %s: %s", path, strerror(errno));
+	return 0;
+}
+
+/* ---- BTF: struct offsets from /sys/kernel/btf/vmlinux when the kernel has it ---- */
+/*
+ * include/uapi/linux/btf.h: a header {u16 magic 0xeB9F, u8 version, u8
+ * flags, u32 hdr_len, type_off, type_len, str_off, str_len} (offsets from
+ * the end of the header), then struct btf_type {u32 name_off, info, size}
+ * records, each followed by kind-specific data: info bits 0-15 vlen, 24-28
+ * kind, 31 kind_flag.  A STRUCT's members are {name_off, type, offset}
+ * (offset in bits; with kind_flag, bits 0-23).  ENUM values are
+ * {name_off, s32 val}.
+ */
+enum { BTF_INT = 1, BTF_PTR, BTF_ARRAY, BTF_STRUCT, BTF_UNION, BTF_ENUM, BTF_FWD, BTF_TYPEDEF,
+       BTF_VOLATILE, BTF_CONST, BTF_RESTRICT, BTF_FUNC, BTF_FUNC_PROTO, BTF_VAR, BTF_DATASEC,
+       BTF_FLOAT, BTF_DECL_TAG, BTF_TYPE_TAG, BTF_ENUM64 };
+
+static uint32_t btf_u32(const uint8_t *p)
+{
+	uint32_t v;
+
+	memcpy(&v, p, 4);	/* BTF is in the kernel's byte order: ours */
+	return v;
+}
+
+/* Bytes of kind-specific data after a btf_type, or -1 for an unknown kind. */
+static long btf_extra(uint32_t kind, uint32_t vlen)
+{
+	switch (kind) {
+	case BTF_INT: case BTF_VAR: case BTF_DECL_TAG: return 4;
+	case BTF_ARRAY: return 12;
+	case BTF_STRUCT: case BTF_UNION: case BTF_DATASEC: case BTF_ENUM64: return 12L * vlen;
+	case BTF_ENUM: case BTF_FUNC_PROTO: return 8L * vlen;
+	case BTF_PTR: case BTF_FWD: case BTF_TYPEDEF: case BTF_VOLATILE: case BTF_CONST:
+	case BTF_RESTRICT: case BTF_FUNC: case BTF_FLOAT: case BTF_TYPE_TAG: return 0;
+	default: return -1;
+	}
+}
+
+/*
+ * Look up, in the BTF blob at path, the byte offset of member in struct
+ * type (what == 0), or the value of enumerator name (what == 1, type
+ * unused).  0 and *v set, -ENOENT when absent, -EBADMSG when malformed,
+ * or the errno of reading the file.
+ */
+static int btf_lookup(const char *path, int what, const char *type, const char *member, int64_t *v)
+{
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	uint8_t *b = NULL;
+	size_t len = 0, cap = 0;
+	int rc = -ENOENT;
+
+	if (fd < 0)
+		return -errno;
+	for (;;) {
+		ssize_t n;
+
+		if (len == cap && grow((void **)&b, &cap, cap + 65536, 1)) {
+			rc = -ENOMEM;
+			goto out;
+		}
+		n = read(fd, b + len, cap - len);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0) {
+			rc = -errno;
+			goto out;
+		}
+		if (!n)
+			break;
+		len += (size_t)n;
+		if (len > (256u << 20)) {
+			rc = -EFBIG;
+			goto out;
+		}
+	}
+	if (len < 24 || b[0] != 0x9f || b[1] != 0xeb) {
+		rc = -EBADMSG;
+		goto out;
+	}
+	uint32_t hdr = btf_u32(b + 4), toff = btf_u32(b + 8), tlen = btf_u32(b + 12);
+	uint32_t soff = btf_u32(b + 16), slen = btf_u32(b + 20);
+
+	if (hdr < 24 || hdr > len || toff > len - hdr || tlen > len - hdr - toff ||
+	    soff > len - hdr || slen > len - hdr - soff) {
+		rc = -EBADMSG;
+		goto out;
+	}
+	const uint8_t *types = b + hdr + toff, *end = types + tlen;
+	const char *strs = (const char *)b + hdr + soff;
+	/* A name: the NUL-terminated string at off, or NULL past the section. */
+#define NAME(off) ((off) < slen && memchr(strs + (off), 0, slen - (off)) ? strs + (off) : NULL)
+	for (const uint8_t *p = types; p + 12 <= end;) {
+		uint32_t info = btf_u32(p + 4), kind = (info >> 24) & 0x1f, vlen = info & 0xffff;
+		long extra = btf_extra(kind, vlen);
+		const char *name = NAME(btf_u32(p));
+
+		if (extra < 0 || p + 12 + extra > end) {
+			rc = -EBADMSG;
+			break;
+		}
+		if (what == 0 && kind == BTF_STRUCT && name && !strcmp(name, type)) {
+			for (uint32_t i = 0; i < vlen; i++) {
+				const uint8_t *m = p + 12 + 12 * i;
+				const char *mn = NAME(btf_u32(m));
+				uint32_t bits = btf_u32(m + 8);
+
+				if (info >> 31)
+					bits &= 0xffffff;
+				if (mn && !strcmp(mn, member)) {
+					*v = bits / 8;
+					rc = 0;
+					goto out;
+				}
+			}
+		} else if (what == 1 && kind == BTF_ENUM) {
+			for (uint32_t i = 0; i < vlen; i++) {
+				const uint8_t *m = p + 12 + 8 * i;
+				const char *en = NAME(btf_u32(m));
+
+				if (en && !strcmp(en, member)) {
+					*v = (int32_t)btf_u32(m + 4);
+					rc = 0;
+					goto out;
+				}
+			}
+		}
+		p += 12 + extra;
+	}
+#undef NAME
+out:
+	close(fd);
+	free(b);
+	return rc;
+}
+
+int iopf_btf_member_offset(const char *path, const char *type, const char *member, uint32_t *bytes)
+{
+	int64_t v = 0;
+	int rc = btf_lookup(path, 0, type, member, &v);
+
+	if (!rc)
+		*bytes = (uint32_t)v;
+	return rc;
+}
+
+int iopf_btf_enum_value(const char *path, const char *name, int64_t *value)
+{
+	return btf_lookup(path, 1, NULL, name, value);
+}
+
+
+/* The layout of this kernel: BTF when it has it, else the 6.12 defaults. */
+static void load_layout(struct iopf_tap *t)
+{
+	static const char btf[] = "/sys/kernel/btf/vmlinux";
+	struct tap_layout *L = &t->lay;
+	const struct {
+		const char *type, *member;
+		int *dst;
+	} m[] = {
+		{ "iopf_fault", "fault", NULL }, { "iommu_fault", "prm", NULL },
+		{ "iommu_fault_page_request", "flags", &L->pr_flags },
+		{ "iommu_fault_page_request", "pasid", &L->pr_pasid },
+		{ "iommu_fault_page_request", "grpid", &L->pr_grpid },
+		{ "iommu_fault_page_request", "perm", &L->pr_perm },
+		{ "iommu_fault_page_request", "addr", &L->pr_addr },
+		{ "iommufd_object", "type", &L->obj_type }, { "iommufd_object", "id", &L->obj_id },
+		{ "iommufd_hw_pagetable", "fault", &L->hwpt_fault },
+		{ "iommufd_attach_handle", "idev", &L->handle_idev },
+		{ "iopf_group", "last_fault", &L->group_last },
+		{ "iopf_group", "cookie", &L->group_cookie },
+		{ "file", "private_data", &L->file_private },
+	};
+	uint32_t off, prm[2] = { 0, 8 };
+	int found = 0, rc;
+
+	*L = layout_612;
+	if (access(btf, R_OK))
+		return;
+	for (size_t i = 0; i < ARRAY_SIZE(m); i++) {
+		rc = iopf_btf_member_offset(btf, m[i].type, m[i].member, &off);
+		if (rc) {
+			iopf_logf(&t->log, IOPF_LOG_DEBUG, "tap: BTF: no %s.%s (%s): using the 6.12 layout",
+				  m[i].type, m[i].member, strerror(-rc));
+			continue;
+		}
+		found++;
+		if (m[i].dst)
+			*m[i].dst = (int)off;
+		else
+			prm[i] = off;
+	}
+	L->prm = (int)(prm[0] + prm[1]);
+	int64_t v;
+
+	if (!iopf_btf_enum_value(btf, "IOMMUFD_OBJ_FAULT", &v))
+		L->obj_fault = v;
+	L->btf = found > 0;
+	if (L->file_private >= 0 && (L->file_private % 8 || L->file_private / 8 >= TAP_CAL_SLOTS))
+		L->file_private = -1;	/* out of the calibration window: calibrate */
+}
+
+/* ---- attribution: which process and fd holds each file ----------------------- */
+
+static struct file_info *file_find(struct iopf_tap *t, uint64_t f)
+{
+	for (size_t i = 0; i < t->nfiles; i++)
+		if (t->files[i].f == f)
+			return &t->files[i];
+	return NULL;
+}
+
+static struct file_info *file_get(struct iopf_tap *t, uint64_t f)
+{
+	struct file_info *fi = file_find(t, f);
+
+	if (fi || grow((void **)&t->files, &t->cfiles, t->nfiles + 1, sizeof(*t->files)))
+		return fi;
+	fi = &t->files[t->nfiles++];
+	*fi = (struct file_info){ .f = f, .pid = -1, .fd = -1 };
+	return fi;
+}
+
+/*
+ * Write zero bytes to a copy of every fault fd of pid (0: of every
+ * process): the cal event of each write names its struct file.
+ */
+static int ask_files(struct iopf_tap *t, int pid, int only_fd)
+{
+	struct iopf_proc_fd *list;
+	size_t n;
+	int rc = iopf_proc_fds(&list, &n, pid), asked = 0;
+
+	if (rc)
+		return rc;
+	for (size_t i = 0; i < n; i++) {
+		int pfd, fd;
+
+		if (list[i].kind != IOPF_PROC_FAULT_FD || list[i].pid == t->self ||
+		    (only_fd >= 0 && list[i].fd != only_fd))
+			continue;
+		pfd = (int)syscall(__NR_pidfd_open, list[i].pid, 0);
+		fd = pfd < 0 ? -1 : (int)syscall(__NR_pidfd_getfd, pfd, list[i].fd, 0);
+		if (fd < 0) {
+			iopf_logf(&t->log, IOPF_LOG_DEBUG, "tap: cannot copy fd %d of pid %d: %s",
+				  list[i].fd, list[i].pid, strerror(errno));
+		} else if (!grow((void **)&t->own, &t->cown, t->nown + 1, sizeof(*t->own))) {
+			/* The kernel takes fault->mutex, finds no response and returns 0. */
+			if (write(fd, "", 0) == 0) {
+				t->own[t->nown++] = (struct own_write){ list[i].pid, list[i].fd };
+				asked++;
+			}
+		}
+		if (fd >= 0)
+			close(fd);
+		if (pfd >= 0)
+			close(pfd);
+	}
+	free(list);
+	return asked;
+}
+
+/* ---- output records -------------------------------------------------------- */
+
+static struct out_rec *emit(struct iopf_tap *t, uint8_t type, uint32_t q, uint64_t t_ns)
+{
+	struct out_rec *o;
+	int64_t rt;
+
+	if (t->out_head && t->out_head == t->nout)
+		t->out_head = t->nout = 0;
+	if (grow((void **)&t->outq, &t->cout, t->nout + 1, sizeof(*t->outq)))
+		return NULL;
+	o = &t->outq[t->nout++];
+	memset(&o->r, 0, sizeof(o->r));
+	o->r.version = IOPF_REC_VERSION;
+	o->r.hdr_len = IOPF_REC_HDR_LEN;
+	o->r.type = type;
+	o->r.queue_id = q;
+	rt = (int64_t)t_ns + t->rt_offset_ns;
+	o->r.ts.tv_sec = (time_t)(rt / 1000000000);
+	o->r.ts.tv_nsec = (long)(rt % 1000000000);
+	return o;
+}
+
+static void emit_meta(struct iopf_tap *t, uint64_t t_ns, const char *text)
+{
+	struct out_rec *o = emit(t, IOPF_REC_META, 0, t_ns);
+	size_t len = strlen(text);
+
+	if (!o)
+		return;
+	if (len > sizeof(o->payload))
+		len = sizeof(o->payload);
+	memcpy(o->payload, text, len);
+	o->r.payload = o->payload;
+	o->r.payload_len = len;
+}
+
+static void announce(struct iopf_tap *t, struct file_info *fi, uint64_t t_ns)
+{
+	char text[256];
+
+	if (fi->announced || !fi->q)
+		return;
+	fi->announced = true;
+	if (fi->pid > 0 && fi->fd >= 0)
+		snprintf(text, sizeof(text), "tap.queue.%u=pid %d fd %d comm %s\n", fi->q, fi->pid,
+			 fi->fd, fi->comm);
+	else if (fi->pid > 0)
+		snprintf(text, sizeof(text), "tap.queue.%u=pid %d comm %s\n", fi->q, fi->pid, fi->comm);
+	else
+		return;
+	emit_meta(t, t_ns, text);
+}
+
+/* ---- event decoding ---------------------------------------------------------- */
+
+static bool arg(const struct ev *e, const char *k, uint64_t *v)
+{
+	for (unsigned i = 0; i < e->nargs; i++)
+		if (!strcmp(e->a[i].k, k)) {
+			*v = e->a[i].v;
+			return true;
+		}
+	return false;
+}
+
+static uint32_t arg32(const struct ev *e, const char *k)
+{
+	uint64_t v = 0;
+
+	arg(e, k, &v);
+	return (uint32_t)v;
+}
+
+static uint64_t arg64(const struct ev *e, const char *k)
+{
+	uint64_t v = 0;
+
+	arg(e, k, &v);
+	return v;
+}
+
+static uint32_t tgid_of(struct iopf_tap *t, uint32_t tid)
+{
+	char path[64], *s, *p;
+	uint32_t tgid = tid;
+
+	for (size_t i = 0; i < t->ntids; i++)
+		if (t->tids[i].tid == tid)
+			return t->tids[i].tgid;
+	snprintf(path, sizeof(path), "/proc/%u/status", tid);
+	s = slurp(path, 1 << 16);
+	if (s && (p = strstr(s, "\nTgid:")))
+		tgid = (uint32_t)strtoul(p + 6, NULL, 10);
+	free(s);
+	if (s && !grow((void **)&t->tids, &t->ctids, t->ntids + 1, sizeof(*t->tids)))
+		t->tids[t->ntids++] = (struct tid_cache){ tid, tgid };
+	return tgid;
+}
+
+/*
+ * One trace_pipe line:
+ *   COMM-TID [CPU] FLAGS SECS.USECS: EVENT: (LOCATION) k=v k=v ...
+ * COMM may hold spaces and dashes, so the line is parsed from the event
+ * name outwards.  Returns false for a line that is not one of ours.
+ */
+static bool parse_line(char *line, struct ev *e)
+{
+	char *p = strstr(line, ": iopftap_"), *q, *name, *end;
+	unsigned long long sec, usec;
+
+	if (!p)
+		return false;
+	name = p + 2;
+	end = strchr(name, ':');
+	if (!end)
+		return false;
+	*end = '\0';
+	e->kind = EV_COUNT;
+	for (int k = 0; k < EV_COUNT; k++)
+		if (!strcmp(name, probe_defs[k].event))
+			e->kind = (enum ev_kind)k;
+	if (e->kind == EV_COUNT)
+		return false;
+	/* timestamp: the token ending at p */
+	*p = '\0';
+	q = strrchr(line, ' ');
+	if (!q || sscanf(q + 1, "%llu.%llu", &sec, &usec) != 2)
+		return false;
+	e->t_ns = sec * 1000000000ull + usec * 1000ull;
+	/* tid: the number before " [CPU]" */
+	q = strstr(line, " [");
+	if (!q)
+		return false;
+	while (q > line && q[-1] == ' ')
+		q--;
+	char *d = q;
+	while (d > line && isdigit((unsigned char)d[-1]))
+		d--;
+	if (d == q || d == line || d[-1] != '-')
+		return false;
+	e->tid = (uint32_t)strtoul(d, NULL, 10);
+	/* arguments after the location's ')' */
+	p = strchr(end + 1, ')');
+	if (!p)
+		return false;
+	e->nargs = 0;
+	char *save = NULL;
+
+	for (char *tok = strtok_r(p + 1, " \n", &save); tok && e->nargs < TAP_MAX_ARGS;
+	     tok = strtok_r(NULL, " \n", &save)) {
+		char *eq = strchr(tok, '=');
+
+		if (!eq || eq - tok >= (long)sizeof(e->a[0].k))
+			continue;
+		memcpy(e->a[e->nargs].k, tok, (size_t)(eq - tok));
+		e->a[e->nargs].k[eq - tok] = '\0';
+		if (eq[1] == '-')
+			e->a[e->nargs].v = (uint64_t)strtoll(eq + 1, NULL, 0);
+		else
+			e->a[e->nargs].v = strtoull(eq + 1, NULL, 0);
+		e->nargs++;
+	}
+	return true;
+}
+
+/* ---- event handling ------------------------------------------------------------ */
+
+static bool wanted_pid(const struct iopf_tap *t, uint32_t tgid)
+{
+	return t->filter_pid <= 0 || (uint32_t)t->filter_pid == tgid;
+}
+
+static bool wanted_file(const struct iopf_tap *t, const struct file_info *fi, uint32_t tgid)
+{
+	if (!wanted_pid(t, tgid))
+		return false;
+	return t->filter_fd < 0 || (fi && fi->pid == t->filter_pid && fi->fd == t->filter_fd);
+}
+
+static void on_cal(struct iopf_tap *t, const struct ev *e, uint32_t tgid)
+{
+	uint64_t f = arg64(e, "f");
+	uint32_t mask = 0;
+	struct file_info *fi;
+	char k[16];
+
+	for (int i = 0; i < TAP_CAL_SLOTS; i++) {
+		uint32_t type, id;
+
+		snprintf(k, sizeof(k), "T%d", i);
+		type = arg32(e, k);
+		snprintf(k, sizeof(k), "I%d", i);
+		id = arg32(e, k);
+		if (type == (uint64_t)t->lay.obj_fault && id && id < (1u << 31))
+			mask |= 1u << i;
+	}
+	t->cal_mask = t->cal_events++ ? t->cal_mask & mask : mask;
+	if (t->cal_slot < 0 && t->cal_mask) {
+		t->cal_slot = __builtin_ctz(t->cal_mask);
+		iopf_logf(&t->log, IOPF_LOG_DEBUG,
+			  "tap: struct file private_data at offset %d (from %llu writes%s)",
+			  t->cal_slot * 8, (unsigned long long)t->cal_events,
+			  t->cal_mask & (t->cal_mask - 1) ? ", more than one candidate left" : "");
+	} else if (t->cal_slot >= 0 && !(t->cal_mask & (1u << t->cal_slot))) {
+		/* The offset we used is contradicted: take the next candidate, if any. */
+		t->cal_slot = t->cal_mask ? __builtin_ctz(t->cal_mask) : -1;
+		iopf_logf(&t->log, IOPF_LOG_WARN, "tap: struct file offset recalibrated (%d)",
+			  t->cal_slot * 8);
+	}
+	fi = file_get(t, f);
+	if (!fi)
+		return;
+	if (t->cal_slot >= 0) {
+		snprintf(k, sizeof(k), "I%d", t->cal_slot);
+		if (fi->q != arg32(e, k))
+			fi->announced = false;
+		fi->q = arg32(e, k);
+	}
+	if (tgid == (uint32_t)t->self && t->own_head < t->nown) {
+		/* our own zero-length write: names the file of (pid, fd) */
+		struct own_write *w = &t->own[t->own_head++];
+
+		if (fi->fd != w->fd)
+			fi->announced = false;	/* say it again, with the fd */
+		fi->pid = w->pid;
+		fi->fd = w->fd;
+		read_comm(w->pid, fi->comm, sizeof(fi->comm));
+	} else if (tgid != (uint32_t)t->self && fi->pid < 0) {
+		fi->pid = (int)tgid;
+		read_comm((int)tgid, fi->comm, sizeof(fi->comm));
+	}
+	if (t->own_head == t->nown)
+		t->own_head = t->nown = 0;
+	announce(t, fi, e->t_ns);
+}
+
+static void on_read(struct iopf_tap *t, const struct ev *e, struct file_info *fi, uint32_t tgid)
+{
+	int64_t ret = (int64_t)arg64(e, "r");
+	size_t nrec, fetched, start = 0;
+	struct iommu_hwpt_pgfault recs[TAP_READ_RECS];
+	uint32_t q = fi ? fi->q : 0;
+	char k[16];
+
+	if (ret <= 0)
+		return;
+	nrec = (size_t)ret / IOPF_FAULT_SIZE;
+	fetched = nrec < TAP_READ_RECS ? nrec : TAP_READ_RECS;
+	for (size_t i = 0; i < fetched; i++) {
+		struct iommu_hwpt_pgfault *f = &recs[i];
+
+		memset(f, 0, sizeof(*f));
+#define FIELD(letter, dst) (snprintf(k, sizeof(k), "%c%zu", letter, i), dst = arg32(e, k))
+		FIELD('F', f->flags);
+		FIELD('D', f->dev_id);
+		FIELD('P', f->pasid);
+		FIELD('G', f->grpid);
+		FIELD('M', f->perm);
+		FIELD('C', f->cookie);
+#undef FIELD
+		snprintf(k, sizeof(k), "A%zu", i);
+		f->addr = arg64(e, k);
+	}
+	/* Groups: runs of one cookie ending at LAST_PAGE, as the kernel wrote them. */
+	for (size_t i = 0; i < fetched; i++) {
+		bool end = i + 1 == fetched || (recs[i].flags & IOMMU_PGFAULT_FLAGS_LAST_PAGE) ||
+			   recs[i + 1].cookie != recs[i].cookie;
+		struct out_rec *o;
+
+		if (!end)
+			continue;
+		o = emit(t, IOPF_REC_DELIVERY, q, e->t_ns);
+		if (o) {
+			uint8_t *p = o->payload;
+
+			memset(p, 0, 40);
+			iopf_put_le32(p + 0, recs[i].cookie);
+			iopf_put_le32(p + 4, (uint32_t)(i + 1 - start));
+			iopf_put_le32(p + 8, tgid);
+			iopf_put_le32(p + 12, e->tid);
+			iopf_put_le32(p + 16, fi && fi->fd >= 0 ? (uint32_t)fi->fd : UINT32_MAX);
+			iopf_put_le32(p + 20, recs[i].dev_id);
+			if (fi && fi->comm[0])
+				memcpy(p + 24, fi->comm, strnlen(fi->comm, 16));
+			o->r.payload = p;
+			o->r.payload_len = 40;
+		}
+		for (size_t j = start; j <= i; j++) {
+			o = emit(t, IOPF_REC_FAULT, q, e->t_ns);
+			if (o)
+				o->r.u.fault = recs[j];
+		}
+		if (!grow((void **)&t->outs, &t->couts, t->nouts + 1, sizeof(*t->outs)))
+			t->outs[t->nouts++] = (struct outstanding){ q, recs[i].cookie, recs[i].dev_id,
+								    e->t_ns, recs[i] };
+		t->counts.groups++;
+		start = i + 1;
+	}
+	t->counts.faults += fetched;
+	t->counts.reads++;
+	if (nrec > fetched) {
+		struct out_rec *o = emit(t, IOPF_REC_LOST, q, e->t_ns);
+
+		if (o)
+			o->r.u.lost = nrec - fetched;
+		t->counts.lost += nrec - fetched;
+	}
+}
+
+static struct outstanding *out_find(struct iopf_tap *t, uint32_t q, uint32_t cookie)
+{
+	for (size_t i = t->nouts; i-- > 0;)
+		if (t->outs[i].q == q && t->outs[i].cookie == cookie)
+			return &t->outs[i];
+	return NULL;
+}
+
+static void out_drop(struct iopf_tap *t, struct outstanding *o)
+{
+	*o = t->outs[--t->nouts];
+}
+
+static void on_write(struct iopf_tap *t, const struct ev *e)
+{
+	struct pending_write *w = NULL;
+	char k[16];
+
+	for (size_t i = 0; i < t->npw; i++)
+		if (t->pw[i].tid == e->tid)
+			w = &t->pw[i];
+	if (!w) {
+		if (grow((void **)&t->pw, &t->cpw, t->npw + 1, sizeof(*t->pw)))
+			return;
+		w = &t->pw[t->npw++];
+	}
+	w->tid = e->tid;
+	w->f = arg64(e, "f");
+	w->n = arg64(e, "n") / IOPF_RESP_SIZE;
+	w->t_ns = e->t_ns;
+	for (int i = 0; i < TAP_WRITE_RESPS; i++) {
+		snprintf(k, sizeof(k), "C%d", i);
+		w->r[i].cookie = arg32(e, k);
+		snprintf(k, sizeof(k), "K%d", i);
+		w->r[i].code = arg32(e, k);
+	}
+}
+
+static void response(struct iopf_tap *t, uint32_t q, const struct iommu_hwpt_page_response *r,
+		     uint32_t status, uint64_t t_ns)
+{
+	struct out_rec *o = emit(t, IOPF_REC_RESPONSE, q, t_ns);
+	struct outstanding *g = out_find(t, q, r->cookie);
+
+	if (!o)
+		return;
+	o->r.u.resp = *r;
+	o->r.status = status;
+	t->counts.responses++;
+	if (status) {
+		t->counts.refused++;
+		return;
+	}
+	if (g) {
+		o->r.latency_ns = t_ns > g->t_ns ? t_ns - g->t_ns : 0;
+		out_drop(t, g);
+	}
+}
+
+static void on_write_return(struct iopf_tap *t, const struct ev *e, uint32_t q)
+{
+	int64_t ret = (int64_t)arg64(e, "r");
+	struct pending_write *w = NULL;
+
+	for (size_t i = 0; i < t->npw; i++)
+		if (t->pw[i].tid == e->tid && t->pw[i].f == arg64(e, "f"))
+			w = &t->pw[i];
+	if (!w)
+		return;
+	if (ret > 0) {
+		uint64_t k = (uint64_t)ret / IOPF_RESP_SIZE;
+
+		for (uint64_t i = 0; i < k && i < TAP_WRITE_RESPS; i++)
+			response(t, q, &w->r[i], 0, e->t_ns);
+		if (k > TAP_WRITE_RESPS) {
+			struct out_rec *o = emit(t, IOPF_REC_LOST, q, e->t_ns);
+
+			if (o)
+				o->r.u.lost = k - TAP_WRITE_RESPS;
+			t->counts.lost += k - TAP_WRITE_RESPS;
+		}
+	} else if (ret < 0 && w->n) {
+		response(t, q, &w->r[0], (uint32_t)-ret, e->t_ns);
+	}
+	*w = t->pw[--t->npw];
+}
+
+static struct bracket *bracket_of(struct iopf_tap *t, uint32_t tid)
+{
+	for (size_t i = 0; i < t->nbr; i++)
+		if (t->br[i].tid == tid)
+			return &t->br[i];
+	return NULL;
+}
+
+static bool queue_wanted(const struct iopf_tap *t, uint32_t q)
+{
+	if (t->filter_pid <= 0)
+		return true;
+	for (size_t i = 0; i < t->nfiles; i++)
+		if (t->files[i].q == q && t->files[i].pid == t->filter_pid &&
+		    (t->filter_fd < 0 || t->files[i].fd == t->filter_fd))
+			return true;
+	return false;
+}
+
+static void on_group_response(struct iopf_tap *t, const struct ev *e)
+{
+	struct bracket *b = bracket_of(t, e->tid);
+	struct outstanding *g = NULL;
+	uint32_t grpid = arg32(e, "G"), pasid = arg32(e, "P"), flags = arg32(e, "F");
+	uint64_t addr = arg64(e, "A"), cookie = 0;
+	bool has_cookie = arg(e, "k", &cookie);	/* BTF gave the offset of iopf_group.cookie */
+	struct out_rec *o;
+
+	struct bracket none = { e->tid, 0, 0, 0 };
+
+	if (!b) {
+		/*
+		 * Not inside iommufd_auto_response_faults() or
+		 * iommufd_fault_destroy() (a build may inline them into their
+		 * callers): a response outside every handler write on this
+		 * thread is still the kernel's own, if it answers a group we saw
+		 * delivered.
+		 */
+		for (size_t i = 0; i < t->npw; i++)
+			if (t->pw[i].tid == e->tid)
+				return;	/* a handler's own response, seen at its write */
+		b = &none;
+	}
+	if (b != &none && !queue_wanted(t, b->q))
+		return;
+	/* The delivered group of this queue and device with the same last fault, oldest first. */
+	for (size_t i = 0; i < t->nouts; i++) {
+		struct outstanding *c = &t->outs[i];
+
+		if (has_cookie && c->cookie != cookie)
+			continue;
+		if ((b == &none || c->q == b->q) && (b->reason != 1 || c->dev == b->dev) &&
+		    c->last.grpid == grpid &&
+		    c->last.addr == addr &&
+		    ((c->last.flags ^ flags) & IOMMU_PGFAULT_FLAGS_PASID_VALID) == 0 &&
+		    (!(flags & IOMMU_PGFAULT_FLAGS_PASID_VALID) || c->last.pasid == pasid) &&
+		    (!g || c->t_ns < g->t_ns))
+			g = c;
+	}
+	if (b == &none) {
+		if (!g || !queue_wanted(t, g->q))
+			return;	/* not a group of a queue we watch */
+		none.q = g->q;
+		none.dev = g->dev;
+	}
+	o = emit(t, IOPF_REC_AUTO_RESPONSE, b->q, e->t_ns);
+	if (o) {
+		uint8_t *p = o->payload;
+
+		iopf_put_le32(p + 0, g ? g->cookie : 0);
+		iopf_put_le32(p + 4, arg32(e, "c"));
+		iopf_put_le32(p + 8, g ? g->dev : b->dev);
+		iopf_put_le32(p + 12, b->reason);
+		iopf_put_le32(p + 16, grpid);
+		iopf_put_le32(p + 20, pasid);
+		iopf_put_le32(p + 24, flags);
+		iopf_put_le32(p + 28, arg32(e, "M"));
+		iopf_put_le64(p + 32, addr);
+		o->r.payload = p;
+		o->r.payload_len = 40;
+		o->r.latency_ns = g && e->t_ns > g->t_ns ? e->t_ns - g->t_ns : 0;
+	}
+	t->counts.auto_responses++;
+	if (g)
+		out_drop(t, g);
+}
+
+static void on_reported(struct iopf_tap *t, const struct ev *e)
+{
+	struct out_rec *o;
+
+	t->counts.reported++;
+	if (t->filter_pid > 0)
+		return;		/* not attributable to a process */
+	o = emit(t, IOPF_REC_REPORTED, 0, e->t_ns);
+	if (!o)
+		return;
+	struct iommu_hwpt_pgfault f = {
+		.flags = arg32(e, "F"), .pasid = arg32(e, "P"), .grpid = arg32(e, "G"),
+		.perm = arg32(e, "M"), .addr = arg64(e, "A"),
+	};
+	iopf_fault_encode(&f, o->payload);
+	o->r.payload = o->payload;
+	o->r.payload_len = IOPF_FAULT_SIZE;
+}
+
+/*
+ * Handle one event; false when it must wait because its file's queue id
+ * is not known yet (the caller holds it and everything after it).
+ */
+static bool handle(struct iopf_tap *t, const struct ev *e, bool may_hold)
+{
+	uint32_t tgid = tgid_of(t, e->tid);
+	struct file_info *fi = NULL;
+
+	switch (e->kind) {
+	case EV_CAL:
+		on_cal(t, e, tgid);
+		return true;
+	case EV_REP:
+		on_reported(t, e);
+		return true;
+	case EV_AR:
+	case EV_FD: {
+		struct bracket *b = bracket_of(t, e->tid);
+
+		if (!b && !grow((void **)&t->br, &t->cbr, t->nbr + 1, sizeof(*t->br)))
+			b = &t->br[t->nbr++];
+		if (b)
+			*b = (struct bracket){ e->tid, arg32(e, "q"), e->kind == EV_AR ? arg32(e, "d") : 0,
+					       e->kind == EV_AR ? 1 : 2 };
+		return true;
+	}
+	case EV_ARR:
+	case EV_FDR: {
+		struct bracket *b = bracket_of(t, e->tid);
+
+		if (b)
+			*b = t->br[--t->nbr];
+		return true;
+	}
+	case EV_GR:
+		on_group_response(t, e);
+		return true;
+	default:
+		break;
+	}
+	/* rd, wr, wrr: skip our own zero-length writes */
+	if (tgid == (uint32_t)t->self)
+		return true;
+	fi = file_get(t, arg64(e, "f"));
+	if (!wanted_file(t, fi, tgid))
+		return true;
+	if (fi && !fi->q) {
+		if (may_hold) {
+			if (!fi->asked) {
+				fi->asked = true;
+				ask_files(t, (int)tgid, -1);
+			}
+			return false;
+		}
+		if (!fi->warned) {
+			fi->warned = true;
+			iopf_logf(&t->log, IOPF_LOG_WARN,
+				  "tap: the queue id of a fault fd of pid %u is unknown (recorded as queue 0)",
+				  tgid);
+		}
+	}
+	switch (e->kind) {
+	case EV_RD: on_read(t, e, fi, tgid); break;
+	case EV_WR: on_write(t, e); break;
+	case EV_WRR: on_write_return(t, e, fi ? fi->q : 0); break;
+	default: break;
+	}
+	return true;
+}
+
+/* Run the held events that can run now (all of them when force). */
+static void release(struct iopf_tap *t, bool force)
+{
+	uint64_t now = iopf_now_ns();
+
+	while (t->hold_head < t->nhold) {
+		struct ev *e = &t->hold[t->hold_head];
+		bool late = force || now - e->seen_ns > TAP_HOLD_NS;
+
+		if (!handle(t, e, !late))
+			break;
+		t->hold_head++;
+	}
+	if (t->hold_head == t->nhold)
+		t->hold_head = t->nhold = 0;
+}
+
+static void on_line(struct iopf_tap *t, char *line)
+{
+	struct ev *e;
+	char *lost = strstr(line, "[LOST ");
+
+	if (lost && !strstr(line, "iopftap_")) {
+		/* "CPU:N [LOST M EVENTS]": the trace buffer overflowed */
+		uint64_t m = strtoull(lost + 6, NULL, 10);
+		struct out_rec *o = emit(t, IOPF_REC_LOST, 0, iopf_now_ns());
+
+		if (o)
+			o->r.u.lost = m;
+		t->counts.lost += m;
+		iopf_logf(&t->log, IOPF_LOG_WARN,
+			  "tap: the trace buffer overflowed: %llu events lost", (unsigned long long)m);
+		return;
+	}
+
+	if (grow((void **)&t->hold, &t->chold, t->nhold + 1, sizeof(*t->hold)))
+		return;
+	e = &t->hold[t->nhold];
+	if (!parse_line(line, e))
+		return;
+	e->seen_ns = iopf_now_ns();
+	t->counts.events++;
+	if (e->kind == EV_CAL) {
+		/* Calibration runs at once: it is what releases the held events. */
+		handle(t, e, false);
+	} else if (t->nhold == t->hold_head) {
+		if (!handle(t, e, true))
+			t->nhold++;
+		return;
+	} else {
+		t->nhold++;
+	}
+	release(t, false);
+}
+
+/* ---- public API ------------------------------------------------------------------ */
+
+int iopf_tap_open(struct iopf_tap **tp, const struct iopf_tap_cfg *cfg, const struct iopf_log *log,
+		  char *err, size_t errlen)
+{
+	struct iopf_tap *t = calloc(1, sizeof(*t));
+	struct timespec rt, mono;
+	int rc;
+
+	*tp = NULL;
+	if (!t)
+		return iopf_fail(err, errlen, -ENOMEM, "tap: out of memory");
+	t->pipe_fd = -1;
+	t->cal_slot = -1;
+	t->self = getpid();
+	t->filter_pid = cfg->pid;
+	t->filter_fd = cfg->fd;
+	if (log)
+		t->log = *log;
+	snprintf(t->group, sizeof(t->group), "iopftool_%d", (int)t->self);
+	rc = find_tracefs(t, cfg->tracefs, err, errlen);
+	if (rc)
+		goto fail;
+	remove_stale(t->tracefs, &t->log);
+	if (cfg->pid > 0 && kill(cfg->pid, 0) && errno == ESRCH) {
+		rc = iopf_fail(err, errlen, -ESRCH, "tap:%d: no such process", cfg->pid);
+		goto fail;
+	}
+	load_layout(t);
+	if (t->lay.file_private >= 0)
+		t->cal_slot = t->lay.file_private / 8;	/* calibration checks it */
+	rc = create_probes(t, err, errlen);
+	if (rc)
+		goto fail;
+	clock_gettime(CLOCK_REALTIME, &rt);
+	clock_gettime(CLOCK_MONOTONIC, &mono);
+	t->rt_offset_ns = ((int64_t)rt.tv_sec - mono.tv_sec) * 1000000000 + (rt.tv_nsec - mono.tv_nsec);
+	/* Name the files of the fault fds that exist now, and calibrate on them. */
+	rc = ask_files(t, cfg->pid > 0 ? cfg->pid : 0, cfg->fd);
+	if (rc < 0)
+		iopf_logf(&t->log, IOPF_LOG_WARN, "tap: cannot scan /proc: %s", strerror(-rc));
+	if (cfg->fd >= 0 && rc <= 0) {
+		rc = iopf_fail(err, errlen, -ENOENT,
+			       "tap:%d:%d: fd %d of pid %d is not a fault fd (%s) that the tap can name "
+			       "(it needs pidfd_getfd(2): Linux 5.6 and ptrace permission)",
+			       cfg->pid, cfg->fd, cfg->fd, cfg->pid, IOPF_FAULT_FD_LINK);
+		goto fail;
+	}
+	snprintf(t->meta, sizeof(t->meta),
+		 "tap=read-only: consumes no fault and answers none\ntap.tracefs=%.200s\ntap.group=%s\n"
+		 "tap.clock=mono (microseconds)\ntap.read_records=%d\ntap.write_responses=%d\n"
+		 "tap.layout=%s\n",
+		 t->tracefs, t->group, TAP_READ_RECS, TAP_WRITE_RESPS,
+		 t->lay.btf ? "btf" : "6.12 defaults, struct file calibrated");
+	*tp = t;
+	return 0;
+fail:
+	iopf_tap_close(t);
+	return rc;
+}
+
+static void split_lines(struct iopf_tap *t);
+
+int iopf_tap_open_offline(struct iopf_tap **tp, const struct iopf_tap_cfg *cfg)
+{
+	struct iopf_tap *t = calloc(1, sizeof(*t));
+
+	*tp = t;
+	if (!t)
+		return -ENOMEM;
+	t->pipe_fd = -1;
+	t->cal_slot = -1;
+	t->self = getpid();
+	t->filter_pid = cfg->pid;
+	t->filter_fd = cfg->fd;
+	t->lay = layout_612;
+	snprintf(t->group, sizeof(t->group), "offline");
+	return 0;
+}
+
+void iopf_tap_feed(struct iopf_tap *t, const char *text)
+{
+	size_t n = strlen(text);
+
+	if (grow((void **)&t->lbuf, &t->lcap, t->llen + n + 1, 1))
+		return;
+	memcpy(t->lbuf + t->llen, text, n);
+	t->llen += n;
+	split_lines(t);
+}
+
+int iopf_tap_fd(const struct iopf_tap *t)
+{
+	return t->pipe_fd;
+}
+
+const char *iopf_tap_meta(const struct iopf_tap *t)
+{
+	return t->meta;
+}
+
+const char *iopf_tap_group(const struct iopf_tap *t)
+{
+	return t->group;
+}
+
+/* Parse every whole line in the line buffer; keep the rest. */
+static void split_lines(struct iopf_tap *t)
+{
+	size_t start = 0;
+
+	for (size_t i = 0; i < t->llen; i++) {
+		if (t->lbuf[i] != '\n')
+			continue;
+		t->lbuf[i] = '\0';
+		on_line(t, t->lbuf + start);
+		start = i + 1;
+	}
+	memmove(t->lbuf, t->lbuf + start, t->llen - start);
+	t->llen -= start;
+}
+
+/* Read what trace_pipe has now; parse every whole line. */
+static int pump(struct iopf_tap *t)
+{
+	char buf[65536];
+	ssize_t n;
+
+	if (t->pipe_fd < 0)
+		return 0;	/* offline: fed by iopf_tap_feed() */
+	n = read(t->pipe_fd, buf, sizeof(buf));
+
+	if (n < 0)
+		return errno == EAGAIN || errno == EINTR ? 0 : -errno;
+	if (grow((void **)&t->lbuf, &t->lcap, t->llen + (size_t)n + 1, 1))
+		return -ENOMEM;
+	memcpy(t->lbuf + t->llen, buf, (size_t)n);
+	t->llen += (size_t)n;
+	split_lines(t);
+	return (int)n;
+}
+
+int iopf_tap_next(struct iopf_tap *t, struct iopf_rec *r)
+{
+	for (int round = 0; t->out_head == t->nout && round < 2; round++) {
+		int rc;
+
+		release(t, false);
+		if (t->out_head < t->nout)
+			break;
+		rc = pump(t);
+		if (rc < 0)
+			return rc;
+		if (rc == 0)
+			break;
+	}
+	if (t->out_head == t->nout)
+		return 0;
+	*r = t->outq[t->out_head].r;
+	if (r->payload)
+		r->payload = t->outq[t->out_head].payload;
+	t->out_head++;
+	return 1;
+}
+
+int iopf_tap_drain(struct iopf_tap *t)
+{
+	int rc;
+
+	while ((rc = pump(t)) > 0)
+		;
+	release(t, true);
+	return rc < 0 ? rc : 0;
+}
+
+void iopf_tap_counts(const struct iopf_tap *t, struct iopf_tap_counts *c)
+{
+	*c = t->counts;
+	c->outstanding = t->nouts;
+	c->file_offset = t->cal_slot >= 0 ? t->cal_slot * 8 : -1;
+}
+
+void iopf_tap_close(struct iopf_tap *t)
+{
+	bool any = false;
+
+	if (!t)
+		return;
+	if (t->pipe_fd >= 0)
+		close(t->pipe_fd);
+	for (int k = 0; k < EV_COUNT; k++)
+		any |= t->created[k];
+	if (any || t->instance)
+		remove_group(t->tracefs, t->group, &t->log);
+	free(t->lbuf);
+	free(t->files);
+	free(t->outs);
+	free(t->pw);
+	free(t->br);
+	free(t->tids);
+	free(t->own);
+	free(t->hold);
+	free(t->outq);
+	free(t);
+}

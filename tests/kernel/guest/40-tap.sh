@@ -1,0 +1,129 @@
+#!/bin/sh
+# The tap (monitor/record --source tap): while a handler owns a mock fault
+# queue, the tap must see exactly the groups, cookies and responses the
+# handler's own log shows, the kernel's auto-responses on detach included,
+# without taking anything; its probes must be gone after it exits, and a
+# SIGKILLed tap's probes are removed by the next one.
+n=0
+t() {
+	desc=$1
+	n=$((n + 1))
+	if (eval "$2") >/tmp/t.out 2>&1; then
+		echo "ok $n - $desc"
+	else
+		echo "not ok $n - $desc"
+		tail -n 30 /tmp/t.out | sed 's/^/#   /'
+	fi
+}
+if [ ! -x "${IOPFTOOL:-}" ] || [ ! -x /iopf/bin/tiny-handler ]; then
+	echo "ok 1 # skip iopftool or tiny-handler was not built for the guest"
+	exit 0
+fi
+TINY=/iopf/bin/tiny-handler
+TFS=/sys/kernel/tracing
+cd /tmp || exit 1
+mkdir -p $TFS
+mount -t tracefs nodev $TFS 2>/dev/null
+if [ ! -e $TFS/kprobe_events ]; then
+	echo "ok 1 # skip no kprobe_events in this kernel (CONFIG_KPROBE_EVENTS)"
+	exit 0
+fi
+
+# start_tap NAME ARGS...: a tap in the background ($tap_pid), ready when it
+# has said so on stderr (its probes exist then).
+start_tap() {
+	name=$1
+	shift
+	"$IOPFTOOL" "$@" 2>"$name.err" &
+	tap_pid=$!
+	i=0
+	while ! grep -q "read-only" "$name.err" 2>/dev/null; do
+		i=$((i + 1))
+		[ $i -gt 100 ] && { echo "tap did not start:"; cat "$name.err"; return 1; }
+		kill -0 $tap_pid 2>/dev/null || { echo "tap exited:"; cat "$name.err"; return 1; }
+		sleep 0.1
+	done
+}
+stop_tap() {
+	sleep "${1:-0.5}"
+	kill -INT $tap_pid && wait $tap_pid
+}
+# What `iopftool read` shows, in tiny-handler's words.
+faults() { sed -n 's/.* fault \(q[0-9]*\) dev \([0-9]*\) .* grpid \([0-9]*\) .* addr \(0x[0-9a-f]*\) cookie \([0-9]*\).*/fault \1 dev \2 grpid \3 addr \4 cookie \5/p'; }
+responses() { sed -n 's/.* response \(q[0-9]*\) cookie \([0-9]*\) \([a-z]*\)\( rejected [A-Z]*\)* latency.*/response \1 cookie \2 \3\4/p'; }
+autos() { sed -n 's/.* auto_response \(q[0-9]*\) cookie \([0-9]*\) .*/auto \1 cookie \2/p'; }
+probes_left() { grep -c "iopftool_" $TFS/kprobe_events; ls $TFS/instances | grep -c iopftool_; }
+
+t 'tap sees exactly what tiny-handler saw: faults, cookies, responses (one refused), detach auto-responses' '
+	start_tap tap1 record --source tap -w tap1.pcap &&
+	$TINY -n 12 -u 3 -Q 2 -b >tiny.log &&
+	stop_tap &&
+	"$IOPFTOOL" read tap1.pcap >tap1.txt &&
+	{ faults <tap1.txt; responses <tap1.txt; } | sort >got &&
+	grep -v "^auto" tiny.log | sort >want && diff want got &&
+	faults <tap1.txt >a && grep "^fault" tiny.log >b && diff b a &&
+	autos <tap1.txt | sort >got && grep "^auto" tiny.log | sort >want && diff want got &&
+	test "$(grep -c " delivery " tap1.txt)" = 12 &&
+	grep "tap=read-only" tap1.txt && grep "source=tap" tap1.txt && grep "tap.queue" tap1.txt
+'
+
+t 'stats --check on the tap capture agrees with the handler: 12 groups, 10 responses, 1 to an unknown cookie, 3 unanswered' '
+	"$IOPFTOOL" -j stats --check tap1.pcap >chk.json 2>chk.err; rc=$?; cat chk.json;
+	test $rc = 1 &&
+	grep "\"groups\":12" chk.json && grep "\"responses\":10" chk.json &&
+	grep "\"unknown_cookie\":1" chk.json && grep "\"unanswered\":3" chk.json &&
+	grep "\"latency_ns\":{\"count\":9" chk.json
+'
+
+t 'the tap measured the handler latency of every accepted response' '
+	"$IOPFTOOL" read --type response tap1.pcap | grep -v rejected >r.txt &&
+	test "$(wc -l <r.txt)" = 9 && ! grep "latency 0ns" r.txt
+'
+
+t 'probes and the trace instance are gone after the tap exits' '
+	test "$(probes_left | tr "\n" " ")" = "0 0 "
+'
+
+t 'record --source mock (iopftool as handler) and the tap record the same faults and responses' '
+	start_tap tap2 record --source tap -w tap2.pcap &&
+	"$IOPFTOOL" record --source mock -w own.pcap -c 25 --gen-rate 50 --gen-group-size 1-2 --policy success 2>own.err &&
+	stop_tap &&
+	"$IOPFTOOL" read --type fault,response own.pcap | sed "s/^[^ ]* #[0-9]* //; s/ latency.*//" >own.txt &&
+	"$IOPFTOOL" read --type fault,response tap2.pcap | sed "s/^[^ ]* #[0-9]* //; s/ latency.*//" >tapped.txt &&
+	echo "own: $(grep -c fault own.txt) faults, tap: $(grep -c fault tapped.txt) faults" &&
+	test "$(grep -c fault own.txt)" -ge 25 && diff own.txt tapped.txt
+'
+
+t 'two taps at once both see everything (own probe groups)' '
+	start_tap tapA record --source tap -w A.pcap && a=$tap_pid &&
+	start_tap tapB record --source tap -w B.pcap && b=$tap_pid &&
+	$TINY -n 6 >tiny2.log &&
+	sleep 0.5 && kill -INT $a $b && wait $a && wait $b &&
+	"$IOPFTOOL" read A.pcap | faults >a && "$IOPFTOOL" read B.pcap | faults >b &&
+	grep "^fault" tiny2.log >want && diff want a && diff want b
+'
+
+t 'tap:PID:FD sees only that queue, not another handler running meanwhile' '
+	$TINY -n 5 -s 2000 >tiny3.log 2>tiny3.err & h=$! &&
+	sleep 0.5 && fd=$(ls -l /proc/$h/fd | sed -n "s/.* \([0-9]*\) -> anon_inode:\[iommufd-pgfault\]/\1/p") &&
+	test -n "$fd" &&
+	start_tap tap3 record --source tap:$h:$fd -w tap3.pcap &&
+	$TINY -n 4 >other.log &&
+	wait $h && stop_tap &&
+	"$IOPFTOOL" read tap3.pcap | faults >got && grep "^fault" tiny3.log >want && diff want got &&
+	test "$(grep -c ^fault other.log)" = 4
+'
+
+t 'after a SIGKILLed tap the next one removes its stale probes' '
+	start_tap tap4 monitor --source tap && k=$tap_pid && kill -KILL $k && wait $k;
+	grep -q "iopftool_$k/" $TFS/kprobe_events &&
+	start_tap tap5 monitor --source tap && stop_tap 0.2 &&
+	grep "stale probes of iopftool_$k" tap5.err &&
+	test "$(probes_left | tr "\n" " ")" = "0 0 "
+'
+
+t 'SIGTERM also removes the probes' '
+	start_tap tap6 monitor --source tap && kill -TERM $tap_pid && wait $tap_pid &&
+	test "$(probes_left | tr "\n" " ")" = "0 0 "
+'
+

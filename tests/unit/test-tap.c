@@ -1,0 +1,193 @@
+// SPDX-License-Identifier: MIT
+/* The tap's host-testable parts: --source parsing and the BTF reader (lib/tap.c). */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "iopf.h"
+#include "tap.h"
+
+static void put32(uint8_t *p, uint32_t v)
+{
+	memcpy(p, &v, 4);	/* BTF is in host byte order */
+}
+
+/* A BTF blob: one STRUCT "s" {int a @0; int m @64 bits}, one ENUM {E_X = -3}. */
+static size_t make_btf(uint8_t *b, bool kind_flag, bool truncate)
+{
+	static const char strs[] = "\0s\0a\0m\0e\0E_X";	/* offsets 0,1,3,5,7,9 */
+	uint8_t *t = b + 24;
+	size_t tl = 0;
+
+	memset(b, 0, 256);
+	/* STRUCT s, vlen 2, size 16 */
+	put32(t + 0, 1);
+	put32(t + 4, (4u << 24) | 2 | (kind_flag ? 1u << 31 : 0));
+	put32(t + 8, 16);
+	put32(t + 12, 3);	/* member a */
+	put32(t + 16, 0);
+	put32(t + 20, 0);
+	put32(t + 24, 5);	/* member m at bit 64 (kind_flag: bitfield size 0 in bits 24-31) */
+	put32(t + 28, 0);
+	put32(t + 32, 64);
+	tl = 36;
+	/* ENUM e, vlen 1 */
+	put32(t + tl, 7);
+	put32(t + tl + 4, (6u << 24) | 1);
+	put32(t + tl + 8, 4);
+	put32(t + tl + 12, 9);
+	put32(t + tl + 16, (uint32_t)-3);
+	tl += 20;
+	b[0] = 0x9f;
+	b[1] = 0xeb;
+	b[2] = 1;
+	put32(b + 4, 24);
+	put32(b + 8, 0);
+	put32(b + 12, (uint32_t)(truncate ? tl + 40 : tl));
+	put32(b + 16, (uint32_t)tl);
+	put32(b + 20, sizeof(strs));
+	memcpy(t + tl, strs, sizeof(strs));
+	return 24 + tl + sizeof(strs);
+}
+
+static int write_file(const char *path, const uint8_t *b, size_t n)
+{
+	FILE *f = fopen(path, "wb");
+	int ok = f && fwrite(b, 1, n, f) == n;
+
+	if (f)
+		fclose(f);
+	return ok ? 0 : -1;
+}
+
+
+/* Trace lines as a 6.12 trace_pipe shows them (tid 999999, a queue with id 3). */
+#define HDR(ts) "    tiny handler-999999  [000] .....   " ts ": "
+#define FILEP "f=0xffff888001234500"
+
+static void cal_line(char *buf, size_t len, const char *ts)
+{
+	size_t n = (size_t)snprintf(buf, len, HDR("%s") "iopftap_cal: (iommufd_fault_fops_write+0x0/0x1e0) " FILEP, ts);
+
+	for (int i = 0; i < 32; i++)	/* private_data at 32: type 6, id 3; junk elsewhere */
+		n += (size_t)snprintf(buf + n, len - n, " T%d=%d I%d=%d", i, i == 4 ? 6 : i == 9 ? 6 : 0,
+				      i, i == 4 ? 3 : 0);
+	snprintf(buf + n, len - n, "\n");
+}
+
+static void offline(void)
+{
+	struct iopf_tap_cfg cfg = { .fd = -1 };
+	struct iopf_tap *t;
+	struct iopf_rec r;
+	char types[64] = "", cal[2048];
+	struct iopf_rec recs[16];
+	int n = 0;
+
+	if (!ok(iopf_tap_open_offline(&t, &cfg) == 0, "offline tap"))
+		return;
+	iopf_tap_feed(t, HDR("10.000001") "iopftap_rep: (iommu_report_device_fault+0x0/0x2c0) F=2 P=0 G=5 M=3 A=0x100000\n");
+	/* a read of an unknown file is held until the file's queue is known */
+	iopf_tap_feed(t, HDR("10.000100") "iopftap_rd: (vfs_read+0x9c/0x2f0 <- iommufd_fault_fops_read) " FILEP
+		      " r=40 F0=2 D0=1 P0=0 G0=5 M0=3 A0=0x100000 C0=1 F1=0 D1=0\n");
+	ok(iopf_tap_next(t, &r) == 1 && r.type == IOPF_REC_REPORTED, "the reported fault comes first");
+	ok(iopf_tap_next(t, &r) == 0, "the read waits for its queue id");
+	cal_line(cal, sizeof(cal), "10.000300");
+	iopf_tap_feed(t, cal);
+	iopf_tap_feed(t, HDR("10.000301") "iopftap_wr: (iommufd_fault_fops_write+0x0/0x1e0) " FILEP " n=8 C0=1 K0=0 C1=7 K1=1\n");
+	iopf_tap_feed(t, HDR("10.000302") "iopftap_gr: (iopf_group_response+0x0/0x100) F=2 P=0 G=5 M=3 A=0x100000 c=0\n");
+	iopf_tap_feed(t, HDR("10.000303") "iopftap_wrr: (ksys_write+0x6e/0xf0 <- iommufd_fault_fops_write) " FILEP " r=8\n");
+	iopf_tap_feed(t, HDR("10.000400") "iopftap_rd: (vfs_read+0x9c/0x2f0 <- iommufd_fault_fops_read) " FILEP
+		      " r=80 F0=0 D0=1 P0=0 G0=6 M0=1 A0=0x101000 C0=1 F1=2 D1=1 P1=0 G1=6 M1=1 A1=0x102000 C1=1\n");
+	iopf_tap_feed(t, HDR("10.000500") "iopftap_wr: (iommufd_fault_fops_write+0x0/0x1e0) " FILEP " n=8 C0=4242 K0=0\n");
+	iopf_tap_feed(t, HDR("10.000501") "iopftap_wrr: (ksys_write+0x6e/0xf0 <- iommufd_fault_fops_write) " FILEP " r=-22\n");
+	iopf_tap_feed(t, HDR("10.000600") "iopftap_ar: (iommufd_auto_response_faults+0x0/0x1a0) q=3 d=1\n");
+	iopf_tap_feed(t, HDR("10.000601") "iopftap_gr: (iopf_group_response+0x0/0x100) F=2 P=0 G=6 M=1 A=0x102000 c=1\n");
+	iopf_tap_feed(t, HDR("10.000602") "iopftap_gr: (iopf_group_response+0x0/0x100) F=2 P=0 G=9 M=1 A=0x109000 c=1\n");
+	iopf_tap_feed(t, HDR("10.000603") "iopftap_arr: (iommufd_fault_domain_detach_dev+0x3b/0x60 <- iommufd_auto_response_faults)\n");
+	iopf_tap_feed(t, "CPU:0 [LOST 5 EVENTS]\n");
+	iopf_tap_feed(t, HDR("10.000700") "iopftap_gr: (iopf_group_response+0x0/0x100) F=2 P=0 G=7 M=1 A=0x107000 c=1\npartial li");
+	while (n < 16 && iopf_tap_next(t, &recs[n]) == 1) {
+		types[n] = (char)('0' + recs[n].type);
+		n++;
+	}
+	types[n] = 0;
+	/* meta, delivery, fault, response, delivery, fault, fault, response (refused),
+	 * auto (cookie 1), auto (never read), lost */
+	ok(!strcmp(types, "45125112663"), "record types in order: %s", types);
+	if (n == 11) {
+		ok(!memcmp(recs[0].payload, "tap.queue.3=pid 999999 comm ", 28), "META names the queue's process");
+		is(recs[1].queue_id, 3, "delivery: queue id from struct file private_data (calibrated)");
+		is(recs[2].u.fault.cookie, 1, "fault: cookie from the reader's buffer");
+		is(recs[2].u.fault.grpid, 5, "fault: grpid");
+		is(recs[2].u.fault.addr, 0x100000, "fault: addr");
+		is(recs[3].u.resp.cookie, 1, "response: cookie");
+		is(recs[3].status, 0, "response: accepted (the write returned 8)");
+		is(recs[3].latency_ns, 203000, "response: latency from the read, 1us resolution");
+		is(recs[4].payload[4], 2, "delivery: a group of two records");
+		is(recs[6].u.fault.flags, 2, "second group: LAST_PAGE on its last record");
+		is(recs[7].u.resp.cookie, 4242, "refused response: cookie");
+		is(recs[7].status, 22, "refused response: EINVAL");
+		is(recs[8].payload[0], 1, "auto response: cookie of the delivered group");
+		is(recs[8].latency_ns, 201000, "auto response: time since delivery");
+		is(recs[8].payload[8], 1, "auto response: device");
+		is(recs[9].payload[0], 0, "auto response of a group never read: cookie 0");
+		is(recs[10].u.lost, 5, "a trace buffer overflow is a LOST record");
+	}
+	iopf_tap_close(t);
+}
+
+int main(void)
+{
+	int pid, fd;
+	uint8_t b[256];
+	char path[] = "/tmp/iopf-btf-XXXXXX";
+	uint32_t off = 0;
+	int64_t v = 0;
+	int tmp = mkstemp(path);
+
+	ok(iopf_tap_spec("tap", &pid, &fd) && pid == 0 && fd == -1, "tap: every process");
+	ok(iopf_tap_spec("tap:42", &pid, &fd) && pid == 42 && fd == -1, "tap:42");
+	ok(iopf_tap_spec("tap:42:7", &pid, &fd) && pid == 42 && fd == 7, "tap:42:7");
+	ok(iopf_tap_spec("tap:x", &pid, &fd) && pid == -1, "tap:x is the tap, malformed");
+	ok(iopf_tap_spec("tap:0", &pid, &fd) && pid == -1, "tap:0 is malformed");
+	ok(iopf_tap_spec("tap:1:2:3", &pid, &fd) && pid == -1, "tap:1:2:3 is malformed");
+	ok(!iopf_tap_spec("tape", &pid, &fd) && !iopf_tap_spec("sim", &pid, &fd), "tape and sim are not the tap");
+
+	close(tmp);
+	write_file(path, b, make_btf(b, false, false));
+	is(iopf_btf_member_offset(path, "s", "m", &off), 0, "BTF: s.m found");
+	is(off, 8, "BTF: s.m at byte 8");
+	is(iopf_btf_member_offset(path, "s", "a", &off), 0, "BTF: s.a found");
+	is(off, 0, "BTF: s.a at byte 0");
+	is(iopf_btf_member_offset(path, "s", "zz", &off), -ENOENT, "BTF: no s.zz");
+	is(iopf_btf_member_offset(path, "t", "m", &off), -ENOENT, "BTF: no struct t");
+	is(iopf_btf_enum_value(path, "E_X", &v), 0, "BTF: enumerator E_X found");
+	is(v, -3, "BTF: E_X = -3");
+	write_file(path, b, make_btf(b, true, false));
+	is(iopf_btf_member_offset(path, "s", "m", &off), 0, "BTF kind_flag: s.m found");
+	is(off, 8, "BTF kind_flag: bit offset in bits 0-23");
+	write_file(path, b, make_btf(b, false, true));
+	is(iopf_btf_member_offset(path, "s", "m", &off), -EBADMSG, "BTF: a type section past the end is malformed");
+	b[0] = 0;
+	write_file(path, b, 40);
+	is(iopf_btf_member_offset(path, "s", "m", &off), -EBADMSG, "BTF: bad magic");
+	write_file(path, b, 3);
+	is(iopf_btf_member_offset(path, "s", "m", &off), -EBADMSG, "BTF: 3 bytes");
+	unlink(path);
+	is(iopf_btf_member_offset(path, "s", "m", &off), -ENOENT, "BTF: no such file");
+
+	/* The running kernel's own BTF, when it has it: list_head.prev is at 8 everywhere. */
+	if (!access("/sys/kernel/btf/vmlinux", R_OK)) {
+		is(iopf_btf_member_offset("/sys/kernel/btf/vmlinux", "list_head", "prev", &off), 0,
+		   "vmlinux BTF: list_head.prev found");
+		is(off, 8, "vmlinux BTF: list_head.prev at 8");
+		ok(!iopf_btf_member_offset("/sys/kernel/btf/vmlinux", "file", "private_data", &off) &&
+		   off % 8 == 0 && off < 256, "vmlinux BTF: file.private_data at %u", off);
+	} else {
+		printf("ok %d # skip no /sys/kernel/btf/vmlinux\n", ++tap_n);
+	}
+	offline();
+	return tap_done();
+}

@@ -1,0 +1,205 @@
+// SPDX-License-Identifier: MIT
+/*
+ * monitor/record --source tap[:PID[:FD]]: watch the fault queues of other
+ * processes through the kernel's kprobe events (lib/tap.c) without
+ * consuming or answering anything.  The real handler stays the handler;
+ * iopftool only prints and records what the kernel shows.
+ */
+#include <errno.h>
+#include <poll.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/utsname.h>
+#include <time.h>
+
+#include "monitor.h"
+#include "tap.h"
+
+struct tap_run {
+	struct monitor_opts *o;
+	struct iopf_tap *tap;
+	struct iopf_writer *w;
+	struct iopf_out *out;
+	struct iopf_hist *lat;
+	uint64_t seq, groups, faults, responses, refused, autos, lost;
+	int write_err;
+};
+
+static void put(struct tap_run *tr, struct iopf_rec *r)
+{
+	switch (r->type) {
+	case IOPF_REC_DELIVERY: tr->groups++; break;
+	case IOPF_REC_FAULT: tr->faults++; break;
+	case IOPF_REC_RESPONSE:
+		tr->responses++;
+		if (r->status)
+			tr->refused++;
+		else if (r->latency_ns)
+			iopf_hist_add(tr->lat, r->latency_ns);
+		break;
+	case IOPF_REC_AUTO_RESPONSE: tr->autos++; break;
+	case IOPF_REC_LOST: tr->lost += r->u.lost; break;
+	default: break;
+	}
+	if (tr->w) {
+		int rc = iopf_writer_put(tr->w, r);
+
+		if (rc && !tr->write_err)
+			tr->write_err = rc;
+	} else {
+		r->seq = tr->seq++;
+	}
+	if (tr->out)
+		iopf_print_rec(tr->out, r);
+}
+
+static int write_meta(struct tap_run *tr, const char *extra)
+{
+	char text[4096];
+	struct utsname u;
+	struct timespec ts;
+
+	if (!tr->w)
+		return 0;
+	if (uname(&u))
+		strcpy(u.release, "unknown");
+	snprintf(text, sizeof(text),
+		 "tool=iopftool\nversion=%s\nsource=%s\nkernel=%s\nfault_record_size=%zu\n%s",
+		 IOPF_VERSION, tr->o->source, u.release, IOPF_FAULT_SIZE, extra);
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return iopf_writer_meta(tr->w, &ts, text);
+}
+
+/* Hand every ready record to the outputs; -errno on a tap failure. */
+static int drain_records(struct tap_run *tr)
+{
+	struct iopf_rec r;
+	int rc;
+
+	while ((rc = iopf_tap_next(tr->tap, &r)) > 0)
+		put(tr, &r);
+	return rc;
+}
+
+static bool done(const struct tap_run *tr, uint64_t start)
+{
+	if (stop_requested || tr->write_err)
+		return true;
+	if (tr->o->duration_ns && iopf_now_ns() >= start + tr->o->duration_ns)
+		return true;
+	return tr->o->count && tr->groups >= tr->o->count;
+}
+
+static void summary(struct tap_run *tr, uint64_t start)
+{
+	struct iopf_tap_counts c;
+	double secs = (double)(iopf_now_ns() - start) / 1e9;
+
+	iopf_tap_counts(tr->tap, &c);
+	p_info("%s: %llu groups delivered, %llu faults, %llu responses (%llu refused), "
+	       "%llu kernel auto-responses, %llu lost, %llu still unanswered in %.3fs",
+	       tr->o->source, (unsigned long long)tr->groups, (unsigned long long)tr->faults,
+	       (unsigned long long)tr->responses, (unsigned long long)tr->refused,
+	       (unsigned long long)tr->autos, (unsigned long long)tr->lost,
+	       (unsigned long long)c.outstanding, secs);
+	if (iopf_hist_count(tr->lat))
+		p_info("handler latency (delivery to response, 1us resolution): p50 %lluns p99 %lluns "
+		       "max %lluns",
+		       (unsigned long long)iopf_hist_quantile(tr->lat, 0.5),
+		       (unsigned long long)iopf_hist_quantile(tr->lat, 0.99),
+		       (unsigned long long)iopf_hist_max(tr->lat));
+	p_verbose("tap: %llu trace events, %llu reads, %llu faults reported by devices; "
+		  "struct file private_data at %d", (unsigned long long)c.events,
+		  (unsigned long long)c.reads, (unsigned long long)c.reported, c.file_offset);
+}
+
+int tap_run(struct monitor_opts *o)
+{
+	struct tap_run tr = { .o = o };
+	struct iopf_tap_cfg cfg = { .tracefs = getenv("IOPFTOOL_TRACEFS"), .fd = -1 };
+	char err[1024];
+	uint64_t start;
+	int rc;
+
+	if (!iopf_tap_spec(o->source, &cfg.pid, &cfg.fd) || cfg.pid < 0) {
+		p_err("--source %s: not tap, tap:PID or tap:PID:FD", o->source);
+		return EXIT_USAGE;
+	}
+	if (o->delay_ns || o->code != IOMMUFD_PAGE_RESP_SUCCESS)
+		p_warn("%s: --policy and --delay do nothing: the tap answers no fault", o->source);
+	install_stop_handlers();
+	rc = iopf_hist_new(&tr.lat);
+	if (rc) {
+		p_err("out of memory");
+		return EXIT_ERROR;
+	}
+	rc = iopf_tap_open(&tr.tap, &cfg, &tool_log, err, sizeof(err));
+	if (rc) {
+		p_err("%s", err);
+		iopf_hist_free(tr.lat);
+		return EXIT_ERROR;
+	}
+	p_info("%s: read-only: the tap consumes no fault and answers none; the process reading "
+	       "each queue is still its handler (probes %s, removed on exit)",
+	       o->source, iopf_tap_group(tr.tap));
+	if (o->print)
+		tr.out = out_stdout();
+	if (o->wfile) {
+		rc = iopf_writer_open(&tr.w, o->wfile, o->linktype, err, sizeof(err));
+		if (rc)
+			p_err("%s", err);
+		else
+			rc = write_meta(&tr, iopf_tap_meta(tr.tap));
+	}
+	start = iopf_now_ns();
+	uint64_t last_flush = start;
+
+	while (!rc && !done(&tr, start)) {
+		struct pollfd p = { .fd = iopf_tap_fd(tr.tap), .events = POLLIN };
+
+		/* trace_pipe wakes readers late at times: poll with a short timeout */
+		if (poll(&p, 1, 100) < 0 && errno != EINTR) {
+			rc = -errno;
+			break;
+		}
+		rc = drain_records(&tr);
+		if (!rc && tr.w && iopf_now_ns() - last_flush >= 1000000000ull) {
+			last_flush = iopf_now_ns();
+			rc = iopf_writer_flush(tr.w);
+		}
+	}
+	/* What the trace still holds was seen before the stop: keep it. */
+	if (!rc || rc == -EIO) {
+		int rc2 = iopf_tap_drain(tr.tap);
+
+		rc2 = rc2 ?: drain_records(&tr);
+		rc = rc ?: rc2;
+	}
+	if (rc && !tr.write_err)
+		p_err("%s: %s", o->source, strerror(-rc));
+	summary(&tr, start);
+	if (tr.w) {
+		char text[256];
+		struct timespec ts;
+		int wrc = tr.write_err;
+
+		snprintf(text, sizeof(text),
+			 "end=1\nfaults=%llu\ngroups=%llu\nresponses=%llu\nlost=%llu\nauto_responses=%llu\n",
+			 (unsigned long long)tr.faults, (unsigned long long)tr.groups,
+			 (unsigned long long)tr.responses, (unsigned long long)tr.lost,
+			 (unsigned long long)tr.autos);
+		clock_gettime(CLOCK_REALTIME, &ts);
+		if (!wrc)
+			wrc = iopf_writer_meta(tr.w, &ts, text);
+		int rc2 = iopf_writer_close(tr.w);
+
+		wrc = wrc ?: rc2;
+		if (wrc) {
+			p_err("%s: write error: %s", o->wfile, strerror(-wrc));
+			rc = rc ?: wrc;
+		}
+	}
+	iopf_tap_close(tr.tap);
+	iopf_hist_free(tr.lat);
+	return out_finish(rc ? EXIT_ERROR : EXIT_OK);
+}
