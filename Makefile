@@ -162,7 +162,8 @@ check-kernel: deps
 	@$(MAKE) --no-print-directory all
 	@$(TEST_ENV) tests/run.sh kernel
 
-bench: deps
+bench:
+	@scripts/deps.sh bench
 	@$(MAKE) --no-print-directory all
 	@IOPFTOOL=$(abspath $(IOPFTOOL)) tests/bench.sh
 

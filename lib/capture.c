@@ -1,10 +1,17 @@
 // SPDX-License-Identifier: MIT
 /*
- * Capture files through libpcap (iopftool-capture(5)).
+ * Capture files (iopftool-capture(5)).
  *
- * The reader takes classic pcap in either byte order and timestamp
- * precision, and pcapng; libpcap scales every timestamp to nanoseconds.
- * It streams in constant memory: libpcap owns the one record buffer.
+ * Classic pcap (either byte order, microsecond or nanosecond stamps,
+ * version 2.4) is read here, straight from the file descriptor into a
+ * 512 KiB buffer: no stdio, no per-record library call.  pcapng and
+ * anything unusual go to libpcap, which is also the reference the
+ * tests compare this reader with (tests/unit/test-capture.c).  Both
+ * stream in constant memory.
+ *
+ * Time stamps are 64-bit: a classic pcap header's seconds are an
+ * unsigned 32-bit count (good until 2106), which libpcap hands back
+ * sign-extended, so 2100 came out as 1963; both paths fix that.
  *
  * The writer produces nanosecond pcap (magic 0xa1b23c4d in host order),
  * snaplen 65535, by itself (not pcap_dump()): whole records only, one
@@ -25,40 +32,141 @@
 
 #define PCAP_FILE_HDR_LEN 24	/* classic pcap file header */
 #define PCAP_REC_HDR_LEN 16	/* classic pcap record header */
+#define PCAP_MAX_CAPLEN 262144	/* libpcap's MAXIMUM_SNAPLEN: longer records are corrupt */
 #define NO_OFFSET UINT64_MAX
 
+#define READER_BUFSIZE (512 * 1024)	/* >= one largest record + header, twice */
+
 struct iopf_reader {
-	pcap_t *pcap;
+	pcap_t *pcap;		/* pcapng and the unusual: libpcap reads */
 	FILE *fp;		/* libpcap's stream: we only ftell() it */
-	char *path;
+	char *path;		/* escaped for messages */
 	int linktype;
 	bool classic;		/* classic pcap, not pcapng */
 	bool eof;
+	int fatal;		/* sticky fatal error, 0 if none */
 	bool finished;		/* a META record with end=1 was read */
 	bool torn;		/* the end was a torn last record (rd->err says which) */
 	uint64_t size;		/* of a regular file, else 0 */
-	int fatal;		/* sticky fatal error, 0 if none */
 	bool seekable;		/* ftell() works: a file, not a pipe */
 	uint64_t recno;		/* of the last record returned, from 1 */
 	uint64_t offset;	/* of that record (pcapng: where reading it began) */
 	uint64_t end;		/* pcapng: file position after that record */
 	uint64_t next;		/* where the next record starts (pcapng: reading) */
 	char err[512];
-	char *vbuf;		/* stdio buffer of a file we opened (not stdin) */
+	char *vbuf;		/* stdio buffer of a file libpcap reads (not stdin) */
+	/* classic pcap read here */
+	int fd;			/* -1 when libpcap reads */
+	bool own_fd;		/* opened here: closed here */
+	bool swapped;		/* the file's byte order is not ours */
+	bool usec;		/* microsecond stamps */
+	uint32_t snaplen;	/* longer records are cut to this, as libpcap does */
+	uint8_t *buf;
+	size_t pos, len;	/* unread bytes: buf[pos..len) */
+	/* a pipe's first bytes, read to tell the format, handed on to libpcap */
+	size_t replay_pos;
 };
 
-#define READER_BUFSIZE (256 * 1024)
+/* ------------------------------------------------------------------ */
+/* Reading the file descriptor                                         */
+/* ------------------------------------------------------------------ */
 
-static FILE *open_input(const char *path)
+/* Until buf holds want unread bytes, or the end: 0, or -errno. */
+static int fill_slow(struct iopf_reader *rd, size_t want)
 {
-	if (!strcmp(path, "-"))
-		return stdin;
-	return fopen(path, "rbe");	/* O_CLOEXEC: a --exec handler never inherits it */
+	ssize_t n;
+
+	if (rd->pos) {
+		memmove(rd->buf, rd->buf + rd->pos, rd->len - rd->pos);
+		rd->len -= rd->pos;
+		rd->pos = 0;
+	}
+	while (rd->len < want) {
+		n = read(rd->fd, rd->buf + rd->len, READER_BUFSIZE - rd->len);
+		if (n < 0 && errno == EINTR)
+			return -EINTR;	/* a stop signal: the caller decides */
+		if (n < 0)
+			return -errno;
+		if (n == 0)
+			break;
+		rd->len += (size_t)n;
+	}
+	return 0;
+}
+
+static inline int fill(struct iopf_reader *rd, size_t want)
+{
+	return rd->len - rd->pos >= want ? 0 : fill_slow(rd, want);
+}
+
+static uint32_t u32_at(const struct iopf_reader *rd, const uint8_t *p)
+{
+	uint32_t v;
+
+	memcpy(&v, p, 4);
+	return rd->swapped ? __builtin_bswap32(v) : v;
+}
+
+/*
+ * Bytes already taken from a pipe to tell its format, then the rest of
+ * the pipe: the stream libpcap reads a pcapng from stdin through.
+ */
+static ssize_t replay_read(void *cookie, char *out, size_t n)
+{
+	struct iopf_reader *rd = cookie;
+	size_t k;
+
+	if (rd->replay_pos < rd->len) {
+		k = rd->len - rd->replay_pos;
+		k = k < n ? k : n;
+		memcpy(out, rd->buf + rd->replay_pos, k);
+		rd->replay_pos += k;
+		return (ssize_t)k;
+	}
+	return read(rd->fd, out, n);
+}
+
+/*
+ * The classic pcap file header (24 bytes): magic, version 2.4, then
+ * thiszone, sigfigs, snaplen and linktype (whose top 6 bits are flags).
+ * True when this reader takes the file; false leaves it to libpcap.
+ */
+static bool classic_header(struct iopf_reader *rd)
+{
+	const uint8_t *h = rd->buf;
+	uint32_t magic, snaplen;
+	uint16_t major, minor;
+
+	if (rd->len < PCAP_FILE_HDR_LEN)
+		return false;
+	memcpy(&magic, h, 4);
+	switch (magic) {
+	case 0xa1b2c3d4: rd->swapped = false; rd->usec = true; break;
+	case 0xa1b23c4d: rd->swapped = false; rd->usec = false; break;
+	case 0xd4c3b2a1: rd->swapped = true; rd->usec = true; break;
+	case 0x4d3cb2a1: rd->swapped = true; rd->usec = false; break;
+	default: return false;
+	}
+	memcpy(&major, h + 4, 2);
+	memcpy(&minor, h + 6, 2);
+	if (rd->swapped) {
+		major = __builtin_bswap16(major);
+		minor = __builtin_bswap16(minor);
+	}
+	if (major != 2 || minor != 4)
+		return false;	/* older layouts have libpcap's quirks */
+	snaplen = u32_at(rd, h + 16);
+	rd->snaplen = snaplen && snaplen <= PCAP_MAX_CAPLEN ? snaplen : PCAP_MAX_CAPLEN;
+	rd->linktype = (int)(u32_at(rd, h + 20) & 0x03ffffff);
+	rd->pos = PCAP_FILE_HDR_LEN;
+	rd->classic = true;
+	return true;
 }
 
 static int reader_check_linktype(struct iopf_reader *rd, char *err, size_t errlen)
 {
-	rd->linktype = pcap_datalink(rd->pcap);
+	if (rd->pcap)
+		rd->linktype = pcap_datalink(rd->pcap);
 	if (rd->linktype >= IOPF_LINKTYPE_MIN && rd->linktype <= IOPF_LINKTYPE_MAX)
 		return 0;
 	snprintf(err, errlen, "%s: link type %d is not an iopf capture (expected %d..%d)",
@@ -66,19 +174,48 @@ static int reader_check_linktype(struct iopf_reader *rd, char *err, size_t errle
 	return -EPROTO;
 }
 
-static int reader_start(struct iopf_reader *rd, FILE *fp, char *err, size_t errlen)
+/* The stream libpcap reads: from where the capture began. */
+static FILE *libpcap_stream(struct iopf_reader *rd, off_t base)
+{
+	static const cookie_io_functions_t replay = { .read = replay_read };
+	FILE *fp;
+
+	if (base >= 0 && lseek(rd->fd, base, SEEK_SET) == base) {
+		rd->len = rd->pos = 0;
+		if (!rd->own_fd) {
+			clearerr(stdin);
+			return stdin;
+		}
+		fp = fdopen(rd->fd, "rb");
+		if (fp)
+			rd->own_fd = false;	/* the stream closes it */
+		return fp;
+	}
+	rd->replay_pos = 0;	/* a pipe: what was read, then the rest */
+	return fopencookie(rd, "rb", replay);
+}
+
+/* pcapng, old pcap versions, odd magics: libpcap reads the file. */
+static int reader_start_libpcap(struct iopf_reader *rd, off_t base, char *err, size_t errlen)
 {
 	char ebuf[PCAP_ERRBUF_SIZE] = "";
 	struct stat st;
+	FILE *fp;
 	long pos;
 
+	fp = libpcap_stream(rd, base);
+	if (!fp) {
+		snprintf(err, errlen, "%s: %s", rd->path, strerror(errno));
+		return -errno;
+	}
 	/* Large reads: libpcap reads through stdio, 4 KiB at a time by default. */
-	if (fp != stdin && (rd->vbuf = malloc(READER_BUFSIZE)))
-		setvbuf(fp, rd->vbuf, _IOFBF, READER_BUFSIZE);
+	if (fp != stdin && (rd->vbuf = malloc(256 * 1024)))
+		setvbuf(fp, rd->vbuf, _IOFBF, 256 * 1024);
 	rd->pcap = pcap_fopen_offline_with_tstamp_precision(fp, PCAP_TSTAMP_PRECISION_NANO,
 							    ebuf);
 	if (!rd->pcap) {
-		if (!fstat(fileno(fp), &st) && S_ISREG(st.st_mode) && st.st_size == 0)
+		if (!fstat(rd->fd >= 0 ? rd->fd : fileno(fp), &st) && S_ISREG(st.st_mode) &&
+		    st.st_size == 0)
 			snprintf(err, errlen, "%s: empty file, not a capture", rd->path);
 		else
 			snprintf(err, errlen, "%s: %s", rd->path, ebuf);
@@ -91,35 +228,60 @@ static int reader_start(struct iopf_reader *rd, FILE *fp, char *err, size_t errl
 	rd->classic = pcap_major_version(rd->pcap) == 2;
 	pos = rd->fp ? ftell(rd->fp) : -1;
 	rd->seekable = pos >= 0;
-	if (!fstat(fileno(fp), &st) && S_ISREG(st.st_mode))
-		rd->size = (uint64_t)st.st_size;
 	rd->next = pos >= 0 ? (uint64_t)pos : rd->classic ? PCAP_FILE_HDR_LEN : NO_OFFSET;
-	rd->offset = NO_OFFSET;
-	rd->end = NO_OFFSET;
 	return reader_check_linktype(rd, err, errlen);
 }
 
 int iopf_reader_open(struct iopf_reader **rdp, const char *path, char *err, size_t errlen)
 {
 	struct iopf_reader *rd;
-	FILE *fp;
+	char shown[1024];
+	off_t base;
 	int rc;
 
 	*rdp = NULL;
+	iopf_escape(path, shown, sizeof(shown));	/* names in messages are escaped */
 	rd = calloc(1, sizeof(*rd));
-	if (!rd || !(rd->path = strdup(path))) {
+	if (!rd || !(rd->path = strdup(shown)) || !(rd->buf = malloc(READER_BUFSIZE))) {
+		if (rd)
+			free(rd->path);
 		free(rd);
-		snprintf(err, errlen, "%s: out of memory", path);
+		snprintf(err, errlen, "%s: out of memory", shown);
 		return -ENOMEM;
 	}
-	fp = open_input(path);
-	if (!fp) {
+	rd->offset = rd->end = NO_OFFSET;
+	if (!strcmp(path, "-")) {
+		rd->fd = STDIN_FILENO;
+	} else {
+		rd->fd = open(path, O_RDONLY | O_CLOEXEC);
+		rd->own_fd = rd->fd >= 0;
+	}
+	if (rd->fd < 0) {
 		rc = -errno;
-		snprintf(err, errlen, "cannot open %s: %s", path, strerror(-rc));
+		snprintf(err, errlen, "cannot open %s: %s", shown, strerror(-rc));
 		iopf_reader_free(rd);
 		return rc;
 	}
-	rc = reader_start(rd, fp, err, errlen);
+	base = lseek(rd->fd, 0, SEEK_CUR);
+	{
+		struct stat st;
+
+		if (!fstat(rd->fd, &st) && S_ISREG(st.st_mode))
+			rd->size = (uint64_t)st.st_size;
+	}
+	rc = fill(rd, PCAP_FILE_HDR_LEN);
+	if (rc < 0) {
+		snprintf(err, errlen, "%s: %s", shown, strerror(-rc));
+		iopf_reader_free(rd);
+		return rc;
+	}
+	if (classic_header(rd)) {
+		rd->seekable = base >= 0;
+		rd->next = (base >= 0 ? (uint64_t)base : 0) + PCAP_FILE_HDR_LEN;
+		rc = reader_check_linktype(rd, err, errlen);
+	} else {
+		rc = reader_start_libpcap(rd, base, err, errlen);
+	}
 	if (rc < 0) {
 		iopf_reader_free(rd);
 		return rc;
@@ -133,8 +295,11 @@ void iopf_reader_free(struct iopf_reader *rd)
 	if (!rd)
 		return;
 	if (rd->pcap)
-		pcap_close(rd->pcap);	/* closes the file, never stdin */
+		pcap_close(rd->pcap);	/* closes the stream, never stdin */
+	if (rd->own_fd)
+		close(rd->fd);
 	free(rd->vbuf);		/* after the close that flushed through it */
+	free(rd->buf);
 	free(rd->path);
 	free(rd);
 }
@@ -204,17 +369,6 @@ static void reader_msg(struct iopf_reader *rd, const char *fmt, ...)
 	va_end(ap);
 }
 
-static const char *type_name(uint8_t type)
-{
-	switch (type) {
-	case IOPF_REC_FAULT: return "fault";
-	case IOPF_REC_RESPONSE: return "response";
-	case IOPF_REC_LOST: return "lost";
-	case IOPF_REC_META: return "meta";
-	default: return "unknown";
-	}
-}
-
 /* Say why the record at p could not be decoded, with the offending value. */
 static int reader_bad(struct iopf_reader *rd, enum iopf_bad why, const uint8_t *p, size_t len)
 {
@@ -242,7 +396,7 @@ static int reader_bad(struct iopf_reader *rd, enum iopf_bad why, const uint8_t *
 		reader_msg(rd, "bad hdr_len %u in a %zu-byte record", hdr_len, len);
 		break;
 	default:
-		reader_msg(rd, "%s payload too short: %zu bytes", type_name(p[5]),
+		reader_msg(rd, "%s payload too short: %zu bytes", iopf_rec_type_name(p[5]),
 			   len > hdr_len ? len - hdr_len : 0);
 		break;
 	}
@@ -250,10 +404,30 @@ static int reader_bad(struct iopf_reader *rd, enum iopf_bad why, const uint8_t *
 }
 
 /*
+ * The file ends inside the record at rd->next.  In a capture never
+ * finished (no META end=1) that is where its writer was killed: the end,
+ * 0, with iopf_reader_torn() saying so.  After META end=1 it is damage:
+ * a sticky fatal error.  rd->recno already counts the torn record.
+ */
+static int reader_truncated(struct iopf_reader *rd, const char *what)
+{
+	if (rd->finished) {
+		reader_msg(rd, "%s", what);
+		rd->fatal = -EPROTO;
+		return rd->fatal;
+	}
+	reader_msg(rd, "torn last record (%s): the capture was not finished (no META end=1), "
+		   "its writer was probably killed; taken as the end", what);
+	rd->recno--;	/* not a record */
+	rd->torn = true;
+	rd->eof = true;
+	return 0;
+}
+
+/*
  * pcap_next_ex() failed: a truncated or corrupt file.  Sticky.  A short
  * read of the last record ("truncated dump file" in libpcap's sf-pcap.c
- * and sf-pcapng.c) of a capture never finished (no META end=1) is where
- * its writer was killed: the end, with iopf_reader_torn() saying so.
+ * and sf-pcapng.c) is a torn record: reader_truncated().
  */
 static int reader_fail(struct iopf_reader *rd)
 {
@@ -262,14 +436,8 @@ static int reader_fail(struct iopf_reader *rd)
 	rd->recno++;
 	rd->offset = rd->next;
 	rd->end = NO_OFFSET;
-	if (!rd->finished && strstr(e, "truncated")) {
-		reader_msg(rd, "torn last record (%s): the capture was not finished "
-			   "(no META end=1), its writer was probably killed; taken as the end", e);
-		rd->recno--;	/* not a record */
-		rd->torn = true;
-		rd->eof = true;
-		return 0;
-	}
+	if (strstr(e, "truncated"))
+		return reader_truncated(rd, e);
 	reader_msg(rd, "%s", e);
 	rd->fatal = -EPROTO;
 	return rd->fatal;
@@ -291,6 +459,86 @@ static bool meta_is_end(const struct iopf_rec *r)
 	return false;
 }
 
+/* A fatal error of the classic reader, for the record that starts at rd->next. */
+static int classic_fail(struct iopf_reader *rd, int rc, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+
+static int classic_fail(struct iopf_reader *rd, int rc, const char *fmt, ...)
+{
+	char what[256];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(what, sizeof(what), fmt, ap);
+	va_end(ap);
+	reader_msg(rd, "%s", what);
+	rd->fatal = rc;
+	return rc;
+}
+
+/*
+ * The next record of a classic pcap: a 16-byte header (seconds, micro-
+ * or nanoseconds, captured length, original length) and the bytes.
+ */
+static int classic_next(struct iopf_reader *rd, struct iopf_rec *r)
+{
+	uint32_t caplen, sec, frac;
+	const uint8_t *h;
+	enum iopf_bad why;
+	size_t avail;
+	int rc;
+
+	rc = fill(rd, PCAP_REC_HDR_LEN);
+	avail = rd->len - rd->pos;
+	if (!rc && !avail) {
+		rd->eof = true;
+		return 0;
+	}
+	rd->recno++;
+	rd->offset = rd->next;
+	if (rc < 0)
+		return classic_fail(rd, rc, "read error: %s", strerror(-rc));
+	if (avail < PCAP_REC_HDR_LEN) {
+		char what[128];
+
+		snprintf(what, sizeof(what), "truncated capture: the record header has %zu of "
+			 "its %d bytes", avail, PCAP_REC_HDR_LEN);
+		return reader_truncated(rd, what);
+	}
+	h = rd->buf + rd->pos;
+	caplen = u32_at(rd, h + 8);
+	if (caplen > PCAP_MAX_CAPLEN)
+		return classic_fail(rd, -EPROTO, "record length %" PRIu32 " is past the largest "
+				    "a capture holds (%d): a corrupt file", caplen, PCAP_MAX_CAPLEN);
+	rc = fill(rd, PCAP_REC_HDR_LEN + (size_t)caplen);
+	avail = rd->len - rd->pos;
+	if (rc < 0)
+		return classic_fail(rd, rc, "read error: %s", strerror(-rc));
+	if (avail < PCAP_REC_HDR_LEN + (size_t)caplen) {
+		char what[128];
+
+		snprintf(what, sizeof(what), "truncated capture: a %" PRIu32 "-byte record has "
+			 "%zu bytes", caplen, avail - PCAP_REC_HDR_LEN);
+		return reader_truncated(rd, what);
+	}
+	h = rd->buf + rd->pos;	/* fill() may have moved it */
+	sec = u32_at(rd, h);
+	frac = u32_at(rd, h + 4);
+	rd->pos += PCAP_REC_HDR_LEN + (size_t)caplen;
+	rd->next = rd->offset + PCAP_REC_HDR_LEN + caplen;
+	/* unsigned 32-bit seconds: 2038 is not the end */
+	r->ts.tv_sec = (time_t)sec;
+	r->ts.tv_nsec = rd->usec ? (long)frac * 1000 : (long)frac;
+	/* a record longer than the snaplen is cut to it, as libpcap does */
+	why = iopf_rec_decode(h + PCAP_REC_HDR_LEN, caplen < rd->snaplen ? caplen : rd->snaplen, r);
+	if (why != IOPF_BAD_NONE)
+		return reader_bad(rd, why, h + PCAP_REC_HDR_LEN,
+				  caplen < rd->snaplen ? caplen : rd->snaplen);
+	if (r->type == IOPF_REC_META && meta_is_end(r))
+		rd->finished = true;
+	return 1;
+}
+
 int iopf_reader_next(struct iopf_reader *rd, struct iopf_rec *r)
 {
 	struct pcap_pkthdr *h;
@@ -302,6 +550,8 @@ int iopf_reader_next(struct iopf_reader *rd, struct iopf_rec *r)
 		return rd->fatal;
 	if (rd->eof)
 		return 0;
+	if (!rd->pcap)
+		return classic_next(rd, r);
 	rc = pcap_next_ex(rd->pcap, &h, &data);
 	if (rc == PCAP_ERROR_BREAK) {
 		rd->eof = true;
@@ -311,14 +561,12 @@ int iopf_reader_next(struct iopf_reader *rd, struct iopf_rec *r)
 		return reader_fail(rd);
 	rd->recno++;
 	reader_locate(rd, h->caplen);
-	r->ts.tv_sec = h->ts.tv_sec;
+	/* libpcap sign-extends a classic header's unsigned 32-bit seconds */
+	r->ts.tv_sec = rd->classic ? (time_t)(uint32_t)h->ts.tv_sec : h->ts.tv_sec;
 	r->ts.tv_nsec = h->ts.tv_usec;	/* nanoseconds: opened with PRECISION_NANO */
 	why = iopf_rec_decode(data, h->caplen, r);
 	if (why != IOPF_BAD_NONE)
 		return reader_bad(rd, why, data, h->caplen);
-	/* classic pcap's ts_sec is unsigned 32-bit: libpcap sign-extends it (1963 for 2039) */
-	if (rd->classic)
-		r->ts.tv_sec = (time_t)(uint32_t)h->ts.tv_sec;
 	if (r->type == IOPF_REC_META && meta_is_end(r))
 		rd->finished = true;
 	return 1;
@@ -334,7 +582,7 @@ const char *iopf_reader_torn(const struct iopf_reader *rd)
 	return rd->torn ? rd->err : NULL;
 }
 
-/* No system call: where the next record starts, as reader_locate() keeps it. */
+/* No system call: where the next record starts, as the reader keeps it. */
 void iopf_reader_position(const struct iopf_reader *rd, uint64_t *pos, uint64_t *size)
 {
 	*pos = rd->next == NO_OFFSET ? 0 : rd->next;

@@ -3,6 +3,8 @@
 #ifndef IOPF_INTERNAL_H
 #define IOPF_INTERNAL_H
 
+#include <string.h>
+
 #include "iopf.h"
 
 #define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
@@ -44,5 +46,95 @@ int iopf_target_open_mock(struct iopf_target *t, const char *arg, char *err, siz
 int iopf_target_open_fd(struct iopf_target *t, const char *arg, char *err, size_t errlen);
 int iopf_target_open_pid(struct iopf_target *t, const char *arg, char *err, size_t errlen);
 int iopf_target_open_device(struct iopf_target *t, const char *arg, char *err, size_t errlen);
+
+/* ------------------------------------------------------------------ */
+/* Formatting helpers shared by lib/out.c, lib/print.c and lib/util.c */
+/* ------------------------------------------------------------------ */
+
+/* Decimal digits of v written backwards ending at end; returns the first. */
+static const char iopf_dec_pairs[201] =
+	"00010203040506070809101112131415161718192021222324"
+	"25262728293031323334353637383940414243444546474849"
+	"50515253545556575859606162636465666768697071727374"
+	"75767778798081828384858687888990919293949596979899";
+
+static inline char *iopf_u64_dec(char *end, uint64_t v)
+{
+	const char *pairs = iopf_dec_pairs;
+
+	while (v >= 100) {
+		unsigned int i = (unsigned int)(v % 100) * 2;
+
+		v /= 100;
+		*--end = pairs[i + 1];
+		*--end = pairs[i];
+	}
+	if (v >= 10) {
+		*--end = pairs[v * 2 + 1];
+		*--end = pairs[v * 2];
+	} else {
+		*--end = (char)('0' + v);
+	}
+	return end;
+}
+
+/* Exactly n decimal digits of v (v < 10^n), zero-padded, at p. */
+static inline void iopf_dec_fixed(char *p, uint64_t v, unsigned int n)
+{
+	while (n >= 2) {
+		n -= 2;
+		memcpy(p + n, iopf_dec_pairs + 2 * (v % 100), 2);
+		v /= 100;
+	}
+	if (n)
+		p[0] = (char)('0' + v % 10);
+}
+
+/*
+ * The UTF-8 character at s (n > 0 bytes left): its length and code
+ * point, or 0 when the bytes there are not valid UTF-8 (overlong,
+ * surrogate, past U+10FFFF, cut short).
+ */
+size_t iopf_utf8_char(const unsigned char *s, size_t n, uint32_t *cp);
+
+/*
+ * Code points that must not reach a terminal raw: C0 controls and DEL,
+ * the C1 controls U+0080..U+009F (U+009B is CSI) and the bidirectional
+ * overrides and isolates U+202A..U+202E, U+2066..U+2069.
+ */
+static inline bool iopf_cp_unsafe(uint32_t cp)
+{
+	return cp < 0x20 || (cp >= 0x7f && cp <= 0x9f) ||
+	       (cp >= 0x202a && cp <= 0x202e) || (cp >= 0x2066 && cp <= 0x2069);
+}
+
+/* RFC 3339 time stamps, the date and clock part cached per second. */
+#define IOPF_TIME_LEN 48
+struct iopf_time_cache {
+	int64_t sec;
+	bool valid;
+	char head[24];		/* "2026-11-24T02:21:00." */
+};
+/* Format ts into out (NUL-terminated); returns the length. */
+size_t iopf_time_fmt(struct iopf_time_cache *c, const struct timespec *ts, char out[IOPF_TIME_LEN]);
+
+/* The record type table (lib/record.c): NULL for an unknown type. */
+struct iopf_rec_type_info {
+	uint8_t type;
+	const char *name;
+	size_t min_payload;	/* shorter payloads are IOPF_BAD_PAYLOAD */
+	void (*decode)(struct iopf_rec *r);	/* payload -> r->u, after the length check */
+	void (*print)(struct iopf_out *o, const struct iopf_rec *r);	/* text and JSON */
+};
+const struct iopf_rec_type_info *iopf_rec_type_info(unsigned int type);
+
+/* The per-type printers of lib/print.c, for the table. */
+void iopf_print_fault(struct iopf_out *o, const struct iopf_rec *r);
+void iopf_print_response(struct iopf_out *o, const struct iopf_rec *r);
+void iopf_print_lost(struct iopf_out *o, const struct iopf_rec *r);
+void iopf_print_meta(struct iopf_out *o, const struct iopf_rec *r);
+void iopf_print_delivery(struct iopf_out *o, const struct iopf_rec *r);
+void iopf_print_auto_response(struct iopf_out *o, const struct iopf_rec *r);
+void iopf_print_reported(struct iopf_out *o, const struct iopf_rec *r);
 
 #endif

@@ -193,7 +193,7 @@ enum iopf_out_mode { IOPF_OUT_TEXT, IOPF_OUT_JSON, IOPF_OUT_PRETTY };
 struct iopf_out;
 
 struct iopf_out *iopf_out_new(FILE *f, enum iopf_out_mode mode);
-void iopf_out_free(struct iopf_out *o);
+void iopf_out_free(struct iopf_out *o);	/* writes what is buffered to f, then frees */
 bool iopf_out_is_json(const struct iopf_out *o);
 /*
  * Each call prints text with fmt (skipped when fmt is NULL) or, in JSON
@@ -208,6 +208,10 @@ void iopf_out_double(struct iopf_out *o, const char *key, const char *fmt, doubl
 void iopf_out_bool(struct iopf_out *o, const char *key, const char *fmt, bool v);
 void iopf_out_str(struct iopf_out *o, const char *key, const char *fmt, const char *s);
 void iopf_out_hex64(struct iopf_out *o, const char *key, const char *fmt, uint64_t v); /* JSON "0x%016llx" */
+/* JSON integer nanoseconds; text fmt gets iopf_format_duration() for its %s. */
+void iopf_out_duration(struct iopf_out *o, const char *key, const char *fmt, uint64_t ns);
+/* JSON string, text fmt's %s: iopf_format_time(), cached per second. */
+void iopf_out_time(struct iopf_out *o, const char *key, const char *fmt, const struct timespec *ts);
 void iopf_out_text(struct iopf_out *o, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 void iopf_out_open_object(struct iopf_out *o, const char *key, const char *fmt);
 void iopf_out_close_object(struct iopf_out *o, const char *fmt);
@@ -215,11 +219,64 @@ void iopf_out_open_array(struct iopf_out *o, const char *key, const char *fmt);
 void iopf_out_close_array(struct iopf_out *o, const char *fmt);
 /* Flush and report a write error on the stream (-errno), e.g. EPIPE, ENOSPC. */
 int iopf_out_flush(struct iopf_out *o);
+/*
+ * Output is kept in a 256 KiB buffer and written when it fills, at
+ * iopf_out_flush(), and after every record when the stream is a
+ * terminal, pipe or socket (line mode).  Set line mode off for a batch
+ * run whose reader wants throughput, or on for a live one.
+ */
+void iopf_out_set_line(struct iopf_out *o, bool line);
 
-/* Print one record as SPEC.md section 5 (JSON) or one text line. */
+/* ------------------------------------------------------------------ */
+/* Records, durations, bits: one table or formatter of each kind       */
+/* (lib/record.c, lib/print.c, lib/util.c)                             */
+/* ------------------------------------------------------------------ */
+/* Print one record as iopftool-capture(5) JSON or one text line; nothing for an unknown type. */
 void iopf_print_rec(struct iopf_out *o, const struct iopf_rec *r);
 /* "success", "invalid" or "unknown" */
 const char *iopf_code_str(uint32_t code);
+/* "fault", "response", "lost", "meta"; "unknown" for other types. */
+const char *iopf_rec_type_name(unsigned int type);
+/* The type of a record type name, or -EINVAL. */
+int iopf_rec_type_parse(const char *name);
+
+/*
+ * The one duration format, for every verb: 850ns, 1.234us, 12.500ms,
+ * 3.000s (three decimals, truncated).  Returns the full length; buf
+ * gets what fits, NUL-terminated.  32 bytes always suffice.
+ */
+size_t iopf_format_duration(uint64_t ns, char *buf, size_t len);
+#define IOPF_DURATION_LEN 32
+
+/* s with terminal controls (C0, DEL, C1, bidi overrides) and invalid UTF-8 as \xNN. */
+size_t iopf_escape(const char *s, char *buf, size_t len);
+
+/* Named bits of the fault's perm and flags fields. */
+struct iopf_bit_name {
+	uint32_t bit;
+	const char *name;	/* JSON, and text in the NAMES style */
+	char letter;		/* text in the LETTERS style; 0 if none */
+};
+struct iopf_bits {
+	const struct iopf_bit_name *bit;
+	size_t n;
+};
+const struct iopf_bits *iopf_perm_bits(void);	/* read write exec priv */
+const struct iopf_bits *iopf_flag_bits(void);	/* pasid_valid last */
+/* The bits of v no entry of t names. */
+uint32_t iopf_bits_unknown(const struct iopf_bits *t, uint32_t v);
+
+enum iopf_bits_style {
+	IOPF_BITS_LETTERS,	/* "rw--", unknown bits "+0x110" */
+	IOPF_BITS_NAMES,	/* "read,write,0x10"; "none" when 0 */
+};
+/*
+ * Print v as the JSON array key of bit names, unknown bits as "0x10"
+ * strings (one per bit), and in text in the given style after fmt
+ * (printed as it is, e.g. " perm ").  Unknown bits are never dropped.
+ */
+void iopf_print_bits(struct iopf_out *o, const char *key, const char *fmt,
+		     const struct iopf_bits *t, uint32_t v, enum iopf_bits_style style);
 
 /* ------------------------------------------------------------------ */
 /* The userspace model of the kernel fault queue (doc/kernel-notes.md) */
@@ -287,6 +344,63 @@ struct iopf_queue_counts {
 	uint64_t pending_groups, outstanding_groups;
 };
 void iopf_queue_counts(const struct iopf_queue *q, struct iopf_queue_counts *c);
+
+/* ------------------------------------------------------------------ */
+/* Handler file: a real file with the kernel fault fd's semantics       */
+/* ------------------------------------------------------------------ */
+/*
+ * A file (a one-file FUSE mount over /dev/fuse, served by this process)
+ * whose read(2), write(2) and poll(2) are those of the kernel's fault fd,
+ * answered from a queue: give it to a handler under test as its fd 3.
+ * Needs /dev/fuse and CAP_SYS_ADMIN (root); otherwise open fails with a
+ * message in err saying what is missing.  How it differs from the
+ * kernel's fd: iopftool-replay(8), THE HANDLER FD.
+ */
+struct iopf_handler_file;
+
+/* What the file serves: the kernel's read(), write() and poll() (lib/queue.c). */
+struct iopf_handler_ops {
+	ssize_t (*read)(void *ctx, void *buf, size_t count);	/* bytes or -errno */
+	ssize_t (*write)(void *ctx, const void *buf, size_t count);
+	short (*poll)(void *ctx);	/* POLLOUT, | POLLIN|POLLRDNORM while groups wait */
+};
+
+struct iopf_handler_file_stats {
+	uint64_t opens, reads, writes, polls, notifies, read_bytes, write_bytes;
+	unsigned open_files;	/* open file descriptions now (the caller's and the handler's) */
+};
+
+/*
+ * Create the file and open it O_RDWR | O_CLOEXEC into *fd (the caller
+ * dup2()s it to 3 in the child, and closes its own copy).  The file is
+ * served from q (iopf_queue_read/_write/_poll), or from ops/ctx.
+ */
+int iopf_handler_file_open(struct iopf_handler_file **hf, struct iopf_queue *q,
+			   const struct iopf_log *log, int *fd, char *err, size_t errlen);
+int iopf_handler_file_open_ops(struct iopf_handler_file **hf, const struct iopf_handler_ops *ops,
+			       void *ctx, const struct iopf_log *log, int *fd,
+			       char *err, size_t errlen);
+/* Poll this fd for POLLIN, then serve: every operation on the file waits for it. */
+int iopf_handler_file_fd(const struct iopf_handler_file *hf);
+/*
+ * Answer every request waiting, without blocking: the number answered,
+ * or -ENOTCONN once every descriptor of the file is closed (the handler
+ * exited), or another -errno.
+ */
+int iopf_handler_file_serve(struct iopf_handler_file *hf);
+/* A group was delivered: wake the file's pollers (wake_up_interruptible() in the kernel). */
+int iopf_handler_file_notify(struct iopf_handler_file *hf);
+/* Or serve from a thread; lock/unlock then guard the queue (inject) against it. */
+int iopf_handler_file_start(struct iopf_handler_file *hf);
+void iopf_handler_file_stop(struct iopf_handler_file *hf);
+void iopf_handler_file_lock(struct iopf_handler_file *hf);
+void iopf_handler_file_unlock(struct iopf_handler_file *hf);
+/* Reads and writes up to this many bytes reach the queue whole (1044480 on x86-64). */
+size_t iopf_handler_file_max_io(const struct iopf_handler_file *hf);
+bool iopf_handler_file_gone(const struct iopf_handler_file *hf);
+void iopf_handler_file_stats(const struct iopf_handler_file *hf, struct iopf_handler_file_stats *st);
+/* Stop serving: a handler still holding the file then gets ENOTCONN. */
+void iopf_handler_file_close(struct iopf_handler_file *hf);
 
 /* ------------------------------------------------------------------ */
 /* Latency statistics: real percentiles in constant memory             */
@@ -1050,7 +1164,8 @@ int iopf_parse_duration(const char *s, uint64_t *ns);
 /* Strict unsigned parse: whole string, base 0 (hex with 0x), within max. */
 int iopf_parse_u64(const char *s, uint64_t max, uint64_t *v);
 uint64_t iopf_now_ns(void);		/* CLOCK_MONOTONIC */
-void iopf_format_time(const struct timespec *ts, char *buf, size_t len); /* RFC 3339, ns, Z */
+/* RFC 3339 in UTC with nanoseconds, 64-bit seconds (years 0..9999, else "@SEC.NS"). */
+void iopf_format_time(const struct timespec *ts, char *buf, size_t len);
 
 #define IOPF_VERSION "0.1.0"
 

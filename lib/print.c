@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: MIT
 /*
- * Print one capture record: JSON as SPEC.md section 5, or one text line.
+ * Print one capture record: JSON as iopftool-read(8) shows it, or one
+ * text line.
  * Both come from the same iopf_out_* calls: a call with a NULL key is
  * text only, a call with a NULL fmt is JSON only.
  *
@@ -19,23 +20,30 @@
 
 #include "internal.h"
 
-struct bit_name {
-	uint32_t bit;
-	const char *name;	/* JSON */
-	char letter;		/* text, 0 if none */
-};
-
-static const struct bit_name perm_bits[] = {
+static const struct iopf_bit_name perm_bit_names[] = {
 	{ IOMMU_PGFAULT_PERM_READ, "read", 'r' },
 	{ IOMMU_PGFAULT_PERM_WRITE, "write", 'w' },
 	{ IOMMU_PGFAULT_PERM_EXEC, "exec", 'x' },
 	{ IOMMU_PGFAULT_PERM_PRIV, "priv", 'p' },
 };
 
-static const struct bit_name flag_bits[] = {
+static const struct iopf_bit_name flag_bit_names[] = {
 	{ IOMMU_PGFAULT_FLAGS_PASID_VALID, "pasid_valid", 0 },
 	{ IOMMU_PGFAULT_FLAGS_LAST_PAGE, "last", 0 },
 };
+
+static const struct iopf_bits perm_bits = { perm_bit_names, ARRAY_SIZE(perm_bit_names) };
+static const struct iopf_bits flag_bits = { flag_bit_names, ARRAY_SIZE(flag_bit_names) };
+
+const struct iopf_bits *iopf_perm_bits(void)
+{
+	return &perm_bits;
+}
+
+const struct iopf_bits *iopf_flag_bits(void)
+{
+	return &flag_bits;
+}
 
 const char *iopf_code_str(uint32_t code)
 {
@@ -49,122 +57,118 @@ const char *iopf_code_str(uint32_t code)
 	}
 }
 
-/* RFC 3339 UTC with nanoseconds: 2026-11-24T02:21:00.123456789Z */
-static void format_time(const struct timespec *ts, char *buf, size_t len)
+static const char *errno_name(uint32_t err)
 {
-	time_t sec = ts->tv_sec;
-	long ns = ts->tv_nsec;
-	struct tm tm;
-
-	if (ns < 0 || ns >= 1000000000L) {	/* a hostile pcap header */
-		sec += ns / 1000000000L;
-		ns %= 1000000000L;
-		if (ns < 0) {
-			sec--;
-			ns += 1000000000L;
-		}
-	}
-	if (!gmtime_r(&sec, &tm) || tm.tm_year < -1900 || tm.tm_year > 9999 - 1900) {
-		snprintf(buf, len, "@%lld.%09ld", (long long)sec, ns);
-		return;
-	}
-	snprintf(buf, len, "%04d-%02d-%02dT%02d:%02d:%02d.%09ldZ", tm.tm_year + 1900,
-		 tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, ns);
-}
-
-/* 850ns, 1.234us, 12.500ms, 3.000s */
-static void format_duration(uint64_t ns, char *buf, size_t len)
-{
-	if (ns < 1000)
-		snprintf(buf, len, "%" PRIu64 "ns", ns);
-	else if (ns < 1000000)
-		snprintf(buf, len, "%" PRIu64 ".%03" PRIu64 "us", ns / 1000, ns % 1000);
-	else if (ns < 1000000000)
-		snprintf(buf, len, "%" PRIu64 ".%03" PRIu64 "ms", ns / 1000000,
-			 ns % 1000000 / 1000);
-	else
-		snprintf(buf, len, "%" PRIu64 ".%03" PRIu64 "s", ns / 1000000000,
-			 ns % 1000000000 / 1000000);
-}
-
-static void format_errno(uint32_t err, char *buf, size_t len)
-{
-	const char *name = NULL;
-
 #if defined(__GLIBC__) && (__GLIBC__ > 2 || (__GLIBC__ == 2 && __GLIBC_MINOR__ >= 32))
 	if (err <= 4095)
-		name = strerrorname_np((int)err);
+		return strerrorname_np((int)err);
 #endif
-	if (name)
-		snprintf(buf, len, "%s", name);
-	else
-		snprintf(buf, len, "errno %" PRIu32, err);
+	(void)err;
+	return NULL;
+}
+
+uint32_t iopf_bits_unknown(const struct iopf_bits *t, uint32_t v)
+{
+	for (size_t i = 0; i < t->n; i++)
+		v &= ~t->bit[i].bit;
+	return v;
+}
+
+/* "0x10": one unknown bit. */
+static const char *bit_hex(uint32_t bit, char buf[12])
+{
+	static const char hex[] = "0123456789abcdef";
+	char *p = buf + 11;
+
+	*p = '\0';
+	do {
+		*--p = hex[bit & 15];
+		bit >>= 4;
+	} while (bit);
+	*--p = 'x';
+	*--p = '0';
+	return p;
 }
 
 /*
- * The names of the known bits of v from table t, as members of the open
- * JSON array (nothing in text).  Returns the bits the table does not
- * know, for the caller to show.
+ * JSON: key as an array of bit names, then each unknown bit as a "0x.."
+ * string.  Text after fmt: LETTERS "rw--" (+0x110 for unknown bits), or
+ * NAMES "read,write,0x10" ("none" for 0).
  */
-static uint32_t print_bits(struct iopf_out *o, const struct bit_name *t, size_t n, uint32_t v)
+void iopf_print_bits(struct iopf_out *o, const char *key, const char *fmt,
+		     const struct iopf_bits *t, uint32_t v, enum iopf_bits_style style)
 {
-	for (size_t i = 0; i < n; i++) {
-		if (v & t[i].bit)
-			iopf_out_str(o, NULL, NULL, t[i].name);
-		v &= ~t[i].bit;
+	uint32_t unknown = iopf_bits_unknown(t, v);
+	char text[256], hex[12];
+	size_t k = 0, n;
+
+	if (iopf_out_is_json(o)) {
+		iopf_out_open_array(o, key, NULL);
+		for (size_t i = 0; i < t->n; i++)
+			if (v & t->bit[i].bit)
+				iopf_out_str(o, NULL, NULL, t->bit[i].name);
+		for (uint32_t rest = unknown; rest; rest &= rest - 1)
+			iopf_out_str(o, NULL, NULL, bit_hex(rest & -rest, hex));
+		iopf_out_close_array(o, NULL);
+		return;
 	}
-	return v;
-}
+	/* text: built here, printed with one call */
+#define ADD(s, len) do {						\
+	n = (len);							\
+	if (k + n < sizeof(text)) {					\
+		memcpy(text + k, (s), n);				\
+		k += n;							\
+	}								\
+} while (0)
+	if (fmt)
+		ADD(fmt, strlen(fmt));
+	if (style == IOPF_BITS_LETTERS) {
+		for (size_t i = 0; i < t->n; i++)
+			ADD(v & t->bit[i].bit ? &t->bit[i].letter : "-", 1);
+		if (unknown) {
+			const char *h = bit_hex(unknown, hex);
 
-static uint32_t unknown_bits(const struct bit_name *t, size_t n, uint32_t v)
-{
-	for (size_t i = 0; i < n; i++)
-		v &= ~t[i].bit;
-	return v;
-}
+			ADD("+", 1);
+			ADD(h, strlen(h));
+		}
+	} else {
+		const char *sep = "";
 
-/* A letter per table entry, '-' when clear: "rw--". */
-static void bit_letters(const struct bit_name *t, size_t n, uint32_t v, char *buf, size_t len)
-{
-	size_t k = 0;
+		for (size_t i = 0; i < t->n; i++) {
+			if (!(v & t->bit[i].bit))
+				continue;
+			ADD(sep, strlen(sep));
+			ADD(t->bit[i].name, strlen(t->bit[i].name));
+			sep = ",";
+		}
+		for (uint32_t rest = unknown; rest; rest &= rest - 1) {
+			const char *h = bit_hex(rest & -rest, hex);
 
-	for (size_t i = 0; i < n && k + 1 < len; i++)
-		buf[k++] = v & t[i].bit ? t[i].letter : '-';
-	buf[k] = '\0';
-}
-
-/* JSON "perm":["read","write","0x10"]; text " perm rw--+0x10" */
-static void print_perm(struct iopf_out *o, uint32_t perm)
-{
-	char buf[24];
-	uint32_t unknown;
-
-	iopf_out_open_array(o, "perm", NULL);
-	unknown = print_bits(o, perm_bits, ARRAY_SIZE(perm_bits), perm);
-	for (uint32_t rest = unknown; rest; rest &= rest - 1) {
-		snprintf(buf, sizeof(buf), "0x%" PRIx32, rest & -rest);
-		iopf_out_str(o, NULL, NULL, buf);
+			ADD(sep, strlen(sep));
+			ADD(h, strlen(h));
+			sep = ",";
+		}
+		if (!v)
+			ADD("none", 4);
 	}
-	iopf_out_close_array(o, NULL);
-	bit_letters(perm_bits, ARRAY_SIZE(perm_bits), perm, buf, sizeof(buf));
-	iopf_out_str(o, NULL, " perm %s", buf);
-	if (unknown)
-		iopf_out_uint(o, NULL, "+0x%" PRIx64, unknown);
+#undef ADD
+	text[k] = '\0';
+	iopf_out_str(o, NULL, "%s", text);
 }
 
-static void print_fault(struct iopf_out *o, const struct iopf_rec *r)
+void iopf_print_fault(struct iopf_out *o, const struct iopf_rec *r)
 {
 	const struct iommu_hwpt_pgfault *f = &r->u.fault;
 	bool pasid_valid = f->flags & IOMMU_PGFAULT_FLAGS_PASID_VALID;
 	bool last = f->flags & IOMMU_PGFAULT_FLAGS_LAST_PAGE;
-	uint32_t unknown = unknown_bits(flag_bits, ARRAY_SIZE(flag_bits), f->flags);
+	uint32_t unknown = iopf_bits_unknown(&flag_bits, f->flags);
 
 	iopf_out_uint(o, "queue", " q%" PRIu64, r->queue_id);
 	iopf_out_uint(o, "dev_id", " dev %" PRIu64, f->dev_id);
 	iopf_out_uint(o, "pasid", pasid_valid ? " pasid %" PRIu64 : " pasid -", f->pasid);
 	iopf_out_bool(o, "pasid_valid", NULL, pasid_valid);
 	iopf_out_uint(o, "grpid", " grpid %" PRIu64, f->grpid);
-	print_perm(o, f->perm);
+	iopf_print_bits(o, "perm", " perm ", &perm_bits, f->perm, IOPF_BITS_LETTERS);
 	iopf_out_bool(o, "last", last ? " last" : NULL, last);
 	iopf_out_uint(o, "flags", unknown ? " flags 0x%" PRIx64 : NULL, f->flags);
 	iopf_out_hex64(o, "addr", " addr 0x%016" PRIx64, f->addr);
@@ -174,11 +178,11 @@ static void print_fault(struct iopf_out *o, const struct iopf_rec *r)
 		iopf_out_uint(o, NULL, " reserved 0x%" PRIx64, f->__reserved);
 }
 
-static void print_response(struct iopf_out *o, const struct iopf_rec *r)
+void iopf_print_response(struct iopf_out *o, const struct iopf_rec *r)
 {
 	uint32_t code = r->u.resp.code;
 	bool known = code == IOMMUFD_PAGE_RESP_SUCCESS || code == IOMMUFD_PAGE_RESP_INVALID;
-	char buf[32];
+	const char *name;
 
 	iopf_out_uint(o, "queue", " q%" PRIu64, r->queue_id);
 	iopf_out_uint(o, "cookie", " cookie %" PRIu64, r->u.resp.cookie);
@@ -186,64 +190,179 @@ static void print_response(struct iopf_out *o, const struct iopf_rec *r)
 	iopf_out_uint(o, "code_raw", known ? NULL : " code %" PRIu64, code);
 	iopf_out_uint(o, "status", NULL, r->status);
 	if (r->status) {
-		format_errno(r->status, buf, sizeof(buf));
-		iopf_out_str(o, NULL, " rejected %s", buf);
+		name = errno_name(r->status);
+		if (name)
+			iopf_out_str(o, NULL, " rejected %s", name);
+		else
+			iopf_out_uint(o, NULL, " rejected errno %" PRIu64, r->status);
 	}
-	iopf_out_uint(o, "latency_ns", NULL, r->latency_ns);
-	format_duration(r->latency_ns, buf, sizeof(buf));
-	iopf_out_str(o, NULL, " latency %s", buf);
+	iopf_out_duration(o, "latency_ns", " latency %s", r->latency_ns);
 }
 
-static void print_lost(struct iopf_out *o, const struct iopf_rec *r)
+void iopf_print_lost(struct iopf_out *o, const struct iopf_rec *r)
 {
 	iopf_out_uint(o, "count", r->u.lost == 1 ? " %" PRIu64 " record" : " %" PRIu64 " records",
 		      r->u.lost);
 }
 
-/* One "key=value" line (n bytes, not NUL-terminated, maybe garbage). */
-static void print_meta_line(struct iopf_out *o, const char *s, size_t n)
-{
-	char sbuf[256], *buf, *eq;
-	const char *val = "";
+/* One META line: "key=value" (or just "key"), '\r' and empty lines dropped. */
+struct meta_line {
+	const char *p;
+	size_t n, klen;		/* the line, and its key's length */
+	size_t last;		/* JSON: the last line with the same key */
+	bool dup;		/* JSON: an earlier line has this key */
+};
 
-	if (n && s[n - 1] == '\r')
-		n--;
-	if (!n)
-		return;
-	buf = n < sizeof(sbuf) ? sbuf : malloc(n + 1);
+/* The next line of the payload at *p (left bytes); false at the end. */
+static bool meta_next(const char **p, size_t *left, struct meta_line *l)
+{
+	const char *nl, *eq;
+
+	while (*left) {
+		nl = memchr(*p, '\n', *left);
+		l->p = *p;
+		l->n = nl ? (size_t)(nl - *p) : *left;
+		*left -= nl ? l->n + 1 : l->n;
+		*p += nl ? l->n + 1 : l->n;
+		if (l->n && l->p[l->n - 1] == '\r')
+			l->n--;
+		if (!l->n)
+			continue;
+		eq = memchr(l->p, '=', l->n);
+		l->klen = eq ? (size_t)(eq - l->p) : l->n;
+		l->dup = false;
+		return true;
+	}
+	return false;
+}
+
+/* n bytes of s as a C string in buf (a NUL would cut it: '?'). */
+static char *meta_cstr(const char *s, size_t n, char *sbuf, size_t slen)
+{
+	char *buf = n < slen ? sbuf : malloc(n + 1);
+
 	if (!buf)
-		return;
-	for (size_t i = 0; i < n; i++)	/* a NUL would cut the C string */
+		return NULL;
+	for (size_t i = 0; i < n; i++)
 		buf[i] = s[i] ? s[i] : '?';
 	buf[n] = '\0';
-	eq = strchr(buf, '=');
-	if (eq) {
-		*eq = '\0';
-		val = eq + 1;
+	return buf;
+}
+
+static void meta_member(struct iopf_out *o, const struct meta_line *k, const struct meta_line *v)
+{
+	char kbuf[128], vbuf[256], *key, *val;
+	size_t voff = v->klen < v->n ? v->klen + 1 : v->n;
+
+	key = meta_cstr(k->p, k->klen, kbuf, sizeof(kbuf));
+	val = meta_cstr(v->p + voff, v->n - voff, vbuf, sizeof(vbuf));
+	if (key && val) {
+		iopf_out_str(o, NULL, " %s=", key);
+		iopf_out_str(o, key, "%s", val);
 	}
-	iopf_out_str(o, NULL, " %s=", buf);
-	iopf_out_str(o, buf, "%s", val);
-	if (buf != sbuf)
-		free(buf);
+	if (key != kbuf)
+		free(key);
+	if (val != vbuf)
+		free(val);
+}
+
+/*
+ * A key as JSON compares it after cleaning: a NUL is '?', each byte
+ * that is not valid UTF-8 is U+FFFD.  Written to out (3 bytes a byte).
+ */
+static size_t meta_canon(const char *s, size_t n, char *out)
+{
+	const unsigned char *p = (const unsigned char *)s;
+	size_t len = 0, k;
+	uint32_t cp;
+
+	while (n) {
+		k = *p ? iopf_utf8_char(p, n, &cp) : 1;
+		if (!k) {
+			memcpy(out + len, "\xef\xbf\xbd", 3);
+			len += 3;
+			k = 1;
+		} else {
+			for (size_t i = 0; i < k; i++)
+				out[len++] = p[i] ? (char)p[i] : '?';
+		}
+		p += k;
+		n -= k;
+	}
+	return len;
+}
+
+/*
+ * JSON keeps one member per key, as json-c does when a key repeats: at
+ * the first line's place, with the last line's value.  A hash of the
+ * cleaned keys finds the repeats; META records are rare and small, so
+ * this is the one printer that allocates.  Returns false when it cannot.
+ */
+static bool meta_json(struct iopf_out *o, const char *p, size_t left)
+{
+	size_t n = 0, cap = 0, hsize = 16, i, j, h, *clen;
+	struct meta_line l, *lines = NULL;
+	const char *q = p;
+	size_t ql = left;
+	char *canon = NULL, **ckey;
+	uint32_t *slot;
+	bool done = false;
+
+	while (meta_next(&q, &ql, &l))
+		n++;
+	while (hsize < 2 * n)
+		hsize *= 2;
+	lines = calloc(n ? n : 1, sizeof(*lines) + sizeof(*ckey) + sizeof(*clen));
+	slot = calloc(hsize, sizeof(*slot));
+	canon = malloc(3 * left + 1);
+	if (!lines || !slot || !canon)
+		goto out;
+	ckey = (char **)(lines + n);
+	clen = (size_t *)(ckey + n);
+	for (i = 0; meta_next(&p, &left, &lines[i]); i++) {
+		ckey[i] = canon + cap;
+		clen[i] = meta_canon(lines[i].p, lines[i].klen, ckey[i]);
+		cap += clen[i];
+		lines[i].last = i;
+		h = 14695981039346656037ull;
+		for (j = 0; j < clen[i]; j++)
+			h = (h ^ (unsigned char)ckey[i][j]) * 1099511628211ull;
+		for (h &= hsize - 1;; h = (h + 1) & (hsize - 1)) {
+			uint32_t k = slot[h];
+
+			if (!k) {
+				slot[h] = (uint32_t)i + 1;
+				break;
+			}
+			if (clen[k - 1] == clen[i] && !memcmp(ckey[k - 1], ckey[i], clen[i])) {
+				lines[k - 1].last = i;
+				lines[i].dup = true;
+				break;
+			}
+		}
+	}
+	for (i = 0; i < n; i++)
+		if (!lines[i].dup)
+			meta_member(o, &lines[i], &lines[lines[i].last]);
+	done = true;
+out:
+	free(lines);
+	free(slot);
+	free(canon);
+	return done;
 }
 
 /* JSON "meta":{"tool":"iopftool",...}; text " tool=iopftool ..." */
-static void print_meta(struct iopf_out *o, const struct iopf_rec *r)
+void iopf_print_meta(struct iopf_out *o, const struct iopf_rec *r)
 {
-	const char *p = (const char *)r->payload, *nl;
+	const char *p = (const char *)r->payload;
 	size_t left = r->payload ? r->payload_len : 0;
+	struct meta_line l;
 
 	iopf_out_open_object(o, "meta", NULL);
-	while (left) {
-		nl = memchr(p, '\n', left);
-		if (!nl) {
-			print_meta_line(o, p, left);
-			break;
-		}
-		print_meta_line(o, p, (size_t)(nl - p));
-		left -= (size_t)(nl - p) + 1;
-		p = nl + 1;
-	}
+	if (!iopf_out_is_json(o) || !meta_json(o, p, left))
+		while (meta_next(&p, &left, &l))
+			meta_member(o, &l, &l);
 	iopf_out_close_object(o, NULL);
 }
 
@@ -261,7 +380,7 @@ static uint64_t tap_u32(const struct iopf_rec *r, size_t off)
 }
 
 /* DELIVERY: cookie, records, pid, tid, fd, dev_id, comm[16] */
-static void print_delivery(struct iopf_out *o, const struct iopf_rec *r)
+void iopf_print_delivery(struct iopf_out *o, const struct iopf_rec *r)
 {
 	char comm[17] = "";
 	uint64_t fd = tap_u32(r, 16);
@@ -281,12 +400,10 @@ static void print_delivery(struct iopf_out *o, const struct iopf_rec *r)
 }
 
 /* AUTO_RESPONSE: cookie, code, dev_id, reason, grpid, pasid, flags, perm, addr */
-static void print_auto_response(struct iopf_out *o, const struct iopf_rec *r)
+void iopf_print_auto_response(struct iopf_out *o, const struct iopf_rec *r)
 {
 	uint64_t code = tap_u32(r, 4), reason = tap_u32(r, 12), flags = tap_u32(r, 24);
 	uint64_t addr = tap_u32(r, 32) | tap_u32(r, 36) << 32;
-	char buf[32];
-
 	iopf_out_uint(o, "queue", " q%" PRIu64, r->queue_id);
 	iopf_out_uint(o, "cookie", " cookie %" PRIu64, tap_u32(r, 0));
 	iopf_out_str(o, "code", " %s", iopf_code_str((uint32_t)code));
@@ -295,53 +412,35 @@ static void print_auto_response(struct iopf_out *o, const struct iopf_rec *r)
 	iopf_out_uint(o, "pasid", flags & IOMMU_PGFAULT_FLAGS_PASID_VALID ? " pasid %" PRIu64
 									  : " pasid -", tap_u32(r, 20));
 	iopf_out_uint(o, "flags", NULL, flags);
-	print_perm(o, (uint32_t)tap_u32(r, 28));
+	iopf_print_bits(o, "perm", " perm ", &perm_bits, (uint32_t)tap_u32(r, 28), IOPF_BITS_LETTERS);
 	iopf_out_hex64(o, "addr", " addr 0x%016" PRIx64, addr);
 	iopf_out_str(o, "reason", " %s", reason == 1 ? "detach" : reason == 2 ? "destroy" : "unknown");
-	iopf_out_uint(o, "latency_ns", NULL, r->latency_ns);
-	format_duration(r->latency_ns, buf, sizeof(buf));
-	iopf_out_str(o, NULL, tap_u32(r, 0) ? " latency %s" : " never read", buf);
+	iopf_out_duration(o, "latency_ns", tap_u32(r, 0) ? " latency %s" : " never read",
+			  r->latency_ns);
 }
 
 /* REPORTED: a struct iommu_hwpt_pgfault as the device reported it (dev_id, cookie 0) */
-static void print_reported(struct iopf_out *o, const struct iopf_rec *r)
+void iopf_print_reported(struct iopf_out *o, const struct iopf_rec *r)
 {
 	struct iopf_rec f = *r;
 
 	if (!r->payload || !iopf_fault_decode(r->payload, r->payload_len, &f.u.fault))
 		memset(&f.u.fault, 0, sizeof(f.u.fault));
-	print_fault(o, &f);
+	iopf_print_fault(o, &f);
 }
 
-static const struct {
-	uint8_t type;
-	const char *name;
-	void (*print)(struct iopf_out *o, const struct iopf_rec *r);
-} printers[] = {
-	{ IOPF_REC_FAULT, "fault", print_fault },
-	{ IOPF_REC_RESPONSE, "response", print_response },
-	{ IOPF_REC_LOST, "lost", print_lost },
-	{ IOPF_REC_META, "meta", print_meta },
-	{ IOPF_REC_DELIVERY, "delivery", print_delivery },	/* the tap's */
-	{ IOPF_REC_AUTO_RESPONSE, "auto_response", print_auto_response },
-	{ IOPF_REC_REPORTED, "reported", print_reported },
-};
-
+/* The record's common head, then its type's members (the table in lib/record.c). */
 void iopf_print_rec(struct iopf_out *o, const struct iopf_rec *r)
 {
-	char tbuf[64];
+	const struct iopf_rec_type_info *t = iopf_rec_type_info(r->type);
 
-	for (size_t i = 0; i < ARRAY_SIZE(printers); i++) {
-		if (printers[i].type != r->type)
-			continue;
-		format_time(&r->ts, tbuf, sizeof(tbuf));
-		iopf_out_begin(o);
-		iopf_out_uint(o, "seq", NULL, r->seq);
-		iopf_out_str(o, "time", "%s", tbuf);
-		iopf_out_uint(o, NULL, " #%" PRIu64, r->seq);
-		iopf_out_str(o, "type", " %s", printers[i].name);
-		printers[i].print(o, r);
-		iopf_out_end(o);
+	if (!t)
 		return;
-	}
+	iopf_out_begin(o);
+	iopf_out_uint(o, "seq", NULL, r->seq);
+	iopf_out_time(o, "time", "%s", &r->ts);
+	iopf_out_uint(o, NULL, " #%" PRIu64, r->seq);
+	iopf_out_str(o, "type", " %s", t->name);
+	t->print(o, r);
+	iopf_out_end(o);
 }

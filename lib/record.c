@@ -1,27 +1,25 @@
 // SPDX-License-Identifier: MIT
 /*
- * Capture records (SPEC.md section 4): decoded by offset with a
+ * Capture records (iopftool-capture(5)): decoded by offset with a
  * bounds-checked little-endian cursor, never by casting bytes to a
  * struct.  Every input is hostile: lengths are checked before any read.
  */
+#include <errno.h>
 #include <string.h>
 
 #include "internal.h"
+
+/* A little-endian u32 at p: the caller checked the length. */
+static inline uint32_t le32_at(const uint8_t *p)
+{
+	return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
+}
 
 static size_t cur_left(const struct iopf_cur *c)
 {
 	if (!c->p || c->p > c->end)
 		return 0;
 	return (size_t)(c->end - c->p);
-}
-
-static bool get_u8(struct iopf_cur *c, uint8_t *v)
-{
-	if (cur_left(c) < 1)
-		return false;
-	*v = c->p[0];
-	c->p++;
-	return true;
 }
 
 bool iopf_get_le16(struct iopf_cur *c, uint16_t *v)
@@ -77,7 +75,7 @@ void iopf_put_le64(uint8_t *p, uint64_t v)
 }
 
 /*
- * struct iommu_hwpt_pgfault, 40 bytes, little-endian (KERNEL-FACTS 1.1):
+ * struct iommu_hwpt_pgfault, 40 bytes, little-endian (include/uapi/linux/iommufd.h):
  *
  *   off  0  u32 flags        PASID_VALID 1<<0, LAST_PAGE 1<<1 (others leak)
  *   off  4  u32 dev_id
@@ -93,22 +91,19 @@ void iopf_put_le64(uint8_t *p, uint64_t v)
  */
 bool iopf_fault_decode(const uint8_t *p, size_t len, struct iommu_hwpt_pgfault *f)
 {
-	struct iopf_cur c = { p, p ? p + len : NULL };
-	uint64_t addr;
-
 	if (len < IOPF_FAULT_SIZE || !p)
 		return false;
-	memset(f, 0, sizeof(*f));
-	iopf_get_le32(&c, &f->flags);
-	iopf_get_le32(&c, &f->dev_id);
-	iopf_get_le32(&c, &f->pasid);
-	iopf_get_le32(&c, &f->grpid);
-	iopf_get_le32(&c, &f->perm);
-	iopf_get_le32(&c, &f->__reserved);
-	iopf_get_le64(&c, &addr);
-	f->addr = addr;
-	iopf_get_le32(&c, &f->length);
-	return iopf_get_le32(&c, &f->cookie);
+	/* one length check for the 40 bytes, then each field at its offset */
+	f->flags = le32_at(p + 0);
+	f->dev_id = le32_at(p + 4);
+	f->pasid = le32_at(p + 8);
+	f->grpid = le32_at(p + 12);
+	f->perm = le32_at(p + 16);
+	f->__reserved = le32_at(p + 20);
+	f->addr = (uint64_t)le32_at(p + 28) << 32 | le32_at(p + 24);
+	f->length = le32_at(p + 32);
+	f->cookie = le32_at(p + 36);
+	return true;
 }
 
 void iopf_fault_encode(const struct iommu_hwpt_pgfault *f, uint8_t out[40])
@@ -146,25 +141,82 @@ void iopf_resp_encode(const struct iommu_hwpt_page_response *r, uint8_t out[8])
 	iopf_put_le32(out + 4, r->code);
 }
 
-/* The type-specific payload: the length check comes first. */
-static bool payload_decode(struct iopf_rec *t)
+static void decode_fault(struct iopf_rec *r)
 {
-	struct iopf_cur c = { t->payload, t->payload + t->payload_len };
+	iopf_fault_decode(r->payload, r->payload_len, &r->u.fault);
+}
 
-	switch (t->type) {
-	case IOPF_REC_FAULT:
-		return iopf_fault_decode(t->payload, t->payload_len, &t->u.fault);
-	case IOPF_REC_RESPONSE:
-		return iopf_resp_decode(t->payload, t->payload_len, &t->u.resp);
-	case IOPF_REC_LOST:
-		return iopf_get_le64(&c, &t->u.lost);
-	default:		/* META text, or a type for the caller to skip */
-		return true;
-	}
+static void decode_response(struct iopf_rec *r)
+{
+	iopf_resp_decode(r->payload, r->payload_len, &r->u.resp);
+}
+
+static void decode_lost(struct iopf_rec *r)
+{
+	struct iopf_cur c = { r->payload, r->payload + r->payload_len };
+
+	iopf_get_le64(&c, &r->u.lost);
 }
 
 /*
- * Record header, 32 bytes in version 1, all little-endian (SPEC.md 4):
+ * The one record type table: the decoder, both printers (text and
+ * JSON, lib/print.c), the reader's messages and read --type use it.
+ * META is key=value text and needs no payload.
+ */
+static const struct iopf_rec_type_info rec_types[] = {
+	{ IOPF_REC_FAULT, "fault", IOPF_FAULT_SIZE, decode_fault, iopf_print_fault },
+	{ IOPF_REC_RESPONSE, "response", IOPF_RESP_SIZE, decode_response, iopf_print_response },
+	{ IOPF_REC_LOST, "lost", 8, decode_lost, iopf_print_lost },
+	{ IOPF_REC_META, "meta", 0, NULL, iopf_print_meta },
+	/* the tap's (lib/tap.c): printed from the payload, which may be short */
+	{ IOPF_REC_DELIVERY, "delivery", 0, NULL, iopf_print_delivery },
+	{ IOPF_REC_AUTO_RESPONSE, "auto_response", 0, NULL, iopf_print_auto_response },
+	{ IOPF_REC_REPORTED, "reported", 0, NULL, iopf_print_reported },
+};
+
+const struct iopf_rec_type_info *iopf_rec_type_info(unsigned int type)
+{
+	/* the table is indexed by type - 1 */
+	_Static_assert(IOPF_REC_FAULT == 1 && IOPF_REC_RESPONSE == 2 && IOPF_REC_LOST == 3 &&
+		       IOPF_REC_META == 4 && IOPF_REC_DELIVERY == 5 &&
+		       IOPF_REC_AUTO_RESPONSE == 6 && IOPF_REC_REPORTED == 7,
+		       "rec_types[] is indexed by type - 1");
+	if (type < 1 || type > ARRAY_SIZE(rec_types))
+		return NULL;
+	return &rec_types[type - 1];
+}
+
+const char *iopf_rec_type_name(unsigned int type)
+{
+	const struct iopf_rec_type_info *t = iopf_rec_type_info(type);
+
+	return t ? t->name : "unknown";
+}
+
+int iopf_rec_type_parse(const char *name)
+{
+	for (size_t i = 0; name && i < ARRAY_SIZE(rec_types); i++)
+		if (!strcmp(name, rec_types[i].name))
+			return rec_types[i].type;
+	return -EINVAL;
+}
+
+/* The type-specific payload: the length check comes first; unknown types pass. */
+static bool payload_decode(struct iopf_rec *t)
+{
+	const struct iopf_rec_type_info *info = iopf_rec_type_info(t->type);
+
+	if (!info)
+		return true;	/* a type for the caller to skip */
+	if (t->payload_len < info->min_payload)
+		return false;
+	if (info->decode)
+		info->decode(t);
+	return true;
+}
+
+/*
+ * Record header, 32 bytes in version 1, all little-endian (iopftool-capture(5)):
  *
  *   off  0  u32 magic        "IOPF" = 0x46504f49
  *   off  4  u8  version      1
@@ -180,26 +232,26 @@ static bool payload_decode(struct iopf_rec *t)
  */
 enum iopf_bad iopf_rec_decode(const uint8_t *p, size_t len, struct iopf_rec *r)
 {
-	struct iopf_cur c = { p, p ? p + len : NULL };
-	struct iopf_rec t = { .ts = r->ts };
-	uint32_t magic;
+	struct iopf_rec t;
 
 	if (!p || len < IOPF_REC_HDR_LEN)
 		return IOPF_BAD_SHORT;
-	iopf_get_le32(&c, &magic);
-	if (magic != IOPF_REC_MAGIC)
+	/* the 32 header bytes are there: each field at its offset */
+	if (le32_at(p) != IOPF_REC_MAGIC)
 		return IOPF_BAD_MAGIC;
-	get_u8(&c, &t.version);
+	t.version = p[4];
 	if (t.version != IOPF_REC_VERSION)
 		return IOPF_BAD_VERSION;
-	get_u8(&c, &t.type);
-	iopf_get_le16(&c, &t.hdr_len);
+	t.type = p[5];
+	t.hdr_len = (uint16_t)(p[6] | p[7] << 8);
 	if (t.hdr_len < IOPF_REC_HDR_LEN || t.hdr_len > len)
 		return IOPF_BAD_HDR_LEN;
-	iopf_get_le32(&c, &t.queue_id);
-	iopf_get_le32(&c, &t.status);
-	iopf_get_le64(&c, &t.seq);
-	iopf_get_le64(&c, &t.latency_ns);
+	t.ts = r->ts;
+	t.queue_id = le32_at(p + 8);
+	t.status = le32_at(p + 12);
+	t.seq = (uint64_t)le32_at(p + 20) << 32 | le32_at(p + 16);
+	t.latency_ns = (uint64_t)le32_at(p + 28) << 32 | le32_at(p + 24);
+	memset(&t.u, 0, sizeof(t.u));
 	t.payload = p + t.hdr_len;
 	t.payload_len = len - t.hdr_len;
 	if (!payload_decode(&t))

@@ -395,10 +395,14 @@ static uint64_t due_ns(struct iopf_replay *rp, uint64_t ts_ns)
 	}
 	/* A recorded pause longer than max_gap_ns is cut short (a crafted time stamp must not stall us for years). */
 	if (ts_ns > rp->ts_last && ts_ns - rp->ts_last > c->max_gap_ns) {
-		if (!rp->gaps_cut++)
-			iopf_logf(c->log, IOPF_LOG_INFO, "%s: a pause of %.3fs in the capture is cut to "
-				  "--max-gap %.3fs", rp->capture, (double)(ts_ns - rp->ts_last) / 1e9,
-				  (double)c->max_gap_ns / 1e9);
+		if (!rp->gaps_cut++) {
+			char gap[IOPF_DURATION_LEN], max[IOPF_DURATION_LEN];
+
+			iopf_format_duration(ts_ns - rp->ts_last, gap, sizeof(gap));
+			iopf_format_duration(c->max_gap_ns, max, sizeof(max));
+			iopf_logf(c->log, IOPF_LOG_INFO, "%s: a pause of %s in the capture is cut to "
+				  "--max-gap %s", rp->capture, gap, max);
+		}
 		rp->skipped += ts_ns - rp->ts_last - c->max_gap_ns;
 	}
 	if (ts_ns > rp->ts_last)

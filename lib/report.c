@@ -2,9 +2,9 @@
 /*
  * The replay report (iopftool-replay(8)), also printed by stats --check.
  * One output path: every member is printed with one iopf_out_* call
- * carrying both the JSON key and the text format; durations, which the
- * text shows with adaptive units and JSON as integer nanoseconds, use a
- * JSON-only call (fmt NULL) followed by a text-only one (key NULL).
+ * carrying both the JSON key and the text format; durations are integer
+ * nanoseconds in JSON and iopf_format_duration() in text (the one
+ * duration format of every verb), through iopf_out_duration().
  */
 #include <inttypes.h>
 #include <stdio.h>
@@ -12,32 +12,6 @@
 #include <string.h>
 
 #include "internal.h"
-
-#define DUR_LEN 32
-
-/* 950ns, 12.3us, 4.56ms, 1.02s */
-static const char *fmt_dur(char buf[DUR_LEN], uint64_t ns)
-{
-	if (ns < 1000)
-		snprintf(buf, DUR_LEN, "%" PRIu64 "ns", ns);
-	else if (ns < 1000000)
-		snprintf(buf, DUR_LEN, "%.1fus", (double)ns / 1e3);
-	else if (ns < 1000000000)
-		snprintf(buf, DUR_LEN, "%.2fms", (double)ns / 1e6);
-	else
-		snprintf(buf, DUR_LEN, "%.2fs", (double)ns / 1e9);
-	return buf;
-}
-
-/* A duration member: integer nanoseconds in JSON, "<label> 1.2us" in text. */
-static void out_dur(struct iopf_out *o, const char *key, const char *label, uint64_t ns)
-{
-	char buf[DUR_LEN];
-
-	iopf_out_uint(o, key, NULL, ns);
-	if (label)
-		iopf_out_str(o, NULL, label, fmt_dur(buf, ns));
-}
 
 static void report_head(struct iopf_out *o, const char *capture, const char *target,
 			const char *handler)
@@ -98,13 +72,13 @@ static void report_latency(struct iopf_out *o, const struct iopf_report *rep)
 
 	iopf_out_open_object(o, "latency_ns", "\n  latency:");
 	iopf_out_uint(o, "count", " count %" PRIu64, rep->latency_ns.count);
-	out_dur(o, "min", any ? " min %s" : NULL, rep->latency_ns.min);
-	out_dur(o, "mean", any ? " mean %s" : NULL, rep->latency_ns.mean);
-	out_dur(o, "p50", any ? " p50 %s" : NULL, rep->latency_ns.p50);
-	out_dur(o, "p90", any ? " p90 %s" : NULL, rep->latency_ns.p90);
-	out_dur(o, "p99", any ? " p99 %s" : NULL, rep->latency_ns.p99);
-	out_dur(o, "p999", any ? " p99.9 %s" : NULL, rep->latency_ns.p999);
-	out_dur(o, "max", any ? " max %s" : NULL, rep->latency_ns.max);
+	iopf_out_duration(o, "min", any ? " min %s" : NULL, rep->latency_ns.min);
+	iopf_out_duration(o, "mean", any ? " mean %s" : NULL, rep->latency_ns.mean);
+	iopf_out_duration(o, "p50", any ? " p50 %s" : NULL, rep->latency_ns.p50);
+	iopf_out_duration(o, "p90", any ? " p90 %s" : NULL, rep->latency_ns.p90);
+	iopf_out_duration(o, "p99", any ? " p99 %s" : NULL, rep->latency_ns.p99);
+	iopf_out_duration(o, "p999", any ? " p99.9 %s" : NULL, rep->latency_ns.p999);
+	iopf_out_duration(o, "max", any ? " max %s" : NULL, rep->latency_ns.max);
 	iopf_out_close_object(o, NULL);
 }
 
@@ -114,9 +88,9 @@ static void report_lag(struct iopf_out *o, const struct iopf_report *rep)
 	bool any = rep->schedule_lag_ns.max != 0;
 
 	iopf_out_open_object(o, "schedule_lag_ns", any ? "\n  schedule lag:" : NULL);
-	out_dur(o, "p50", any ? " p50 %s" : NULL, rep->schedule_lag_ns.p50);
-	out_dur(o, "p99", any ? " p99 %s" : NULL, rep->schedule_lag_ns.p99);
-	out_dur(o, "max", any ? " max %s" : NULL, rep->schedule_lag_ns.max);
+	iopf_out_duration(o, "p50", any ? " p50 %s" : NULL, rep->schedule_lag_ns.p50);
+	iopf_out_duration(o, "p99", any ? " p99 %s" : NULL, rep->schedule_lag_ns.p99);
+	iopf_out_duration(o, "max", any ? " max %s" : NULL, rep->schedule_lag_ns.max);
 	iopf_out_close_object(o, NULL);
 }
 
@@ -124,7 +98,7 @@ static void report_rate(struct iopf_out *o, const struct iopf_report *rep)
 {
 	bool any = rep->wall_ns != 0;
 
-	out_dur(o, "wall_ns", any ? "\n  wall %s" : NULL, rep->wall_ns);
+	iopf_out_duration(o, "wall_ns", any ? "\n  wall %s" : NULL, rep->wall_ns);
 	iopf_out_double(o, "groups_per_s", any ? ", %.1f groups/s" : NULL, rep->groups_per_s);
 	if (rep->split_groups)
 		iopf_out_uint(o, "split_groups",

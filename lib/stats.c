@@ -519,8 +519,8 @@ static void print_totals(struct iopf_out *o, const struct iopf_stats *st)
 	iopf_out_uint(o, "meta", ", meta %" PRIu64, st->meta);
 	iopf_out_uint(o, "bad", ", bad %" PRIu64, st->bad);
 	iopf_out_uint(o, "unknown", ", unknown type %" PRIu64 "\n", st->unknown);
-	iopf_out_uint(o, "duration_ns", "duration %" PRIu64 "ns\n",
-		      st->last_ns > st->first_ns ? st->last_ns - st->first_ns : 0);
+	iopf_out_duration(o, "duration_ns", "duration %s\n",
+			  st->last_ns > st->first_ns ? st->last_ns - st->first_ns : 0);
 	if (st->untracked)
 		iopf_out_uint(o, "untracked_faults", "untracked faults %" PRIu64 " (too many groups open)\n",
 			      st->untracked);
@@ -580,28 +580,8 @@ static void print_pasids(struct iopf_out *o, struct iopf_stats *st)
 	iopf_out_close_array(o, NULL);
 }
 
-static const char *const perm_names[] = { "read", "write", "exec", "priv" };
 
 /* Names of the known bits, then each unknown bit as hex: never dropped. */
-static void print_perm_bits(struct iopf_out *o, uint32_t perm)
-{
-	const char *sep = "";
-
-	iopf_out_open_array(o, "perm", "  ");
-	for (unsigned int b = 0; b < 32; b++) {
-		char hex[16];
-
-		if (!(perm & (1u << b)))
-			continue;
-		snprintf(hex, sizeof(hex), "0x%x", 1u << b);
-		iopf_out_text(o, "%s", sep);
-		iopf_out_str(o, NULL, "%s", b < 4 ? perm_names[b] : hex);
-		sep = ",";
-	}
-	if (!perm)
-		iopf_out_text(o, "none");
-	iopf_out_close_array(o, NULL);
-}
 
 static void print_perms(struct iopf_out *o, struct iopf_stats *st)
 {
@@ -609,7 +589,8 @@ static void print_perms(struct iopf_out *o, struct iopf_stats *st)
 	iopf_out_open_array(o, "perms", "perm:\n");
 	for (size_t i = 0; i < st->perms.n; i++) {
 		iopf_out_open_object(o, NULL, NULL);
-		print_perm_bits(o, (uint32_t)st->perms.row[i].key);
+		iopf_print_bits(o, "perm", "  ", iopf_perm_bits(), (uint32_t)st->perms.row[i].key,
+				IOPF_BITS_NAMES);
 		iopf_out_uint(o, "perm_raw", " (0x%" PRIx64 "):", st->perms.row[i].key);
 		iopf_out_uint(o, "faults", " %" PRIu64 " faults", st->perms.row[i].a);
 		iopf_out_close_object(o, "\n");
@@ -672,15 +653,15 @@ static void print_statuses(struct iopf_out *o, struct iopf_stats *st)
 
 static void print_latency(struct iopf_out *o, const struct iopf_hist *h)
 {
-	iopf_out_open_object(o, "latency_ns", "latency (accepted responses, ns):");
+	iopf_out_open_object(o, "latency_ns", "latency (accepted responses):");
 	iopf_out_uint(o, "count", " count %" PRIu64, iopf_hist_count(h));
-	iopf_out_uint(o, "min", " min %" PRIu64, iopf_hist_min(h));
-	iopf_out_uint(o, "mean", " mean %" PRIu64, iopf_hist_mean(h));
-	iopf_out_uint(o, "p50", " p50 %" PRIu64, iopf_hist_quantile(h, 0.50));
-	iopf_out_uint(o, "p90", " p90 %" PRIu64, iopf_hist_quantile(h, 0.90));
-	iopf_out_uint(o, "p99", " p99 %" PRIu64, iopf_hist_quantile(h, 0.99));
-	iopf_out_uint(o, "p999", " p99.9 %" PRIu64, iopf_hist_quantile(h, 0.999));
-	iopf_out_uint(o, "max", " max %" PRIu64, iopf_hist_max(h));
+	iopf_out_duration(o, "min", " min %s", iopf_hist_min(h));
+	iopf_out_duration(o, "mean", " mean %s", iopf_hist_mean(h));
+	iopf_out_duration(o, "p50", " p50 %s", iopf_hist_quantile(h, 0.50));
+	iopf_out_duration(o, "p90", " p90 %s", iopf_hist_quantile(h, 0.90));
+	iopf_out_duration(o, "p99", " p99 %s", iopf_hist_quantile(h, 0.99));
+	iopf_out_duration(o, "p999", " p99.9 %s", iopf_hist_quantile(h, 0.999));
+	iopf_out_duration(o, "max", " max %s", iopf_hist_max(h));
 	iopf_out_close_object(o, "\n");
 }
 
@@ -706,7 +687,7 @@ static void print_hist(struct iopf_out *o, const struct iopf_hist *h)
 		if (!b[i] && iopf_out_is_json(o))
 			continue;
 		iopf_out_open_object(o, NULL, NULL);
-		iopf_out_uint(o, "le_ns", "  <= %11" PRIu64 "ns |", le);
+		iopf_out_duration(o, "le_ns", "  <= %11s |", le);
 		iopf_out_text(o, "%-*.*s|", BAR_WIDTH, w,
 			      "########################################");
 		iopf_out_uint(o, "count", " %" PRIu64, b[i]);

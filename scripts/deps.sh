@@ -10,6 +10,7 @@
 #   scripts/deps.sh check    the whole suite: kernel, fuzz, plus groff to lint the man pages,
 #                            tshark and jq (t3000), bash-completion (t3100)
 #   scripts/deps.sh fresh    scripts/fresh-check.sh: debootstrap
+#   scripts/deps.sh bench    make bench: the baselines it compares against (tcpdump, tshark)
 set -eu
 here=$(cd "$(dirname "$0")" && pwd)
 build="gcc make libc6-dev pkg-config libpcap-dev libjson-c-dev"
@@ -23,7 +24,8 @@ fuzz)	pkgs=$fuzz ;;
 valgrind) pkgs=valgrind ;;
 check)	pkgs="$kernel $fuzz groff-base tshark jq bash-completion bsdutils" fetch=true ;;
 fresh)	pkgs="debootstrap" ;;
-*)	echo "usage: $0 build|kernel|fuzz|valgrind|check|fresh" >&2; exit 64 ;;
+bench)	pkgs="$build tcpdump tshark" ;;
+*)	echo "usage: $0 build|kernel|fuzz|valgrind|check|fresh|bench" >&2; exit 64 ;;
 esac
 # After the packages: the newest trixie-backports kernel source (needs only apt).
 fetch_source() {

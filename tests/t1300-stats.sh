@@ -71,7 +71,7 @@ test_expect_success 'latency percentiles and histogram from RESPONSE latency_ns'
 	jget s latency_hist.1.le_ns 4095 && jget s latency_hist.2.le_ns 131071 &&
 	! "$JG" s latency_hist.3 &&
 	iopftool stats lat.pcap >t &&
-	grep "^  <= *131071ns |#* *| 1$" t
+	grep "^  <= *131.071us |#* *| 1$" t
 '
 
 test_expect_success 'LOST totals and seq gaps' '

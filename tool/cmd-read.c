@@ -46,28 +46,14 @@ static const struct argp_option read_options[] = {
 	{ 0 }
 };
 
-static const struct {
-	const char *name;
-	enum iopf_rec_type type;
-} type_names[] = {
-	{ "fault", IOPF_REC_FAULT },
-	{ "response", IOPF_REC_RESPONSE },
-	{ "lost", IOPF_REC_LOST },
-	{ "meta", IOPF_REC_META },
-	{ "delivery", IOPF_REC_DELIVERY },	/* the tap's */
-	{ "auto_response", IOPF_REC_AUTO_RESPONSE },
-	{ "reported", IOPF_REC_REPORTED },
-};
-
 static int type_bit(const char *name, unsigned int *bits)
 {
-	for (size_t i = 0; i < sizeof(type_names) / sizeof(type_names[0]); i++) {
-		if (!strcmp(name, type_names[i].name)) {
-			*bits |= TYPE_BIT(type_names[i].type);
-			return 0;
-		}
-	}
-	return -EINVAL;
+	int t = iopf_rec_type_parse(name);	/* the record type table of libiopf */
+
+	if (t < 0)
+		return t;
+	*bits |= TYPE_BIT(t);
+	return 0;
 }
 
 static void parse_types(struct argp_state *state, struct read_opts *o, const char *arg)
@@ -264,6 +250,12 @@ int cmd_read(int argc, char **argv)
 
 	parse_verb(&read_argp, argc, argv, &o);
 	install_stop_handlers();
+	/* files, not a live stream on stdin: write in big blocks even to a pipe */
+	bool live = false;
+	for (int i = 0; i < o.nfiles; i++)
+		live |= !strcmp(o.files[i], "-");
+	if (!live)
+		iopf_out_set_line(out_stdout(), false);
 	for (int i = 0; i < o.nfiles && !done(&st) && !stop_requested; i++)
 		read_file(&st, o.files[i]);
 	return out_finish(st.status);

@@ -50,7 +50,11 @@ static void vmessage(const char *level, const char *fmt, va_list ap)
 {
 	char msg[1024];
 
-	vsnprintf(msg, sizeof(msg), fmt, ap);
+	char raw[1024];
+
+	/* file names and capture text in messages: no terminal controls */
+	vsnprintf(raw, sizeof(raw), fmt, ap);
+	iopf_escape(raw, msg, sizeof(msg));
 	if (gopts.json) {
 		json_object *o = json_object_new_object();
 

@@ -326,22 +326,26 @@ static int setup(struct monitor *m)
 
 static void summary(struct monitor *m)
 {
-	double secs = (double)(iopf_now_ns() - m->start_ns) / 1e9;
+	char took[IOPF_DURATION_LEN], p50[IOPF_DURATION_LEN], p99[IOPF_DURATION_LEN],
+	     max[IOPF_DURATION_LEN];
 	struct iopf_report rep;
 
 	iopf_check_finish(iopf_session_check(m->sess), &rep);
 	iopf_session_counts(m->sess, &m->n);
-	p_info("%s: %llu groups, %llu faults, %llu responses (%llu accepted, %llu refused) in %.3fs",
+	p_info("%s: %llu groups, %llu faults, %llu responses (%llu accepted, %llu refused) in %s",
 	       iopf_target_name(m->t), (unsigned long long)m->n.groups,
 	       (unsigned long long)m->n.faults, (unsigned long long)m->n.responses,
 	       (unsigned long long)m->n.accepted,
-	       (unsigned long long)(m->n.responses - m->n.accepted), secs);
+	       (unsigned long long)(m->n.responses - m->n.accepted),
+	       (iopf_format_duration(iopf_now_ns() - m->start_ns, took, sizeof(took)), took));
 	p_verbose("%llu reads (%.1f groups a read)", (unsigned long long)m->n.reads,
 		  m->n.reads ? (double)m->n.groups / (double)m->n.reads : 0.0);
-	if (rep.latency_ns.count)
-		p_info("answer latency: p50 %lluns p99 %lluns max %lluns",
-		       (unsigned long long)rep.latency_ns.p50, (unsigned long long)rep.latency_ns.p99,
-		       (unsigned long long)rep.latency_ns.max);
+	if (rep.latency_ns.count) {
+		iopf_format_duration(rep.latency_ns.p50, p50, sizeof(p50));
+		iopf_format_duration(rep.latency_ns.p99, p99, sizeof(p99));
+		iopf_format_duration(rep.latency_ns.max, max, sizeof(max));
+		p_info("answer latency: p50 %s p99 %s max %s", p50, p99, max);
+	}
 }
 
 static void cleanup(struct monitor *m)

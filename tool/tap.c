@@ -93,21 +93,24 @@ static bool done(const struct tap_run *tr, uint64_t start)
 static void summary(struct tap_run *tr, uint64_t start)
 {
 	struct iopf_tap_counts c;
-	double secs = (double)(iopf_now_ns() - start) / 1e9;
+	char took[IOPF_DURATION_LEN], p50[IOPF_DURATION_LEN], p99[IOPF_DURATION_LEN],
+	     max[IOPF_DURATION_LEN];
 
 	iopf_tap_counts(tr->tap, &c);
 	p_info("%s: %llu groups delivered, %llu faults, %llu responses (%llu refused), "
-	       "%llu kernel auto-responses, %llu lost, %llu still unanswered in %.3fs",
+	       "%llu kernel auto-responses, %llu lost, %llu still unanswered in %s",
 	       tr->o->source, (unsigned long long)tr->groups, (unsigned long long)tr->faults,
 	       (unsigned long long)tr->responses, (unsigned long long)tr->refused,
 	       (unsigned long long)tr->autos, (unsigned long long)tr->lost,
-	       (unsigned long long)c.outstanding, secs);
-	if (iopf_hist_count(tr->lat))
-		p_info("handler latency (delivery to response, 1us resolution): p50 %lluns p99 %lluns "
-		       "max %lluns",
-		       (unsigned long long)iopf_hist_quantile(tr->lat, 0.5),
-		       (unsigned long long)iopf_hist_quantile(tr->lat, 0.99),
-		       (unsigned long long)iopf_hist_max(tr->lat));
+	       (unsigned long long)c.outstanding,
+	       (iopf_format_duration(iopf_now_ns() - start, took, sizeof(took)), took));
+	if (iopf_hist_count(tr->lat)) {
+		iopf_format_duration(iopf_hist_quantile(tr->lat, 0.5), p50, sizeof(p50));
+		iopf_format_duration(iopf_hist_quantile(tr->lat, 0.99), p99, sizeof(p99));
+		iopf_format_duration(iopf_hist_max(tr->lat), max, sizeof(max));
+		p_info("handler latency (delivery to response, 1us resolution): p50 %s p99 %s max %s",
+		       p50, p99, max);
+	}
 	p_verbose("tap: %llu trace events, %llu reads, %llu faults reported by devices; "
 		  "struct file private_data at %d", (unsigned long long)c.events,
 		  (unsigned long long)c.reads, (unsigned long long)c.reported, c.file_offset);

@@ -1,7 +1,8 @@
 // SPDX-License-Identifier: MIT
 /*
  * runstat CMD ARGS...: run a command with stdout to /dev/null and print
- * "WALL_NS MAXRSS_KB EXIT" on stderr, for tests/bench.sh.
+ * "WALL_NS MAXRSS_KB EXIT CPU_NS" on stderr (CPU: user + system time of
+ * the command and the children it waited for), for tests/bench.sh.
  */
 #include <fcntl.h>
 #include <stdio.h>
@@ -35,8 +36,10 @@ int main(int argc, char **argv)
 		return 2;
 	}
 	clock_gettime(CLOCK_MONOTONIC, &b);
-	fprintf(stderr, "%lld %ld %d\n",
+	fprintf(stderr, "%lld %ld %d %lld\n",
 		(long long)(b.tv_sec - a.tv_sec) * 1000000000ll + (b.tv_nsec - a.tv_nsec),
-		ru.ru_maxrss, WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status));
+		ru.ru_maxrss, WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status),
+		((long long)ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) * 1000000000ll +
+		((long long)ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) * 1000ll);
 	return 0;
 }

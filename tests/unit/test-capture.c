@@ -13,6 +13,8 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <pcap/pcap.h>
+
 #include "iopf.h"
 #include "tap.h"
 
@@ -91,11 +93,13 @@ static size_t mkrec(uint8_t *buf, uint8_t type, uint64_t seq, uint32_t cookie)
 	return iopf_rec_encode(&r, buf, 128);
 }
 
+static uint16_t pcap_minor = 4;	/* 3: an older header, left to libpcap */
+
 static void pcap_header(struct bb *b, uint32_t magic, uint32_t linktype)
 {
 	bb_u32(b, magic);
 	bb_u16(b, 2);
-	bb_u16(b, 4);
+	bb_u16(b, pcap_minor);
 	bb_u32(b, 0);
 	bb_u32(b, 0);
 	bb_u32(b, 65535);
@@ -188,8 +192,17 @@ static void test_write_read(void)
 	is(iopf_writer_open(&wr, path, 163, err, sizeof(err)), -EINVAL, "writer refuses link type 163");
 }
 
+static void check_pcap_at(bool be, uint32_t magic, uint32_t sec0, uint32_t frac, long want_ns,
+			  const char *what);
+
 /* Classic pcap in any byte order / precision: 3 records, checked back. */
 static void check_pcap(bool be, uint32_t magic, uint32_t frac, long want_ns, const char *what)
+{
+	check_pcap_at(be, magic, T0, frac, want_ns, what);
+}
+
+static void check_pcap_at(bool be, uint32_t magic, uint32_t sec0, uint32_t frac, long want_ns,
+			  const char *what)
 {
 	const char *path = tmp_path("order.pcap");
 	struct bb b = { .be = be };
@@ -204,7 +217,7 @@ static void check_pcap(bool be, uint32_t magic, uint32_t frac, long want_ns, con
 	for (int i = 0; i < 3; i++) {
 		n = mkrec(rec, i == 1 ? IOPF_REC_RESPONSE : IOPF_REC_FAULT, (uint64_t)i, 100 + i);
 		off[i] = b.n;
-		pcap_record(&b, T0 + i, frac, rec, n);
+		pcap_record(&b, sec0 + (uint32_t)i, frac, rec, n);
 	}
 	write_file(path, b.b, b.n);
 	if (!ok(!iopf_reader_open(&rd, path, err, sizeof(err)), "%s: opens", what)) {
@@ -213,7 +226,7 @@ static void check_pcap(bool be, uint32_t magic, uint32_t frac, long want_ns, con
 	}
 	for (int i = 0; i < 3; i++)
 		good += iopf_reader_next(rd, &r) == 1 && r.seq == (uint64_t)i &&
-			r.ts.tv_sec == T0 + i && r.ts.tv_nsec == want_ns &&
+			r.ts.tv_sec == (time_t)sec0 + i && r.ts.tv_nsec == want_ns &&
 			(i == 1 ? r.u.resp.cookie : r.u.fault.cookie) == 100u + i &&
 			iopf_reader_offset(rd) == off[i] && iopf_reader_recno(rd) == (uint64_t)i + 1;
 	is(good, 3, "%s: records, timestamps and offsets", what);
@@ -227,6 +240,97 @@ static void test_byte_orders(void)
 	check_pcap(false, 0xa1b23c4d, 123456789, 123456789, "little-endian ns pcap");
 	check_pcap(true, 0xa1b2c3d4, 123456, 123456000, "big-endian us pcap");
 	check_pcap(false, 0xa1b2c3d4, 999999, 999999000, "little-endian us pcap");
+}
+
+/*
+ * Past 2038: pcap seconds are unsigned 32 bits.  2100-01-01 is
+ * 4102444800, which libpcap hands back as a negative (1963) time.
+ * Both readers: ours (version 2.4) and libpcap's (version 2.3 headers).
+ */
+static void test_after_2038(void)
+{
+	const uint32_t y2100 = 4102444800u, last = 0xfffffffdu;
+	struct iopf_writer *w;
+	struct iopf_reader *rd;
+	struct iopf_rec r = { .ts = { y2100, 5 }, .type = IOPF_REC_LOST, .u.lost = 1 };
+	const char *path = tmp_path("rw.pcap");
+	char err[256], t[64];
+
+	check_pcap_at(true, 0xa1b2c3d4, y2100, 7, 7000, "2100, big-endian us pcap");
+	check_pcap_at(false, 0xa1b23c4d, last, 9, 9, "2106, little-endian ns pcap");
+	pcap_minor = 3;
+	check_pcap_at(false, 0xa1b23c4d, y2100, 1, 1, "2100 through libpcap (version 2.3)");
+	check_pcap_at(true, 0xa1b2c3d4, 0x80000000u, 2, 2000, "2038-01-19T03:14:08 through libpcap");
+	pcap_minor = 4;
+
+	is(iopf_writer_open(&w, path, IOPF_LINKTYPE_DEFAULT, err, sizeof(err)), 0, "writer opens");
+	is(iopf_writer_put(w, &r), 0, "a record of 2100 written");
+	is(iopf_writer_close(w), 0, "and closed");
+	ok(!iopf_reader_open(&rd, path, err, sizeof(err)) && iopf_reader_next(rd, &r) == 1 &&
+	   r.ts.tv_sec == (time_t)y2100 && r.ts.tv_nsec == 5, "and read back as 2100");
+	iopf_format_time(&r.ts, t, sizeof(t));
+	ok(!strcmp(t, "2100-01-01T00:00:00.000000005Z"), "printed as 2100: %s", t);
+	iopf_reader_free(rd);
+}
+
+/*
+ * The classic reader against libpcap itself on the same file: every
+ * record's time stamp and bytes, many records (several buffer fills),
+ * both precisions.
+ */
+static void test_against_libpcap(void)
+{
+	const char *path = tmp_path("rw.pcap");
+	char err[256], ebuf[PCAP_ERRBUF_SIZE];
+	struct iopf_writer *w;
+	struct iopf_reader *rd;
+	struct pcap_pkthdr *h;
+	const u_char *data;
+	struct iopf_rec r;
+	uint8_t enc[IOPF_SNAPLEN];
+	pcap_t *pc;
+	int n = 0, bad = 0, rc;
+
+	if (iopf_writer_open(&w, path, IOPF_LINKTYPE_DEFAULT, err, sizeof(err)))
+		return;
+	for (int i = 0; i < 40000; i++) {
+		char meta[600];
+
+		r = (struct iopf_rec){ .ts = { T0 + i / 7, (i * 7919) % 1000000000 },
+				       .type = (uint8_t)(1 + i % 4), .queue_id = 1 };
+		r.u.fault = (struct iommu_hwpt_pgfault){ .flags = 3, .dev_id = (uint32_t)i,
+							 .addr = (uint64_t)i << 12, .cookie = 1 };
+		if (r.type == IOPF_REC_META) {
+			memset(meta, 'a' + i % 26, sizeof(meta));
+			meta[i % sizeof(meta)] = '\0';
+			r.payload = (const uint8_t *)meta;
+			r.payload_len = strlen(meta);
+		}
+		iopf_writer_put(w, &r);
+	}
+	is(iopf_writer_close(w), 0, "40000 records written");
+	pc = pcap_open_offline_with_tstamp_precision(path, PCAP_TSTAMP_PRECISION_NANO, ebuf);
+	if (!ok(pc && !iopf_reader_open(&rd, path, err, sizeof(err)), "both readers open"))
+		return;
+	while ((rc = iopf_reader_next(rd, &r)) == 1) {
+		size_t len;
+
+		n++;
+		if (pcap_next_ex(pc, &h, &data) != 1) {
+			bad++;
+			break;
+		}
+		len = iopf_rec_encode(&r, enc, sizeof(enc));
+		bad += r.ts.tv_sec != h->ts.tv_sec || r.ts.tv_nsec != h->ts.tv_usec ||
+		       len != h->caplen || memcmp(enc, data, len) ||
+		       iopf_reader_recno(rd) != (uint64_t)n;
+	}
+	is(rc, 0, "ours reads to the end");
+	is(n, 40000, "ours reads every record");
+	ok(pcap_next_ex(pc, &h, &data) != 1, "libpcap has no more either");
+	is(bad, 0, "time stamps and bytes as libpcap reads them");
+	pcap_close(pc);
+	iopf_reader_free(rd);
 }
 
 static void ng_block_start(struct bb *b, uint32_t type, size_t *start)
@@ -324,6 +428,77 @@ static void test_pcapng(void)
 	check_pcapng(false, false, "pcapng us");
 	check_pcapng(false, true, "pcapng if_tsresol 9");
 	check_pcapng(true, true, "big-endian pcapng if_tsresol 9");
+}
+
+/* Feed buf to stdin through a pipe, 7 bytes a write; returns the writer's pid. */
+static pid_t pipe_stdin(const uint8_t *buf, size_t len, int *saved)
+{
+	int fds[2];
+	pid_t pid;
+
+	if (pipe(fds))
+		return -1;
+	fflush(stdout);
+	pid = fork();
+	if (pid == 0) {
+		close(fds[0]);
+		for (size_t i = 0; i < len; i += 7) {
+			size_t k = len - i < 7 ? len - i : 7;
+
+			if (write(fds[1], buf + i, k) != (ssize_t)k)
+				_exit(1);
+			if (i < 64)
+				usleep(1000);	/* the header arrives in pieces */
+		}
+		_exit(0);
+	}
+	close(fds[1]);
+	*saved = dup(STDIN_FILENO);
+	dup2(fds[0], STDIN_FILENO);
+	close(fds[0]);
+	clearerr(stdin);
+	return pid;
+}
+
+static void pipe_done(pid_t pid, int saved)
+{
+	int st;
+
+	dup2(saved, STDIN_FILENO);
+	close(saved);
+	clearerr(stdin);
+	waitpid(pid, &st, 0);
+}
+
+/* pcapng from a pipe: the bytes read to tell the format reach libpcap. */
+static void test_pcapng_pipe(void)
+{
+	static uint8_t buf[4096];
+	struct iopf_reader *rd;
+	struct iopf_rec r;
+	char err[256];
+	int saved = -1, good = 0;
+	size_t len;
+	FILE *f = fopen(tmp_path("cap.pcapng"), "rb");
+	pid_t pid;
+
+	len = f ? fread(buf, 1, sizeof(buf), f) : 0;
+	if (f)
+		fclose(f);
+	pid = pipe_stdin(buf, len, &saved);
+	if (!ok(pid > 0, "pcapng pipe"))
+		return;
+	if (ok(!iopf_reader_open(&rd, "-", err, sizeof(err)), "pcapng from a pipe opens")) {
+		for (int i = 0; i < 3; i++)
+			good += iopf_reader_next(rd, &r) == 1 && r.seq == (uint64_t)i &&
+				r.ts.tv_sec == T0 + i && r.ts.tv_nsec == 12345;
+		is(good, 3, "pcapng from a pipe: records and time stamps");
+		is(iopf_reader_next(rd, &r), 0, "pcapng from a pipe: end");
+		iopf_reader_free(rd);
+	} else {
+		printf("# %s\n", err);
+	}
+	pipe_done(pid, saved);
 }
 
 static void test_bad_files(void)
@@ -660,7 +835,10 @@ int main(void)
 	}
 	test_write_read();
 	test_byte_orders();
+	test_after_2038();
+	test_against_libpcap();
 	test_pcapng();
+	test_pcapng_pipe();
 	test_bad_files();
 	test_truncated();
 	test_writer_whole_records();

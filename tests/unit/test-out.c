@@ -2,6 +2,7 @@
 /* The text/JSON output path and the record printer against SPEC.md section 5. */
 #define _GNU_SOURCE
 #include <errno.h>
+#include <inttypes.h>
 #include <json-c/json.h>
 #include <stdlib.h>
 #include <string.h>
@@ -420,6 +421,302 @@ static void test_fuzz_json(void)
 	is(bad, 0, "3000 random META and fault records give valid JSON");
 }
 
+/*
+ * The emitter writes what json-c writes: parse each document with json-c,
+ * serialize it again with the same flags, and compare the bytes.  (Our
+ * \u escapes of C1 controls and bidi overrides are the one difference:
+ * such documents are only parsed.)
+ */
+static int json_c_same(const char *doc, int flags, const char *what)
+{
+	json_object *j;
+	const char *again;
+	char *line, *save = NULL, *copy = strdup(doc);
+	int bad = 0;
+
+	for (line = strtok_r(copy, "\n", &save); line && !(flags & JSON_C_TO_STRING_PRETTY);
+	     line = strtok_r(NULL, "\n", &save)) {
+		j = json_tokener_parse(line);
+		again = j ? json_object_to_json_string_ext(j, flags) : NULL;
+		if (!again || (strcmp(again, line) && !strstr(line, "\\u00") && !strstr(line, "\\u20"))) {
+			if (bad++ < 3)
+				printf("# %s:\n#   ours:   %s\n#   json-c: %s\n", what, line,
+				       again ? again : "(does not parse)");
+		}
+		json_object_put(j);
+	}
+	if (flags & JSON_C_TO_STRING_PRETTY) {
+		size_t n = strlen(doc);
+
+		j = json_tokener_parse(doc);
+		again = j ? json_object_to_json_string_ext(j, flags) : NULL;
+		/* ours ends each document with a newline */
+		if (!again || strlen(again) + 1 != n || strncmp(again, doc, n - 1)) {
+			bad++;
+			printf("# %s (pretty):\n# ours:\n%s# json-c:\n%s\n", what, doc,
+			       again ? again : "(does not parse)");
+		}
+		json_object_put(j);
+	}
+	free(copy);
+	return bad;
+}
+
+#define JSON_FLAGS (JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE)
+#define PRETTY_FLAGS (JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_SPACED | \
+		      JSON_C_TO_STRING_NOSLASHESCAPE)
+
+static void test_json_c_bytes(void)
+{
+	unsigned int seed = 5;
+	char meta[64], *got;
+	struct sink s;
+	int bad = 0, i;
+
+	sink_open(&s, IOPF_OUT_JSON);
+	for (i = 0; i < 2000; i++) {
+		struct iopf_rec r = random_rec(&seed, meta, sizeof(meta));
+
+		iopf_print_rec(s.o, &r);
+	}
+	got = sink_take(&s);
+	bad = json_c_same(got, JSON_FLAGS, "random record");
+	free(got);
+	is(bad, 0, "2000 random records: the bytes json-c writes");
+
+	/* every byte value in strings and keys, nesting, empty containers */
+	for (i = 0; i < 256; i++) {
+		char str[8] = { 'a', (char)(i ? i : '0'), 'b', 0 };
+
+		iopf_out_begin(s.o);
+		iopf_out_str(s.o, str, NULL, str);
+		iopf_out_open_array(s.o, "e", NULL);
+		iopf_out_close_array(s.o, NULL);
+		iopf_out_open_object(s.o, "o", NULL);
+		iopf_out_open_array(s.o, "a", NULL);
+		iopf_out_open_object(s.o, NULL, NULL);
+		iopf_out_close_object(s.o, NULL);
+		iopf_out_int(s.o, NULL, NULL, -(int64_t)i * 1000000007);
+		iopf_out_double(s.o, NULL, NULL, i / 7.0);
+		iopf_out_close_array(s.o, NULL);
+		iopf_out_close_object(s.o, NULL);
+		iopf_out_end(s.o);
+	}
+	got = sink_take(&s);
+	is(json_c_same(got, JSON_FLAGS, "byte strings"), 0, "every byte in keys and strings as json-c");
+	free(got);
+	sink_close(&s);
+
+	for (i = 0; i < 4; i++) {
+		struct iopf_report rep = { .groups = 3, .v = { [IOPF_V_LATE] = (uint64_t)i },
+					   .ok = i == 0, .latency_ns = { .count = (uint64_t)i, .p50 = 1500 } };
+		uint32_t capd[2] = { 1, 2 }, lived[2] = { 1, 5 };
+
+		rep.dev_capture = capd;
+		rep.dev_live = lived;
+		rep.ndevs = (size_t)i % 3;
+		sink_open(&s, IOPF_OUT_PRETTY);
+		iopf_print_report(s.o, "c.pcap", "sim", i % 2 ? "recorded" : NULL, &rep);
+		got = sink_take(&s);
+		is(json_c_same(got, PRETTY_FLAGS, "report"), 0, "pretty report %d as json-c", i);
+		free(got);
+		sink_close(&s);
+	}
+	sink_open(&s, IOPF_OUT_PRETTY);
+	iopf_out_begin(s.o);
+	iopf_out_open_array(s.o, "empty", NULL);
+	iopf_out_close_array(s.o, NULL);
+	iopf_out_open_object(s.o, "eo", NULL);
+	iopf_out_close_object(s.o, NULL);
+	iopf_out_open_array(s.o, "nest", NULL);
+	iopf_out_open_array(s.o, NULL, NULL);
+	iopf_out_uint(s.o, NULL, NULL, 1);
+	iopf_out_close_array(s.o, NULL);
+	iopf_out_close_array(s.o, NULL);
+	iopf_out_end(s.o);
+	iopf_out_begin(s.o);
+	iopf_out_end(s.o);
+	got = sink_take(&s);
+	{
+		char *second = strstr(got, "}\n{");
+
+		ok(second && !strcmp(second + 2, "{\n}\n"), "empty pretty document as json-c: {\\n}");
+		if (second)
+			second[2] = '\0';
+		is(json_c_same(got, PRETTY_FLAGS, "pretty nesting"), 0, "pretty empty and nested containers as json-c");
+	}
+	free(got);
+	sink_close(&s);
+}
+
+/* C1 controls and bidi overrides, raw in a capture, never reach a terminal. */
+static void test_terminal_controls(void)
+{
+	static const char meta[] = "csi=a\xc2\x9b" "31mred\nrlo=\xe2\x80\xae" "evil\n"
+				   "iso=\xe2\x81\xa6x\xe2\x81\xa9\nok=\xc2\xa0nbsp\xe2\x80\xa9";
+	struct iopf_rec r = { .type = IOPF_REC_META, .payload = (const uint8_t *)meta,
+			      .payload_len = sizeof(meta) - 1 };
+	json_object *j, *m, *v;
+	char *s, buf[64];
+
+	s = render(IOPF_OUT_TEXT, &r);
+	ok(s && strstr(s, " csi=a\\xc2\\x9b31mred") && strstr(s, " rlo=\\xe2\\x80\\xaeevil") &&
+	   strstr(s, " iso=\\xe2\\x81\\xa6x\\xe2\\x81\\xa9"), "text: C1 and bidi bytes escaped");
+	ok(s && strstr(s, " ok=\xc2\xa0nbsp\xe2\x80\xa9"), "text: other non-ASCII kept");
+	ok(s && !strstr(s, "\xc2\x9b") && !strstr(s, "\xe2\x80\xae"), "text: none of them raw");
+	free(s);
+	s = render(IOPF_OUT_JSON, &r);
+	ok(s && strstr(s, "\"a\\u009b31mred\"") && strstr(s, "\"\\u202eevil\""),
+	   "JSON: C1 and bidi as \\u escapes");
+	j = json_tokener_parse(s);
+	ok(json_object_object_get_ex(j, "meta", &m) && json_object_object_get_ex(m, "rlo", &v) &&
+	   !strcmp(json_object_get_string(v), "\xe2\x80\xae" "evil"), "JSON: the same string parsed back");
+	json_object_put(j);
+	free(s);
+	iopf_escape("f\x1b[2J\xc2\x9b\xe2\x80\xae\xff.pcap", buf, sizeof(buf));
+	is_str(buf, "f\\x1b[2J\\xc2\\x9b\\xe2\\x80\\xae\\xff.pcap", "iopf_escape: a hostile file name");
+	is(iopf_escape("abc\x01", buf, 4), 7, "iopf_escape: full length returned");
+	is_str(buf, "abc", "iopf_escape: truncated and terminated");
+}
+
+/* A repeated META key: one JSON member, where the first was, with the last value (as json-c). */
+static void test_meta_repeat(void)
+{
+	static const char meta[] = "a=1\nb=2\na=3\nk\xff=x\nk\xfe=y\nb";
+	struct iopf_rec r = { .type = IOPF_REC_META, .payload = (const uint8_t *)meta,
+			      .payload_len = sizeof(meta) - 1 };
+	char *s = render(IOPF_OUT_JSON, &r);
+
+	ok(s && strstr(s, "\"meta\":{\"a\":\"3\",\"b\":\"\",\"k\xef\xbf\xbd\":\"y\"}"),
+	   "repeated keys merged as json-c merges them: %s", s);
+	free(s);
+	s = render(IOPF_OUT_TEXT, &r);
+	ok(s && strstr(s, " a=1 b=2 a=3 k\\xff=x k\\xfe=y b="), "text shows every line");
+	free(s);
+}
+
+/* The text formatter against the C library's printf, conversion by conversion. */
+static void test_printf_compat(void)
+{
+	static const char *const ifmt[] = {
+		"%d", "%5d", "%-5d|", "%05d", "%+d", "% d", "%.3d", "%8.3d", "%-8.3d|", "%x", "%#x",
+		"%08x", "%#010x", "%X", "%o", "%#o", "%u", "%lu", "%llu", "%lld", "%hhu", "%hd",
+		"%zu", "%.0d", "%c", "%%", "a%%b%d", "%5.0x|", "%#.0o", "x%016lx", "%jd", "%-3c|",
+	};
+	static const char *const sfmt[] = { "%s", "%10s|", "%-10s|", "%.2s", "%8.3s|", "%-*s|" };
+	static const char *const dfmt[] = { "%.1f", "%g", "%10.3e", "%-8.2f|", "%+.0f", "%.15g" };
+	static const long long ivals[] = { 0, 1, -1, 7, 42, -42, 255, 4096, 65535, 2147483647,
+					   -2147483647 - 1, 1234567890123LL };
+	char want[128], *got;
+	struct sink s;
+	int bad = 0, n = 0;
+
+	sink_open(&s, IOPF_OUT_TEXT);
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wformat-nonliteral"
+#pragma GCC diagnostic ignored "-Wformat"
+	for (size_t f = 0; f < ARRAY_SIZE(ifmt); f++) {
+		for (size_t v = 0; v < ARRAY_SIZE(ivals); v++) {
+			const char *fmt = ifmt[f];
+			long long x = ivals[v];
+
+			/* the value as the conversion's type reads it */
+			if (strstr(fmt, "ll") || strstr(fmt, "l") || strstr(fmt, "z") || strstr(fmt, "j"))
+				snprintf(want, sizeof(want), fmt, x);
+			else
+				snprintf(want, sizeof(want), fmt, (int)x);
+			if (strstr(fmt, "ll") || strstr(fmt, "l") || strstr(fmt, "z") || strstr(fmt, "j"))
+				iopf_out_text(s.o, fmt, x);
+			else
+				iopf_out_text(s.o, fmt, (int)x);
+			got = sink_take(&s);
+			n++;
+			if (strcmp(got, want) && bad++ < 5)
+				printf("# \"%s\" of %lld: got \"%s\", printf \"%s\"\n", fmt, x, got, want);
+			free(got);
+		}
+	}
+	for (size_t f = 0; f < ARRAY_SIZE(sfmt); f++) {
+		const char *strs[] = { "", "a", "hello", "hello world!" };
+
+		for (size_t v = 0; v < ARRAY_SIZE(strs); v++) {
+			if (strstr(sfmt[f], "*")) {
+				snprintf(want, sizeof(want), sfmt[f], 7, strs[v]);
+				iopf_out_text(s.o, sfmt[f], 7, strs[v]);
+			} else {
+				snprintf(want, sizeof(want), sfmt[f], strs[v]);
+				iopf_out_str(s.o, NULL, sfmt[f], strs[v]);
+			}
+			got = sink_take(&s);
+			n++;
+			if (strcmp(got, want) && bad++ < 5)
+				printf("# \"%s\" of \"%s\": got \"%s\", printf \"%s\"\n", sfmt[f], strs[v], got, want);
+			free(got);
+		}
+	}
+	for (size_t f = 0; f < ARRAY_SIZE(dfmt); f++) {
+		double d = 1234.5678 * (f % 2 ? -1 : 1);
+
+		snprintf(want, sizeof(want), dfmt[f], d);
+		iopf_out_double(s.o, NULL, dfmt[f], d);
+		got = sink_take(&s);
+		n++;
+		if (strcmp(got, want) && bad++ < 5)
+			printf("# \"%s\": got \"%s\", printf \"%s\"\n", dfmt[f], got, want);
+		free(got);
+	}
+	/* typed values through the cached fast paths, u64 and hex */
+	iopf_out_uint(s.o, NULL, " q%" PRIu64, UINT64_MAX);
+	iopf_out_hex64(s.o, NULL, " addr 0x%016" PRIx64, 0x1234abcdull);
+	iopf_out_int(s.o, NULL, " i%" PRId64 "!", INT64_MIN);
+	iopf_out_uint(s.o, NULL, "+0x%" PRIx64, 0x110);
+	got = sink_take(&s);
+	n++;
+	if (strcmp(got, " q18446744073709551615 addr 0x000000001234abcd i-9223372036854775808!+0x110") &&
+	    bad++ < 5)
+		printf("# typed: got \"%s\"\n", got);
+	free(got);
+	/* a format that is not in read-only memory (not cached) and changes under the same address */
+	{
+		char fmt[32];
+
+		for (int i = 0; i < 3; i++) {
+			snprintf(fmt, sizeof(fmt), " v%d=%%" PRIu64, i);
+			iopf_out_uint(s.o, NULL, fmt, (uint64_t)i * 10);
+		}
+		got = sink_take(&s);
+		n++;
+		if (strcmp(got, " v0=0 v1=10 v2=20") && bad++ < 5)
+			printf("# stack formats: got \"%s\"\n", got);
+		free(got);
+	}
+	iopf_out_text(s.o, "100%% %n%q|%");
+	got = sink_take(&s);
+	n++;
+	if (strcmp(got, "100% %n%q|%") && bad++ < 5)
+		printf("# not conversions: got \"%s\"\n", got);
+	free(got);
+#pragma GCC diagnostic pop
+	sink_close(&s);
+	is(bad, 0, "%d formats printed as printf prints them", n);
+}
+
+/* A caller that frees without flushing still gets its output (examples/sim-handler.c does). */
+static void test_free_writes(void)
+{
+	struct iopf_rec r = fault_rec();
+	char *buf = NULL;
+	size_t len = 0;
+	FILE *f = open_memstream(&buf, &len);
+	struct iopf_out *o = iopf_out_new(f, IOPF_OUT_TEXT);
+
+	iopf_print_rec(o, &r);
+	iopf_out_free(o);
+	fclose(f);
+	ok(buf && strstr(buf, " fault q1 dev 3 ") && buf[len - 1] == '\n', "iopf_out_free() writes the buffer");
+	free(buf);
+}
+
 static void test_write_error(void)
 {
 	FILE *f = fopen("/dev/full", "w");
@@ -448,6 +745,11 @@ int main(void)
 	test_reuse(IOPF_OUT_PRETTY);
 	test_reuse(IOPF_OUT_TEXT);
 	test_fuzz_json();
+	test_json_c_bytes();
+	test_terminal_controls();
+	test_meta_repeat();
+	test_printf_compat();
+	test_free_writes();
 	test_write_error();
 	return tap_done();
 }

@@ -5,6 +5,7 @@
  * over-read shows up under ASan.
  */
 #include <stdlib.h>
+#include <errno.h>
 #include <string.h>
 
 #include "iopf.h"
@@ -286,6 +287,37 @@ static void test_bad_str(void)
 	ok(iopf_bad_str(100) && iopf_bad_str(-1), "iopf_bad_str out of range");
 }
 
+/* The record type table: names both ways, and each type's minimum payload. */
+static void test_type_table(void)
+{
+	static const struct {
+		unsigned int type;
+		const char *name;
+		size_t min;
+	} t[] = { { 1, "fault", 40 }, { 2, "response", 8 }, { 3, "lost", 8 }, { 4, "meta", 0 } };
+	uint8_t buf[128];
+
+	for (size_t i = 0; i < ARRAY_SIZE(t); i++) {
+		struct iopf_rec r = { .type = (uint8_t)t[i].type };
+		size_t n = iopf_rec_encode(&r, buf, sizeof(buf));
+
+		ok(!strcmp(iopf_rec_type_name(t[i].type), t[i].name), "type %u is %s", t[i].type,
+		   t[i].name);
+		is(iopf_rec_type_parse(t[i].name), (int)t[i].type, "%s parses to %u", t[i].name,
+		   t[i].type);
+		is(n, IOPF_REC_HDR_LEN + t[i].min, "%s encodes %zu payload bytes", t[i].name, t[i].min);
+		if (t[i].min)
+			is(iopf_rec_decode(buf, n - 1, &r), IOPF_BAD_PAYLOAD,
+			   "%s one byte short: IOPF_BAD_PAYLOAD", t[i].name);
+		is(iopf_rec_decode(buf, n, &r), IOPF_BAD_NONE, "%s of %zu bytes decodes", t[i].name,
+		   t[i].min);
+	}
+	ok(!strcmp(iopf_rec_type_name(0), "unknown") && !strcmp(iopf_rec_type_name(8), "unknown") &&
+	   !strcmp(iopf_rec_type_name(255), "unknown"), "types 0, 8, 255 are unknown");
+	is(iopf_rec_type_parse("FAULT"), -EINVAL, "names are exact");
+	is(iopf_rec_type_parse(NULL), -EINVAL, "no name");
+}
+
 int main(void)
 {
 	test_cursor();
@@ -296,5 +328,6 @@ int main(void)
 	test_round_trip();
 	test_fuzz();
 	test_bad_str();
+	test_type_table();
 	return tap_done();
 }

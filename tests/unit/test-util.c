@@ -154,6 +154,81 @@ static void test_time(void)
 	ok(!strcmp(small, "2026-11-23") && small[11] == 'x', "time: truncated, terminated, in bounds");
 }
 
+/* Past 2038 and 2106, at the ends of the range, and against gmtime_r() for random seconds. */
+static void test_time_range(void)
+{
+	static const struct {
+		int64_t sec;
+		long ns;
+		const char *want;
+	} cases[] = {
+		{ 2147483647, 0, "2038-01-19T03:14:07.000000000Z" },
+		{ 2147483648LL, 0, "2038-01-19T03:14:08.000000000Z" },
+		{ 4102444800LL, 1, "2100-01-01T00:00:00.000000001Z" },
+		{ 4294967295LL, 0, "2106-02-07T06:28:15.000000000Z" },
+		{ 4294967296LL, 0, "2106-02-07T06:28:16.000000000Z" },
+		{ 951868800, 0, "2000-03-01T00:00:00.000000000Z" },
+		{ 4107542400LL, 0, "2100-03-01T00:00:00.000000000Z" },	/* 2100 is not a leap year */
+		{ 253402300799LL, 999999999, "9999-12-31T23:59:59.999999999Z" },
+		{ 253402300800LL, 0, "@253402300800.000000000" },
+		{ -62167219200LL, 0, "0000-01-01T00:00:00.000000000Z" },
+		{ -62167219201LL, 0, "@-62167219201.000000000" },
+		{ 0, 1500000000, "1970-01-01T00:00:01.500000000Z" },	/* ns carried */
+		{ 0, -1, "1969-12-31T23:59:59.999999999Z" },
+		{ INT64_MAX, 0, "@9223372036854775807.000000000" },
+	};
+	unsigned int seed = 11;
+	char buf[64], want[64];
+	int bad = 0;
+
+	for (size_t i = 0; i < ARRAY_SIZE(cases); i++) {
+		struct timespec ts = { (time_t)cases[i].sec, cases[i].ns };
+
+		iopf_format_time(&ts, buf, sizeof(buf));
+		ok(!strcmp(buf, cases[i].want), "time %lld.%ld: %s", (long long)cases[i].sec,
+		   cases[i].ns, buf);
+	}
+	for (int i = 0; i < 20000; i++) {
+		time_t t = (time_t)(((int64_t)rand_r(&seed) << 16 ^ rand_r(&seed)) % 253402300800LL);
+		struct timespec ts = { t, rand_r(&seed) % 1000000000 };
+		struct tm tm;
+
+		gmtime_r(&t, &tm);
+		strftime(want, sizeof(want), "%Y-%m-%dT%H:%M:%S", &tm);
+		snprintf(want + strlen(want), sizeof(want) - strlen(want), ".%09ldZ", ts.tv_nsec);
+		iopf_format_time(&ts, buf, sizeof(buf));
+		if (strcmp(buf, want) && bad++ < 3)
+			printf("# %lld: %s, gmtime says %s\n", (long long)t, buf, want);
+	}
+	is(bad, 0, "20000 random times up to 9999 as gmtime_r() has them");
+}
+
+/* The one duration format, and that the parser reads it back. */
+static void test_duration_format(void)
+{
+	static const struct {
+		uint64_t ns;
+		const char *want;
+	} cases[] = {
+		{ 0, "0ns" }, { 999, "999ns" }, { 1000, "1.000us" }, { 1234, "1.234us" },
+		{ 999999, "999.999us" }, { 1000000, "1.000ms" }, { 12500000, "12.500ms" },
+		{ 999999999, "999.999ms" }, { 1000000000, "1.000s" }, { 3000000000ull, "3.000s" },
+		{ 86400000000000ull, "86400.000s" }, { UINT64_MAX, "18446744073.709s" },
+	};
+	char buf[IOPF_DURATION_LEN], small[4];
+	uint64_t back;
+
+	for (size_t i = 0; i < ARRAY_SIZE(cases); i++) {
+		iopf_format_duration(cases[i].ns, buf, sizeof(buf));
+		ok(!strcmp(buf, cases[i].want), "duration %llu: %s", (unsigned long long)cases[i].ns, buf);
+		ok(!iopf_parse_duration(buf, &back) && back <= cases[i].ns &&
+		   cases[i].ns - back < (cases[i].ns >= 1000000000 ? 1000000u : 1000u),
+		   "duration %s parses back within the last digit", buf);
+	}
+	is(iopf_format_duration(1234, small, sizeof(small)), 7, "duration: full length returned");
+	ok(!strcmp(small, "1.2"), "duration: truncated and terminated");
+}
+
 static void test_clock(void)
 {
 	uint64_t a = iopf_now_ns(), b;
@@ -204,6 +279,8 @@ int main(void)
 	test_duration();
 	test_u64();
 	test_time();
+	test_time_range();
+	test_duration_format();
 	test_clock();
 	test_log();
 	return tap_done();
