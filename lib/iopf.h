@@ -40,7 +40,7 @@ _Static_assert(offsetof(struct iommu_hwpt_alloc, fault_id) == 40, "hwpt_alloc.fa
 
 #define IOPF_FAULT_SIZE	 ((size_t)sizeof(struct iommu_hwpt_pgfault))	   /* 40 */
 #define IOPF_RESP_SIZE	 ((size_t)sizeof(struct iommu_hwpt_page_response)) /* 8 */
-/* Kernel-internal flag some IOMMUs leak into records (KERNEL-FACTS 1.10). */
+/* Kernel-internal flag some IOMMUs leak into records (doc/kernel-notes.md §1). */
 #define IOPF_FLAG_RESPONSE_NEEDS_PASID (1u << 2)
 
 /* ------------------------------------------------------------------ */
@@ -58,7 +58,7 @@ void iopf_logf(const struct iopf_log *log, enum iopf_log_level level,
 	       const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 
 /* ------------------------------------------------------------------ */
-/* Capture records (SPEC.md section 4): 32-byte header, LE fields      */
+/* Capture records (iopftool-capture(5)): 32-byte header, LE fields   */
 /* ------------------------------------------------------------------ */
 #define IOPF_REC_MAGIC	 0x46504f49u /* "IOPF" as a little-endian u32 */
 #define IOPF_REC_VERSION 1
@@ -587,7 +587,7 @@ void iopf_grouper_counts(const struct iopf_grouper *gr, struct iopf_grouper_coun
 size_t iopf_grouper_open_records(const struct iopf_grouper *gr);
 
 /* ------------------------------------------------------------------ */
-/* The response checker (SPEC.md section 5)                            */
+/* The response checker (iopftool-replay(8), THE REPORT)              */
 /* ------------------------------------------------------------------ */
 enum iopf_verdict {
 	IOPF_OK = 0,
@@ -651,7 +651,7 @@ const struct iopf_hist *iopf_check_latency(const struct iopf_check *c);
 /* Fill rep->latency_ns (count, min, mean, percentiles, max) from h. */
 void iopf_report_latency(struct iopf_report *rep, const struct iopf_hist *h);
 
-/* Print a report (SPEC.md section 5) with its identifying strings. */
+/* Print a report (iopftool-replay(8), THE REPORT) with its identifying strings. */
 void iopf_print_report(struct iopf_out *o, const char *capture, const char *target,
 		       const char *handler, const struct iopf_report *rep);
 
@@ -751,6 +751,16 @@ void iopf_stats_result(const struct iopf_stats *st, struct iopf_stats_result *re
 void iopf_stats_print(struct iopf_out *o, struct iopf_stats *st);
 /* Print the check report (stats --check), handler "recorded". */
 void iopf_stats_print_check(struct iopf_out *o, struct iopf_stats *st);
+/**
+ * iopf_stats_svg() - the summary as a picture (iopf_svg_write())
+ * @st: the summary, after iopf_stats_end()
+ * @f: where to write the SVG
+ * @title: shown at its top
+ * @deadline_ns: drawn on the latency-over-time panel (0: none)
+ *
+ * Return: 0, or a negative errno when writing failed.
+ */
+int iopf_stats_svg(const struct iopf_stats *st, FILE *f, const char *title, uint64_t deadline_ns);
 
 /* ------------------------------------------------------------------ */
 /* Live sessions: read, answer, print, record, check (lib/session.c)   */
@@ -1064,7 +1074,7 @@ int iopf_gen_next(struct iopf_gen *g, struct iommu_hwpt_pgfault *recs, size_t ca
 struct iopf_target;
 
 /*
- * Open a queue by name (SPEC.md section 2).  On failure returns a
+ * Open a queue by name (iopftool(8), QUEUES).  On failure returns a
  * negative errno and in err a message saying what is missing and what
  * to do about it.
  */
@@ -1155,6 +1165,70 @@ void iopf_tap_feed(struct iopf_tap *t, const char *text);
  */
 int iopf_btf_member_offset(const char *path, const char *type, const char *member, uint32_t *bytes);
 int iopf_btf_enum_value(const char *path, const char *name, int64_t *value);
+
+/* ------------------------------------------------------------------ */
+/* Activity over time and SVG pictures (stats --svg)                   */
+/* ------------------------------------------------------------------ */
+#define IOPF_TL_BINS 256	/* intervals kept; they widen as a capture grows */
+#define IOPF_TL_DEVS 8		/* devices with a series of their own; the rest are "other" */
+
+/** struct iopf_tl_bin - one interval of a timeline */
+struct iopf_tl_bin {
+	uint64_t faults[IOPF_TL_DEVS + 1];	/* per device slot; [IOPF_TL_DEVS]: other devices */
+	uint64_t responses;			/* accepted responses with a latency */
+	uint64_t latency_sum, latency_max;	/* ns */
+};
+
+/** struct iopf_timeline_view - a timeline's bins, read only, valid until it changes */
+struct iopf_timeline_view {
+	uint64_t t0_ns, width_ns;	/* start (the first event's time stamp) and interval */
+	uint32_t nbins;
+	const struct iopf_tl_bin *bins;
+	uint32_t ndevs;			/* device slots in use */
+	const uint32_t *devs;		/* their dev_ids */
+	bool other;			/* some faults came from devices past IOPF_TL_DEVS */
+};
+
+struct iopf_timeline;
+
+/**
+ * iopf_timeline_new() - an empty timeline, a few KiB whatever it is fed
+ * @tl: set to the new timeline
+ *
+ * Return: 0, or -ENOMEM.
+ */
+int iopf_timeline_new(struct iopf_timeline **tl);
+/** iopf_timeline_free() - free a timeline (NULL is fine) */
+void iopf_timeline_free(struct iopf_timeline *tl);
+/**
+ * iopf_timeline_fault() - count one fault
+ * @tl: the timeline
+ * @t_ns: its time stamp (ns since the epoch: the capture's CLOCK_REALTIME)
+ * @dev_id: its device
+ */
+void iopf_timeline_fault(struct iopf_timeline *tl, uint64_t t_ns, uint32_t dev_id);
+/**
+ * iopf_timeline_response() - count one accepted response and its latency
+ * @tl: the timeline
+ * @t_ns: the response's time stamp
+ * @latency_ns: from the read that delivered its group
+ */
+void iopf_timeline_response(struct iopf_timeline *tl, uint64_t t_ns, uint64_t latency_ns);
+/** iopf_timeline_get() - the bins as they stand */
+void iopf_timeline_get(const struct iopf_timeline *tl, struct iopf_timeline_view *v);
+
+/**
+ * iopf_svg_write() - a standalone SVG picture for a ticket
+ * @f: where to write it
+ * @title: shown at the top (a capture's name)
+ * @latency: the response latency histogram, drawn on log2 buckets
+ * @tl: faults per interval per device, and latency over time
+ * @deadline_ns: drawn as a line on the latency-over-time panel; 0: none
+ *
+ * Return: 0, or a negative errno when writing failed.
+ */
+int iopf_svg_write(FILE *f, const char *title, const struct iopf_hist *latency,
+		   const struct iopf_timeline *tl, uint64_t deadline_ns);
 
 /* ------------------------------------------------------------------ */
 /* Small helpers shared by the tool                                    */

@@ -86,6 +86,7 @@ struct iopf_stats {
 	struct table devs, pasids, perms, codes, statuses;
 	uint64_t sizes[SIZE_BUCKETS];
 	struct iopf_hist *lat, *check_lat;
+	struct iopf_timeline *tl;	/* faults and latency over time, for --svg */
 	struct iopf_report rep;	/* summed over the captures */
 	char source[128];
 	bool source_mixed;
@@ -180,6 +181,7 @@ static void on_fault(struct iopf_stats *st, const struct iopf_rec *r, uint64_t r
 	bool pv = f->flags & IOMMU_PGFAULT_FLAGS_PASID_VALID;
 
 	st->faults++;
+	iopf_timeline_fault(st->tl, ts_ns(r), f->dev_id);
 	table_row(&st->devs, f->dev_id)->a++;
 	table_row(&st->pasids, pv ? f->pasid : UINT64_MAX)->a++;
 	table_row(&st->perms, f->perm)->a++;
@@ -195,8 +197,10 @@ static void on_response(struct iopf_stats *st, const struct iopf_rec *r, uint64_
 	st->responses++;
 	table_row(&st->codes, p->code)->a++;
 	table_row(&st->statuses, r->status)->a++;
-	if (r->status == 0)
+	if (r->status == 0) {
 		iopf_hist_add(st->lat, r->latency_ns);
+		iopf_timeline_response(st->tl, ts_ns(r), r->latency_ns);
+	}
 	iopf_check_response(st->chk, r->queue_id, p, r->status, ts_ns(r), NULL);
 	if (g && g->state == IOPF_GROUP_ANSWERED)
 		reuse_release(st, g);
@@ -268,7 +272,7 @@ int iopf_stats_new(struct iopf_stats **stp, const struct iopf_stats_cfg *cfg)
 	if (cfg)
 		st->cfg = *cfg;
 	st->qdev.limit = st->outst.limit = GROUP_LIMIT;
-	if (iopf_hist_new(&st->lat) || iopf_hist_new(&st->check_lat)) {
+	if (iopf_hist_new(&st->lat) || iopf_hist_new(&st->check_lat) || iopf_timeline_new(&st->tl)) {
 		iopf_stats_free(st);
 		return -ENOMEM;
 	}
@@ -297,6 +301,7 @@ void iopf_stats_free(struct iopf_stats *st)
 	free(st->capture_names);
 	iopf_hist_free(st->lat);
 	iopf_hist_free(st->check_lat);
+	iopf_timeline_free(st->tl);
 	free(st);
 }
 
@@ -353,6 +358,9 @@ void iopf_stats_add(struct iopf_stats *st, const struct iopf_rec *r, uint64_t re
 	case IOPF_REC_LOST: st->lost += r->u.lost; st->lost_records++; break;
 	case IOPF_REC_META: on_meta(st, r); break;
 	default:
+		/* The tap's records (iopftool-capture(5)) say nothing the FAULT and RESPONSE records don't. */
+		if (iopf_rec_type_info(r->type))
+			break;
 		st->unknown++;
 		if (offset == UINT64_MAX)	/* pcapng from a pipe */
 			iopf_logf(st->cfg.log, IOPF_LOG_WARN, "%s: record %" PRIu64 " (offset unknown)"
@@ -665,11 +673,28 @@ static void print_latency(struct iopf_out *o, const struct iopf_hist *h)
 	iopf_out_close_object(o, "\n");
 }
 
-/* Text: one bar per bucket between the first and the last non-empty one. */
+/* 1024-based like bpftrace: 0, 1, 512, 1K, 2K ... 1M ... */
+static const char *pow2_label(char buf[24], int shift)
+{
+	static const char suffix[] = " KMGTPE";
+	int k = shift / 10;
+
+	if (shift >= 64)
+		return "inf";
+	snprintf(buf, 24, "%llu%.*s", 1ull << (shift - 10 * k), k ? 1 : 0, &suffix[k]);
+	return buf;
+}
+
+/*
+ * The log2 histogram, one row per bucket between the first and the last
+ * non-empty one, in the style of bpftrace's hist(): "[lo, hi) count |@@@|",
+ * bounds in ns.  JSON: {"le_ns": upper bound, "count": n} per non-empty one.
+ */
 static void print_hist(struct iopf_out *o, const struct iopf_hist *h)
 {
 	uint64_t b[IOPF_HIST_LOG2_BUCKETS], peak = 0;
 	int lo = -1, hi = -1;
+	char l1[24], l2[24], range[56];
 
 	iopf_hist_log2(h, b);
 	for (int i = 0; i < IOPF_HIST_LOG2_BUCKETS; i++) {
@@ -679,21 +704,31 @@ static void print_hist(struct iopf_out *o, const struct iopf_hist *h)
 		hi = i;
 		peak = b[i] > peak ? b[i] : peak;
 	}
-	iopf_out_open_array(o, "latency_hist", "latency histogram:\n");
+	iopf_out_open_array(o, "latency_hist", "latency histogram (ns):\n");
 	for (int i = lo; lo >= 0 && i <= hi; i++) {
 		uint64_t le = i == 63 ? UINT64_MAX : (2ull << i) - 1;
 		int w = (int)((b[i] * BAR_WIDTH + peak - 1) / peak);
 
 		if (!b[i] && iopf_out_is_json(o))
 			continue;
+		if (i == 0)
+			snprintf(range, sizeof(range), "[0, 2)");
+		else
+			snprintf(range, sizeof(range), "[%s, %s)", pow2_label(l1, i), pow2_label(l2, i + 1));
 		iopf_out_open_object(o, NULL, NULL);
-		iopf_out_duration(o, "le_ns", "  <= %11s |", le);
-		iopf_out_text(o, "%-*.*s|", BAR_WIDTH, w,
-			      "########################################");
-		iopf_out_uint(o, "count", " %" PRIu64, b[i]);
+		iopf_out_text(o, "%-16s", range);
+		iopf_out_duration(o, "le_ns", NULL, le);
+		iopf_out_uint(o, "count", " %8" PRIu64, b[i]);
+		iopf_out_text(o, " |%-*.*s|", BAR_WIDTH, w,
+			      "@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@");
 		iopf_out_close_object(o, "\n");
 	}
 	iopf_out_close_array(o, NULL);
+}
+
+int iopf_stats_svg(const struct iopf_stats *st, FILE *f, const char *title, uint64_t deadline_ns)
+{
+	return iopf_svg_write(f, title, st->lat, st->tl, deadline_ns);
 }
 
 static const enum iopf_verdict violation_order[] = {

@@ -2,11 +2,11 @@
 /*
  * Targets around a fault fd that iopftool did not allocate itself:
  *   fd:N          a fault fd the tool was started with (or a socket obeying
- *                 the handler-fd contract of SPEC.md section 6)
+ *                 the handler-fd contract of iopftool-replay(8), THE HANDLER FD)
  *   pid:PID:FD    another process's fault fd, taken with pidfd_getfd(2)
  *   device:PATH   a VFIO cdev: bind it to a new iommufd context, allocate
  *                 the fault queue and a HWPT carrying it, attach
- *                 (KERNEL-FACTS.md section 1.11)
+ *                 (doc/kernel-notes.md §7)
  * None of them can inject faults: max_group is 0.
  */
 #include <errno.h>
@@ -105,7 +105,7 @@ static void check_fd_kind(struct iopf_target *t, int fd)
 			return;
 		if (!strncmp(link, "socket:", 7)) {
 			iopf_logf(&t->log, IOPF_LOG_INFO,
-				  "fd %d is a socket: assuming a handler-fd peer (SPEC.md section 6)", fd);
+				  "fd %d is a socket: assuming a handler-fd peer (iopftool-replay(8))", fd);
 			return;
 		}
 		iopf_logf(&t->log, IOPF_LOG_WARN,
@@ -383,7 +383,7 @@ static int attach_fault_queue(struct iopf_target *t, struct vdev *v, const char 
 	return 0;
 }
 
-/* Detach first (answers pending groups INVALID), then KERNEL-FACTS 1.11's order. */
+/* Detach first (answers pending groups INVALID), then the order of doc/kernel-notes.md §7. */
 static void vdev_teardown(struct iopf_target *t, struct vdev *v)
 {
 	struct vfio_detach dt = { .argsz = sizeof(dt) };

@@ -1,7 +1,7 @@
 #!/bin/sh
 # Rewrite tests/golden/*.out from tests/golden/TESTLIST with build/iopftool
 # (or $IOPFTOOL).  Review `git diff tests/golden` by eye: the outputs must
-# match SPEC.md section 5 exactly.  A test whose exit status differs from
+# match iopftool-read(8), iopftool-stats(8) and iopftool-replay(8) exactly.  A test whose exit status differs from
 # the TESTLIST is reported and its output still written.
 set -u
 cd "$(dirname "$0")/.."

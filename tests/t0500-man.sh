@@ -1,5 +1,5 @@
 #!/bin/sh
-# The man pages against the code (git t0450-txt-doc-vs-help.sh, STYLE.md
+# The man pages against the code (git t0450-txt-doc-vs-help.sh,
 # "Docs checked against the code"):
 #  - every verb that 'iopftool --help' lists has man/iopftool-VERB.8, and
 #    every page in man/ is a verb's, iopftool.8 or iopftool-capture.5;
@@ -7,7 +7,7 @@
 #    verb's page, and every long option the page's OPTIONS section
 #    documents exists in --usage (neither side drifts);
 #  - the global options appear in iopftool.8;
-#  - each verb page has the sections STYLE.md asks for;
+#  - each verb page has the sections a man page needs (bpftool's pages);
 #  - every page renders without warnings (mandoc -Tlint if installed,
 #    else groff -ww, which Debian's man-db brings in groff-base).
 . "$(dirname "$0")/lib.sh"

@@ -75,7 +75,7 @@ test_expect_success 'every JSON line parses and has seq, time, type' '
 	test $i -eq 50
 '
 
-test_expect_success 'JSON fault record: SPEC section 5 members' '
+test_expect_success 'JSON fault record: the members iopftool-read(8) lists' '
 	iopftool -j read "$CAPTURES/unknown-flags.pcap" >out &&
 	sed -n 3p out >f &&
 	test "$("$JG" f type)" = fault &&

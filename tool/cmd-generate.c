@@ -10,7 +10,7 @@
  * answers after an exponential latency by writing to the queue; the
  * RESPONSE record carries the queue's verdict (0 or EINVAL).  Answers
  * wait in a time-ordered heap, so groups overlap and cookies are reused
- * as the kernel would reuse them (KERNEL-FACTS 1.9).
+ * as the kernel would reuse them (doc/kernel-notes.md §5).
  *
  * Time stamps are a fixed start plus virtual time: the same options give
  * the same bytes.

@@ -5,7 +5,9 @@
  * The engine is libiopf's (lib/stats.c); this is options, progress and
  * exit codes.
  */
+#include <errno.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "tool.h"
 
@@ -16,16 +18,19 @@ struct stats_opts {
 	int nfiles;
 	bool check;
 	uint64_t deadline_ns;
+	const char *svg;
 };
 
 /* ------------------------------------------------------------------ */
 /* Options                                                             */
 /* ------------------------------------------------------------------ */
-enum { OPT_CHECK = 0x100, OPT_DEADLINE };
+enum { OPT_CHECK = 0x100, OPT_DEADLINE, OPT_SVG };
 
 static const struct argp_option stats_options[] = {
 	{ "check", OPT_CHECK, NULL, 0, "print the replay report of the recorded responses; exit 1 on violations", 0 },
 	{ "deadline", OPT_DEADLINE, "DUR", 0, "a response later than DUR after its group's delivery is late", 0 },
+	{ "svg", OPT_SVG, "FILE", 0, "also draw the latency histogram, faults over time per device and "
+	  "latency over time (with the --deadline line) as a standalone SVG", 0 },
 	{ 0 }
 };
 
@@ -36,6 +41,7 @@ static error_t parse_stats(int key, char *arg, struct argp_state *state)
 	switch (key) {
 	case OPT_CHECK: o->check = true; return 0;
 	case OPT_DEADLINE: o->deadline_ns = arg_duration(state, "--deadline", arg); return 0;
+	case OPT_SVG: o->svg = arg; return 0;
 	case ARGP_KEY_ARG:
 		if (o->nfiles >= MAX_FILES)
 			argp_error(state, "too many captures (at most %d)", MAX_FILES);
@@ -70,6 +76,31 @@ static void on_progress(void *ctx, const char *path, uint64_t records, uint64_t 
 	progress_file("stats", path, records, pos, size);
 }
 
+/* --svg FILE: titled with the captures' names; a write error is exit 2. */
+static int write_svg(const struct iopf_stats *st, const struct stats_opts *o)
+{
+	char title[256];
+	size_t n = 0;
+	FILE *f = fopen(o->svg, "we");
+	int rc;
+
+	if (!f) {
+		p_err("%s: %m", o->svg);
+		return -1;
+	}
+	title[0] = 0;
+	for (int i = 0; i < o->nfiles && n < sizeof(title); i++)
+		n += (size_t)snprintf(title + n, sizeof(title) - n, "%s%s", i ? ", " : "", o->files[i]);
+	rc = iopf_stats_svg(st, f, title, o->deadline_ns);
+	if (fclose(f) && !rc)
+		rc = -errno;
+	if (rc) {
+		p_err("%s: write error: %s", o->svg, strerror(-rc));
+		return -1;
+	}
+	return 0;
+}
+
 int cmd_stats(int argc, char **argv)
 {
 	struct stats_opts o = { 0 };
@@ -94,6 +125,8 @@ int cmd_stats(int argc, char **argv)
 		iopf_stats_print_check(out_stdout(), st);
 	else
 		iopf_stats_print(out_stdout(), st);
+	if (o.svg && write_svg(st, &o))
+		status = EXIT_ERROR;
 	iopf_stats_result(st, &res);
 	if (o.check && status == EXIT_OK && !res.check.ok)
 		status = EXIT_VIOLATIONS;

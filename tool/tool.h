@@ -9,7 +9,7 @@
 
 #include "iopf.h"
 
-/* Exit status: SPEC.md section 3, documented in iopftool(8). */
+/* Exit status: iopftool(8), EXIT STATUS. */
 enum exit_code {
 	EXIT_OK = 0,		/* success; replay/stats --check: every response correct */
 	EXIT_VIOLATIONS = 1,	/* the checker found violations */

@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: MIT
-/* The response checker: each SPEC.md section 5 class, then a random run against a reference. */
+/* The response checker: each class of iopftool-replay(8) THE REPORT, then a random run against a reference. */
 #include <stdlib.h>
 #include <string.h>
 
@@ -256,7 +256,7 @@ static void test_names(void)
 
 /*
  * Random run: a reference model of two kernel queues (lowest free
- * cookie >= 1, KERNEL-FACTS 1.9) with plain arrays and linear scans,
+ * cookie >= 1, doc/kernel-notes.md §5) with plain arrays and linear scans,
  * a handler that answers right, twice, with the grpid, a bad code or a
  * random cookie; the checker must agree with the reference on every
  * response and the totals must add up.

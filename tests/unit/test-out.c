@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: MIT
-/* The text/JSON output path and the record printer against SPEC.md section 5. */
+/* The text/JSON output path and the record printer against the JSON and text records of iopftool-read(8). */
 #define _GNU_SOURCE
 #include <errno.h>
 #include <inttypes.h>
