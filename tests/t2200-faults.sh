@@ -115,7 +115,7 @@ test_expect_success 'generate --devs 0: usage error, nothing written' '
 test_expect_success 'generate: a write error or SIGINT leaves no file behind (and no device removed)' '
 	test_expect_code 2 "$IOPFTOOL" generate -w /dev/full --groups 10 2>err &&
 	test -c /dev/full && grep "write error" err || exit 1
-	"$IOPFTOOL" generate -w long.pcap --groups 100000000000 2>err &
+	timeout "$T" "$IOPFTOOL" generate -w long.pcap --groups 100000000000 2>err &
 	pid=$! && test_wait_for 10 test -s long.pcap && kill -INT $pid &&
 	{ wait $pid; echo $? >rc; } && test "$(cat rc)" = 2 &&
 	! test -e long.pcap && grep "interrupted" err
