@@ -14,9 +14,8 @@
  * sign-extended, so 2100 came out as 1963; both paths fix that.
  *
  * The writer produces nanosecond pcap (magic 0xa1b23c4d in host order),
- * snaplen 65535.  It owns its FILE so that every write error, including
- * the one fclose() reports, reaches the caller: pcap_dump_close() would
- * throw that away.
+ * snaplen 65535, by itself (not pcap_dump()): whole records only, one
+ * write() per batch, and every write error reaches the caller.
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -47,6 +46,9 @@ struct iopf_reader {
 	bool classic;		/* classic pcap, not pcapng */
 	bool eof;
 	int fatal;		/* sticky fatal error, 0 if none */
+	bool finished;		/* a META record with end=1 was read */
+	bool torn;		/* the end was a torn last record (rd->err says which) */
+	uint64_t size;		/* of a regular file, else 0 */
 	bool seekable;		/* ftell() works: a file, not a pipe */
 	uint64_t recno;		/* of the last record returned, from 1 */
 	uint64_t offset;	/* of that record (pcapng: where reading it began) */
@@ -262,6 +264,12 @@ int iopf_reader_open(struct iopf_reader **rdp, const char *path, char *err, size
 		return rc;
 	}
 	base = lseek(rd->fd, 0, SEEK_CUR);
+	{
+		struct stat st;
+
+		if (!fstat(rd->fd, &st) && S_ISREG(st.st_mode))
+			rd->size = (uint64_t)st.st_size;
+	}
 	rc = fill(rd, PCAP_FILE_HDR_LEN);
 	if (rc < 0) {
 		snprintf(err, errlen, "%s: %s", shown, strerror(-rc));
@@ -396,15 +404,60 @@ static int reader_bad(struct iopf_reader *rd, enum iopf_bad why, const uint8_t *
 	return -EBADMSG;
 }
 
-/* pcap_next_ex() failed: a truncated or corrupt file.  Sticky. */
+/*
+ * The file ends inside the record at rd->next.  In a capture never
+ * finished (no META end=1) that is where its writer was killed: the end,
+ * 0, with iopf_reader_torn() saying so.  After META end=1 it is damage:
+ * a sticky fatal error.  rd->recno already counts the torn record.
+ */
+static int reader_truncated(struct iopf_reader *rd, const char *what)
+{
+	if (rd->finished) {
+		reader_msg(rd, "%s", what);
+		rd->fatal = -EPROTO;
+		return rd->fatal;
+	}
+	reader_msg(rd, "torn last record (%s): the capture was not finished (no META end=1), "
+		   "its writer was probably killed; taken as the end", what);
+	rd->recno--;	/* not a record */
+	rd->torn = true;
+	rd->eof = true;
+	return 0;
+}
+
+/*
+ * pcap_next_ex() failed: a truncated or corrupt file.  Sticky.  A short
+ * read of the last record ("truncated dump file" in libpcap's sf-pcap.c
+ * and sf-pcapng.c) is a torn record: reader_truncated().
+ */
 static int reader_fail(struct iopf_reader *rd)
 {
+	const char *e = pcap_geterr(rd->pcap);
+
 	rd->recno++;
 	rd->offset = rd->next;
 	rd->end = NO_OFFSET;
-	reader_msg(rd, "%s", pcap_geterr(rd->pcap));
+	if (strstr(e, "truncated"))
+		return reader_truncated(rd, e);
+	reader_msg(rd, "%s", e);
 	rd->fatal = -EPROTO;
 	return rd->fatal;
+}
+
+/* A META record's "end=1" line (iopftool-capture(5)): the capture was finished. */
+static bool meta_is_end(const struct iopf_rec *r)
+{
+	const char *p = (const char *)r->payload, *e = p + r->payload_len;
+
+	while (p < e) {
+		const char *nl = memchr(p, '\n', (size_t)(e - p));
+		size_t n = (size_t)((nl ? nl : e) - p);
+
+		if (n == 5 && !memcmp(p, "end=1", 5))
+			return true;
+		p += n + 1;
+	}
+	return false;
 }
 
 /* A fatal error of the classic reader, for the record that starts at rd->next. */
@@ -446,9 +499,13 @@ static int classic_next(struct iopf_reader *rd, struct iopf_rec *r)
 	rd->offset = rd->next;
 	if (rc < 0)
 		return classic_fail(rd, rc, "read error: %s", strerror(-rc));
-	if (avail < PCAP_REC_HDR_LEN)
-		return classic_fail(rd, -EPROTO, "truncated capture: the record header has %zu of "
-				    "its %d bytes", avail, PCAP_REC_HDR_LEN);
+	if (avail < PCAP_REC_HDR_LEN) {
+		char what[128];
+
+		snprintf(what, sizeof(what), "truncated capture: the record header has %zu of "
+			 "its %d bytes", avail, PCAP_REC_HDR_LEN);
+		return reader_truncated(rd, what);
+	}
 	h = rd->buf + rd->pos;
 	caplen = u32_at(rd, h + 8);
 	if (caplen > PCAP_MAX_CAPLEN)
@@ -458,9 +515,13 @@ static int classic_next(struct iopf_reader *rd, struct iopf_rec *r)
 	avail = rd->len - rd->pos;
 	if (rc < 0)
 		return classic_fail(rd, rc, "read error: %s", strerror(-rc));
-	if (avail < PCAP_REC_HDR_LEN + (size_t)caplen)
-		return classic_fail(rd, -EPROTO, "truncated capture: a %" PRIu32 "-byte record has "
-				    "%zu bytes", caplen, avail - PCAP_REC_HDR_LEN);
+	if (avail < PCAP_REC_HDR_LEN + (size_t)caplen) {
+		char what[128];
+
+		snprintf(what, sizeof(what), "truncated capture: a %" PRIu32 "-byte record has "
+			 "%zu bytes", caplen, avail - PCAP_REC_HDR_LEN);
+		return reader_truncated(rd, what);
+	}
 	h = rd->buf + rd->pos;	/* fill() may have moved it */
 	sec = u32_at(rd, h);
 	frac = u32_at(rd, h + 4);
@@ -474,6 +535,8 @@ static int classic_next(struct iopf_reader *rd, struct iopf_rec *r)
 	if (why != IOPF_BAD_NONE)
 		return reader_bad(rd, why, h + PCAP_REC_HDR_LEN,
 				  caplen < rd->snaplen ? caplen : rd->snaplen);
+	if (r->type == IOPF_REC_META && meta_is_end(r))
+		rd->finished = true;
 	return 1;
 }
 
@@ -505,12 +568,26 @@ int iopf_reader_next(struct iopf_reader *rd, struct iopf_rec *r)
 	why = iopf_rec_decode(data, h->caplen, r);
 	if (why != IOPF_BAD_NONE)
 		return reader_bad(rd, why, data, h->caplen);
+	if (r->type == IOPF_REC_META && meta_is_end(r))
+		rd->finished = true;
 	return 1;
 }
 
 const char *iopf_reader_error(const struct iopf_reader *rd)
 {
 	return rd->err;
+}
+
+const char *iopf_reader_torn(const struct iopf_reader *rd)
+{
+	return rd->torn ? rd->err : NULL;
+}
+
+/* No system call: where the next record starts, as the reader keeps it. */
+void iopf_reader_position(const struct iopf_reader *rd, uint64_t *pos, uint64_t *size)
+{
+	*pos = rd->next == NO_OFFSET ? 0 : rd->next;
+	*size = rd->size;
 }
 
 uint64_t iopf_reader_recno(const struct iopf_reader *rd)
@@ -537,59 +614,67 @@ const char *iopf_reader_path(const struct iopf_reader *rd)
 /* ------------------------------------------------------------------ */
 
 #define WRITER_BUFSIZE (256 * 1024)
+#define PCAP_NSEC_MAGIC 0xa1b23c4du	/* nanosecond pcap, written in host order */
 
+/*
+ * The writer keeps its own buffer of whole records and hands it to the
+ * kernel with one write() per batch, never stdio, whose buffer may end in
+ * the middle of a record: a capture cut by SIGKILL or a crash (after the
+ * once-a-second flush of record and monitor) then ends on a record
+ * boundary, and readers see every record that reached the file.
+ */
 struct iopf_writer {
-	pcap_t *dead;
-	pcap_dumper_t *dumper;	/* libpcap's view of fp */
-	FILE *fp;		/* ours: we fclose() it and check the result */
-	char *vbuf;		/* stdio buffer: writes in 256 KiB batches */
+	int fd;
+	uint8_t *buf;		/* whole records not written yet */
+	size_t len;
 	uint64_t count;		/* records written, and the next seq */
 	int err;		/* first write error, sticky */
-	uint8_t buf[IOPF_SNAPLEN];	/* one encoded record, reused */
+	uint8_t rec[IOPF_SNAPLEN];	/* one encoded record, reused */
 };
 
 /* "-" is a dup of stdout, so closing the capture leaves stdout alone. */
-static FILE *open_output(const char *path)
+static int open_output(const char *path)
 {
-	FILE *fp;
-	int fd;
-
 	if (strcmp(path, "-"))
-		return fopen(path, "wb");
+		return open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0666);
 	fflush(stdout);
-	fd = dup(STDOUT_FILENO);
-	if (fd < 0)
-		return NULL;
-	fp = fdopen(fd, "wb");
-	if (!fp)
-		close(fd);
-	return fp;
+	return fcntl(STDOUT_FILENO, F_DUPFD_CLOEXEC, 0);
 }
 
-static int writer_start(struct iopf_writer *w, int linktype, const char *path,
-			char *err, size_t errlen)
+/* Write the buffer: one write() unless the kernel takes less (a full disk, a pipe). */
+static int writer_push(struct iopf_writer *w)
 {
-	w->vbuf = malloc(WRITER_BUFSIZE);
-	if (w->vbuf)
-		setvbuf(w->fp, w->vbuf, _IOFBF, WRITER_BUFSIZE);
-	w->dead = pcap_open_dead_with_tstamp_precision(linktype, IOPF_SNAPLEN,
-						       PCAP_TSTAMP_PRECISION_NANO);
-	if (!w->dead) {
-		snprintf(err, errlen, "%s: out of memory", path);
-		return -ENOMEM;
+	size_t off = 0;
+
+	while (!w->err && off < w->len) {
+		ssize_t n = write(w->fd, w->buf + off, w->len - off);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			w->err = n < 0 ? -errno : -EIO;
+		else
+			off += (size_t)n;
 	}
-	w->dumper = pcap_dump_fopen(w->dead, w->fp);
-	if (!w->dumper) {
-		snprintf(err, errlen, "%s: %s", path, pcap_geterr(w->dead));
-		return -EIO;
-	}
-	return 0;
+	w->len = 0;
+	return w->err;
+}
+
+static void put_u32(uint8_t *p, uint32_t v)
+{
+	memcpy(p, &v, 4);
+}
+
+static void put_u16(uint8_t *p, uint16_t v)
+{
+	memcpy(p, &v, 2);
 }
 
 int iopf_writer_open(struct iopf_writer **wp, const char *path, int linktype,
 		     char *err, size_t errlen)
 {
 	struct iopf_writer *w;
+	uint8_t *h;
 	int rc;
 
 	*wp = NULL;
@@ -599,56 +684,54 @@ int iopf_writer_open(struct iopf_writer **wp, const char *path, int linktype,
 		return -EINVAL;
 	}
 	w = calloc(1, sizeof(*w));
-	if (!w) {
+	if (!w || !(w->buf = malloc(WRITER_BUFSIZE))) {
+		free(w);
 		snprintf(err, errlen, "%s: out of memory", path);
 		return -ENOMEM;
 	}
-	w->fp = open_output(path);
-	if (!w->fp) {
-		char shown[1024];
-
+	w->fd = open_output(path);
+	if (w->fd < 0) {
 		rc = -errno;
-		iopf_escape(path, shown, sizeof(shown));
-		snprintf(err, errlen, "cannot create %s: %s", shown, strerror(-rc));
+		snprintf(err, errlen, "cannot create %s: %s", path, strerror(-rc));
+		free(w->buf);
 		free(w);
 		return rc;
 	}
-	rc = writer_start(w, linktype, path, err, errlen);
-	if (rc < 0) {
-		iopf_writer_close(w);
-		return rc;
-	}
+	/* The classic pcap file header (iopftool-capture(5)). */
+	h = w->buf;
+	put_u32(h, PCAP_NSEC_MAGIC);
+	put_u16(h + 4, 2);		/* version 2.4 */
+	put_u16(h + 6, 4);
+	put_u32(h + 8, 0);		/* thiszone */
+	put_u32(h + 12, 0);		/* sigfigs */
+	put_u32(h + 16, IOPF_SNAPLEN);
+	put_u32(h + 20, (uint32_t)linktype);
+	w->len = PCAP_FILE_HDR_LEN;
 	*wp = w;
 	return 0;
 }
 
-/* Latch the first stream error with the errno of the write that failed. */
-static int writer_check(struct iopf_writer *w, int saved_errno)
-{
-	if (!w->err && ferror(w->fp))
-		w->err = saved_errno > 0 ? -saved_errno : -EIO;
-	return w->err;
-}
-
 int iopf_writer_put(struct iopf_writer *w, struct iopf_rec *r)
 {
-	struct pcap_pkthdr h;
 	size_t n;
+	uint8_t *h;
 
 	if (w->err)
 		return w->err;
 	r->seq = w->count;
-	n = iopf_rec_encode(r, w->buf, sizeof(w->buf));
+	n = iopf_rec_encode(r, w->rec, sizeof(w->rec));
 	if (!n)
 		return -EMSGSIZE;
-	h.ts.tv_sec = r->ts.tv_sec;
-	h.ts.tv_usec = r->ts.tv_nsec;	/* nanoseconds in a PRECISION_NANO dump */
-	h.caplen = (bpf_u_int32)n;
-	h.len = (bpf_u_int32)n;
-	errno = 0;
-	pcap_dump((u_char *)w->dumper, &h, w->buf);
-	if (writer_check(w, errno))
+	if (w->len + PCAP_REC_HDR_LEN + n > WRITER_BUFSIZE && writer_push(w))
 		return w->err;
+	h = w->buf + w->len;
+	/* ts_sec is unsigned 32-bit in the file: good until 2106 */
+	put_u32(h, (uint32_t)r->ts.tv_sec);
+	put_u32(h + 4, (uint32_t)r->ts.tv_nsec);
+	put_u32(h + 8, (uint32_t)n);
+	put_u32(h + 12, (uint32_t)n);
+	memcpy(h + PCAP_REC_HDR_LEN, w->rec, n);
+	w->len += PCAP_REC_HDR_LEN + n;
 	w->count++;
 	return 0;
 }
@@ -694,30 +777,19 @@ int iopf_writer_meta_end(struct iopf_writer *w, const struct timespec *ts, uint6
 
 int iopf_writer_flush(struct iopf_writer *w)
 {
-	if (w->err)
-		return w->err;
-	errno = 0;
-	if (pcap_dump_flush(w->dumper) < 0)
-		w->err = errno > 0 ? -errno : -EIO;
-	return writer_check(w, errno);
+	return writer_push(w);
 }
 
 int iopf_writer_close(struct iopf_writer *w)
 {
-	int rc = 0;
+	int rc;
 
 	if (!w)
 		return 0;
-	if (w->dumper)
-		rc = iopf_writer_flush(w);
-	else
-		rc = w->err;
-	/* the dumper is fp itself in libpcap: fclose() instead of pcap_dump_close() */
-	if (w->fp && fclose(w->fp) && !rc)
+	rc = writer_push(w);
+	if (close(w->fd) && !rc && errno != EINTR)
 		rc = -errno;
-	if (w->dead)
-		pcap_close(w->dead);
-	free(w->vbuf);
+	free(w->buf);
 	free(w);
 	return rc;
 }

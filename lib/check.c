@@ -321,6 +321,7 @@ static const char *const bug_names[IOPF_BUG_COUNT] = {
 	[IOPF_BUG_NONE] = "none", [IOPF_BUG_ECHO_GRPID] = "echo-grpid",
 	[IOPF_BUG_DUPLICATE] = "duplicate", [IOPF_BUG_DROP] = "drop",
 	[IOPF_BUG_BAD_CODE] = "bad-code", [IOPF_BUG_DELAY] = "delay",
+	[IOPF_BUG_ZERO_COOKIE] = "zero-cookie",
 };
 
 const char *iopf_bug_name(enum iopf_bug bug)

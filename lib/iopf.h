@@ -149,9 +149,23 @@ int iopf_reader_open(struct iopf_reader **rd, const char *path, char *err, size_
  * 0 at the end, -EBADMSG for a record that could not be decoded (the
  * reader can go on), other negative errno for a fatal error (truncated
  * or corrupt file).  After an error iopf_reader_error() says what.
+ * A torn last record in a capture without META end=1 (its writer was
+ * killed) is the end, not an error: 0, and iopf_reader_torn() says so.
  */
 int iopf_reader_next(struct iopf_reader *rd, struct iopf_rec *r);
 const char *iopf_reader_error(const struct iopf_reader *rd);
+/*
+ * The warning read and stats give for the first record of a file that
+ * carries cookie 0 (a fault or a response): iopftool(8) "Kernel facts".
+ */
+#define IOPF_COOKIE0_WARNING "carries cookie 0: on the 6.12.117 and 7.3.4 kernels a response " \
+	"with cookie 0 written while groups are outstanding fails with EINVAL and from then " \
+	"on the queue hands out cookie 0 (iopftool(8) \"Kernel facts\"); further records " \
+	"with cookie 0 in this file are not reported"
+/* After the end: a message naming the torn last record, or NULL. */
+const char *iopf_reader_torn(const struct iopf_reader *rd);
+/* Bytes read so far and the file's size (0 when unknown: a pipe). */
+void iopf_reader_position(const struct iopf_reader *rd, uint64_t *pos, uint64_t *size);
 uint64_t iopf_reader_recno(const struct iopf_reader *rd);  /* pcap record number, from 1 */
 uint64_t iopf_reader_offset(const struct iopf_reader *rd); /* byte offset of that record */
 int iopf_reader_linktype(const struct iopf_reader *rd);
@@ -642,6 +656,7 @@ struct iopf_report {
 	const uint32_t *dev_capture, *dev_live;
 	size_t ndevs;
 	bool ok;
+	bool interrupted;		/* replay: stopped early (SIGINT/SIGTERM); ok is then false */
 };
 
 struct iopf_check;
@@ -682,9 +697,10 @@ enum iopf_bug {
 	IOPF_BUG_DROP,		/* never answers: unanswered */
 	IOPF_BUG_BAD_CODE,	/* answers with code 2: bad_code */
 	IOPF_BUG_DELAY,		/* answers late: late, with --deadline */
+	IOPF_BUG_ZERO_COOKIE,	/* handle only: cookie 0 first (doc/kernel-notes.md §9.2), then right */
 	IOPF_BUG_COUNT
 };
-#define IOPF_BUG_LIST "echo-grpid, duplicate, drop, bad-code, delay"
+#define IOPF_BUG_LIST "echo-grpid, duplicate, drop, bad-code, delay"	/* zero-cookie: handle only */
 /* "echo-grpid", ...; "none" for IOPF_BUG_NONE and unknown values. */
 const char *iopf_bug_name(enum iopf_bug bug);
 /* The mode of a name in IOPF_BUG_LIST, or -EINVAL. */
@@ -707,13 +723,16 @@ struct iopf_stats;
  * @deadline_ns: the checker's deadline (0: none)
  * @log: warnings and errors (unknown record types, undecodable records,
  *	the group rule's warnings); NULL: none
- * @progress: called after each record iopf_stats_file() reads (may be NULL)
+ * @progress: called after each record iopf_stats_file() reads, with the
+ *	bytes read so far and the file's size (0 when unknown: a pipe) (may
+ *	be NULL)
  * @ctx: for @progress
  */
 struct iopf_stats_cfg {
 	uint64_t deadline_ns;
 	const struct iopf_log *log;
-	void (*progress)(void *ctx, const char *path, uint64_t records);
+	void (*progress)(void *ctx, const char *path, uint64_t records, uint64_t pos,
+			 uint64_t size);
 	void *ctx;
 };
 
@@ -1011,7 +1030,8 @@ typedef int (*iopf_replay_handler_fn)(void *ctx, const struct iopf_group *g,
  * @stop: stop (between records, or while waiting) once *@stop is non-zero;
  *	the caller sets it, e.g. from a signal handler (NULL: never)
  * @progress: called after each capture record with the groups injected
- *	so far (may be NULL)
+ *	so far, the capture's bytes read and its size (0 when unknown: a
+ *	pipe) (may be NULL)
  * @progress_ctx: for @progress
  * @handler: see enum iopf_replay_handler
  * @fn: IOPF_REPLAY_CALLBACK: the handler
@@ -1030,7 +1050,7 @@ struct iopf_replay_cfg {
 	uint64_t loops;
 	uint64_t timeout_ns, deadline_ns, settle_ns, max_gap_ns;
 	volatile int *stop;
-	void (*progress)(void *ctx, uint64_t injected);
+	void (*progress)(void *ctx, uint64_t injected, uint64_t pos, uint64_t size);
 	void *progress_ctx;
 	enum iopf_replay_handler handler;
 	iopf_replay_handler_fn fn;

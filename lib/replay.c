@@ -63,6 +63,14 @@ struct iopf_replay {
 	size_t fifo_head, fifo_tail, fifo_cap;
 };
 
+/* now + d, saturated: --timeout 18446744073s must not wrap into the past. */
+static uint64_t after(uint64_t d)
+{
+	uint64_t now = iopf_now_ns();
+
+	return d > UINT64_MAX - now ? UINT64_MAX : now + d;
+}
+
 static bool stopped(const struct iopf_replay *rp)
 {
 	return rp->cfg.stop && *rp->cfg.stop;
@@ -484,9 +492,15 @@ static int play_capture(struct iopf_replay *rp)
 			rc = answer_recorded(rp, &r, g) ?: service(rp);
 		if (rc)
 			break;
-		if (rp->cfg.progress)
-			rp->cfg.progress(rp->cfg.progress_ctx, rp->injected);
+		if (rp->cfg.progress) {
+			uint64_t pos, size;
+
+			iopf_reader_position(rd, &pos, &size);
+			rp->cfg.progress(rp->cfg.progress_ctx, rp->injected, pos, size);
+		}
 	}
+	if (rc == 0 && iopf_reader_torn(rd))
+		iopf_logf(rp->cfg.log, IOPF_LOG_WARN, "%s: %s", rp->capture, iopf_reader_torn(rd));
 	if (rc >= 0 && !stopped(rp))
 		iopf_grouper_end(rp->grouper);	/* incomplete groups: warned about, not injected */
 	iopf_reader_free(rd);
@@ -593,13 +607,13 @@ void iopf_replay_free(struct iopf_replay *rp)
 static int finish_peer(struct iopf_replay *rp)
 {
 	struct iopf_peer_counts pc;
-	int rc = pump(rp, iopf_now_ns() + rp->cfg.timeout_ns, true);
+	int rc = pump(rp, after(rp->cfg.timeout_ns), true);
 
 	if (!rc && !rp->n.outstanding)	/* stragglers (duplicates) get a moment */
-		rc = pump(rp, iopf_now_ns() + rp->cfg.timeout_ns / 20, false);
+		rc = pump(rp, after(rp->cfg.timeout_ns / 20), false);
 	iopf_peer_shutdown(rp->peer);
 	if (!rc)
-		rc = pump(rp, iopf_now_ns() + PEER_CLOSE_NS, true);
+		rc = pump(rp, after(PEER_CLOSE_NS), true);
 	iopf_peer_counts(rp->peer, &pc);
 	iopf_logf(rp->cfg.log, IOPF_LOG_DEBUG, "handler: %llu groups sent in %llu reads of the "
 		  "queue, at most %llu bytes waiting for its socket", (unsigned long long)pc.sent,
@@ -619,6 +633,10 @@ static void fill_report(struct iopf_replay *rp, struct iopf_report *rep)
 	rep->dev_capture = rp->dev_cap;
 	rep->dev_live = rp->dev_live;
 	rep->ndevs = rp->ndevs;
+	if (stopped(rp)) {	/* what ran was checked, but the capture was not played out */
+		rep->interrupted = true;
+		rep->ok = false;
+	}
 	if (rp->split)
 		iopf_logf(rp->cfg.log, IOPF_LOG_WARN, "%llu multi-record groups were injected split "
 			  "into single-record groups: %s makes only single-record groups",
@@ -632,7 +650,7 @@ int iopf_replay_run(struct iopf_replay *rp, const char *capture, struct iopf_rep
 	memset(rep, 0, sizeof(*rep));
 	rp->capture = capture;
 	if (rp->peer && rp->cfg.settle_ns)	/* a handler needs a moment to start */
-		rc = pump(rp, iopf_now_ns() + rp->cfg.settle_ns, false);
+		rc = pump(rp, after(rp->cfg.settle_ns), false);
 	for (uint64_t i = 0; !rc && i < rp->cfg.loops && !stopped(rp); i++)
 		rc = play_capture(rp);
 	rc2 = rp->peer ? finish_peer(rp) : service(rp);

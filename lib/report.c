@@ -34,7 +34,9 @@ static void report_counts(struct iopf_out *o, const struct iopf_report *rep)
 	iopf_out_uint(o, "faults", "  faults %" PRIu64, rep->faults);
 	iopf_out_uint(o, "responses", "  responses %" PRIu64, rep->responses);
 	iopf_out_bool(o, "ok", NULL, rep->ok);
-	iopf_out_str(o, NULL, "  %s", rep->ok ? "ok" : "FAILED");
+	if (rep->interrupted)	/* the key only then: stats --check never has it */
+		iopf_out_bool(o, "interrupted", NULL, true);
+	iopf_out_str(o, NULL, "  %s", rep->interrupted ? "interrupted" : rep->ok ? "ok" : "FAILED");
 }
 
 /* The violation counters in the order of the JSON object. */

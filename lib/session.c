@@ -14,6 +14,7 @@
  *    and the rest was not looked at.
  */
 #include <errno.h>
+#include <inttypes.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -35,7 +36,20 @@ struct iopf_session {
 	struct iommu_hwpt_page_response *batch;	/* responses to write in one go */
 	size_t nbatch, batch_cap;
 	struct iopf_session_counts n;
+	bool cookie0_out;		/* a group with cookie 0 was read and not answered */
+	bool warned_write0, warned_read0;
 };
+
+/*
+ * Cookie 0 (doc/kernel-notes.md section 9.2, iopftool(8) "Kernel facts"): in
+ * the 6.12.117 and 7.3.4 kernels
+ * (drivers/iommu/iommufd/fault.c: iommufd_fault_fops_write()), a response
+ * with cookie 0 and a valid code written while any group is outstanding
+ * fails with EINVAL but erases the placeholder at index 0 of the cookie
+ * xarray; from then on the queue hands out cookie 0.
+ */
+#define COOKIE0_KERNELS "the 6.12.117 and 7.3.4 kernels"
+
 
 int iopf_session_new(struct iopf_session **sp, struct iopf_target *t,
 		     const struct iopf_session_cfg *cfg)
@@ -147,6 +161,17 @@ static int on_split(void *ctx, struct iopf_group *g)
 		r.u.fault = g->recs[i];
 		emit(sc->s, &r);
 	}
+	if (g->cookie == 0) {
+		sc->s->cookie0_out = true;
+		if (!sc->s->warned_read0) {
+			sc->s->warned_read0 = true;
+			iopf_logf(sc->s->cfg.log, IOPF_LOG_WARN, "%s: the queue handed out cookie 0: "
+				  "a response with cookie 0 written while groups were outstanding "
+				  "has poisoned it (a bug of %s, see iopftool(8) \"Kernel facts\"); "
+				  "a handler that takes cookie 0 for \"none\" never answers these groups",
+				  iopf_target_name(sc->s->target), COOKIE0_KERNELS);
+		}
+	}
 	iopf_check_group(sc->s->check, g, g->last_ns);
 	if (sc->fn) {
 		int rc = sc->fn(sc->ctx, g);
@@ -213,10 +238,21 @@ void iopf_session_note_response(struct iopf_session *s, const struct iommu_hwpt_
 {
 	struct iopf_rec r = { .type = IOPF_REC_RESPONSE, .status = status };
 	uint64_t lat = 0;
-	enum iopf_verdict v = iopf_check_response(s->check, s->queue_id, resp, status, t_ns, &lat);
+	enum iopf_verdict v;
+
+	if (resp->cookie == 0 && !s->cookie0_out && s->n.outstanding && !s->warned_write0) {
+		s->warned_write0 = true;
+		iopf_logf(s->cfg.log, IOPF_LOG_WARN, "%s: the handler wrote a response with cookie 0 "
+			  "while %" PRIu64 " groups were outstanding: on %s this fails with EINVAL "
+			  "and from then on the queue hands out cookie 0 (iopftool(8) \"Kernel facts\")",
+			  iopf_target_name(s->target), s->n.outstanding, COOKIE0_KERNELS);
+	}
+	v = iopf_check_response(s->check, s->queue_id, resp, status, t_ns, &lat);
 
 	s->n.responses++;
 	if (v == IOPF_OK || v == IOPF_V_LATE) {
+		if (resp->cookie == 0)
+			s->cookie0_out = false;
 		s->n.accepted++;
 		if (s->n.outstanding)
 			s->n.outstanding--;

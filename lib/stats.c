@@ -72,6 +72,7 @@ struct file_info {
 	char *path;
 	uint64_t records, bad;
 	bool complete, opened;
+	bool cookie0;		/* a record with cookie 0 was reported */
 	int linktype;
 };
 
@@ -327,6 +328,12 @@ void iopf_stats_add(struct iopf_stats *st, const struct iopf_rec *r, uint64_t re
 	st->records++;
 	st->fi->records++;
 	on_seq(st, r);
+	if (!st->fi->cookie0 && ((r->type == IOPF_REC_FAULT && r->u.fault.cookie == 0) ||
+				 (r->type == IOPF_REC_RESPONSE && r->u.resp.cookie == 0))) {
+		st->fi->cookie0 = true;
+		iopf_logf(st->cfg.log, IOPF_LOG_WARN, "%s: record %" PRIu64 " %s", st->fi->path,
+			  recno, IOPF_COOKIE0_WARNING);
+	}
 	switch (r->type) {
 	case IOPF_REC_FAULT: on_fault(st, r, recno); break;
 	case IOPF_REC_RESPONSE: on_response(st, r, recno); break;
@@ -337,8 +344,12 @@ void iopf_stats_add(struct iopf_stats *st, const struct iopf_rec *r, uint64_t re
 		if (iopf_rec_type_info(r->type))
 			break;
 		st->unknown++;
-		iopf_logf(st->cfg.log, IOPF_LOG_WARN, "%s: record %" PRIu64 " at offset %" PRIu64
-			  ": unknown record type %u, skipped", st->fi->path, recno, offset, r->type);
+		if (offset == UINT64_MAX)	/* pcapng from a pipe */
+			iopf_logf(st->cfg.log, IOPF_LOG_WARN, "%s: record %" PRIu64 " (offset unknown)"
+				  ": unknown record type %u, skipped", st->fi->path, recno, r->type);
+		else
+			iopf_logf(st->cfg.log, IOPF_LOG_WARN, "%s: record %" PRIu64 " at offset %" PRIu64
+				  ": unknown record type %u, skipped", st->fi->path, recno, offset, r->type);
 		break;
 	}
 }
@@ -396,12 +407,18 @@ int iopf_stats_file(struct iopf_stats *st, const char *path, volatile int *stop)
 	for (;;) {
 		memset(&r, 0, sizeof(r));
 		rc = iopf_reader_next(rd, &r);
+		if (rc == 0 && iopf_reader_torn(rd))
+			iopf_logf(st->cfg.log, IOPF_LOG_WARN, "%s: %s", path, iopf_reader_torn(rd));
 		if (rc == 0 || (stop && *stop))
 			break;
 		if (rc == 1) {
 			iopf_stats_add(st, &r, iopf_reader_recno(rd), iopf_reader_offset(rd));
-			if (st->cfg.progress)
-				st->cfg.progress(st->cfg.ctx, path, st->fi->records);
+			if (st->cfg.progress) {
+				uint64_t pos, size;
+
+				iopf_reader_position(rd, &pos, &size);
+				st->cfg.progress(st->cfg.ctx, path, st->fi->records, pos, size);
+			}
 			continue;
 		}
 		iopf_logf(st->cfg.log, IOPF_LOG_ERR, "%s: %s", path, iopf_reader_error(rd));

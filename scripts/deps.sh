@@ -22,7 +22,7 @@ build)	pkgs=$build ;;
 kernel)	pkgs=$kernel fetch=true ;;
 fuzz)	pkgs=$fuzz ;;
 valgrind) pkgs=valgrind ;;
-check)	pkgs="$kernel $fuzz groff-base tshark jq bash-completion libxml2-utils librsvg2-bin" fetch=true ;;
+check)	pkgs="$kernel $fuzz groff-base tshark jq bash-completion libxml2-utils librsvg2-bin bsdutils" fetch=true ;;
 fresh)	pkgs="debootstrap" ;;
 bench)	pkgs="$build tcpdump tshark" ;;
 *)	echo "usage: $0 build|kernel|fuzz|valgrind|check|fresh|bench" >&2; exit 64 ;;

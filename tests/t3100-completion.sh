@@ -121,6 +121,7 @@ test_expect_success BASHCOMP 'replay --handler: the builtin handlers' '
 test_expect_success BASHCOMP '--bug: the bug modes of generate and handle' '
 	printf "%s\n" bad-code delay drop duplicate echo-grpid >want &&
 	comp "$IOPFTOOL generate --bug=" >got && test_cmp want got &&
+	printf "%s\n" bad-code delay drop duplicate echo-grpid zero-cookie >want &&
 	comp "$IOPFTOOL handle --bug " >got && test_cmp want got &&
 	printf "%s\n" delay drop duplicate >want &&
 	comp "$IOPFTOOL handle --bug=d" >got && test_cmp want got

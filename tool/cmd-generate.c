@@ -20,6 +20,8 @@
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "tool.h"
 
@@ -91,7 +93,11 @@ static error_t parse_gen_more(int key, char *arg, struct argp_state *state, stru
 	case OPT_UNKNOWN_FLAGS:
 		o->cfg.unknown_flags = (uint32_t)arg_u64(state, "--unknown-flags", arg, UINT32_MAX);
 		return 0;
-	case OPT_BUG: o->bug = arg_bug(state, arg); return 0;
+	case OPT_BUG:
+		o->bug = arg_bug(state, arg);
+		if (o->bug == IOPF_BUG_ZERO_COOKIE)
+			argp_error(state, "--bug: zero-cookie is for handle only (a live queue's answer)");
+		return 0;
 	case OPT_BUG_EVERY: o->bug_every = arg_u64(state, "--bug-every", arg, UINT64_MAX); return 0;
 	case OPT_LINKTYPE:
 		o->linktype = (int)arg_u64(state, "--linktype", arg, IOPF_LINKTYPE_MAX);
@@ -121,7 +127,10 @@ static error_t parse_gen(int key, char *arg, struct argp_state *state)
 	case OPT_SEED: c->seed = arg_u64(state, "--seed", arg, UINT64_MAX); return 0;
 	case OPT_GROUPS: c->groups = arg_u64(state, "--groups", arg, UINT64_MAX); return 0;
 	case OPT_GROUP_SIZE: parse_group_size(state, o, arg); return 0;
-	case OPT_DEVS: c->devs = (uint32_t)arg_u64(state, "--devs", arg, 65536); return 0;
+	case OPT_DEVS: c->devs = (uint32_t)arg_u64(state, "--devs", arg, 65536);
+		if (!c->devs)
+			argp_error(state, "--devs: must be 1 or more");
+		return 0;
 	case OPT_PASIDS: c->pasids = (uint32_t)arg_u64(state, "--pasids", arg, 1u << 20); return 0;
 	case OPT_PASID_LESS: o->pasid_less = arg_double(state, "--pasid-less", arg, 0, 1); return 0;
 	case OPT_RATE: c->rate = arg_double(state, "--rate", arg, 0.001, 1e12); return 0;
@@ -429,6 +438,7 @@ static void teardown(struct gen_state *s)
 
 static int generate(struct gen_state *s)
 {
+	struct stat st;
 	char err[512];
 	int rc = iopf_writer_open(&s->w, s->o->out, s->o->linktype, err, sizeof(err));
 
@@ -439,14 +449,22 @@ static int generate(struct gen_state *s)
 	rc = write_meta_start(s);
 	if (!rc)
 		rc = run(s);
-	if (!rc && !stop_requested)
+	if (!rc && stop_requested)
+		rc = -EINTR;	/* a capture cut short is not left behind either */
+	if (!rc)
 		rc = write_meta_end(s);
-	if (rc < 0)
+	if (rc == -EINTR)
+		p_err("%s: interrupted", s->o->out);
+	else if (rc < 0)
 		p_err("cannot generate %s: %s", s->o->out, strerror(-rc));
 	if (iopf_writer_close(s->w) < 0 && !rc) {
 		p_err("write error on %s", s->o->out);
 		rc = -EIO;
 	}
+	/* No half-written capture left behind (iopftool-generate(8)); never a device or FIFO. */
+	if (rc < 0 && strcmp(s->o->out, "-") && !lstat(s->o->out, &st) && S_ISREG(st.st_mode) &&
+	    unlink(s->o->out))
+		p_warn("cannot remove %s: %s", s->o->out, strerror(errno));
 	return rc < 0 ? EXIT_ERROR : EXIT_OK;
 }
 

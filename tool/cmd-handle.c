@@ -59,7 +59,7 @@ struct handler {
 static const struct argp_option options[] = {
 	{ "fd", OPT_FD, "N", 0, "the fault fd (default $IOPF_FAULT_FD, else 3)", 0 },
 	{ "policy", OPT_POLICY, "CODE", 0, "answer success (default) or invalid", 0 },
-	{ "bug", OPT_BUG, "MODE", 0, "misbehave: " IOPF_BUG_LIST, 0 },
+	{ "bug", OPT_BUG, "MODE", 0, "misbehave: " IOPF_BUG_LIST ", zero-cookie", 0 },
 	{ "bug-every", OPT_BUG_EVERY, "N", 0, "apply --bug to every Nth group only (default 1: all)", 0 },
 	{ "bug-delay", OPT_BUG_DELAY, "DUR", 0, "how long --bug delay holds an answer (default 50ms)", 0 },
 	{ "count", 'c', "N", 0, "exit after answering N groups", 0 },
@@ -133,6 +133,11 @@ static int answer(struct handler *h, const struct iommu_hwpt_pgfault *last)
 	case IOPF_BUG_DROP: h->dropped++; break;
 	case IOPF_BUG_BAD_CODE: rc = resp_batch_push(&h->out, last->cookie, 2); break;
 	case IOPF_BUG_DELAY: rc = hold(h, last->cookie, iopf_now_ns() + h->bug_delay_ns); break;
+	case IOPF_BUG_ZERO_COOKIE:	/* cookie 0 first, while the group is outstanding: iopftool(8) "Kernel facts" */
+		rc = resp_batch_push(&h->out, 0, h->code);
+		if (!rc)
+			rc = resp_batch_push(&h->out, last->cookie, h->code);
+		break;
 	default: break;
 	}
 	return rc;

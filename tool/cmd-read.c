@@ -127,6 +127,7 @@ struct read_state {
 	struct iopf_grouper *grouper;
 	uint64_t printed;
 	int status;
+	bool cookie0;		/* this file: a record with cookie 0 was reported */
 };
 
 static bool fault_matches(const struct read_opts *o, const struct iommu_hwpt_pgfault *f)
@@ -171,9 +172,20 @@ static bool done(const struct read_state *st)
 static void one_record(struct read_state *st, struct iopf_reader *rd, const struct iopf_rec *r)
 {
 	if (!(ALL_TYPES & TYPE_BIT(r->type < 32 ? r->type : 0))) {
-		p_warn("%s: record %" PRIu64 " at offset %" PRIu64 ": unknown record type %u, skipped",
-		       iopf_reader_path(rd), iopf_reader_recno(rd), iopf_reader_offset(rd), r->type);
+		uint64_t off = iopf_reader_offset(rd);
+		char at[40] = " (offset unknown)";	/* pcapng from a pipe */
+
+		if (off != UINT64_MAX)
+			snprintf(at, sizeof(at), " at offset %" PRIu64, off);
+		p_warn("%s: record %" PRIu64 "%s: unknown record type %u, skipped",
+		       iopf_reader_path(rd), iopf_reader_recno(rd), at, r->type);
 		return;
+	}
+	if (!st->cookie0 && ((r->type == IOPF_REC_FAULT && r->u.fault.cookie == 0) ||
+			     (r->type == IOPF_REC_RESPONSE && r->u.resp.cookie == 0))) {
+		st->cookie0 = true;
+		p_warn("%s: record %" PRIu64 " %s", iopf_reader_path(rd), iopf_reader_recno(rd),
+		       IOPF_COOKIE0_WARNING);
 	}
 	if (!rec_shown(st, rd, r))
 		return;
@@ -194,6 +206,7 @@ static void read_file(struct read_state *st, const char *path)
 		st->status = EXIT_ERROR;
 		return;
 	}
+	st->cookie0 = false;
 	if (iopf_grouper_new(&st->grouper, &gcfg)) {
 		p_err("out of memory");
 		st->status = EXIT_ERROR;
@@ -204,11 +217,19 @@ static void read_file(struct read_state *st, const char *path)
 		memset(&r, 0, sizeof(r));
 		rc = iopf_reader_next(rd, &r);
 		if (rc == 0) {
+			if (iopf_reader_torn(rd))
+				p_warn("%s: %s", path, iopf_reader_torn(rd));
 			iopf_grouper_end(st->grouper);	/* read to the end: warn about cut groups */
 			break;
 		}
 		if (rc == 1) {
 			one_record(st, rd, &r);
+			if (progress_wanted()) {
+				uint64_t pos, size;
+
+				iopf_reader_position(rd, &pos, &size);
+				progress_file("read", path, iopf_reader_recno(rd), pos, size);
+			}
 			continue;
 		}
 		p_err("%s: %s", path, iopf_reader_error(rd));
@@ -216,6 +237,7 @@ static void read_file(struct read_state *st, const char *path)
 		if (rc != -EBADMSG)
 			break;
 	}
+	progress_done();
 	iopf_grouper_free(st->grouper);
 	st->grouper = NULL;
 	iopf_reader_free(rd);

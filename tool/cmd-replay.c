@@ -109,11 +109,17 @@ static const struct argp replay_argp = {
 	.children = children,
 };
 
-static void on_progress(void *ctx, uint64_t injected)
+static void on_progress(void *ctx, uint64_t injected, uint64_t pos, uint64_t size)
 {
-	(void)ctx;
-	if (progress_wanted())
-		progress("replay: %llu groups injected", (unsigned long long)injected);
+	const char *capture = ctx;
+
+	if (!progress_wanted())
+		return;
+	if (size)
+		progress("replay: %s: %llu groups injected, %.0f%%", capture,
+			 (unsigned long long)injected, (double)pos * 100.0 / (double)size);
+	else
+		progress("replay: %s: %llu groups injected", capture, (unsigned long long)injected);
 }
 
 static void to_cfg(const struct replay_opts *o, struct iopf_replay_cfg *c)
@@ -124,7 +130,7 @@ static void to_cfg(const struct replay_opts *o, struct iopf_replay_cfg *c)
 		.speed = o->speed, .rate = o->rate, .loops = o->loops,
 		.timeout_ns = o->timeout_ns, .deadline_ns = o->deadline_ns,
 		.settle_ns = o->settle_ns, .max_gap_ns = o->max_gap_ns,
-		.stop = &stop_requested, .progress = on_progress,
+		.stop = &stop_requested, .progress = on_progress, .progress_ctx = (void *)o->capture,
 		.handler = o->exec ? IOPF_REPLAY_PEER :
 			   !strcmp(o->handler, "builtin:invalid") ? IOPF_REPLAY_INVALID :
 			   !strcmp(o->handler, "builtin:from-capture") ? IOPF_REPLAY_FROM_CAPTURE :
@@ -139,7 +145,7 @@ static int replay(const struct replay_opts *o, struct iopf_target **t, struct io
 {
 	struct iopf_replay_cfg cfg;
 	struct iopf_replay *rp;
-	struct iopf_report rep;
+	struct iopf_report rep = { 0 };
 	struct proxy proxy = { .pid = -1 };
 	char err[512];
 	int rc, wrc = 0;
@@ -172,8 +178,12 @@ static int replay(const struct replay_opts *o, struct iopf_target **t, struct io
 		rc = iopf_replay_run(rp, o->capture, &rep);
 		iopf_replay_counts(rp, &n);
 		wrc = n.write_err;
-		if (!rc || rc == -EBADMSG)	/* rep points into rp: print it first */
-			iopf_print_report(out_stdout(), o->capture, iopf_target_name(*t),
+		/*
+		 * The report whatever stopped the replay (a truncated capture,
+		 * SIGINT): what was played was checked.  rep points into rp:
+		 * print it before freeing rp.
+		 */
+		iopf_print_report(out_stdout(), o->capture, iopf_target_name(*t),
 					  o->exec ? o->exec : o->handler, &rep);
 		iopf_replay_free(rp);	/* closes the handler's socket: it sees the end */
 	} else if (rc != -EOPNOTSUPP) {
@@ -188,10 +198,10 @@ static int replay(const struct replay_opts *o, struct iopf_target **t, struct io
 			p_err("%s: write error: %s", o->wfile, strerror(-wrc));
 	}
 	if (o->exec)
-		proxy_reap(&proxy, o->exec, 2000000000ull);
+		proxy_reap(&proxy, o->exec, PROXY_GRACE_NS);
 	if (rc < 0 && rc != -EBADMSG)
 		p_verbose("replay stopped: %s", strerror(-rc));
-	if (rc || wrc)
+	if (rc || wrc || rep.interrupted)
 		return EXIT_ERROR;
 	return rep.ok ? EXIT_OK : EXIT_VIOLATIONS;
 }

@@ -70,10 +70,10 @@ static const struct argp stats_argp = {
 	.children = stats_children,
 };
 
-static void on_progress(void *ctx, const char *path, uint64_t records)
+static void on_progress(void *ctx, const char *path, uint64_t records, uint64_t pos, uint64_t size)
 {
 	(void)ctx;
-	progress("%s: %llu records", path, (unsigned long long)records);
+	progress_file("stats", path, records, pos, size);
 }
 
 /* --svg FILE: titled with the captures' names; a write error is exit 2. */

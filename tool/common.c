@@ -159,8 +159,11 @@ int out_finish(int status)
 	return status;
 }
 
-/* Progress: a single line on a terminal, redrawn at most 10 times a second. */
+/* Progress: a single line on a terminal, redrawn at most 4 times a second. */
+#define PROGRESS_NS 250000000ull
 static bool progress_shown;
+static uint64_t progress_start;	/* of progress_file()'s rate: its first call for the file */
+static const char *progress_path;
 
 bool progress_wanted(void)
 {
@@ -177,7 +180,7 @@ void progress(const char *fmt, ...)
 	uint64_t now = iopf_now_ns();
 	va_list ap;
 
-	if (!progress_wanted() || now - last < 100000000ull)
+	if (!progress_wanted() || now - last < PROGRESS_NS)
 		return;
 	last = now;
 	fputs("\r\033[K", stderr);
@@ -185,6 +188,26 @@ void progress(const char *fmt, ...)
 	vfprintf(stderr, fmt, ap);
 	va_end(ap);
 	progress_shown = true;
+}
+
+void progress_file(const char *verb, const char *path, uint64_t records, uint64_t pos, uint64_t size)
+{
+	uint64_t now;
+	double secs;
+	char pct[16] = "";
+
+	if (!progress_wanted())
+		return;
+	now = iopf_now_ns();
+	if (!progress_start || path != progress_path) {
+		progress_start = now;
+		progress_path = path;
+	}
+	secs = (double)(now - progress_start) / 1e9;
+	if (size)
+		snprintf(pct, sizeof(pct), ", %.0f%%", (double)(pos > size ? size : pos) * 100.0 / (double)size);
+	progress("%s: %s: %llu records, %.0f records/s%s", verb, path, (unsigned long long)records,
+		 secs > 0 ? (double)records / secs : 0.0, pct);
 }
 
 void progress_done(void)
@@ -208,6 +231,8 @@ uint64_t arg_duration(struct argp_state *state, const char *opt, const char *arg
 {
 	uint64_t ns;
 
+	if (!strcmp(arg, "0"))	/* zero needs no unit (iopftool(8) "DURATIONS") */
+		return 0;
 	if (iopf_parse_duration(arg, &ns))
 		argp_error(state, "%s: '%s' is not a duration (e.g. 250ns, 10us, 2ms, 1.5s)", opt, arg);
 	return ns;

@@ -67,7 +67,10 @@ static error_t parse_common(int key, char *arg, struct argp_state *state)
 	case OPT_GEN_SIZE: parse_range(state, arg, &o->gen.min_group, &o->gen.max_group);
 		o->size_given = true;
 		return 0;
-	case OPT_GEN_DEVS: o->gen.devs = (uint32_t)arg_u64(state, "--gen-devs", arg, 64); return 0;
+	case OPT_GEN_DEVS: o->gen.devs = (uint32_t)arg_u64(state, "--gen-devs", arg, 64);
+		if (!o->gen.devs)
+			argp_error(state, "--gen-devs: must be 1 or more");
+		return 0;
 	case OPT_GEN_PASIDS: o->gen.pasids = (uint32_t)arg_u64(state, "--gen-pasids", arg, 1u << 20); return 0;
 	case ARGP_KEY_ARG: argp_error(state, "unexpected argument '%s'", arg); return 0;
 	default: return ARGP_ERR_UNKNOWN;
@@ -106,7 +109,14 @@ struct monitor {
 	struct held *held;		/* FIFO: the delay is constant, so due times grow */
 	size_t held_head, held_tail, held_cap;
 	int err, flush_err;
+	int out_err;		/* stdout write error (EPIPE: the reader went away) */
 };
+
+/* a + b, saturated: --duration/--delay 18446744073s must not wrap. */
+static uint64_t sat_add(uint64_t a, uint64_t b)
+{
+	return b > UINT64_MAX - a ? UINT64_MAX : a + b;
+}
 
 static int hold(struct monitor *m, uint32_t cookie, uint64_t due)
 {
@@ -122,7 +132,7 @@ static int on_group(void *ctx, struct iopf_group *g)
 {
 	struct monitor *m = ctx;
 
-	return m->o->delay_ns ? hold(m, g->cookie, g->last_ns + m->o->delay_ns)
+	return m->o->delay_ns ? hold(m, g->cookie, sat_add(g->last_ns, m->o->delay_ns))
 			      : iopf_session_queue(m->sess, g->cookie, m->o->code);
 }
 
@@ -182,7 +192,7 @@ static void arm_timer(struct monitor *m)
 		next = m->next_gen_ns;
 	if (m->held_head < m->held_tail && m->held[m->held_head].due_ns < next)
 		next = m->held[m->held_head].due_ns;
-	if (m->o->duration_ns && m->start_ns + m->o->duration_ns < next)
+	if (m->o->duration_ns && sat_add(m->start_ns, m->o->duration_ns) < next)
 		next = m->start_ns + m->o->duration_ns;
 	if (next != UINT64_MAX) {
 		its.it_value.tv_sec = (time_t)(next / 1000000000ull);
@@ -203,9 +213,9 @@ static bool iopf_target_fd_ready(const struct monitor *m)
 
 static bool done(const struct monitor *m)
 {
-	if (stop_requested || m->err || m->n.write_err || m->flush_err)
+	if (stop_requested || m->err || m->n.write_err || m->flush_err || m->out_err)
 		return true;
-	if (m->o->duration_ns && iopf_now_ns() >= m->start_ns + m->o->duration_ns)
+	if (m->o->duration_ns && iopf_now_ns() >= sat_add(m->start_ns, m->o->duration_ns))
 		return true;
 	if (m->o->count && m->n.groups >= m->o->count)
 		return true;
@@ -256,6 +266,14 @@ static int step(struct monitor *m)
 		return (int)g;
 	rc = rc ?: answer(m, false);
 	rc = rc ?: flush_now_and_then(m);
+	/*
+	 * SIGPIPE is ignored (install_stop_handlers()), so a reader that went
+	 * away (| head -1) or a full disk shows only as a write error: push
+	 * what was printed and stop on the first one.  out_finish() reports
+	 * it (no message for EPIPE) and the capture is still finished.
+	 */
+	if (!rc && m->o->print && !m->out_err)
+		m->out_err = iopf_out_flush(out_stdout());
 	if (!rc && progress_wanted())
 		progress("%s: %llu groups, %llu faults", iopf_target_name(m->t),
 			 (unsigned long long)m->n.groups, (unsigned long long)m->n.faults);
@@ -405,5 +423,5 @@ int monitor_run(struct monitor_opts *o)
 	if (rc && rc != -EIO && !setup_failed)
 		p_err("%s: %s", o->source, strerror(-rc));
 	cleanup(&m);
-	return out_finish(rc ? EXIT_ERROR : EXIT_OK);
+	return out_finish(rc || m.out_err ? EXIT_ERROR : EXIT_OK);
 }

@@ -22,11 +22,29 @@ static void child(int fd, const char *cmd)
 	} else {
 		fcntl(fd, F_SETFD, 0);	/* dup2 to itself would keep FD_CLOEXEC */
 	}
+	setpgid(0, 0);	/* its own group: proxy_reap() ends it all (the parent sets it too) */
 	dup2(STDERR_FILENO, STDOUT_FILENO);	/* keep our stdout for the report */
 	setenv("IOPF_FAULT_FD", "3", 1);
 	signal(SIGPIPE, SIG_DFL);
 	execl("/bin/sh", "sh", "-c", cmd, (char *)NULL);
 	_exit(127);
+}
+
+/*
+ * An AF_UNIX datagram write fails with EMSGSIZE above the writer's send
+ * buffer less 32 bytes (net/unix/af_unix.c: unix_dgram_sendmsg()), by
+ * default 212992: a handler's write of 26,620 responses would fail where
+ * the kernel's fault fd takes it.  Give the handler's end room for
+ * PROXY_WRITE_MAX bytes (the most lib/peer.c receives in one message):
+ * SO_SNDBUFFORCE as root, else SO_SNDBUF, which the kernel caps at twice
+ * net.core.wmem_max (425,952-byte writes by default).  iopftool-replay(8).
+ */
+static void handler_sndbuf(int fd)
+{
+	int want = (PROXY_WRITE_MAX + 32) / 2;	/* the kernel doubles it */
+
+	if (setsockopt(fd, SOL_SOCKET, SO_SNDBUFFORCE, &want, sizeof(want)))
+		setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &want, sizeof(want));
 }
 
 int proxy_start(struct proxy *p, const char *cmd, int *sock)
@@ -37,6 +55,7 @@ int proxy_start(struct proxy *p, const char *cmd, int *sock)
 	p->pid = -1;
 	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv))
 		return -errno;
+	handler_sndbuf(sv[1]);
 	fflush(NULL);
 	p->pid = fork();
 	if (p->pid < 0) {
@@ -48,6 +67,8 @@ int proxy_start(struct proxy *p, const char *cmd, int *sock)
 	}
 	if (p->pid == 0)
 		child(sv[1], cmd);
+	setpgid(p->pid, p->pid);	/* no race with the child's own setpgid() */
+	p->pgid = p->pid;
 	close(sv[1]);
 	*sock = sv[0];
 	return 0;
@@ -72,13 +93,19 @@ void proxy_reap(struct proxy *p, const char *cmd, uint64_t grace_ns)
 	if (p->pid <= 0)
 		return;
 	if (!wait_for(p, grace_ns)) {
-		kill(p->pid, SIGTERM);
-		if (!wait_for(p, 1000000000ull)) {
-			kill(p->pid, SIGKILL);
+		kill(-p->pgid, SIGTERM);
+		if (!wait_for(p, grace_ns)) {
+			kill(-p->pgid, SIGKILL);
 			waitpid(p->pid, &p->status, 0);
 			p->pid = -1;
 		}
 	}
+	/* Whatever the handler started and left running goes with it. */
+	if (p->pgid > 0 && !kill(-p->pgid, SIGTERM)) {
+		nanosleep(&(struct timespec){ 0, 20000000 }, NULL);
+		kill(-p->pgid, SIGKILL);
+	}
+	p->pgid = 0;
 	if (WIFSIGNALED(p->status))
 		p_warn("handler '%s' died of signal %d", cmd, WTERMSIG(p->status));
 	else if (WIFEXITED(p->status) && WEXITSTATUS(p->status))

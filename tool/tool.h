@@ -50,10 +50,12 @@ struct iopf_out *out_stdout(void);
 /* Flush stdout and report a write error (a full disk is not success). */
 int out_finish(int status);
 
-/* Progress on stderr, only when stderr is a terminal and not -q; rate-limited. */
+/* Progress on stderr, only when stderr is a terminal and not -q; at most 4 lines a second. */
 bool progress_wanted(void);
 void progress(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 void progress_done(void);
+/* "VERB: FILE: N records, R records/s, P%" (no percent when size is 0: a pipe). */
+void progress_file(const char *verb, const char *path, uint64_t records, uint64_t pos, uint64_t size);
 
 /* Option argument parsers that argp_error() on bad input (exit 64). */
 uint64_t arg_u64(struct argp_state *state, const char *opt, const char *arg, uint64_t max);

@@ -546,34 +546,62 @@ static size_t three_records(struct bb *b, size_t off[3])
 	return b->n;
 }
 
-static void check_truncated(size_t cut, const char *what)
+/*
+ * A capture cut inside its third record.  Unfinished (no META end=1):
+ * its writer was killed, the torn record is the end (0) and
+ * iopf_reader_torn() names it.  Finished (the second record is META
+ * end=1): damage, a fatal error that sticks.
+ */
+static void check_truncated(size_t cut, bool finished, const char *what)
 {
 	const char *path = tmp_path("cut.pcap");
 	struct bb b = { 0 };
 	struct iopf_reader *rd;
 	struct iopf_rec r;
 	char err[256], want[64];
-	size_t off[3];
+	uint8_t rec[128];
+	size_t off[3], n;
 	int rc;
 
-	three_records(&b, off);
+	if (finished) {
+		struct iopf_rec m = { .type = IOPF_REC_META, .seq = 1, .queue_id = 1,
+				      .payload = (const uint8_t *)"end=1\nfaults=1\n", .payload_len = 15 };
+
+		pcap_header(&b, 0xa1b23c4d, 147);
+		n = mkrec(rec, IOPF_REC_FAULT, 0, 1);
+		off[0] = b.n;
+		pcap_record(&b, T0, 0, rec, n);
+		n = iopf_rec_encode(&m, rec, sizeof(rec));
+		off[1] = b.n;
+		pcap_record(&b, T0, 0, rec, n);
+		n = mkrec(rec, IOPF_REC_FAULT, 2, 1);
+		off[2] = b.n;
+		pcap_record(&b, T0, 0, rec, n);
+	} else {
+		three_records(&b, off);
+	}
 	write_file(path, b.b, off[2] + cut);
 	if (!ok(!iopf_reader_open(&rd, path, err, sizeof(err)), "%s: opens", what))
 		return;
 	ok(iopf_reader_next(rd, &r) == 1 && iopf_reader_next(rd, &r) == 1, "%s: first two read", what);
 	rc = iopf_reader_next(rd, &r);
-	ok(rc < 0 && rc != -EBADMSG, "%s: then a fatal error (%d)", what, rc);
+	if (finished)
+		ok(rc < 0 && rc != -EBADMSG, "%s: then a fatal error (%d)", what, rc);
+	else
+		ok(rc == 0 && iopf_reader_torn(rd), "%s: then the end, torn (%d)", what, rc);
 	snprintf(want, sizeof(want), "record 3 at offset %zu: ", off[2]);
 	ok(!strncmp(iopf_reader_error(rd), want, strlen(want)), "%s: message \"%s\"", what,
 	   iopf_reader_error(rd));
-	is(iopf_reader_next(rd, &r), rc, "%s: the error sticks", what);
+	is(iopf_reader_next(rd, &r), rc, "%s: it sticks", what);
 	iopf_reader_free(rd);
 }
 
 static void test_truncated(void)
 {
-	check_truncated(16 + 40, "cut mid-record");
-	check_truncated(5, "cut mid-pcap-header");
+	check_truncated(16 + 40, false, "cut mid-record");
+	check_truncated(5, false, "cut mid-pcap-header");
+	check_truncated(16 + 40, true, "finished, cut mid-record");
+	check_truncated(5, true, "finished, cut mid-pcap-header");
 }
 
 /* The second record has a bad magic: reported, then reading goes on. */
@@ -745,12 +773,57 @@ static void cleanup(void)
 {
 	static const char *const names[] = {
 		"rw.pcap", "order.pcap", "cap.pcapng", "bad.pcap", "cut.pcap", "badmagic.pcap",
-		"stdout.pcap", "mut.pcap",
+		"stdout.pcap", "mut.pcap", "whole.pcap",
 	};
 
 	for (size_t i = 0; i < ARRAY_SIZE(names); i++)
 		unlink(tmp_path(names[i]));
 	ok(!rmdir(tmpdir), "temporary directory removed");
+}
+
+/*
+ * The writer: whole records only, a file that ends on a record boundary
+ * after every flush (what a SIGKILL leaves), and time stamps after 2038
+ * (ts_sec is unsigned 32-bit in the file) read back as written.
+ */
+static void test_writer_whole_records(void)
+{
+	const char *path = tmp_path("whole.pcap");
+	struct iopf_writer *wr;
+	struct iopf_reader *rd;
+	struct iopf_rec r = { .type = IOPF_REC_FAULT, .queue_id = 1 };
+	struct stat st;
+	char err[256];
+	uint64_t n = 0, i;
+	bool boundary = true;
+	int rc;
+
+	if (!ok(!iopf_writer_open(&wr, path, IOPF_LINKTYPE_DEFAULT, err, sizeof(err)), "whole: opens"))
+		return;
+	for (i = 0; i < 20000; i++) {
+		r.ts.tv_sec = (time_t)2240524800 + (time_t)i;	/* 2040-12-31 */
+		r.u.fault.cookie = (uint32_t)i;
+		if (iopf_writer_put(wr, &r))
+			break;
+		if (i % 997 == 0) {
+			iopf_writer_flush(wr);
+			/* header 24, each record 16 + 32 + 40 (pcap header, iopf header, FAULT) */
+			if (stat(path, &st) || ((uint64_t)st.st_size - 24) % (16 + IOPF_REC_HDR_LEN + 40))
+				boundary = false;
+		}
+	}
+	ok(boundary, "whole: the file ends on a record boundary after every flush");
+	is(iopf_writer_close(wr), 0, "whole: closes");
+	if (!ok(!iopf_reader_open(&rd, path, err, sizeof(err)), "whole: reads back"))
+		return;
+	while ((rc = iopf_reader_next(rd, &r)) == 1) {
+		if (r.ts.tv_sec != (time_t)2240524800 + (time_t)n)
+			break;
+		n++;
+	}
+	is(rc, 0, "whole: to the end");
+	ok(n == 20000, "whole: 20000 records with their 2040 time stamps (%" PRIu64 ")", n);
+	iopf_reader_free(rd);
 }
 
 int main(void)
@@ -768,6 +841,7 @@ int main(void)
 	test_pcapng_pipe();
 	test_bad_files();
 	test_truncated();
+	test_writer_whole_records();
 	test_bad_record();
 	test_stdin_pipe();
 	test_stdout();

@@ -202,9 +202,11 @@ static void test_callback(void)
 
 static volatile int stop;
 
-static void stop_after_3(void *ctx, uint64_t injected)
+static void stop_after_3(void *ctx, uint64_t injected, uint64_t pos, uint64_t size)
 {
 	(void)ctx;
+	(void)pos;
+	(void)size;
 	if (injected >= 3)
 		stop = 1;
 }
