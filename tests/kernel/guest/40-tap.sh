@@ -1,5 +1,5 @@
 #!/bin/sh
-# The tap (monitor/record --source tap): while a handler owns a mock fault
+# The tap (monitor/record --source tap), and iopftool ps: while a handler owns a mock fault
 # queue, the tap must see exactly the groups, cookies and responses the
 # handler's own log shows, the kernel's auto-responses on detach included,
 # without taking anything; its probes must be gone after it exits, and a
@@ -127,3 +127,25 @@ t 'SIGTERM also removes the probes' '
 	test "$(probes_left | tr "\n" " ")" = "0 0 "
 '
 
+
+# ---- iopftool ps, and the tap's overhead ----
+
+t 'iopftool ps lists the fault fd, /dev/iommu and the handler (text and JSON)' '
+	$TINY -n 1 -s 1500 >/dev/null & h=$! && sleep 0.5 &&
+	"$IOPFTOOL" ps >ps.txt && "$IOPFTOOL" -j ps >ps.json && wait $h && cat ps.txt &&
+	grep "^$h .*tiny-handler.*fault" ps.txt && grep "\"pid\":$h" ps.json &&
+	grep "iommufd-pgfault" ps.json
+'
+
+# Overhead: the same mock run without and with a tap watching it.
+# The seconds the summary line's "in DURATION" (850ns, 1.234us, 12.500ms, 3.000s) took.
+rate() { "$IOPFTOOL" monitor --source mock --gen-rate 1000000 --gen-groups 3000 -c 3000 >/dev/null 2>rate.err &&
+	sed -n "s/.*responses .* in \([0-9.]*[a-z]*\)$/\1/p" rate.err |
+	awk "{ v = \$1; u = v; sub(/^[0-9.]+/, \"\", u); sub(/[a-z]+$/, \"\", v);
+	       print v * (u == \"ns\" ? 1e-9 : u == \"us\" ? 1e-6 : u == \"ms\" ? 1e-3 : 1) }"; }
+t 'tap overhead measured' '
+	s0=$(rate) && start_tap tap7 record --source tap -w ov.pcap && s1=$(rate) && stop_tap 0.2 &&
+	test -n "$s0" && test -n "$s1" &&
+	awk -v a="$s0" -v b="$s1" "BEGIN { printf \"# tap overhead: %.0f faults/s without the tap, %.0f with it, ratio %.2f\\n\", 3000/a, 3000/b, a/b }" >&2
+'
+grep "tap overhead" /tmp/t.out 2>/dev/null
