@@ -137,4 +137,12 @@ void iopf_print_delivery(struct iopf_out *o, const struct iopf_rec *r);
 void iopf_print_auto_response(struct iopf_out *o, const struct iopf_rec *r);
 void iopf_print_reported(struct iopf_out *o, const struct iopf_rec *r);
 
+/* pidfd_open(2) and pidfd_getfd(2) (Linux 5.3, 5.6) by number: the C library may predate them. */
+#ifndef __NR_pidfd_open
+#define __NR_pidfd_open 434
+#endif
+#ifndef __NR_pidfd_getfd
+#define __NR_pidfd_getfd 438
+#endif
+
 #endif

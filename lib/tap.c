@@ -90,13 +90,6 @@
 
 #include "internal.h"
 
-#ifndef __NR_pidfd_open
-#define __NR_pidfd_open 434
-#endif
-#ifndef __NR_pidfd_getfd
-#define __NR_pidfd_getfd 438
-#endif
-
 #define TAP_READ_RECS	16	/* records fetched from each read's buffer */
 #define TAP_WRITE_RESPS 16	/* responses fetched from each write's buffer */
 #define TAP_CAL_SLOTS	32	/* candidate offsets of private_data in struct file */

@@ -23,13 +23,6 @@
 
 #include "internal.h"
 
-#ifndef __NR_pidfd_open
-#define __NR_pidfd_open 434
-#endif
-#ifndef __NR_pidfd_getfd
-#define __NR_pidfd_getfd 438
-#endif
-
 #define FAULT_FD_LINK "anon_inode:[iommufd-pgfault]"
 
 /* VFIO cdev uAPI (<linux/vfio.h>, Linux >= 6.6): VFIO_TYPE ';', VFIO_BASE 100. */

@@ -41,4 +41,20 @@ static inline int tap_done(void)
 	return tap_failed ? 1 : 0;
 }
 
+/*
+ * TAP_LOG_CAPTURE: a libiopf log callback for tests: tlog counts warnings
+ * and errors in `warnings` and keeps the last message in `last_msg`.
+ * (Only in files that include iopf.h first.)
+ */
+#define TAP_LOG_CAPTURE \
+	static int warnings; \
+	static char last_msg[512]; \
+	static void on_log(void *ctx, enum iopf_log_level level, const char *msg) \
+	{ \
+		(void)ctx; \
+		warnings += level <= IOPF_LOG_WARN; \
+		snprintf(last_msg, sizeof(last_msg), "%s", msg); \
+	} \
+	static const struct iopf_log tlog = { on_log, NULL };
+
 #endif

@@ -8,17 +8,7 @@
 #include "iopf.h"
 #include "tap.h"
 
-static int warnings;
-static char last_msg[512];
-
-static void on_log(void *ctx, enum iopf_log_level level, const char *msg)
-{
-	(void)ctx;
-	warnings += level <= IOPF_LOG_WARN;
-	snprintf(last_msg, sizeof(last_msg), "%s", msg);
-}
-
-static const struct iopf_log tlog = { on_log, NULL };
+TAP_LOG_CAPTURE
 static uint64_t recno, t_ns;
 
 static struct iopf_rec rec(uint8_t type)
