@@ -155,6 +155,8 @@ static void print_checked(struct printer *text, struct printer *json, const stru
 
 	iopf_print_rec(text->o, r);
 	iopf_print_rec(json->o, r);
+	/* the printers buffer whole records themselves (lib/out.c): flush them, then the streams */
+	CHECK(iopf_out_flush(text->o) == 0 && iopf_out_flush(json->o) == 0);
 	CHECK(fflush(text->f) == 0 && fflush(json->f) == 0);
 	if (!known_type(r->type)) {	/* unknown types print nothing */
 		CHECK(text->len == t0 && json->len == j0);
