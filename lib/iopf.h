@@ -928,6 +928,23 @@ void iopf_session_counts(const struct iopf_session *s, struct iopf_session_count
 /* The session's checker: for iopf_check_finish() and iopf_check_lag(). */
 struct iopf_check *iopf_session_check(struct iopf_session *s);
 
+/*
+ * Flow control for an injector (replay, the sim/mock generator) that can
+ * outrun the handler: at most IOPF_WINDOW_GROUPS groups in flight
+ * (injected, not yet answered).  When the window is full the injector
+ * services the queue (and the handler) until it is below again, so memory
+ * stays bounded by the window, not the capture, and nothing is lost.
+ */
+#define IOPF_WINDOW_GROUPS 4096
+/*
+ * iopf_session_in_flight() - groups injected into the session's queue and
+ * not answered yet: still waiting to be read, or read and without an
+ * accepted response.  @injected: the groups the caller injected so far.
+ */
+uint64_t iopf_session_in_flight(const struct iopf_session *s, uint64_t injected);
+/* iopf_session_in_flight() has reached @window (0: IOPF_WINDOW_GROUPS). */
+bool iopf_session_window_full(const struct iopf_session *s, uint64_t injected, uint64_t window);
+
 /* ------------------------------------------------------------------ */
 /* The handler-fd peer: iopftool-replay(8) "THE HANDLER FD" (lib/peer.c) */
 /* ------------------------------------------------------------------ */

@@ -341,3 +341,15 @@ int iopf_session_meta_end(struct iopf_session *s, uint64_t lost)
 	return iopf_writer_meta_end(s->cfg.writer, &ts, s->n.faults, s->n.groups, s->n.responses,
 				    lost, NULL);
 }
+
+uint64_t iopf_session_in_flight(const struct iopf_session *s, uint64_t injected)
+{
+	uint64_t unread = injected > s->n.groups ? injected - s->n.groups : 0;
+
+	return unread + s->n.outstanding;
+}
+
+bool iopf_session_window_full(const struct iopf_session *s, uint64_t injected, uint64_t window)
+{
+	return iopf_session_in_flight(s, injected) >= (window ? window : IOPF_WINDOW_GROUPS);
+}
