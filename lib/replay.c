@@ -14,6 +14,7 @@
  * printed, recorded and checked.
  */
 #include <errno.h>
+#include <limits.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
@@ -26,6 +27,10 @@
 #define TOPSPEED_BATCH	64	/* groups injected between reads at top speed */
 #define CALLBACK_RESPONSES 64	/* responses an in-process handler may give one group */
 #define PEER_CLOSE_NS	200000000ull	/* after shutdown, how long the handler has to go */
+/* Paced replay: the spin before a group is due (wait_until()) starts here and adapts. */
+#define SPIN_START_NS	100000ull
+#define SPIN_MIN_NS	5000ull
+#define SPIN_MAX_NS	2000000ull
 
 /* builtin:from-capture: the live cookies of one capture group's parts (UINT64_MAX: not delivered yet). */
 struct parts {
@@ -57,6 +62,10 @@ struct iopf_replay {
 	uint64_t injected_parts;	/* live groups injected (a split group is several) */
 	bool have_ts0;
 	uint64_t split, bad_records;
+	/* flow control (backpressure()) and pacing (wait_until()) */
+	uint64_t written_off;		/* groups given up on by a silent handler */
+	uint64_t last_answer_ns;	/* when the last accepted answer came */
+	uint64_t spin_ns;		/* wake this long before a group is due */
 	/* builtin:from-capture: capture group id -> struct parts, until the grouper forgets it */
 	struct u64map recorded;
 	struct fifo_ent *fifo;		/* injected parts awaiting delivery, in injection order */
@@ -78,7 +87,11 @@ static bool stopped(const struct iopf_replay *rp)
 
 static void refresh(struct iopf_replay *rp)
 {
+	uint64_t accepted = rp->n.accepted;
+
 	iopf_session_counts(rp->sess, &rp->n);
+	if (rp->n.accepted != accepted)
+		rp->last_answer_ns = iopf_now_ns();
 }
 
 /* ---- builtin:from-capture bookkeeping ---------------------------------- */
@@ -413,15 +426,144 @@ static uint64_t due_ns(struct iopf_replay *rp, uint64_t ts_ns)
 	return rp->start_ns + (uint64_t)(off / speed);
 }
 
+static inline void cpu_relax(void)
+{
+#if defined(__x86_64__) || defined(__i386__)
+	__builtin_ia32_pause();
+#elif defined(__aarch64__)
+	__asm__ __volatile__("yield");
+#endif
+}
+
+/*
+ * Learn how late a sleep wakes up (timer slack, scheduling): the spin
+ * margin follows the latest overshoot with headroom and decays slowly,
+ * so one bad wake-up costs CPU for a while, not lag.
+ */
+static void learn_wakeup(struct iopf_replay *rp, uint64_t wake, uint64_t now)
+{
+	uint64_t over = now > wake ? now - wake : 0, want = over + over / 2 + SPIN_MIN_NS;
+
+	rp->spin_ns -= rp->spin_ns / 64;
+	if (want > rp->spin_ns)
+		rp->spin_ns = want;
+	if (rp->spin_ns < SPIN_MIN_NS)
+		rp->spin_ns = SPIN_MIN_NS;
+	if (rp->spin_ns > SPIN_MAX_NS)
+		rp->spin_ns = SPIN_MAX_NS;
+}
+
+/*
+ * Wait until due (monotonic): never when already late; else sleep until
+ * shortly before (clock_nanosleep(TIMER_ABSTIME), or the epoll wait that
+ * serves the handler's socket), then spin on the clock.  The stop flag is
+ * looked at throughout, and a handler process is served while we wait.
+ */
 static int wait_until(struct iopf_replay *rp, uint64_t due)
 {
-	if (rp->cfg.handler == IOPF_REPLAY_PEER)
-		return pump(rp, due, false);
-	struct timespec ts = { (time_t)(due / 1000000000ull), (long)(due % 1000000000ull) };
+	bool peer = rp->cfg.handler == IOPF_REPLAY_PEER;
+	uint64_t now = iopf_now_ns();
+	int rc = 0;
 
-	while (!stopped(rp) && clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &ts, NULL) == EINTR)
-		;
-	return 0;
+	if (now >= due)
+		return 0;
+	if (!rp->spin_ns)
+		rp->spin_ns = SPIN_START_NS;
+	if (due - now > rp->spin_ns) {
+		uint64_t wake = due - rp->spin_ns;
+		struct timespec ts = { (time_t)(wake / 1000000000ull), (long)(wake % 1000000000ull) };
+
+		if (peer)
+			rc = pump(rp, wake, false);
+		else
+			while (!stopped(rp) &&
+			       clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &ts, NULL) == EINTR)
+				;
+		now = iopf_now_ns();
+		if (!stopped(rp))
+			learn_wakeup(rp, wake, now);
+	}
+	while (!rc && !stopped(rp) && now < due) {
+		if (peer)
+			rc = pump(rp, 0, false);
+		else
+			cpu_relax();
+		now = iopf_now_ns();
+	}
+	return rc;
+}
+
+/* Groups in flight: injected, neither answered nor written off. */
+static uint64_t in_flight(const struct iopf_replay *rp)
+{
+	uint64_t n = iopf_session_in_flight(rp->sess, rp->injected_parts);
+
+	return n > rp->written_off ? n - rp->written_off : 0;
+}
+
+/* Watch the queue for groups to forward, or not (while the handler's socket is full). */
+static void watch_queue(struct iopf_replay *rp, bool on)
+{
+	struct epoll_event ev = { .events = on ? EPOLLIN : 0, .data.fd = iopf_target_fd(rp->t) };
+
+	epoll_ctl(rp->epfd, EPOLL_CTL_MOD, ev.data.fd, &ev);
+}
+
+/*
+ * Flow control (IOPF_WINDOW_GROUPS, lib/iopf.h): while the groups in
+ * flight fill the window, serve the queue and the handler instead of
+ * injecting more, so that memory is bounded by the window and not by the
+ * capture, and answers are not queued behind a backlog.  An in-process
+ * handler answers as it reads (or never): one service() pass is all it
+ * takes.  A handler process that answers nothing for --timeout while the
+ * window is full has those groups written off (they stay unanswered in
+ * the report): a silent handler slows the replay, it does not stall it.
+ */
+static int backpressure(struct iopf_replay *rp)
+{
+	uint64_t answered = rp->n.accepted, timeout = rp->cfg.timeout_ns ? rp->cfg.timeout_ns :
+							    1000000000ull, deadline = after(timeout);
+	bool watching = true;
+	int rc = 0;
+
+	if (in_flight(rp) < IOPF_WINDOW_GROUPS)
+		return 0;
+	if (rp->cfg.handler != IOPF_REPLAY_PEER)
+		return service(rp);
+	while (!rc && in_flight(rp) >= IOPF_WINDOW_GROUPS && !stopped(rp) &&
+	       !iopf_peer_eof(rp->peer)) {
+		struct epoll_event ev[8];
+		uint64_t now = iopf_now_ns();
+		int n;
+
+		if (rp->n.accepted != answered) {
+			answered = rp->n.accepted;
+			deadline = after(timeout);
+		} else if (now >= deadline) {
+			if (!rp->written_off)
+				iopf_logf(rp->cfg.log, IOPF_LOG_WARN, "the handler answered none of %llu "
+					  "groups in flight for %.3f s: not waiting for them",
+					  (unsigned long long)in_flight(rp), (double)timeout / 1e9);
+			rp->written_off += in_flight(rp);
+			break;
+		}
+		/* The handler's socket is full: leave groups in the queue, wait for it. */
+		if (iopf_peer_pending(rp->peer) == watching) {
+			watching = !watching;
+			watch_queue(rp, watching);
+		}
+		uint64_t ms = (deadline - now) / 1000000u + 1;
+
+		n = epoll_wait(rp->epfd, ev, 8, ms > INT_MAX ? INT_MAX : (int)ms);
+		for (int i = 0; i < n; i++)
+			on_event(rp, &ev[i]);
+		if (iopf_peer_pending(rp->peer))
+			epoll_set(rp, EPOLL_CTL_MOD, iopf_peer_fd(rp->peer), EPOLLIN | EPOLLOUT);
+		rc = rp->err;
+	}
+	if (!watching)
+		watch_queue(rp, true);
+	return rc;
 }
 
 /* The grouper's complete callback: a capture group is complete; inject it when due. */
@@ -445,8 +587,8 @@ static int play_group(void *ctx, struct iopf_group *g)
 	rp->last_inject_ns = iopf_now_ns();
 	if (rc)
 		return rc;
-	if (rp->cfg.handler == IOPF_REPLAY_PEER)
-		return pump(rp, 0, false);	/* one pass: forward what was delivered */
+	if (rp->cfg.handler == IOPF_REPLAY_PEER)	/* one pass: forward what was delivered */
+		return pump(rp, 0, false) ?: backpressure(rp);
 	/*
 	 * At top speed the success/invalid/callback handlers read after every
 	 * TOPSPEED_BATCH injections: whole-group reads pack several groups,
@@ -455,7 +597,7 @@ static int play_group(void *ctx, struct iopf_group *g)
 	 */
 	if (rp->cfg.schedule == IOPF_REPLAY_TOPSPEED && rp->cfg.handler != IOPF_REPLAY_FROM_CAPTURE &&
 	    rp->injected % TOPSPEED_BATCH)
-		return 0;
+		return backpressure(rp);
 	return service(rp);
 }
 
@@ -623,7 +765,11 @@ static int finish_peer(struct iopf_replay *rp)
 
 static void fill_report(struct iopf_replay *rp, struct iopf_report *rep)
 {
-	uint64_t end = rp->last_inject_ns > rp->first_inject_ns ? rp->last_inject_ns : iopf_now_ns();
+	/* from the first injection to the last answer (or injection, if later) */
+	uint64_t end = rp->last_answer_ns > rp->last_inject_ns ? rp->last_answer_ns : rp->last_inject_ns;
+
+	if (end <= rp->first_inject_ns)
+		end = iopf_now_ns();
 
 	iopf_check_finish(iopf_session_check(rp->sess), rep);
 	rep->wall_ns = rp->injected ? end - rp->first_inject_ns : 0;
