@@ -151,10 +151,19 @@ static int answer(struct monitor *m, bool all)
 
 /* ---- the built-in fault generator (sim and mock) ------------------------- */
 
+/* Flow control (lib/iopf.h IOPF_WINDOW_GROUPS): the window of groups in flight is full. */
+static bool gen_window_full(const struct monitor *m)
+{
+	return iopf_session_window_full(m->sess, m->gen_done, 0);
+}
+
 static int gen_inject_due(struct monitor *m, uint64_t now)
 {
-	/* With -c N there is no point injecting more than N groups. */
-	while (m->gen && !(m->o->count && m->gen_done >= m->o->count)) {
+	/*
+	 * With -c N there is no point injecting more than N groups; at a rate
+	 * the reader cannot keep up with, wait for answers (step() reads).
+	 */
+	while (m->gen && !(m->o->count && m->gen_done >= m->o->count) && !gen_window_full(m)) {
 		if (!m->gen_have) {
 			uint64_t t;
 
@@ -188,7 +197,7 @@ static void arm_timer(struct monitor *m)
 	uint64_t next = UINT64_MAX;
 	struct itimerspec its = { 0 };
 
-	if (m->gen && m->gen_have)
+	if (m->gen && m->gen_have && !gen_window_full(m))	/* else the queue wakes us */
 		next = m->next_gen_ns;
 	if (m->held_head < m->held_tail && m->held[m->held_head].due_ns < next)
 		next = m->held[m->held_head].due_ns;
