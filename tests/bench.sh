@@ -15,6 +15,7 @@
 #   queueloop     inject/read/write on libiopf's queue model in one process
 #   pingpong      the same messages between two processes over SOCK_SEQPACKET
 #   generate      the same groups, written without a live queue
+#   sleeploop     a paced replay's schedule kept by a bare clock_nanosleep loop
 #   tshark        with the project's dissector (wireshark/iopf.lua), when it exists,
 #                 on the first BENCH_TSHARK records (default 1/50 of the capture)
 set -eu
@@ -122,6 +123,80 @@ measure record "$R1" "record --source sim (full speed)" "$IOPFTOOL" -q record --
 	--gen-groups "$G1" --gen-rate 1000000000 -c "$G1" -w "$dir/r.pcap"
 
 # ------------------------------------------------------------------
+# The live paths under load (lib/replay.c, lib/session.c flow control):
+# top speed on the large capture, with peak RSS, against the small
+# capture's baselines (cpu per record); and the schedule lag of a paced
+# replay against a bare clock_nanosleep loop keeping the same schedule.
+# ------------------------------------------------------------------
+: >"$dir/live"
+measure replayx10 "$R10" "replay --topspeed --exec 'iopftool handle' (large)" \
+	"$IOPFTOOL" -q replay --topspeed --exec "$IOPFTOOL -q handle" "$dir/c10.pcap"
+measure record10 "$R10" "record --source sim (full speed, large)" "$IOPFTOOL" -q record \
+	--source sim --gen-groups "$G10" --gen-rate 1000000000 -c "$G10" -w "$dir/r.pcap"
+rm -f "$dir/r.pcap"
+# A paced capture: BENCH_PACED groups (default 40000) at 20000 groups/s: 2 s of schedule.
+P=${BENCH_PACED:-40000}
+# shellcheck disable=SC2086
+"$IOPFTOOL" -q generate -w "$dir/paced.pcap" --seed 2 --group-size 1-4 --rate 20000 --groups "$P"
+# lag LABEL CMD...: $RUNS runs; the medians of p50 and p99 lag (ns), cpu and wall
+lag() {
+	label=$1; shift
+	: >"$dir/l50"; : >"$dir/l99"; : >"$dir/w"; : >"$dir/c"
+	i=0
+	while [ "$i" -lt "$RUNS" ]; do
+		# runstat sends stdout to /dev/null: the command writes its report to lag.out
+		set -- $(LAGOUT=$dir/lag.out "$HELPERS/runstat" sh -c 'exec "$@" >"$LAGOUT"' sh "$@" \
+			2>&1 >/dev/null | tail -n 1) "$@"
+		[ "$3" -le 1 ] || { echo "bench: a run failed (exit $3)" >&2; exit 2; }
+		echo "$1" >>"$dir/w"; echo "$4" >>"$dir/c"; shift 4
+		if [ "$1" = "$HELPERS/sleeploop" ]; then
+			cut -d' ' -f2 "$dir/lag.out" >>"$dir/l50"; cut -d' ' -f3 "$dir/lag.out" >>"$dir/l99"
+		else
+			"$HELPERS/json-get" "$dir/lag.out" schedule_lag_ns.p50 >>"$dir/l50"
+			"$HELPERS/json-get" "$dir/lag.out" schedule_lag_ns.p99 >>"$dir/l99"
+		fi
+		i=$((i + 1))
+	done
+	echo "$(median <"$dir/l50") $(median <"$dir/l99") $(median <"$dir/w") $(median <"$dir/c") $label" \
+		>>"$dir/lags"
+}
+: >"$dir/lags"
+lag "baseline: clock_nanosleep loop (sleeploop)" "$HELPERS/sleeploop" "$dir/paced.pcap"
+lag "replay --target sim (recorded schedule)" "$IOPFTOOL" -j replay --target sim "$dir/paced.pcap"
+lag "replay --exec 'iopftool handle' (recorded schedule)" \
+	"$IOPFTOOL" -j replay --exec "$IOPFTOOL -q handle" "$dir/paced.pcap"
+{
+echo
+echo "Live paths: top speed on $R10 records (cpu per record against the $R1-record baselines), peak RSS"
+echo
+echo "| what | wall s | cpu s | Mrec/s (cpu) | Mrec/s (wall) | cpu/record vs baseline | peak RSS KiB | target |"
+echo "|---|---:|---:|---:|---:|---:|---:|---|"
+awk '
+{ k = $1; N[k] = $2; W[k] = $3; C[k] = $4; M[k] = $5; $1 = $2 = $3 = $4 = $5 = ""; sub(/^ +/, ""); L[k] = $0 }
+function row(k, base, bname, target,   ratio) {
+	if (!(k in W)) return
+	ratio = ""
+	if ((base in C) && C[base] > 0)
+		ratio = sprintf("%.2fx %s", (C[k] / N[k]) / (C[base] / N[base]), bname)
+	printf "| %s | %.3f | %.3f | %.3f | %.3f | %s | %d | %s |\n", L[k], W[k] / 1e9, C[k] / 1e9,
+		N[k] / (C[k] / 1e9) / 1e6, N[k] / (W[k] / 1e9) / 1e6, ratio, M[k], target
+}
+END {
+	row("replayx10", "pingpong", "pingpong", "rate >= 0.8x pingpong (cpu <= 1.25x); <= 16 MiB")
+	row("record10", "gen", "generate", ">= 3 M faults/s, no loss; <= 16 MiB")
+}' "$rows"
+echo
+echo "Paced replay: $P groups at 20000 groups/s ($(awk -v p="$P" 'BEGIN { printf "%.1f", p / 20000 }') s of schedule); schedule lag, median of $RUNS runs"
+echo
+echo "| what | lag p50 us | lag p99 us | wall s | cpu s | target |"
+echo "|---|---:|---:|---:|---:|---|"
+awk '{ l = $0; for (i = 0; i < 4; i++) sub(/^[^ ]+ /, "", l)
+	t = l ~ /^baseline/ ? "" : "p50 <= 5 us, p99 <= 50 us (idle machine)"
+	printf "| %s | %.1f | %.1f | %.3f | %.3f | %s |\n", l, $1 / 1e3, $2 / 1e3, $3 / 1e9, $4 / 1e9, t }' \
+	"$dir/lags"
+} >"$dir/live"
+
+# ------------------------------------------------------------------
 # Peak memory of every verb at both sizes
 # ------------------------------------------------------------------
 for s in 1 10; do
@@ -192,4 +267,7 @@ for v in generate read readj stats check replay replayx record monitor; do
 done
 [ -z "${tshark_note:-}" ] || { echo; echo "$tshark_note"; }
 } | tee "$dir/table"
+[ -z "$OUT" ] || cp "$dir/table" "$OUT"
+# The live-path tables (section above) follow the main table.
+tee -a "$dir/table" <"$dir/live"
 [ -z "$OUT" ] || cp "$dir/table" "$OUT"
