@@ -233,8 +233,9 @@ ssize_t iopf_session_drain(struct iopf_session *s, iopf_group_fn fn, void *ctx)
 	return total;
 }
 
-void iopf_session_note_response(struct iopf_session *s, const struct iommu_hwpt_page_response *resp,
-				uint32_t status, uint64_t t_ns)
+/* One response with its verdict; ts: its capture time stamp (one clock read a batch). */
+static void note(struct iopf_session *s, const struct iommu_hwpt_page_response *resp,
+		 uint32_t status, uint64_t t_ns, const struct timespec *ts)
 {
 	struct iopf_rec r = { .type = IOPF_REC_RESPONSE, .status = status };
 	uint64_t lat = 0;
@@ -257,10 +258,19 @@ void iopf_session_note_response(struct iopf_session *s, const struct iommu_hwpt_
 		if (s->n.outstanding)
 			s->n.outstanding--;
 	}
-	realtime(&r.ts);
+	r.ts = *ts;
 	r.latency_ns = lat;
 	r.u.resp = *resp;
 	emit(s, &r);
+}
+
+void iopf_session_note_response(struct iopf_session *s, const struct iommu_hwpt_page_response *resp,
+				uint32_t status, uint64_t t_ns)
+{
+	struct timespec ts;
+
+	realtime(&ts);
+	note(s, resp, status, t_ns, &ts);
 }
 
 int iopf_session_respond(struct iopf_session *s, const struct iommu_hwpt_page_response *resp,
@@ -271,6 +281,9 @@ int iopf_session_respond(struct iopf_session *s, const struct iommu_hwpt_page_re
 	while (off < n) {
 		ssize_t w = iopf_target_write(s->target, resp + off, (n - off) * IOPF_RESP_SIZE);
 		uint64_t t = iopf_now_ns();
+		struct timespec ts;
+
+		realtime(&ts);
 
 		if (w == -EINTR)
 			continue;
@@ -278,11 +291,11 @@ int iopf_session_respond(struct iopf_session *s, const struct iommu_hwpt_page_re
 			size_t k = (size_t)w / IOPF_RESP_SIZE;
 
 			for (size_t j = 0; j < k; j++)
-				iopf_session_note_response(s, &resp[off + j], 0, t);
+				note(s, &resp[off + j], 0, t, &ts);
 			off += k;
 		} else if (w == -EINVAL) {
 			/* The kernel refused entry off and looked at none after it: resubmit the rest. */
-			iopf_session_note_response(s, &resp[off], EINVAL, t);
+			note(s, &resp[off], EINVAL, t, &ts);
 			off++;
 		} else {
 			return w < 0 ? (int)w : -EIO;
