@@ -70,6 +70,7 @@ struct iopf_replay {
 	struct iommu_hwpt_pgfault *tap_recs;	/* the tap's FAULT records of one read */
 	size_t tap_n;
 	uint64_t tap_t_ns, tap_lost;
+	uint64_t warned_big;
 	bool handler_ended;
 	struct iopf_grouper *grouper;	/* kept across loops, so group ids stay unique */
 	const char *capture;
@@ -529,6 +530,12 @@ static int inject_group(struct iopf_replay *rp, const struct iopf_group *g)
 
 	if (parts > 1)
 		rp->split++;
+	if (rp->hf && g->n * IOPF_FAULT_SIZE > iopf_handler_file_max_io(rp->hf) && !rp->warned_big++)
+		iopf_logf(rp->cfg.log, IOPF_LOG_WARN, "%s: a group of %zu records is larger than a "
+			  "read of the handler file can carry (%zu records: fs.fuse.max_pages_limit): "
+			  "the handler cannot read it, and it counts as unanswered; replay it with "
+			  "--handler-fd socket (iopftool-replay(8) \"THE HANDLER FD\")", rp->capture,
+			  g->n, iopf_handler_file_max_io(rp->hf) / IOPF_FAULT_SIZE);
 	if (rp->cfg.handler == IOPF_REPLAY_FROM_CAPTURE)
 		rc = note_recorded_group(rp, g, parts);
 	for (size_t i = 0; i < g->n && !rc; i++) {
@@ -1029,6 +1036,15 @@ static int finish_file(struct iopf_replay *rp)
 	}
 	if (!rc)
 		rc = pump(rp, after(PEER_CLOSE_NS), handler_gone);
+	if (rp->hf) {
+		struct iopf_handler_file_stats st;
+
+		iopf_handler_file_stats(rp->hf, &st);
+		iopf_logf(rp->cfg.log, IOPF_LOG_DEBUG, "handler file: %llu reads of %llu groups, "
+			  "%llu writes, %llu polls, %llu wake-ups", (unsigned long long)st.reads,
+			  (unsigned long long)rp->n.groups, (unsigned long long)st.writes,
+			  (unsigned long long)st.polls, (unsigned long long)st.notifies);
+	}
 	if (rp->tap) {
 		int trc = iopf_tap_drain(rp->tap);
 
@@ -1071,6 +1087,16 @@ static void fill_report(struct iopf_replay *rp, struct iopf_report *rep)
 		end = iopf_now_ns();
 
 	iopf_check_finish(iopf_session_check(rp->sess), rep);
+	if (rp->injected_parts > rp->n.groups && !stopped(rp)) {
+		/* A handler with a file reads the queue itself: what it never read still waits. */
+		uint64_t unread = rp->injected_parts - rp->n.groups;
+
+		iopf_logf(rp->cfg.log, IOPF_LOG_WARN, "%llu injected groups were never read by the "
+			  "handler: they count as unanswered (a device would still be waiting)",
+			  (unsigned long long)unread);
+		rep->v[IOPF_V_UNANSWERED] += unread;
+		rep->ok = false;
+	}
 	rep->wall_ns = rp->injected ? end - rp->first_inject_ns : 0;
 	/* answered groups: one accepted response each */
 	rep->groups_per_s = rep->wall_ns ? (double)rep->v[IOPF_OK] * 1e9 / (double)rep->wall_ns : 0;
