@@ -45,6 +45,7 @@
 #define SPIN_START_NS	100000ull
 #define SPIN_MIN_NS	5000ull
 #define SPIN_MAX_NS	2000000ull
+#define SPIN_ALONE_NS	20000ull	/* before due, stop serving the handler: a pass may take this long */
 
 /* builtin:from-capture: the live cookies of one capture group's parts (UINT64_MAX: not delivered yet). */
 struct parts {
@@ -655,7 +656,7 @@ static int wait_until(struct iopf_replay *rp, uint64_t due)
 			learn_wakeup(rp, wake, now);
 	}
 	while (!rc && !stopped(rp) && now < due) {
-		if (peer)
+		if (peer && due - now > SPIN_ALONE_NS)	/* the last moments are the clock's alone */
 			rc = pump(rp, 0, NULL);
 		else
 			cpu_relax();

@@ -8,6 +8,8 @@
  *    its answers until it has a whole window: the queue model's groups in
  *    flight (pending + outstanding) never exceed the window, and it is
  *    reached (so the bound was exercised), and every group is answered;
+ *  - a handler process that answers nothing: the window's groups are
+ *    written off after --timeout, the replay goes on and ends;
  *  - the same with an in-process handler that answers late (a slow
  *    callback): the queue's pending groups stay bounded by the batch.
  * No timing is asserted: the bounds hold however fast the machine is.
@@ -28,6 +30,15 @@
 #define LATE		100	/* the slow callback answers a group LATE groups later */
 
 static char path[64];
+
+/* A time limit, scaled for slow runs (valgrind: tests/run.sh sets IOPF_TIMEOUT_SCALE). */
+static uint64_t scaled(uint64_t ns)
+{
+	const char *k = getenv("IOPF_TIMEOUT_SCALE");
+	long n = k ? atol(k) : 1;
+
+	return ns * (uint64_t)(n > 0 ? n : 1);
+}
 
 static struct iopf_target *sim(void)
 {
@@ -179,7 +190,7 @@ static void hoarder(int fd)
 static void test_peer_window(void)
 {
 	struct iopf_replay_cfg cfg = { .schedule = IOPF_REPLAY_TOPSPEED, .handler = IOPF_REPLAY_PEER,
-				       .timeout_ns = 4000000000ull };
+				       .timeout_ns = scaled(4000000000ull) };
 	struct watch w = { 0 };
 	struct iopf_report rep;
 	int sv[2], status;
@@ -204,6 +215,41 @@ static void test_peer_window(void)
 	   (unsigned long long)rep.v[IOPF_OK]);
 	ok(waitpid(pid, &status, 0) == pid && WIFEXITED(status) && !WEXITSTATUS(status),
 	   "the handler exited 0");
+}
+
+/* A handler process that reads every group and answers none. */
+static void silent(int fd)
+{
+	struct iommu_hwpt_pgfault f[64];
+
+	while (recv(fd, f, sizeof(f), 0) > 0)
+		;
+	_exit(0);
+}
+
+static void test_silent_peer(void)
+{
+	struct iopf_replay_cfg cfg = { .schedule = IOPF_REPLAY_TOPSPEED, .handler = IOPF_REPLAY_PEER,
+				       .timeout_ns = scaled(50000000ull) };
+	struct watch w = { 0 };
+	struct iopf_report rep;
+	int sv[2], status;
+	pid_t pid;
+
+	if (socketpair(AF_UNIX, SOCK_SEQPACKET, 0, sv))
+		abort();
+	pid = fork();
+	if (pid == 0) {
+		close(sv[0]);
+		silent(sv[1]);
+	}
+	close(sv[1]);
+	cfg.peer_fd = sv[0];
+	is(replay(&cfg, &w, &rep), 0, "silent peer: the replay does not stall on a full window");
+	ok(rep.groups == NGROUPS && rep.v[IOPF_V_UNANSWERED] == NGROUPS && !rep.ok,
+	   "silent peer: every group injected and reported unanswered (%llu of %d)",
+	   (unsigned long long)rep.v[IOPF_V_UNANSWERED], NGROUPS);
+	ok(waitpid(pid, &status, 0) == pid && WIFEXITED(status), "the handler exited");
 }
 
 /* A slow in-process handler: each group's answer comes LATE groups later. */
@@ -250,6 +296,7 @@ int main(void)
 	make_capture();
 	test_in_flight();
 	test_peer_window();
+	test_silent_peer();
 	test_callback_window();
 	unlink(path);
 	return tap_done();
