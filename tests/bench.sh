@@ -131,6 +131,8 @@ measure record "$R1" "record --source sim (full speed)" "$IOPFTOOL" -q record --
 : >"$dir/live"
 measure replayx10 "$R10" "replay --topspeed --exec 'iopftool handle' (large)" \
 	"$IOPFTOOL" -q replay --topspeed --exec "$IOPFTOOL -q handle" "$dir/c10.pcap"
+measure replayxs "$R1" "replay --topspeed --exec 'iopftool handle' --handler-fd socket" \
+	"$IOPFTOOL" -q replay --topspeed --handler-fd socket --exec "$IOPFTOOL -q handle" "$C"
 measure record10 "$R10" "record --source sim (full speed, large)" "$IOPFTOOL" -q record \
 	--source sim --gen-groups "$G10" --gen-rate 1000000000 -c "$G10" -w "$dir/r.pcap"
 rm -f "$dir/r.pcap"
@@ -167,7 +169,7 @@ lag "replay --exec 'iopftool handle' (recorded schedule)" \
 	"$IOPFTOOL" -j replay --exec "$IOPFTOOL -q handle" "$dir/paced.pcap"
 {
 echo
-echo "Live paths: top speed on $R10 records (cpu per record against the $R1-record baselines), peak RSS"
+echo "Live paths: top speed on $R10 records (the socket row: $R1), cpu per record against the $R1-record baselines, peak RSS"
 echo
 echo "| what | wall s | cpu s | Mrec/s (cpu) | Mrec/s (wall) | cpu/record vs baseline | peak RSS KiB | target |"
 echo "|---|---:|---:|---:|---:|---:|---:|---|"
@@ -183,6 +185,7 @@ function row(k, base, bname, target,   ratio) {
 }
 END {
 	row("replayx10", "pingpong", "pingpong", "rate >= 0.8x pingpong (cpu <= 1.25x); <= 16 MiB")
+	row("replayxs", "pingpong", "pingpong", "rate >= 0.8x pingpong (cpu <= 1.25x)")
 	row("record10", "gen", "generate", ">= 3 M faults/s, no loss; <= 16 MiB")
 }' "$rows"
 echo
