@@ -598,6 +598,14 @@ static uint64_t due_ns(struct iopf_replay *rp, uint64_t ts_ns)
 	return rp->start_ns + (uint64_t)(off / speed);
 }
 
+/* Groups in flight: injected, neither answered nor written off. */
+static uint64_t in_flight(const struct iopf_replay *rp)
+{
+	uint64_t n = iopf_session_in_flight(rp->sess, rp->injected_parts);
+
+	return n > rp->written_off ? n - rp->written_off : 0;
+}
+
 static inline void cpu_relax(void)
 {
 #if defined(__x86_64__) || defined(__i386__)
@@ -639,6 +647,12 @@ static int wait_until(struct iopf_replay *rp, uint64_t due)
 
 	if (now >= due)
 		return 0;
+	if (!peer && in_flight(rp)) {	/* groups injected late wait for a batch: serve them first */
+		rc = service(rp);
+		now = iopf_now_ns();
+		if (rc || now >= due)
+			return rc;
+	}
 	if (!rp->spin_ns)
 		rp->spin_ns = SPIN_START_NS;
 	if (due - now > rp->spin_ns) {
@@ -663,14 +677,6 @@ static int wait_until(struct iopf_replay *rp, uint64_t due)
 		now = iopf_now_ns();
 	}
 	return rc;
-}
-
-/* Groups in flight: injected, neither answered nor written off. */
-static uint64_t in_flight(const struct iopf_replay *rp)
-{
-	uint64_t n = iopf_session_in_flight(rp->sess, rp->injected_parts);
-
-	return n > rp->written_off ? n - rp->written_off : 0;
 }
 
 /* Watch the queue for groups to forward to the socket, or not. */
@@ -753,8 +759,10 @@ static int play_group(void *ctx, struct iopf_group *g)
 	bool clock = due || !(rp->injected % TOPSPEED_BATCH);
 	uint64_t now = clock ? iopf_now_ns() : rp->last_inject_ns;
 
+	bool late = due && now > due;
+
 	if (due)
-		iopf_check_lag(iopf_session_check(rp->sess), now > due ? now - due : 0);
+		iopf_check_lag(iopf_session_check(rp->sess), late ? now - due : 0);
 	if (!rp->injected)
 		rp->first_inject_ns = now;
 	rc = inject_group(rp, g);
@@ -768,11 +776,14 @@ static int play_group(void *ctx, struct iopf_group *g)
 	/*
 	 * At top speed the success/invalid/callback handlers read after every
 	 * TOPSPEED_BATCH injections: whole-group reads pack several groups,
-	 * and the queue's readiness flips once per batch, not per group.
-	 * from-capture must see each group delivered before its answer.
+	 * and the queue's readiness flips once per batch, not per group.  So
+	 * does a paced replay while it is late (catching up, or a capture
+	 * denser than one group per read and write), until it next waits
+	 * (wait_until() serves what is left first).  from-capture must see
+	 * each group delivered before its answer.
 	 */
-	if (rp->cfg.schedule == IOPF_REPLAY_TOPSPEED && rp->cfg.handler != IOPF_REPLAY_FROM_CAPTURE &&
-	    rp->injected % TOPSPEED_BATCH)
+	if ((rp->cfg.schedule == IOPF_REPLAY_TOPSPEED || late) &&
+	    rp->cfg.handler != IOPF_REPLAY_FROM_CAPTURE && rp->injected % TOPSPEED_BATCH)
 		return backpressure(rp);
 	return service(rp);
 }
