@@ -291,6 +291,25 @@ static void test_callback_window(void)
 	   (unsigned long long)rep.v[IOPF_OK], (unsigned long long)rep.v[IOPF_V_UNANSWERED]);
 }
 
+/*
+ * A paced replay that cannot keep up (--rate 1e9: every group is late)
+ * serves the queue once a batch, as top speed does: the queue's pending
+ * groups stay within the batch, and every group is answered.
+ */
+static void test_paced_late(void)
+{
+	struct iopf_replay_cfg cfg = { .schedule = IOPF_REPLAY_RATE, .rate = 1e9,
+				       .handler = IOPF_REPLAY_SUCCESS };
+	struct watch w = { 0 };
+	struct iopf_report rep;
+
+	is(replay(&cfg, &w, &rep), 0, "late paced replay: runs");
+	ok(w.max_pending <= BATCH, "late paced replay: at most %d groups wait in the queue (%llu)",
+	   BATCH, (unsigned long long)w.max_pending);
+	ok(rep.groups == NGROUPS && rep.v[IOPF_OK] == NGROUPS && rep.ok,
+	   "late paced replay: every group answered (%llu)", (unsigned long long)rep.v[IOPF_OK]);
+}
+
 int main(void)
 {
 	make_capture();
@@ -298,6 +317,7 @@ int main(void)
 	test_peer_window();
 	test_silent_peer();
 	test_callback_window();
+	test_paced_late();
 	unlink(path);
 	return tap_done();
 }
