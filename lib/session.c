@@ -157,9 +157,13 @@ static int on_split(void *ctx, struct iopf_group *g)
 		iopf_logf(sc->s->cfg.log, IOPF_LOG_WARN, "%s: a read returned a group (cookie %u) "
 			  "without its LAST_PAGE record; taken as complete",
 			  iopf_target_name(sc->s->target), g->cookie);
-	for (size_t i = 0; i < g->n; i++) {
-		r.u.fault = g->recs[i];
-		emit(sc->s, &r);
+	if (sc->s->cfg.out || sc->s->cfg.writer) {
+		for (size_t i = 0; i < g->n; i++) {
+			r.u.fault = g->recs[i];
+			emit(sc->s, &r);
+		}
+	} else {
+		sc->s->seq += g->n;	/* neither printed nor recorded: only numbered */
 	}
 	if (g->cookie == 0) {
 		sc->s->cookie0_out = true;
@@ -255,7 +259,6 @@ ssize_t iopf_session_note_read(struct iopf_session *s, const void *buf, size_t b
 static void note(struct iopf_session *s, const struct iommu_hwpt_page_response *resp,
 		 uint32_t status, uint64_t t_ns, const struct timespec *ts)
 {
-	struct iopf_rec r = { .type = IOPF_REC_RESPONSE, .status = status };
 	uint64_t lat = 0;
 	enum iopf_verdict v;
 
@@ -276,9 +279,13 @@ static void note(struct iopf_session *s, const struct iommu_hwpt_page_response *
 		if (s->n.outstanding)
 			s->n.outstanding--;
 	}
-	r.ts = *ts;
-	r.latency_ns = lat;
-	r.u.resp = *resp;
+	if (!s->cfg.out && !s->cfg.writer) {
+		s->seq++;	/* neither printed nor recorded: only numbered */
+		return;
+	}
+	struct iopf_rec r = { .type = IOPF_REC_RESPONSE, .status = status, .ts = *ts,
+			      .latency_ns = lat, .u.resp = *resp };
+
 	emit(s, &r);
 }
 
