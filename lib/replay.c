@@ -390,6 +390,8 @@ static void take_tap(struct iopf_replay *rp)
 	int rc;
 
 	while ((rc = iopf_tap_next(rp->tap, &r)) > 0) {
+		if (r.type == IOPF_REC_LOST && !r.queue_id)	/* the trace buffer overflowed */
+			rp->tap_lost += r.u.lost;
 		if (r.queue_id != q)
 			continue;
 		/* one read's records share its time stamp; its DELIVERY records come between groups */
@@ -1064,8 +1066,8 @@ static int finish_file(struct iopf_replay *rp)
 		rc = rc ?: trc;
 		if (rp->tap_lost)
 			iopf_logf(rp->cfg.log, IOPF_LOG_WARN, "the tap could not see %llu records "
-				  "(it decodes the first 16 records of a read and the first 16 "
-				  "responses of a write): groups it missed count as unanswered and "
+				  "(it decodes the first 100 records of a read and the first 120 "
+				  "responses of a write, and loses events when its trace buffer is full): groups it missed count as unanswered and "
 				  "answers to them as unknown; replay more slowly (--rate) or give "
 				  "--handler-fd socket", (unsigned long long)rp->tap_lost);
 	}
