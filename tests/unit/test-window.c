@@ -8,6 +8,7 @@
  *    its answers until it has a whole window: the queue model's groups in
  *    flight (pending + outstanding) never exceed the window, and it is
  *    reached (so the bound was exercised), and every group is answered;
+ *  - the same through the handler file (lib/fusefd.c), where it can be made;
  *  - a handler process that answers nothing: the window's groups are
  *    written off after --timeout, the replay goes on and ends;
  *  - the same with an in-process handler that answers late (a slow
@@ -15,6 +16,8 @@
  * No timing is asserted: the bounds hold however fast the machine is.
  */
 #include <errno.h>
+#include <poll.h>
+#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -217,6 +220,94 @@ static void test_peer_window(void)
 	   "the handler exited 0");
 }
 
+/*
+ * The same hoarder through the handler file (lib/fusefd.c, the default
+ * handler fd on sim): it reads the fault fd as a kernel fault fd, whole
+ * groups (single records here), and writes 8-byte responses.
+ */
+static void hoarder_file(int fd)
+{
+	static uint32_t held[W];
+	static struct iommu_hwpt_pgfault f[W];
+	static struct iommu_hwpt_page_response r[W];
+	size_t nheld = 0;
+	bool hoarding = true;
+
+	for (;;) {
+		struct pollfd p = { .fd = fd, .events = POLLIN };
+		ssize_t n;
+		size_t k = 0;
+
+		if (poll(&p, 1, -1) < 0)
+			_exit(1);
+		n = read(fd, f, (hoarding ? W - nheld : W) * sizeof(f[0]));
+		if (n < 0)
+			_exit(errno == ENOTCONN || errno == ENODEV ? 0 : 1);
+		for (size_t i = 0; i < (size_t)n / sizeof(f[0]); i++) {
+			if (hoarding) {
+				usleep(20);
+				held[nheld++] = f[i].cookie;
+				continue;
+			}
+			r[k++] = (struct iommu_hwpt_page_response){ .cookie = f[i].cookie };
+		}
+		if (hoarding && nheld == W) {
+			hoarding = false;
+			for (size_t i = 0; i < nheld; i++)
+				r[k++] = (struct iommu_hwpt_page_response){ .cookie = held[i] };
+		}
+		if (k && write(fd, r, k * sizeof(r[0])) != (ssize_t)(k * sizeof(r[0])))
+			_exit(1);
+	}
+}
+
+static void end_child(void *ctx)
+{
+	kill(*(pid_t *)ctx, SIGTERM);
+}
+
+static void test_file_window(void)
+{
+	pid_t pid = -1;
+	struct iopf_replay_cfg cfg = { .schedule = IOPF_REPLAY_TOPSPEED, .handler = IOPF_REPLAY_PEER,
+				       .timeout_ns = scaled(4000000000ull), .peer_fd = -1,
+				       .handler_end = end_child, .handler_end_ctx = &pid };
+	struct watch w = { 0 };
+	struct iopf_report rep;
+	struct iopf_replay *rp;
+	char why[256];
+	int fd, rc, status;
+
+	w.t = sim();
+	cfg.progress = watch;
+	cfg.progress_ctx = &w;
+	if (iopf_replay_new(&rp, w.t, &cfg))
+		abort();
+	rc = iopf_replay_handler_open(rp, IOPF_HFD_FILE, &fd, why, sizeof(why));
+	if (rc < 0) {
+		ok(1, "# skip no handler file on this machine: %s", why);
+		iopf_replay_free(rp);
+		iopf_target_close(w.t);
+		return;
+	}
+	pid = fork();
+	if (pid == 0)
+		hoarder_file(fd);
+	close(fd);
+	rc = iopf_replay_run(rp, path, &rep);
+	rep.dev_capture = rep.dev_live = NULL;
+	iopf_replay_free(rp);
+	iopf_target_close(w.t);
+	is(rc, 0, "file: a top-speed replay of %d groups", NGROUPS);
+	ok(w.max_flight <= W, "file: groups in flight never above the window (at most %llu of %d)",
+	   (unsigned long long)w.max_flight, W);
+	ok(w.max_flight >= W - 1, "file: the window filled (%llu)", (unsigned long long)w.max_flight);
+	ok(rep.groups == NGROUPS && rep.v[IOPF_OK] == NGROUPS && rep.ok,
+	   "file: no loss: %llu groups, %llu answered ok", (unsigned long long)rep.groups,
+	   (unsigned long long)rep.v[IOPF_OK]);
+	ok(waitpid(pid, &status, 0) == pid, "the handler was ended");
+}
+
 /* A handler process that reads every group and answers none. */
 static void silent(int fd)
 {
@@ -316,6 +407,7 @@ int main(void)
 	test_in_flight();
 	test_peer_window();
 	test_silent_peer();
+	test_file_window();
 	test_callback_window();
 	test_paced_late();
 	unlink(path);
