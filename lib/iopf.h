@@ -1253,6 +1253,9 @@ int iopf_proc_fds(struct iopf_proc_fd **list, size_t *n, int only_pid);
 /* "tap", "tap:PID", "tap:PID:FD": true when spec names the tap; *pid -1 when malformed. */
 bool iopf_tap_spec(const char *spec, int *pid, int *fd);
 
+/* The records of each read(2) of a fault fd the tap decodes; a LOST record counts the rest. */
+#define IOPF_TAP_READ_RECORDS 100
+
 struct iopf_tap_cfg {
 	const char *tracefs;	/* NULL: /sys/kernel/tracing, else /sys/kernel/debug/tracing */
 	int pid;		/* > 0: only this process's queues */

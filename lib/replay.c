@@ -71,6 +71,7 @@ struct iopf_replay {
 	struct iommu_hwpt_pgfault *tap_recs;	/* the tap's FAULT records of one read */
 	size_t tap_n;
 	uint64_t tap_t_ns, tap_lost;
+	uint64_t injected_recs, max_group_recs;	/* for the tap's window: records, not groups */
 	uint64_t warned_big;
 	bool handler_ended;
 	struct iopf_grouper *grouper;	/* kept across loops, so group ids stay unique */
@@ -533,6 +534,9 @@ static int inject_group(struct iopf_replay *rp, const struct iopf_group *g)
 
 	if (parts > 1)
 		rp->split++;
+	rp->injected_recs += g->n;
+	if (g->n > rp->max_group_recs)
+		rp->max_group_recs = g->n;
 	if (rp->hf && g->n * IOPF_FAULT_SIZE > iopf_handler_file_max_io(rp->hf) && !rp->warned_big++)
 		iopf_logf(rp->cfg.log, IOPF_LOG_WARN, "%s: a group of %zu records is larger than a "
 			  "read of the handler file can carry (%zu records: fs.fuse.max_pages_limit): "
@@ -689,10 +693,24 @@ static void watch_queue(struct iopf_replay *rp, bool on)
 	epoll_ctl(rp->epfd, EPOLL_CTL_MOD, ev.data.fd, &ev);
 }
 
+/*
+ * The tap decodes IOPF_TAP_READ_RECORDS records of a read: with the
+ * handler on the kernel's fd, keep fewer records than that unread, so
+ * that no read of the handler's can hold more (a group larger than that
+ * is injected alone).
+ */
+static bool tap_sees_all(const struct iopf_replay *rp)
+{
+	uint64_t unread = rp->injected_recs > rp->n.faults ? rp->injected_recs - rp->n.faults : 0;
+
+	return !rp->tap || !unread || unread + rp->max_group_recs <= IOPF_TAP_READ_RECORDS ||
+	       rp->written_off;	/* a handler that does not read: nothing to see */
+}
+
 /* pump()'s early ends for backpressure() */
 static bool window_open(const struct iopf_replay *rp)
 {
-	return in_flight(rp) < IOPF_WINDOW_GROUPS || handler_gone(rp);
+	return (in_flight(rp) < IOPF_WINDOW_GROUPS && tap_sees_all(rp)) || handler_gone(rp);
 }
 
 static bool socket_drained(const struct iopf_replay *rp)

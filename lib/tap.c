@@ -100,6 +100,7 @@
 #define TAP_RD_PER	25	/* records a read probe fetches: 125 words + f + r = 127 arguments */
 #define TAP_RD_PROBES	4	/* return probes on iommufd_fault_fops_read */
 #define TAP_READ_RECS	(TAP_RD_PER * TAP_RD_PROBES)	/* records fetched from each read's buffer */
+_Static_assert(TAP_READ_RECS == IOPF_TAP_READ_RECORDS, "iopf.h says how many records a read shows");
 #define TAP_WRITE_RESPS 120	/* responses fetched from each write's buffer (a u64 each) */
 #define TAP_CAL_SLOTS	32	/* candidate offsets of private_data in struct file */
 #define TAP_OBJ_FAULT	6	/* enum iommufd_object_type: IOMMUFD_OBJ_FAULT in 6.12 */

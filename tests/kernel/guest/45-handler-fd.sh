@@ -34,6 +34,15 @@ for h in "$L" "$L --nonblock" "$H"; do
 	"
 done
 
+"$IOPFTOOL" generate -w fast.pcap --seed 12 --groups 400 --group-size 1-4 --rate 100000 \
+	--grpid-bits 16 2>/dev/null
+t 'at --topspeed (400 groups of 1-4): the tap sees every read whole (the replay keeps reads small)' '
+	"$IOPFTOOL" -j replay fast.pcap --target mock --timeout 2s --topspeed --handler-fd file \
+		--exec "$L" >rep.json 2>err; cat err;
+	grep "\"ok\":true" rep.json && want groups 400 rep.json && want responses 400 rep.json &&
+	! grep "could not see" err
+'
+
 t 'the probes of the replay'\''s tap are gone after it' '
 	test "$(grep -c iopftool_ $TFS/kprobe_events)" = 0 &&
 	test "$(ls $TFS/instances | grep -c iopftool_)" = 0
