@@ -19,7 +19,9 @@
  * The buffer (256 KiB) is written when it fills, at iopf_out_flush(),
  * and after each record in line mode (a terminal, pipe or socket).
  */
+#define _GNU_SOURCE
 #include <errno.h>
+#include <link.h>
 #include <math.h>
 #include <stdarg.h>
 #include <stdlib.h>
@@ -38,7 +40,8 @@
  * formats in the program's read-only data (string literals) are kept,
  * keyed by address: their bytes cannot change under the key.
  */
-#define FMT_CACHE 128
+#define CACHE_BITS 8		/* both caches have 1 << CACHE_BITS slots */
+#define FMT_CACHE (1 << CACHE_BITS)
 enum fmt_kind { FK_NONE, FK_SLOW, FK_LIT, FK_S, FK_U, FK_D, FK_X, FK_HEX16 };
 struct fmt_entry {
 	const char *fmt;
@@ -48,12 +51,35 @@ struct fmt_entry {
 };
 
 /* A key seen before, as JSON writes it: "key": (pretty: "key": ). */
-#define KEY_CACHE 128
+#define KEY_CACHE (1 << CACHE_BITS)
 struct key_entry {
 	const char *key;
 	uint8_t len;
 	char text[31];
 };
+
+/*
+ * Read-only address ranges: the non-writable PT_LOAD segments of the
+ * program and of the object libiopf's code is in (the same object when
+ * libiopf.a is linked in, two with libiopf.so).  Neither can be unloaded
+ * while an iopf_out of theirs is in use, so a string literal of either
+ * keeps its bytes for the cache's lifetime.
+ */
+#define RO_RANGES 8
+struct ro_range {
+	uintptr_t lo, hi;
+};
+
+/*
+ * The cache slot of a literal's address (Fibonacci hashing): strings a
+ * multiple of the table size apart in .rodata must not share a slot.
+ * Each literal has two slots, h and h ^ 1, so that two hot literals of the
+ * same slot do not evict each other on every record.
+ */
+static inline size_t addr_slot(const void *p, unsigned int bits)
+{
+	return (size_t)(((uint64_t)(uintptr_t)p * 0x9e3779b97f4a7c15ull) >> (64 - bits));
+}
 
 struct out_frame {
 	bool array;
@@ -73,6 +99,8 @@ struct iopf_out {
 	char *buf;
 	size_t len, cap;
 	struct iopf_time_cache tc;
+	int nro;
+	struct ro_range ro[RO_RANGES];
 	struct fmt_entry fc[FMT_CACHE];
 	struct key_entry kc[KEY_CACHE];
 };
@@ -526,23 +554,66 @@ static inline void hex16(char *w, uint64_t v)
 		memcpy(w + 2 * i, pairs + 2 * (v >> (56 - 8 * i) & 0xff), 2);
 }
 
-/*
- * String literals live between the end of the code and the start of
- * writable data (GNU ld's __etext, glibc's __data_start) of the program
- * libiopf is linked into.  In the shared library the two symbols belong
- * to different objects and the range comes out empty: nothing is cached
- * there, and every format takes the general path.
- */
-extern const char __etext[] __attribute__((weak));
-extern const char __data_start[] __attribute__((weak));
-
-static bool fmt_readonly(const char *fmt)
+/* Is fmt in the program's or libiopf's read-only data (a string literal)? */
+static inline bool fmt_readonly(const struct iopf_out *o, const char *fmt)
 {
-	const char *lo = __etext, *hi = __data_start;
+	uintptr_t a = (uintptr_t)fmt;
 
-	return lo && hi && lo < hi && fmt >= lo && fmt < hi;
+	for (int i = 0; i < o->nro; i++)
+		if (a >= o->ro[i].lo && a < o->ro[i].hi)
+			return true;
+	return false;
 }
 
+struct ro_scan {
+	struct iopf_out *o;
+	uintptr_t self;		/* an address in libiopf's code */
+	bool first;
+};
+
+/*
+ * dl_iterate_phdr(3) callback: the program (the first object) and the
+ * object holding self; runs of consecutive non-writable PT_LOAD segments
+ * become one range each.
+ */
+static int ro_scan_one(struct dl_phdr_info *info, size_t size, void *data)
+{
+	struct ro_scan *sc = data;
+	struct iopf_out *o = sc->o;
+	bool mine = sc->first, open = false;
+	struct ro_range r = { 0, 0 };
+
+	(void)size;
+	sc->first = false;
+	for (int i = 0; !mine && i < info->dlpi_phnum; i++) {
+		const ElfW(Phdr) *ph = &info->dlpi_phdr[i];
+		uintptr_t lo = info->dlpi_addr + ph->p_vaddr;
+
+		mine = ph->p_type == PT_LOAD && sc->self >= lo && sc->self < lo + ph->p_memsz;
+	}
+	if (!mine)
+		return 0;
+	for (int i = 0; i <= info->dlpi_phnum; i++) {
+		const ElfW(Phdr) *ph = i < info->dlpi_phnum ? &info->dlpi_phdr[i] : NULL;
+		uintptr_t lo;
+
+		if (ph && ph->p_type != PT_LOAD)
+			continue;
+		if (ph && !(ph->p_flags & PF_W)) {
+			lo = info->dlpi_addr + ph->p_vaddr;
+			if (!open)
+				r.lo = lo;
+			r.hi = lo + ph->p_memsz;
+			open = true;
+			continue;
+		}
+		/* a writable segment or the end closes a run */
+		if (open && o->nro < RO_RANGES)
+			o->ro[o->nro++] = r;
+		open = false;
+	}
+	return 0;
+}
 /* Split fmt for the cache: FK_SLOW when it is not literal, one simple conversion, literal. */
 static void fmt_compile(struct fmt_entry *e, const char *fmt)
 {
@@ -590,15 +661,24 @@ static inline __attribute__((always_inline)) bool fmt_fast(struct iopf_out *o, c
 						     struct fmt_src *src)
 {
 	static const char hex[] = "0123456789abcdef";
-	struct fmt_entry *e = &o->fc[((uintptr_t)fmt >> 2) % FMT_CACHE];
+	size_t h = addr_slot(fmt, CACHE_BITS);
+	struct fmt_entry *e = &o->fc[h];
 	char tmp[48], *w, *d;	/* digits end at tmp + 24; 24 bytes are copied from d */
 	uint64_t v;
 	size_t n;
 
 	if (e->fmt != fmt) {
-		if (!fmt_readonly(fmt))
-			return false;
-		fmt_compile(e, fmt);
+		struct fmt_entry *e2 = &o->fc[h ^ 1];
+
+		if (e2->fmt == fmt) {
+			e = e2;
+		} else {
+			if (!fmt_readonly(o, fmt))
+				return false;
+			if (e->fmt && !e2->fmt)
+				e = e2;
+			fmt_compile(e, fmt);
+		}
 	}
 	if (e->kind == FK_SLOW || (src->ap && e->kind != FK_LIT && e->kind != FK_S))
 		return false;
@@ -791,7 +871,7 @@ static void text_str(struct iopf_out *o, const char *fmt, const char *s)
 	struct spec sp;
 
 	/* the program's own strings (read-only data) are not a capture's */
-	if (fmt_readonly(s) || text_plain(s)) {
+	if (fmt_readonly(o, s) || text_plain(s)) {
 		out_format(o, fmt, &src);
 		return;
 	}
@@ -911,11 +991,16 @@ static bool want_json(const struct iopf_out *o, const char *key)
 /* "key": as JSON writes it; literal keys come from the cache. */
 static void member_key(struct iopf_out *o, const char *key)
 {
-	struct key_entry *e = &o->kc[((uintptr_t)key >> 2) % KEY_CACHE];
+	size_t h = addr_slot(key, CACHE_BITS);
+	struct key_entry *e = &o->kc[h];
 	size_t start;
 	char *w;
 
-	if (e->key != key && fmt_readonly(key)) {
+	if (e->key != key && o->kc[h ^ 1].key == key)
+		e = &o->kc[h ^ 1];
+	else if (e->key != key && e->key && !o->kc[h ^ 1].key)
+		e = &o->kc[h ^ 1];
+	if (e->key != key && fmt_readonly(o, key)) {
 		start = o->len;
 		json_string(o, key);
 		put(o, ": ", o->pretty ? 2 : 1);
@@ -999,6 +1084,8 @@ struct iopf_out *iopf_out_new(FILE *f, enum iopf_out_mode mode)
 	o->pretty = mode == IOPF_OUT_PRETTY;
 	if (fd >= 0 && !fstat(fd, &st))
 		o->line = isatty(fd) || S_ISFIFO(st.st_mode) || S_ISSOCK(st.st_mode);
+	dl_iterate_phdr(ro_scan_one, &(struct ro_scan){ .o = o, .self = (uintptr_t)&ro_scan_one,
+							 .first = true });
 	return o;
 }
 
