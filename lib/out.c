@@ -656,79 +656,69 @@ static void fmt_compile(struct fmt_entry *e, const char *fmt)
 	}
 }
 
-/* Print with a compiled format: false when it has to take the general path. */
-static inline __attribute__((always_inline)) bool fmt_fast(struct iopf_out *o, const char *fmt,
-						     struct fmt_src *src)
+/* A miss in the first slot: the second one, or compile fmt (NULL: not a literal). */
+static __attribute__((noinline)) const struct fmt_entry *fmt_entry_miss(struct iopf_out *o,
+									const char *fmt, size_t h)
+{
+	struct fmt_entry *e = &o->fc[h], *e2 = &o->fc[h ^ 1];
+
+	if (e2->fmt == fmt)
+		return e2;
+	if (!fmt_readonly(o, fmt))
+		return NULL;
+	if (e->fmt && !e2->fmt)
+		e = e2;
+	fmt_compile(e, fmt);
+	return e;
+}
+
+/* fmt's compiled form, or NULL when it has to take the general path. */
+static inline __attribute__((always_inline)) const struct fmt_entry *fmt_entry_of(
+	struct iopf_out *o, const char *fmt)
+{
+	size_t h = addr_slot(fmt, CACHE_BITS);
+
+	if (__builtin_expect(o->fc[h].fmt == fmt, 1))
+		return &o->fc[h];
+	return fmt_entry_miss(o, fmt, h);
+}
+
+/*
+ * One number through a compiled format: false when fmt's conversion is
+ * not a number's (the general path decides).  neg: v is the magnitude of
+ * a negative signed value.
+ */
+static inline __attribute__((always_inline)) bool emit_u64(struct iopf_out *o,
+							  const struct fmt_entry *e,
+							  uint64_t v, bool neg)
 {
 	static const char hex[] = "0123456789abcdef";
-	size_t h = addr_slot(fmt, CACHE_BITS);
-	struct fmt_entry *e = &o->fc[h];
 	char tmp[48], *w, *d;	/* digits end at tmp + 24; 24 bytes are copied from d */
-	uint64_t v;
 	size_t n;
 
-	if (e->fmt != fmt) {
-		struct fmt_entry *e2 = &o->fc[h ^ 1];
-
-		if (e2->fmt == fmt) {
-			e = e2;
-		} else {
-			if (!fmt_readonly(o, fmt))
-				return false;
-			if (e->fmt && !e2->fmt)
-				e = e2;
-			fmt_compile(e, fmt);
-		}
-	}
-	if (e->kind == FK_SLOW || (src->ap && e->kind != FK_LIT && e->kind != FK_S))
+	if (e->kind == FK_SLOW || e->kind == FK_S)
 		return false;
-	if (e->kind == FK_S) {
-		const char *str = src_str(src);
-		size_t len = strlen(str);
-
-		if (len <= 32 && (w = room(o, sizeof(e->pre) + 32 + sizeof(e->post)))) {
-			/* short strings: fixed-size copies, no calls */
-			char s32[32];
-
-			memcpy(w, e->pre, sizeof(e->pre));
-			w += e->pre_len;
-			memset(s32, 0, sizeof(s32));
-			memcpy(s32, str, len);
-			memcpy(w, s32, sizeof(s32));
-			w += len;
-			memcpy(w, e->post, sizeof(e->post));
-			o->len = (size_t)(w + e->post_len - o->buf);
-			return true;
-		}
-		put(o, e->pre, e->pre_len);
-		put(o, str, len);
-		put(o, e->post, e->post_len);
-		return true;
-	}
-	w = room(o, sizeof(e->pre) + sizeof(tmp) + sizeof(e->post));
+	w = room(o, sizeof(e->pre) + 1 + sizeof(tmp) + sizeof(e->post));
 	if (!w)
 		return true;
 	memcpy(w, e->pre, sizeof(e->pre));
 	w += e->pre_len;
 	switch (e->kind) {
 	case FK_U:
-		d = iopf_u64_dec(tmp + 24, src_u64(src));
+		d = iopf_u64_dec(tmp + 24, v);
 		n = (size_t)(tmp + 24 - d);
 		memcpy(w, d, 24);	/* fixed size: a few moves, no call */
 		w += n;
 		break;
 	case FK_D:
-		v = src->kind == ARG_I64 && src->v.i < 0 ? -(uint64_t)src->v.i : src->v.u;
-		if (src->kind == ARG_I64 && src->v.i < 0)
+		if (neg)
 			*w++ = '-';
-		src->kind = ARG_NONE;
 		d = iopf_u64_dec(tmp + 24, v);
 		n = (size_t)(tmp + 24 - d);
 		memcpy(w, d, 24);
 		w += n;
 		break;
 	case FK_X:
-		v = src_u64(src);
 		d = tmp + 24;
 		do {
 			*--d = hex[v & 15];
@@ -739,7 +729,7 @@ static inline __attribute__((always_inline)) bool fmt_fast(struct iopf_out *o, c
 		w += n;
 		break;
 	case FK_HEX16:
-		hex16(w, src_u64(src));
+		hex16(w, v);
 		w += 16;
 		break;
 	default:	/* FK_LIT */
@@ -749,6 +739,67 @@ static inline __attribute__((always_inline)) bool fmt_fast(struct iopf_out *o, c
 	w += e->post_len;
 	o->len = (size_t)(w - o->buf);
 	return true;
+}
+
+/* One string through a compiled format: false when fmt's conversion is not %s. */
+static inline __attribute__((always_inline)) bool emit_str(struct iopf_out *o,
+							  const struct fmt_entry *e,
+							  const char *str)
+{
+	size_t len;
+	char *w;
+
+	if (e->kind == FK_LIT) {
+		if ((w = room(o, sizeof(e->pre)))) {
+			memcpy(w, e->pre, sizeof(e->pre));	/* fixed size: no call */
+			o->len += e->pre_len;
+		}
+		return true;
+	}
+	if (e->kind != FK_S)
+		return false;
+	len = strlen(str);
+	if (len <= 32 && (w = room(o, sizeof(e->pre) + 32 + sizeof(e->post)))) {
+		/* short strings: fixed-size copies, no calls */
+		char s32[32];
+
+		memcpy(w, e->pre, sizeof(e->pre));
+		w += e->pre_len;
+		memset(s32, 0, sizeof(s32));
+		memcpy(s32, str, len);
+		memcpy(w, s32, sizeof(s32));
+		w += len;
+		memcpy(w, e->post, sizeof(e->post));
+		o->len = (size_t)(w + e->post_len - o->buf);
+		return true;
+	}
+	put(o, e->pre, e->pre_len);
+	put(o, str, len);
+	put(o, e->post, e->post_len);
+	return true;
+}
+
+/* Print with a compiled format: false when it has to take the general path. */
+static inline __attribute__((always_inline)) bool fmt_fast(struct iopf_out *o, const char *fmt,
+						     struct fmt_src *src)
+{
+	const struct fmt_entry *e = fmt_entry_of(o, fmt);
+	bool neg;
+	uint64_t v;
+
+	if (!e || e->kind == FK_SLOW)
+		return false;
+	if (e->kind == FK_LIT)
+		return emit_str(o, e, "");	/* no conversion: the value is not used */
+	if (e->kind == FK_S)
+		return emit_str(o, e, src_str(src));
+	if (src->ap)
+		return false;
+	/* %d of a negative value: its sign and magnitude; the rest as printf's unsigned */
+	neg = e->kind == FK_D && src->kind == ARG_I64 && src->v.i < 0;
+	v = neg ? -(uint64_t)src->v.i : src_u64(src);
+	src->kind = ARG_NONE;
+	return emit_u64(o, e, v, neg);
 }
 
 /* fmt with its values; literal bytes are copied as they are. */
@@ -815,6 +866,35 @@ static inline void out_format(struct iopf_out *o, const char *fmt, struct fmt_sr
 		out_format_slow(o, fmt, src);
 }
 
+/* Text: one number through fmt; neg: v is a negative value's magnitude (for %d). */
+static inline __attribute__((always_inline)) void text_u64(struct iopf_out *o, const char *fmt,
+							  uint64_t v, int64_t sv, bool is_signed)
+{
+	const struct fmt_entry *e = fmt_entry_of(o, fmt);
+	bool neg = is_signed && sv < 0 && e && e->kind == FK_D;
+
+	if (!e || !emit_u64(o, e, neg ? -(uint64_t)sv : v, neg)) {
+		struct fmt_src src = { .kind = is_signed ? ARG_I64 : ARG_U64 };
+
+		if (is_signed)
+			src.v.i = sv;
+		else
+			src.v.u = v;
+		out_format_slow(o, fmt, &src);
+	}
+	text_done(o);
+}
+
+/* Text: a string that needs no cleaning through fmt. */
+static inline __attribute__((always_inline)) void text_plain_str(struct iopf_out *o,
+								const char *fmt, const char *s)
+{
+	const struct fmt_entry *e = fmt_entry_of(o, fmt);
+
+	if (!e || !emit_str(o, e, s))
+		out_format_slow(o, fmt, &(struct fmt_src){ .kind = ARG_STR, .v.s = s });
+}
+
 /* ------------------------------------------------------------------ */
 /* Strings from captures: text must not carry terminal controls, JSON  */
 /* must be valid UTF-8.                                                */
@@ -872,7 +952,7 @@ static void text_str(struct iopf_out *o, const char *fmt, const char *s)
 
 	/* the program's own strings (read-only data) are not a capture's */
 	if (fmt_readonly(o, s) || text_plain(s)) {
-		out_format(o, fmt, &src);
+		text_plain_str(o, fmt, s);
 		return;
 	}
 	/* the one %s gets the cleaned string; the rest of fmt as usual */
@@ -1147,8 +1227,11 @@ static void text_value(struct iopf_out *o, const char *fmt, struct fmt_src *src)
 
 void iopf_out_uint(struct iopf_out *o, const char *key, const char *fmt, uint64_t v)
 {
-	if (want_text(o, fmt))
-		text_value(o, fmt, &(struct fmt_src){ .kind = ARG_U64, .v.u = v });
+	if (o->mode == IOPF_OUT_TEXT) {
+		if (fmt)
+			text_u64(o, fmt, v, 0, false);
+		return;
+	}
 	if (!want_json(o, key))
 		return;
 	member(o, key);
@@ -1157,8 +1240,11 @@ void iopf_out_uint(struct iopf_out *o, const char *key, const char *fmt, uint64_
 
 void iopf_out_int(struct iopf_out *o, const char *key, const char *fmt, int64_t v)
 {
-	if (want_text(o, fmt))
-		text_value(o, fmt, &(struct fmt_src){ .kind = ARG_I64, .v.i = v });
+	if (o->mode == IOPF_OUT_TEXT) {
+		if (fmt)
+			text_u64(o, fmt, (uint64_t)v, v, true);
+		return;
+	}
 	if (!want_json(o, key))
 		return;
 	member(o, key);
@@ -1188,8 +1274,13 @@ void iopf_out_double(struct iopf_out *o, const char *key, const char *fmt, doubl
 /* Text: fmt gets "true" or "false" for its %s (as iproute2's print_bool). */
 void iopf_out_bool(struct iopf_out *o, const char *key, const char *fmt, bool v)
 {
-	if (want_text(o, fmt))
-		text_value(o, fmt, &(struct fmt_src){ .kind = ARG_STR, .v.s = v ? "true" : "false" });
+	if (o->mode == IOPF_OUT_TEXT) {
+		if (fmt) {
+			text_plain_str(o, fmt, v ? "true" : "false");
+			text_done(o);
+		}
+		return;
+	}
 	if (!want_json(o, key))
 		return;
 	member(o, key);
@@ -1204,9 +1295,12 @@ void iopf_out_str(struct iopf_out *o, const char *key, const char *fmt, const ch
 {
 	if (!s)
 		s = "";
-	if (want_text(o, fmt)) {
-		text_str(o, fmt, s);
-		text_done(o);
+	if (o->mode == IOPF_OUT_TEXT) {
+		if (fmt) {
+			text_str(o, fmt, s);
+			text_done(o);
+		}
+		return;
 	}
 	if (!want_json(o, key))
 		return;
@@ -1218,8 +1312,11 @@ void iopf_out_hex64(struct iopf_out *o, const char *key, const char *fmt, uint64
 {
 	char hex[20];
 
-	if (want_text(o, fmt))
-		text_value(o, fmt, &(struct fmt_src){ .kind = ARG_U64, .v.u = v });
+	if (o->mode == IOPF_OUT_TEXT) {
+		if (fmt)
+			text_u64(o, fmt, v, 0, false);
+		return;
+	}
 	if (!want_json(o, key))
 		return;
 	member(o, key);
@@ -1279,6 +1376,15 @@ void iopf_out_text(struct iopf_out *o, const char *fmt, ...)
 	va_start(ap, fmt);
 	out_format(o, fmt, &(struct fmt_src){ .ap = &ap });
 	va_end(ap);
+	text_done(o);
+}
+
+/* Text: n bytes of libiopf's own making (no terminal controls), as they are. */
+void iopf_out_text_bytes(struct iopf_out *o, const char *s, size_t n)
+{
+	if (o->mode != IOPF_OUT_TEXT)
+		return;
+	put(o, s, n);
 	text_done(o);
 }
 
