@@ -99,6 +99,9 @@ struct iopf_out {
 	char *buf;
 	size_t len, cap;
 	struct iopf_time_cache tc;
+	struct timespec last_ts;	/* the faults of a group share their time stamp: */
+	char last_time[32];		/* last_ts formatted, when last_len > 0 */
+	size_t last_len;
 	int nro;
 	struct ro_range ro[RO_RANGES];
 	struct fmt_entry fc[FMT_CACHE];
@@ -1342,6 +1345,25 @@ void iopf_out_duration(struct iopf_out *o, const char *key, const char *fmt, uin
 	put_u64(o, ns);
 }
 
+/* ts formatted at w (room for IOPF_TIME_LEN); the last one is kept whole. */
+static inline size_t time_at(struct iopf_out *o, const struct timespec *ts, char *w)
+{
+	size_t n;
+
+	if (o->last_len && ts->tv_sec == o->last_ts.tv_sec && ts->tv_nsec == o->last_ts.tv_nsec) {
+		memcpy(w, o->last_time, sizeof(o->last_time));
+		return o->last_len;
+	}
+	n = iopf_time_fmt(&o->tc, ts, w);
+	o->last_len = 0;
+	if (n < sizeof(o->last_time)) {
+		memcpy(o->last_time, w, n);
+		o->last_ts = *ts;
+		o->last_len = n;
+	}
+	return n;
+}
+
 void iopf_out_time(struct iopf_out *o, const char *key, const char *fmt, const struct timespec *ts)
 {
 	char buf[IOPF_TIME_LEN], *w;
@@ -1350,7 +1372,7 @@ void iopf_out_time(struct iopf_out *o, const char *key, const char *fmt, const s
 		if (fmt[0] == '%' && fmt[1] == 's' && !fmt[2]) {
 			/* the usual line head: formatted straight into the buffer */
 			if ((w = room(o, IOPF_TIME_LEN)))
-				o->len += iopf_time_fmt(&o->tc, ts, w);
+				o->len += time_at(o, ts, w);
 		} else {
 			iopf_time_fmt(&o->tc, ts, buf);
 			out_format(o, fmt, &(struct fmt_src){ .kind = ARG_STR, .v.s = buf });
@@ -1362,7 +1384,7 @@ void iopf_out_time(struct iopf_out *o, const char *key, const char *fmt, const s
 	member(o, key);
 	if ((w = room(o, IOPF_TIME_LEN + 2))) {
 		*w = '"';
-		o->len += 1 + iopf_time_fmt(&o->tc, ts, w + 1);
+		o->len += 1 + time_at(o, ts, w + 1);
 		putc1(o, '"');
 	}
 }
