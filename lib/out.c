@@ -1410,6 +1410,20 @@ void iopf_out_text_bytes(struct iopf_out *o, const char *s, size_t n)
 	text_done(o);
 }
 
+/* The same for n <= 32 bytes in a 32-byte buffer: one fixed-size copy. */
+void iopf_out_text32(struct iopf_out *o, const char s[32], size_t n)
+{
+	char *w;
+
+	if (o->mode != IOPF_OUT_TEXT || n > 32)
+		return;
+	if ((w = room(o, 32))) {
+		memcpy(w, s, 32);
+		o->len += n;
+	}
+	text_done(o);
+}
+
 /* Text: a container's fmt is printed as it is, with no value. */
 static void text_lit(struct iopf_out *o, const char *fmt)
 {

@@ -113,14 +113,18 @@ void iopf_print_bits(struct iopf_out *o, const char *key, const char *fmt,
 		return;
 	}
 	/* text: built here, printed with one call; the usual " perm rw--" with fixed moves */
-	if (style == IOPF_BITS_LETTERS && !unknown && fmt && t->n <= 8 && (n = strlen(fmt)) <= 16) {
-		char line[24];
+	if (style == IOPF_BITS_LETTERS && !unknown && fmt && t->n <= 8) {
+		char line[32] = { 0 };
 
-		memcpy(line, fmt, n);
-		for (size_t i = 0; i < t->n; i++)
-			line[n + i] = v & t->bit[i].bit ? t->bit[i].letter : '-';
-		iopf_out_text_bytes(o, line, n + t->n);
-		return;
+		for (k = 0; fmt[k] && k < 24; k++)
+			line[k] = fmt[k];
+		if (!fmt[k]) {
+			for (size_t i = 0; i < t->n; i++)
+				line[k + i] = v & t->bit[i].bit ? t->bit[i].letter : '-';
+			iopf_out_text32(o, line, k + t->n);
+			return;
+		}
+		k = 0;
 	}
 #define ADD(s, len) do {						\
 	n = (len);							\
