@@ -40,7 +40,7 @@
  * formats in the program's read-only data (string literals) are kept,
  * keyed by address: their bytes cannot change under the key.
  */
-#define CACHE_BITS 8		/* both caches have 1 << CACHE_BITS slots */
+#define CACHE_BITS 10		/* both caches have 1 << CACHE_BITS slots */
 #define FMT_CACHE (1 << CACHE_BITS)
 enum fmt_kind { FK_NONE, FK_SLOW, FK_LIT, FK_S, FK_U, FK_D, FK_X, FK_HEX16 };
 struct fmt_entry {
@@ -683,6 +683,8 @@ static inline __attribute__((always_inline)) const struct fmt_entry *fmt_entry_o
 
 	if (__builtin_expect(o->fc[h].fmt == fmt, 1))
 		return &o->fc[h];
+	if (o->fc[h ^ 1].fmt == fmt)
+		return &o->fc[h ^ 1];
 	return fmt_entry_miss(o, fmt, h);
 }
 
@@ -1337,7 +1339,8 @@ void iopf_out_duration(struct iopf_out *o, const char *key, const char *fmt, uin
 
 	if (want_text(o, fmt)) {
 		iopf_format_duration(ns, buf, sizeof(buf));
-		text_value(o, fmt, &(struct fmt_src){ .kind = ARG_STR, .v.s = buf });
+		text_plain_str(o, fmt, buf);	/* digits and a unit: nothing to clean */
+		text_done(o);
 	}
 	if (!want_json(o, key))
 		return;
