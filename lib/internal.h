@@ -40,6 +40,12 @@ int iopf_ioctl(int fd, unsigned long req, void *arg);
 ssize_t iopf_target_fd_read(struct iopf_target *t, void *buf, size_t count);
 ssize_t iopf_target_fd_write(struct iopf_target *t, const void *buf, size_t count);
 
+/* The queue model (sim), not a kernel queue. */
+bool iopf_target_is_sim(const struct iopf_target *t);
+
+/* A SOCK_SEQPACKET pair for a handler process, its end able to send a large write (lib/peer.c). */
+int iopf_peer_socketpair(int *ours, int *theirs);
+
 /* Back-end constructors: fill t (name and log are already set). */
 int iopf_target_open_sim(struct iopf_target *t, const char *arg, char *err, size_t errlen);
 int iopf_target_open_mock(struct iopf_target *t, const char *arg, char *err, size_t errlen);

@@ -891,6 +891,25 @@ void iopf_session_free(struct iopf_session *s);
 ssize_t iopf_session_drain(struct iopf_session *s, iopf_group_fn fn, void *ctx);
 
 /**
+ * iopf_session_note_read() - records another reader got from the queue
+ * @s: the session
+ * @buf: what one read() returned: whole groups
+ * @bytes: its length (a multiple of 40)
+ * @t_ns: when, on CLOCK_MONOTONIC (latencies are measured from it)
+ * @fn: as for iopf_session_drain(), or NULL
+ * @ctx: for @fn
+ *
+ * For a queue the session does not read itself (a handler process reads
+ * it, and we see what it got): the records are printed, recorded and
+ * checked as iopf_session_drain() does with its own reads.  Answers the
+ * reader wrote go to iopf_session_note_response().
+ *
+ * Return: the number of groups, or @fn's first non-zero return.
+ */
+ssize_t iopf_session_note_read(struct iopf_session *s, const void *buf, size_t bytes, uint64_t t_ns,
+			       iopf_group_fn fn, void *ctx);
+
+/**
  * iopf_session_respond() - write responses to the queue in one batch
  * @s: the session
  * @r: the responses
@@ -1004,7 +1023,14 @@ enum iopf_replay_handler {
 	IOPF_REPLAY_INVALID,		/* builtin:invalid */
 	IOPF_REPLAY_FROM_CAPTURE,	/* builtin:from-capture: the recorded responses */
 	IOPF_REPLAY_CALLBACK,		/* an in-process function, fn */
-	IOPF_REPLAY_PEER,		/* a handler process on the other end of peer_fd */
+	IOPF_REPLAY_PEER,		/* a handler process: peer_fd, or iopf_replay_handler_open() */
+};
+
+/* What a handler process gets as its fault fd (iopftool-replay(8) "THE HANDLER FD"). */
+enum iopf_handler_fd {
+	IOPF_HFD_AUTO,		/* a file where this machine allows one, else the socket */
+	IOPF_HFD_FILE,		/* the kernel's fault fd, or a file with its read/write/poll */
+	IOPF_HFD_SOCKET,	/* the peer protocol's socket (lib/peer.c) */
 };
 
 /*
@@ -1037,7 +1063,13 @@ typedef int (*iopf_replay_handler_fn)(void *ctx, const struct iopf_group *g,
  * @fn: IOPF_REPLAY_CALLBACK: the handler
  * @fn_ctx: for @fn
  * @peer_fd: IOPF_REPLAY_PEER: our end of the handler's SOCK_SEQPACKET
- *	socket; the replay owns it from iopf_replay_new() on
+ *	socket, the replay's from iopf_replay_new() on; or -1, and
+ *	iopf_replay_handler_open() makes the handler's fd
+ * @handler_end: IOPF_REPLAY_PEER with a file: called once when the handler
+ *	should go (after the last answer or @timeout_ns).  A fault fd has no
+ *	end of stream, so the caller ends the process, e.g. with SIGTERM;
+ *	the replay then serves the file until it is closed, or 0.2 s
+ * @handler_end_ctx: for @handler_end
  * @writer: record the live session (-w), or NULL; the caller's, opened
  *	before and closed after (the META records are written)
  * @source: the source= of the -w capture's META (NULL: the target's name)
@@ -1056,6 +1088,8 @@ struct iopf_replay_cfg {
 	iopf_replay_handler_fn fn;
 	void *fn_ctx;
 	int peer_fd;
+	void (*handler_end)(void *ctx);
+	void *handler_end_ctx;
 	struct iopf_writer *writer;
 	const char *source;
 	struct iopf_out *out;
@@ -1074,6 +1108,27 @@ struct iopf_replay_cfg {
  * take injected faults (logged); another negative errno.
  */
 int iopf_replay_new(struct iopf_replay **rp, struct iopf_target *t, const struct iopf_replay_cfg *cfg);
+
+/**
+ * iopf_replay_handler_open() - make the fd a handler process gets as fd 3
+ * @rp: a replay with handler IOPF_REPLAY_PEER and peer_fd -1, not run yet
+ * @want: IOPF_HFD_FILE: on mock the queue's own fault fd, the handler's
+ *	reads and writes seen through the tap (lib/tap.c: needs root and
+ *	tracefs); on sim a file with the kernel fault fd's read, write and
+ *	poll (lib/fusefd.c: needs /dev/fuse and root).  IOPF_HFD_SOCKET: the
+ *	peer protocol's socket.  IOPF_HFD_AUTO: the file where it can be
+ *	made, else the socket.
+ * @fd: set to the fd: the caller's, to hand to the process and close
+ * @why: set to why the file could not be made ("" when it was)
+ * @whylen: its size
+ *
+ * Return: the kind made (IOPF_HFD_FILE or IOPF_HFD_SOCKET), or a negative
+ * errno (IOPF_HFD_FILE that cannot be made: @why says what is missing).
+ */
+int iopf_replay_handler_open(struct iopf_replay *rp, enum iopf_handler_fd want, int *fd,
+			     char *why, size_t whylen);
+/* What the handler's fd is, in words (after iopf_replay_handler_open()). */
+const char *iopf_replay_handler_fd_name(const struct iopf_replay *rp);
 
 /**
  * iopf_replay_run() - play a capture and check every answer

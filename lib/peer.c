@@ -203,3 +203,25 @@ void iopf_peer_shutdown(struct iopf_peer *p)
 {
 	shutdown(p->sock, SHUT_WR);
 }
+
+/*
+ * An AF_UNIX datagram write fails with EMSGSIZE above the writer's send
+ * buffer less 32 bytes (net/unix/af_unix.c: unix_dgram_sendmsg()), by
+ * default 212992: a handler's write of 26,620 responses would fail where
+ * the kernel's fault fd takes it.  Give the handler's end room for
+ * RECV_BYTES (the most we receive in one message): SO_SNDBUFFORCE as
+ * root, else SO_SNDBUF, which the kernel caps at twice net.core.wmem_max
+ * (425,952-byte writes by default).  iopftool-replay(8).
+ */
+int iopf_peer_socketpair(int *ours, int *theirs)
+{
+	int sv[2], want = (RECV_BYTES + 32) / 2;	/* the kernel doubles it */
+
+	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv))
+		return -errno;
+	if (setsockopt(sv[1], SOL_SOCKET, SO_SNDBUFFORCE, &want, sizeof(want)))
+		setsockopt(sv[1], SOL_SOCKET, SO_SNDBUF, &want, sizeof(want));
+	*ours = sv[0];
+	*theirs = sv[1];
+	return 0;
+}

@@ -12,10 +12,23 @@
  * the capture, not by its size.  The live side is a session
  * (lib/session.c): whole-group reads, batched responses, every record
  * printed, recorded and checked.
+ *
+ * A handler process gets one of three fds (iopftool-replay(8) "THE
+ * HANDLER FD"), and the session sees its traffic accordingly:
+ *  - the socket: we read the queue and forward each group (lib/peer.c);
+ *  - on sim, the handler file (lib/fusefd.c): the handler's read(2),
+ *    write(2) and poll(2) reach the queue model through us, exactly as
+ *    drivers/iommu/iommufd/fault.c: iommufd_fault_fops_read(), _write()
+ *    and _poll() would answer them, and we note what they returned;
+ *  - on mock, the queue's own fd: the kernel answers the handler, and
+ *    the tap (lib/tap.c) shows us its reads and writes.
  */
 #include <errno.h>
+#include <poll.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <fcntl.h>
 #include <sys/epoll.h>
 #include <sys/timerfd.h>
 #include <unistd.h>
@@ -26,6 +39,7 @@
 #define TOPSPEED_BATCH	64	/* groups injected between reads at top speed */
 #define CALLBACK_RESPONSES 64	/* responses an in-process handler may give one group */
 #define PEER_CLOSE_NS	200000000ull	/* after shutdown, how long the handler has to go */
+#define TAP_GROUP_RECS	IOPF_GROUP_MAX_RECORDS	/* the most records of one read we gather from the tap */
 
 /* builtin:from-capture: the live cookies of one capture group's parts (UINT64_MAX: not delivered yet). */
 struct parts {
@@ -44,6 +58,15 @@ struct iopf_replay {
 	struct iopf_session *sess;
 	struct iopf_session_counts n;	/* the session's, refreshed as we go */
 	struct iopf_peer *peer;
+	/* the handler's fd when it is not the socket (iopf_replay_handler_open()) */
+	struct iopf_handler_file *hf;	/* sim: the file; its reads and writes reach the session */
+	struct iopf_tap *tap;		/* mock: the queue's own fd; the tap shows its traffic */
+	int hfd;			/* the fd made for the handler, until the caller takes it */
+	struct iommu_hwpt_pgfault *tap_recs;	/* the tap's FAULT records of one read */
+	size_t tap_n;
+	uint64_t tap_t_ns, tap_lost;
+	uint64_t warned_big;
+	bool handler_ended;
 	struct iopf_grouper *grouper;	/* kept across loops, so group ids stay unique */
 	const char *capture;
 	int epfd, timerfd;
@@ -208,7 +231,7 @@ static int on_live_group(void *ctx, struct iopf_group *g)
 		return 0;
 	}
 	case IOPF_REPLAY_PEER:
-		return iopf_peer_send(rp->peer, g->recs, g->n);
+		return rp->peer ? iopf_peer_send(rp->peer, g->recs, g->n) : 0;
 	}
 	return -EINVAL;
 }
@@ -256,6 +279,134 @@ static bool quiet(const struct iopf_replay *rp)
 	       !iopf_peer_pending(rp->peer);
 }
 
+/* The handler process has gone: its socket is at end of stream, or its file is closed. */
+static bool handler_gone(const struct iopf_replay *rp)
+{
+	return iopf_peer_eof(rp->peer) || (rp->hf && iopf_handler_file_gone(rp->hf));
+}
+
+/* ---- the handler file (sim): the kernel's read, write and poll, noted ---- */
+
+static ssize_t file_read(void *ctx, void *buf, size_t count)
+{
+	struct iopf_replay *rp = ctx;
+	ssize_t r = iopf_target_read(rp->t, buf, count);
+
+	if (r > 0) {
+		ssize_t g = iopf_session_note_read(rp->sess, buf, (size_t)r, iopf_now_ns(), NULL, NULL);
+
+		if (g < 0 && !rp->err)
+			rp->err = (int)g;
+		refresh(rp);
+	}
+	return r;
+}
+
+/*
+ * iommufd_fault_fops_write(): a count that is not whole responses is
+ * refused before any is looked at; otherwise it stops at the first
+ * response it refuses and returns the bytes before it, or the errno when
+ * it was the first.  Note what it took, and the refused one.
+ */
+static ssize_t file_write(void *ctx, const void *buf, size_t count)
+{
+	struct iopf_replay *rp = ctx;
+	ssize_t w = iopf_target_write(rp->t, buf, count);
+	uint64_t t = iopf_now_ns();
+	struct iommu_hwpt_page_response r;
+
+	for (size_t i = 0; w > 0 && i < (size_t)w / IOPF_RESP_SIZE; i++) {
+		memcpy(&r, (const uint8_t *)buf + i * IOPF_RESP_SIZE, sizeof(r));
+		iopf_session_note_response(rp->sess, &r, 0, t);
+	}
+	if (w < 0 && w != -EFAULT && count >= IOPF_RESP_SIZE && !(count % IOPF_RESP_SIZE)) {
+		memcpy(&r, buf, sizeof(r));
+		iopf_session_note_response(rp->sess, &r, (uint32_t)-w, t);
+	}
+	refresh(rp);
+	return w;
+}
+
+/* iommufd_fault_fops_poll(): POLLOUT always, POLLIN | POLLRDNORM while groups wait. */
+static short file_poll(void *ctx)
+{
+	struct iopf_replay *rp = ctx;
+	struct pollfd p = { .fd = iopf_target_fd(rp->t), .events = POLLIN };
+
+	return poll(&p, 1, 0) > 0 && (p.revents & POLLIN) ? POLLOUT | POLLIN | POLLRDNORM : POLLOUT;
+}
+
+static void serve_file(struct iopf_replay *rp)
+{
+	int rc = iopf_handler_file_serve(rp->hf);
+
+	if (rc < 0 && rc != -ENOTCONN && !rp->err)
+		rp->err = rc;
+}
+
+/* ---- the tap (mock): what the kernel gave the handler and took from it ---- */
+
+static void tap_flush_read(struct iopf_replay *rp)
+{
+	if (rp->tap_n) {
+		ssize_t g = iopf_session_note_read(rp->sess, rp->tap_recs,
+						   rp->tap_n * IOPF_FAULT_SIZE, rp->tap_t_ns, NULL, NULL);
+
+		if (g < 0 && !rp->err)
+			rp->err = (int)g;
+		rp->tap_n = 0;
+	}
+}
+
+static uint64_t rec_ns(const struct iopf_rec *r)
+{
+	return (uint64_t)r->ts.tv_sec * 1000000000ull + (uint64_t)r->ts.tv_nsec;
+}
+
+/*
+ * The tap's records of our queue: a read's FAULT records are gathered and
+ * noted as one read when its last group ends; RESPONSE records carry the
+ * kernel's verdict.  Both on the tap's clock, so latencies are the
+ * handler's own.
+ */
+static void take_tap(struct iopf_replay *rp)
+{
+	uint32_t q = iopf_target_queue_id(rp->t);
+	struct iopf_rec r;
+	int rc;
+
+	while ((rc = iopf_tap_next(rp->tap, &r)) > 0) {
+		if (r.type == IOPF_REC_LOST && !r.queue_id)	/* the trace buffer overflowed */
+			rp->tap_lost += r.u.lost;
+		if (r.queue_id != q)
+			continue;
+		/* one read's records share its time stamp; its DELIVERY records come between groups */
+		if ((r.type != IOPF_REC_FAULT && r.type != IOPF_REC_DELIVERY) ||
+		    (r.type == IOPF_REC_FAULT && rp->tap_n && rec_ns(&r) != rp->tap_t_ns))
+			tap_flush_read(rp);
+		switch (r.type) {
+		case IOPF_REC_FAULT:
+			if (rp->tap_n == TAP_GROUP_RECS)
+				tap_flush_read(rp);
+			rp->tap_t_ns = rec_ns(&r);
+			rp->tap_recs[rp->tap_n++] = r.u.fault;
+			break;
+		case IOPF_REC_RESPONSE:
+			iopf_session_note_response(rp->sess, &r.u.resp, r.status, rec_ns(&r));
+			break;
+		case IOPF_REC_LOST:
+			rp->tap_lost += r.u.lost;
+			break;
+		default:
+			break;
+		}
+	}
+	tap_flush_read(rp);
+	refresh(rp);
+	if (rc < 0 && !rp->err)
+		rp->err = rc;
+}
+
 static void on_event(struct iopf_replay *rp, const struct epoll_event *ev)
 {
 	int fd = ev->data.fd, rc = 0;
@@ -271,6 +422,10 @@ static void on_event(struct iopf_replay *rp, const struct epoll_event *ev)
 
 		refresh(rp);
 		rc = g < 0 ? (int)g : 0;
+	} else if (rp->hf && fd == iopf_handler_file_fd(rp->hf)) {
+		serve_file(rp);
+	} else if (rp->tap && fd == iopf_tap_fd(rp->tap)) {
+		take_tap(rp);
 	} else if (fd == iopf_peer_fd(rp->peer)) {
 		if ((ev->events & EPOLLOUT) && !iopf_peer_flush(rp->peer))
 			epoll_set(rp, EPOLL_CTL_MOD, fd, EPOLLIN);
@@ -281,12 +436,19 @@ static void on_event(struct iopf_replay *rp, const struct epoll_event *ev)
 		rp->err = rc;
 }
 
+/* pump()'s early ends */
+static bool answered(const struct iopf_replay *rp)
+{
+	return quiet(rp) || handler_gone(rp);
+}
+
 /*
- * Service the queue and the peer: until deadline_ns (monotonic), or for
- * one non-blocking pass when deadline_ns is 0; with until_quiet stop
- * early once every injected group is answered (or the handler is gone).
+ * Service the queue and the handler: until deadline_ns (monotonic), or for
+ * one non-blocking pass when deadline_ns is 0; stop early once done(rp)
+ * (answered: every injected group is answered or the handler is gone).
  */
-static int pump(struct iopf_replay *rp, uint64_t deadline_ns, bool until_quiet)
+static int pump(struct iopf_replay *rp, uint64_t deadline_ns,
+		bool (*done)(const struct iopf_replay *rp))
 {
 	struct itimerspec its = { .it_value = { (time_t)(deadline_ns / 1000000000ull),
 						(long)(deadline_ns % 1000000000ull) } };
@@ -298,11 +460,14 @@ static int pump(struct iopf_replay *rp, uint64_t deadline_ns, bool until_quiet)
 
 		if (stopped(rp) || rp->err)
 			return rp->err;
-		if (until_quiet && (quiet(rp) || iopf_peer_eof(rp->peer)))
+		if (done && done(rp))
 			return 0;
 		if (deadline_ns && iopf_now_ns() >= deadline_ns)
 			return 0;
-		int n = epoll_wait(rp->epfd, ev, 8, deadline_ns ? -1 : 0);
+		int n = epoll_wait(rp->epfd, ev, 8, deadline_ns ? (rp->tap ? 10 : -1) : 0);
+
+		if (rp->tap && n == 0)	/* trace_pipe's poll wakes per page: look in anyway */
+			take_tap(rp);
 
 		for (int i = 0; i < n; i++)
 			on_event(rp, &ev[i]);
@@ -354,6 +519,12 @@ static int inject_group(struct iopf_replay *rp, const struct iopf_group *g)
 
 	if (parts > 1)
 		rp->split++;
+	if (rp->hf && g->n * IOPF_FAULT_SIZE > iopf_handler_file_max_io(rp->hf) && !rp->warned_big++)
+		iopf_logf(rp->cfg.log, IOPF_LOG_WARN, "%s: a group of %zu records is larger than a "
+			  "read of the handler file can carry (%zu records: fs.fuse.max_pages_limit): "
+			  "the handler cannot read it, and it counts as unanswered; replay it with "
+			  "--handler-fd socket (iopftool-replay(8) \"THE HANDLER FD\")", rp->capture,
+			  g->n, iopf_handler_file_max_io(rp->hf) / IOPF_FAULT_SIZE);
 	if (rp->cfg.handler == IOPF_REPLAY_FROM_CAPTURE)
 		rc = note_recorded_group(rp, g, parts);
 	for (size_t i = 0; i < g->n && !rc; i++) {
@@ -369,6 +540,8 @@ static int inject_group(struct iopf_replay *rp, const struct iopf_group *g)
 		else
 			f.flags &= ~IOMMU_PGFAULT_FLAGS_LAST_PAGE;
 		rc = iopf_target_inject(rp->t, &f);
+		if (!rc && last && rp->hf)	/* iommufd_fault_iopf_handler(): wake the pollers */
+			rc = iopf_handler_file_notify(rp->hf);
 		if (!rc && last)
 			rp->injected_parts++;
 		if (!rc && last && rp->cfg.handler == IOPF_REPLAY_FROM_CAPTURE)
@@ -416,7 +589,7 @@ static uint64_t due_ns(struct iopf_replay *rp, uint64_t ts_ns)
 static int wait_until(struct iopf_replay *rp, uint64_t due)
 {
 	if (rp->cfg.handler == IOPF_REPLAY_PEER)
-		return pump(rp, due, false);
+		return pump(rp, due, NULL);
 	struct timespec ts = { (time_t)(due / 1000000000ull), (long)(due % 1000000000ull) };
 
 	while (!stopped(rp) && clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &ts, NULL) == EINTR)
@@ -446,7 +619,7 @@ static int play_group(void *ctx, struct iopf_group *g)
 	if (rc)
 		return rc;
 	if (rp->cfg.handler == IOPF_REPLAY_PEER)
-		return pump(rp, 0, false);	/* one pass: forward what was delivered */
+		return pump(rp, 0, NULL);	/* one pass: forward what was delivered */
 	/*
 	 * At top speed the success/invalid/callback handlers read after every
 	 * TOPSPEED_BATCH injections: whole-group reads pack several groups,
@@ -525,13 +698,12 @@ int iopf_replay_new(struct iopf_replay **rpp, struct iopf_target *t, const struc
 	}
 	rp->cfg = *cfg;
 	rp->t = t;
-	rp->epfd = rp->timerfd = -1;
+	rp->epfd = rp->timerfd = rp->hfd = -1;
 	if (!rp->cfg.loops)
 		rp->cfg.loops = 1;
 	if (!rp->cfg.max_gap_ns)
 		rp->cfg.max_gap_ns = UINT64_MAX;
 	if ((rp->cfg.handler == IOPF_REPLAY_CALLBACK && !rp->cfg.fn) ||
-	    (rp->cfg.handler == IOPF_REPLAY_PEER && rp->cfg.peer_fd < 0) ||
 	    (unsigned int)rp->cfg.handler > IOPF_REPLAY_PEER ||
 	    (rp->cfg.schedule == IOPF_REPLAY_RATE && !(rp->cfg.rate > 0)))
 		rc = -EINVAL;
@@ -555,7 +727,7 @@ int iopf_replay_new(struct iopf_replay **rpp, struct iopf_target *t, const struc
 	scfg.log = cfg->log;
 	rc = iopf_session_new(&rp->sess, t, &scfg);
 	rc = rc ?: iopf_grouper_new(&rp->grouper, &gcfg);
-	if (rp->cfg.handler == IOPF_REPLAY_PEER) {
+	if (rp->cfg.handler == IOPF_REPLAY_PEER && rp->cfg.peer_fd >= 0) {
 		rc = rc ?: iopf_peer_new(&rp->peer, rp->cfg.peer_fd, cfg->log);
 		if (!rp->peer)
 			close(rp->cfg.peer_fd);
@@ -588,6 +760,12 @@ void iopf_replay_free(struct iopf_replay *rp)
 		return;
 	iopf_session_free(rp->sess);
 	iopf_peer_free(rp->peer);
+	iopf_handler_file_close(rp->hf);
+	if (rp->tap)
+		iopf_tap_close(rp->tap);
+	free(rp->tap_recs);
+	if (rp->hfd >= 0)
+		close(rp->hfd);
 	iopf_grouper_free(rp->grouper);
 	for (size_t i = 0; i < rp->recorded.cap; i++)	/* groups not forgotten (a stop) */
 		if (rp->recorded.s[i].used)
@@ -603,17 +781,152 @@ void iopf_replay_free(struct iopf_replay *rp)
 	free(rp);
 }
 
+/* ---- the handler's fd --------------------------------------------------- */
+
+static int open_socket(struct iopf_replay *rp, int *fd)
+{
+	int sv[2], rc = iopf_peer_socketpair(&sv[0], &sv[1]);
+
+	if (rc)
+		return rc;
+	rc = iopf_peer_new(&rp->peer, sv[0], rp->cfg.log);
+	rc = rc ?: epoll_set(rp, EPOLL_CTL_ADD, iopf_target_fd(rp->t), EPOLLIN);
+	rc = rc ?: epoll_set(rp, EPOLL_CTL_ADD, iopf_peer_fd(rp->peer), EPOLLIN);
+	if (rc) {
+		close(sv[1]);
+		return rc;
+	}
+	*fd = sv[1];
+	return 0;
+}
+
+/* sim: the handler file, served from this replay's event loop. */
+static int open_file_sim(struct iopf_replay *rp, int *fd, char *why, size_t whylen)
+{
+	static const struct iopf_handler_ops ops = { file_read, file_write, file_poll };
+	int rc = iopf_handler_file_open_ops(&rp->hf, &ops, rp, rp->cfg.log, fd, why, whylen);
+
+	rc = rc ?: epoll_set(rp, EPOLL_CTL_ADD, iopf_handler_file_fd(rp->hf), EPOLLIN);
+	return rc;
+}
+
+/*
+ * mock: the queue's own fd, and the tap to see what the kernel gives the
+ * handler and takes from it.  A zero-length write of ours tells the tap
+ * which file is our queue (iommufd_fault_fops_write() answers nothing).
+ */
+static int open_file_mock(struct iopf_replay *rp, int *fd, char *why, size_t whylen)
+{
+	struct iopf_tap_cfg tcfg = { .pid = 0, .fd = -1 };
+	int rc = iopf_tap_open(&rp->tap, &tcfg, rp->cfg.log, why, whylen);
+
+	if (rc)
+		return rc;
+	rp->tap_recs = malloc(TAP_GROUP_RECS * sizeof(*rp->tap_recs));
+	if (!rp->tap_recs)
+		return -ENOMEM;
+	if (write(iopf_target_fd(rp->t), "", 0) < 0)
+		return -errno;
+	rc = epoll_set(rp, EPOLL_CTL_ADD, iopf_tap_fd(rp->tap), EPOLLIN);
+	if (rc)
+		return rc;
+	*fd = fcntl(iopf_target_fd(rp->t), F_DUPFD_CLOEXEC, 3);
+	return *fd < 0 ? -errno : 0;
+}
+
+int iopf_replay_handler_open(struct iopf_replay *rp, enum iopf_handler_fd want, int *fd,
+			     char *why, size_t whylen)
+{
+	bool mock = !iopf_target_is_sim(rp->t);
+	int rc;
+
+	*fd = -1;
+	if (whylen)
+		*why = '\0';
+	if (rp->cfg.handler != IOPF_REPLAY_PEER || rp->peer || rp->hf || rp->tap)
+		return -EINVAL;
+	if (want != IOPF_HFD_SOCKET) {
+		rc = mock ? open_file_mock(rp, fd, why, whylen) : open_file_sim(rp, fd, why, whylen);
+		if (!rc)
+			return IOPF_HFD_FILE;
+		if (whylen && !*why)
+			snprintf(why, whylen, "%s", strerror(-rc));
+		if (rp->tap)
+			epoll_ctl(rp->epfd, EPOLL_CTL_DEL, iopf_tap_fd(rp->tap), NULL);
+		iopf_tap_close(rp->tap);
+		iopf_handler_file_close(rp->hf);
+		rp->tap = NULL;
+		rp->hf = NULL;
+		if (want == IOPF_HFD_FILE)
+			return rc;
+	}
+	rc = open_socket(rp, fd);
+	return rc ? rc : IOPF_HFD_SOCKET;
+}
+
+const char *iopf_replay_handler_fd_name(const struct iopf_replay *rp)
+{
+	if (rp->tap)
+		return "the queue's own fault fd (its reads and writes seen through the tap)";
+	if (rp->hf)
+		return "a file with the fault fd's read, write and poll (FUSE, served by iopftool)";
+	if (rp->peer)
+		return "a socket (SOCK_SEQPACKET, one group per message)";
+	return "none";
+}
+
+/*
+ * A handler with a file: wait for its answers; then, since a fault fd
+ * has no end of stream, ask the caller to end it, and serve its file
+ * until it is closed (it may answer what it held on its way out).
+ */
+static int finish_file(struct iopf_replay *rp)
+{
+	int rc = pump(rp, after(rp->cfg.timeout_ns), answered);
+
+	if (!rc && !rp->n.outstanding)	/* stragglers (duplicates) get a moment */
+		rc = pump(rp, after(rp->cfg.timeout_ns / 20), NULL);
+	if (rp->cfg.handler_end && !rp->handler_ended) {
+		rp->handler_ended = true;
+		rp->cfg.handler_end(rp->cfg.handler_end_ctx);
+	}
+	if (!rc)
+		rc = pump(rp, after(PEER_CLOSE_NS), handler_gone);
+	if (rp->hf) {
+		struct iopf_handler_file_stats st;
+
+		iopf_handler_file_stats(rp->hf, &st);
+		iopf_logf(rp->cfg.log, IOPF_LOG_DEBUG, "handler file: %llu reads of %llu groups, "
+			  "%llu writes, %llu polls, %llu wake-ups", (unsigned long long)st.reads,
+			  (unsigned long long)rp->n.groups, (unsigned long long)st.writes,
+			  (unsigned long long)st.polls, (unsigned long long)st.notifies);
+	}
+	if (rp->tap) {
+		int trc = iopf_tap_drain(rp->tap);
+
+		take_tap(rp);
+		rc = rc ?: trc;
+		if (rp->tap_lost)
+			iopf_logf(rp->cfg.log, IOPF_LOG_WARN, "the tap could not see %llu records "
+				  "(it decodes the first 100 records of a read and the first 120 "
+				  "responses of a write, and loses events when its trace buffer is full): groups it missed count as unanswered and "
+				  "answers to them as unknown; replay more slowly (--rate) or give "
+				  "--handler-fd socket", (unsigned long long)rp->tap_lost);
+	}
+	return rc;
+}
+
 /* After the last injection: wait for the peer's answers, then let it go. */
 static int finish_peer(struct iopf_replay *rp)
 {
 	struct iopf_peer_counts pc;
-	int rc = pump(rp, after(rp->cfg.timeout_ns), true);
+	int rc = pump(rp, after(rp->cfg.timeout_ns), answered);
 
 	if (!rc && !rp->n.outstanding)	/* stragglers (duplicates) get a moment */
-		rc = pump(rp, after(rp->cfg.timeout_ns / 20), false);
+		rc = pump(rp, after(rp->cfg.timeout_ns / 20), NULL);
 	iopf_peer_shutdown(rp->peer);
 	if (!rc)
-		rc = pump(rp, after(PEER_CLOSE_NS), true);
+		rc = pump(rp, after(PEER_CLOSE_NS), answered);
 	iopf_peer_counts(rp->peer, &pc);
 	iopf_logf(rp->cfg.log, IOPF_LOG_DEBUG, "handler: %llu groups sent in %llu reads of the "
 		  "queue, at most %llu bytes waiting for its socket", (unsigned long long)pc.sent,
@@ -626,6 +939,16 @@ static void fill_report(struct iopf_replay *rp, struct iopf_report *rep)
 	uint64_t end = rp->last_inject_ns > rp->first_inject_ns ? rp->last_inject_ns : iopf_now_ns();
 
 	iopf_check_finish(iopf_session_check(rp->sess), rep);
+	if (rp->injected_parts > rp->n.groups && !stopped(rp)) {
+		/* A handler with a file reads the queue itself: what it never read still waits. */
+		uint64_t unread = rp->injected_parts - rp->n.groups;
+
+		iopf_logf(rp->cfg.log, IOPF_LOG_WARN, "%llu injected groups were never read by the "
+			  "handler: they count as unanswered (a device would still be waiting)",
+			  (unsigned long long)unread);
+		rep->v[IOPF_V_UNANSWERED] += unread;
+		rep->ok = false;
+	}
 	rep->wall_ns = rp->injected ? end - rp->first_inject_ns : 0;
 	/* answered groups: one accepted response each */
 	rep->groups_per_s = rep->wall_ns ? (double)rep->v[IOPF_OK] * 1e9 / (double)rep->wall_ns : 0;
@@ -649,11 +972,13 @@ int iopf_replay_run(struct iopf_replay *rp, const char *capture, struct iopf_rep
 
 	memset(rep, 0, sizeof(*rep));
 	rp->capture = capture;
-	if (rp->peer && rp->cfg.settle_ns)	/* a handler needs a moment to start */
-		rc = pump(rp, after(rp->cfg.settle_ns), false);
+	if (rp->cfg.handler == IOPF_REPLAY_PEER && !rp->peer && !rp->hf && !rp->tap)
+		return -EINVAL;	/* iopf_replay_handler_open() was not called */
+	if (rp->cfg.handler == IOPF_REPLAY_PEER && rp->cfg.settle_ns)	/* a handler needs a moment to start */
+		rc = pump(rp, after(rp->cfg.settle_ns), NULL);
 	for (uint64_t i = 0; !rc && i < rp->cfg.loops && !stopped(rp); i++)
 		rc = play_capture(rp);
-	rc2 = rp->peer ? finish_peer(rp) : service(rp);
+	rc2 = rp->peer ? finish_peer(rp) : rp->hf || rp->tap ? finish_file(rp) : service(rp);
 	rc = rc ?: rc2;
 	if (rp->cfg.writer) {	/* the -w capture's META end=1 (after a write error: that error) */
 		int wrc = iopf_session_meta_end(rp->sess, 0);

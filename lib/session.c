@@ -192,6 +192,22 @@ static size_t read_count(const struct iopf_session *s)
 	return (size_t)left * IOPF_FAULT_SIZE;
 }
 
+/* One read's records (whole groups): print, record and check them, hand each group to sc->fn. */
+static ssize_t note_read(struct iopf_session *s, const void *buf, size_t bytes, uint64_t t_ns,
+			 struct split_ctx *sc)
+{
+	size_t nrec = bytes / IOPF_FAULT_SIZE;
+	ssize_t g;
+
+	s->n.reads++;
+	realtime(&sc->ts);
+	g = iopf_group_split(s->queue_id, buf, nrec, t_ns, on_split, sc);
+	s->n.faults += nrec;
+	s->n.groups += (uint64_t)g;
+	s->n.outstanding += (uint64_t)g;
+	return g;
+}
+
 ssize_t iopf_session_drain(struct iopf_session *s, iopf_group_fn fn, void *ctx)
 {
 	struct split_ctx sc = { .s = s, .fn = fn, .ctx = ctx };
@@ -217,20 +233,22 @@ ssize_t iopf_session_drain(struct iopf_session *s, iopf_group_fn fn, void *ctx)
 		if (r < 0)
 			return r;
 		full = false;
-		s->n.reads++;
-		realtime(&sc.ts);
-		size_t nrec = (size_t)r / IOPF_FAULT_SIZE;
-		ssize_t g = iopf_group_split(s->queue_id, (const void *)s->buf, nrec, iopf_now_ns(),
-					     on_split, &sc);
+		ssize_t g = note_read(s, s->buf, (size_t)r, iopf_now_ns(), &sc);
 
-		s->n.faults += nrec;
-		s->n.groups += (uint64_t)g;
-		s->n.outstanding += (uint64_t)g;
 		total += g;
 		if (sc.err)
 			return sc.err;
 	}
 	return total;
+}
+
+ssize_t iopf_session_note_read(struct iopf_session *s, const void *buf, size_t bytes, uint64_t t_ns,
+			       iopf_group_fn fn, void *ctx)
+{
+	struct split_ctx sc = { .s = s, .fn = fn, .ctx = ctx };
+	ssize_t g = note_read(s, buf, bytes, t_ns, &sc);
+
+	return sc.err ? sc.err : g;
 }
 
 void iopf_session_note_response(struct iopf_session *s, const struct iommu_hwpt_page_response *resp,

@@ -36,12 +36,18 @@
  *    count, ppos) copies whole groups of struct iommu_hwpt_pgfault into
  *    buf and returns the bytes copied; the cookie of each group is
  *    allocated there (xa_alloc into fault->response).  At its return the
- *    tap reads the records back from buf (user memory, +uOFF($arg2)):
- *    the first TAP_READ_RECS records of each read.
+ *    tap reads the records back from buf (user memory, +uOFF($arg2)),
+ *    each record as five u64 fetches (a 40-byte struct, read in host byte
+ *    order as memory holds it): TAP_RD_PER records per probe, and
+ *    TAP_RD_PROBES return probes on the function, each fetching the next
+ *    slice, so the first TAP_READ_RECS records of each read.  The probes
+ *    of one return run back to back on one thread, in no promised order:
+ *    the tap joins them by thread.
  *  - iommufd_fault_fops_write(filep, buf, count, ppos) takes responses
  *    (struct iommu_hwpt_page_response, 8 bytes) in order; it stops at the
  *    first refused one and returns the bytes accepted, or the errno when
  *    the first was refused.  The tap reads the first TAP_WRITE_RESPS
+ *    (one u64 fetch each)
  *    responses at entry and the result at return.
  *  - iommufd_auto_response_faults(hwpt, handle): on detach or replace,
  *    the kernel answers INVALID every group of that device still queued or
@@ -90,14 +96,17 @@
 
 #include "internal.h"
 
-#define TAP_READ_RECS	16	/* records fetched from each read's buffer */
-#define TAP_WRITE_RESPS 16	/* responses fetched from each write's buffer */
+#define TAP_REC_WORDS	5	/* u64 fetches of one struct iommu_hwpt_pgfault */
+#define TAP_RD_PER	25	/* records a read probe fetches: 125 words + f + r = 127 arguments */
+#define TAP_RD_PROBES	4	/* return probes on iommufd_fault_fops_read */
+#define TAP_READ_RECS	(TAP_RD_PER * TAP_RD_PROBES)	/* records fetched from each read's buffer */
+#define TAP_WRITE_RESPS 120	/* responses fetched from each write's buffer (a u64 each) */
 #define TAP_CAL_SLOTS	32	/* candidate offsets of private_data in struct file */
 #define TAP_OBJ_FAULT	6	/* enum iommufd_object_type: IOMMUFD_OBJ_FAULT in 6.12 */
 #define TAP_MAX_ARGS	128
 #define TAP_HOLD_NS	1000000000ull	/* wait this long for a file's queue id */
 
-enum ev_kind { EV_REP, EV_RD, EV_WR, EV_WRR, EV_CAL, EV_AR, EV_ARR, EV_FD, EV_FDR, EV_GR,
+enum ev_kind { EV_REP, EV_RD, EV_RD1, EV_RD2, EV_RD3, EV_WR, EV_WRR, EV_CAL, EV_AR, EV_ARR, EV_FD, EV_FDR, EV_GR,
 	       EV_COUNT };
 
 /* Probe definitions; %s is the group.  Arguments are appended by build_probe(). */
@@ -109,6 +118,9 @@ static const struct probe_def {
 } probe_defs[EV_COUNT] = {
 	[EV_REP] = { "iopftap_rep", 'p', "iommu_report_device_fault", "" },
 	[EV_RD] = { "iopftap_rd", 'r', "iommufd_fault_fops_read", "f=$arg1:x64 r=$retval:s64" },
+	[EV_RD1] = { "iopftap_rd1", 'r', "iommufd_fault_fops_read", "f=$arg1:x64 r=$retval:s64" },
+	[EV_RD2] = { "iopftap_rd2", 'r', "iommufd_fault_fops_read", "f=$arg1:x64 r=$retval:s64" },
+	[EV_RD3] = { "iopftap_rd3", 'r', "iommufd_fault_fops_read", "f=$arg1:x64 r=$retval:s64" },
 	[EV_WR] = { "iopftap_wr", 'p', "iommufd_fault_fops_write", "f=$arg1:x64 n=$arg3:u64" },
 	[EV_WRR] = { "iopftap_wrr", 'r', "iommufd_fault_fops_write", "f=$arg1:x64 r=$retval:s64" },
 	[EV_CAL] = { "iopftap_cal", 'p', "iommufd_fault_fops_write", "f=$arg1:x64" },
@@ -171,6 +183,15 @@ struct outstanding {
 	struct iommu_hwpt_pgfault last;
 };
 
+/* A read's probes, joined by thread until all TAP_RD_PROBES have fired. */
+struct pending_read {
+	uint32_t tid;
+	unsigned parts;		/* bit p: probe EV_RD + p seen */
+	uint64_t f, t_ns;
+	int64_t ret;
+	struct iommu_hwpt_pgfault recs[TAP_READ_RECS];
+};
+
 struct pending_write {
 	uint32_t tid;
 	uint64_t f, n, t_ns;
@@ -219,6 +240,8 @@ struct iopf_tap {
 	size_t nouts, couts;
 	struct pending_write *pw;
 	size_t npw, cpw;
+	struct pending_read *pr;
+	size_t npr, cpr;
 	struct bracket *br;
 	size_t nbr, cbr;
 	struct tid_cache *tids;
@@ -487,21 +510,15 @@ static int build_probe(const struct iopf_tap *t, enum ev_kind k, char *buf, size
 				      L->obj_id, L->hwpt_fault, L->obj_id, L->handle_idev);
 	} else if (k == EV_FD) {
 		n += (size_t)snprintf(buf + n, len - n, " q=+%d($arg1):u32", L->obj_id);
-	} else if (k == EV_RD) {
-		for (int i = 0; i < TAP_READ_RECS && n < len; i++) {
-			int o = i * (int)IOPF_FAULT_SIZE;
+	} else if (k >= EV_RD && k <= EV_RD3) {
+		/* slice k - EV_RD: records from (k - EV_RD) * TAP_RD_PER, five words each */
+		int first = (k - EV_RD) * TAP_RD_PER * (int)IOPF_FAULT_SIZE;
 
-			n += (size_t)snprintf(buf + n, len - n,
-					      " F%d=+u%d($arg2):u32 D%d=+u%d($arg2):u32 P%d=+u%d($arg2):u32"
-					      " G%d=+u%d($arg2):u32 M%d=+u%d($arg2):u32 A%d=+u%d($arg2):x64"
-					      " C%d=+u%d($arg2):u32",
-					      i, o, i, o + 4, i, o + 8, i, o + 12, i, o + 16, i, o + 24,
-					      i, o + 36);
-		}
+		for (int w = 0; w < TAP_RD_PER * TAP_REC_WORDS && n < len; w++)
+			n += (size_t)snprintf(buf + n, len - n, " w%d=+u%d($arg2):x64", w, first + w * 8);
 	} else if (k == EV_WR) {
 		for (int i = 0; i < TAP_WRITE_RESPS && n < len; i++)
-			n += (size_t)snprintf(buf + n, len - n, " C%d=+u%d($arg2):u32 K%d=+u%d($arg2):u32",
-					      i, i * 8, i, i * 8 + 4);
+			n += (size_t)snprintf(buf + n, len - n, " w%d=+u%d($arg2):x64", i, i * 8);
 	} else if (k == EV_CAL) {
 		for (int i = 0; i < TAP_CAL_SLOTS && n < len; i++)
 			n += (size_t)snprintf(buf + n, len - n, " T%d=+%d(+%d($arg1)):u32 I%d=+%d(+%d($arg1)):u32",
@@ -1191,33 +1208,33 @@ static void on_cal(struct iopf_tap *t, const struct ev *e, uint32_t tgid)
 	announce(t, fi, e->t_ns);
 }
 
-static void on_read(struct iopf_tap *t, const struct ev *e, struct file_info *fi, uint32_t tgid)
+/* Copy the u64 words w0.. of e into dst (host byte order, as the kernel fetched them). */
+static void words(const struct ev *e, void *dst, size_t nwords)
 {
-	int64_t ret = (int64_t)arg64(e, "r");
+	for (unsigned i = 0; i < e->nargs; i++) {
+		char *end;
+		unsigned long w;
+
+		if (e->a[i].k[0] != 'w')
+			continue;
+		w = strtoul(e->a[i].k + 1, &end, 10);
+		if (!*end && w < nwords)
+			memcpy((uint8_t *)dst + w * 8, &e->a[i].v, 8);
+	}
+}
+
+static void on_read(struct iopf_tap *t, const struct pending_read *pr, struct file_info *fi,
+		    uint32_t tgid)
+{
+	const struct iommu_hwpt_pgfault *recs = pr->recs;
+	int64_t ret = pr->ret;
 	size_t nrec, fetched, start = 0;
-	struct iommu_hwpt_pgfault recs[TAP_READ_RECS];
 	uint32_t q = fi ? fi->q : 0;
-	char k[16];
 
 	if (ret <= 0)
 		return;
 	nrec = (size_t)ret / IOPF_FAULT_SIZE;
 	fetched = nrec < TAP_READ_RECS ? nrec : TAP_READ_RECS;
-	for (size_t i = 0; i < fetched; i++) {
-		struct iommu_hwpt_pgfault *f = &recs[i];
-
-		memset(f, 0, sizeof(*f));
-#define FIELD(letter, dst) (snprintf(k, sizeof(k), "%c%zu", letter, i), dst = arg32(e, k))
-		FIELD('F', f->flags);
-		FIELD('D', f->dev_id);
-		FIELD('P', f->pasid);
-		FIELD('G', f->grpid);
-		FIELD('M', f->perm);
-		FIELD('C', f->cookie);
-#undef FIELD
-		snprintf(k, sizeof(k), "A%zu", i);
-		f->addr = arg64(e, k);
-	}
 	/* Groups: runs of one cookie ending at LAST_PAGE, as the kernel wrote them. */
 	for (size_t i = 0; i < fetched; i++) {
 		bool end = i + 1 == fetched || (recs[i].flags & IOMMU_PGFAULT_FLAGS_LAST_PAGE) ||
@@ -1226,7 +1243,7 @@ static void on_read(struct iopf_tap *t, const struct ev *e, struct file_info *fi
 
 		if (!end)
 			continue;
-		o = emit(t, IOPF_REC_DELIVERY, q, e->t_ns);
+		o = emit(t, IOPF_REC_DELIVERY, q, pr->t_ns);
 		if (o) {
 			uint8_t *p = o->payload;
 
@@ -1234,7 +1251,7 @@ static void on_read(struct iopf_tap *t, const struct ev *e, struct file_info *fi
 			iopf_put_le32(p + 0, recs[i].cookie);
 			iopf_put_le32(p + 4, (uint32_t)(i + 1 - start));
 			iopf_put_le32(p + 8, tgid);
-			iopf_put_le32(p + 12, e->tid);
+			iopf_put_le32(p + 12, pr->tid);
 			iopf_put_le32(p + 16, fi && fi->fd >= 0 ? (uint32_t)fi->fd : UINT32_MAX);
 			iopf_put_le32(p + 20, recs[i].dev_id);
 			if (fi && fi->comm[0])
@@ -1243,24 +1260,63 @@ static void on_read(struct iopf_tap *t, const struct ev *e, struct file_info *fi
 			o->r.payload_len = 40;
 		}
 		for (size_t j = start; j <= i; j++) {
-			o = emit(t, IOPF_REC_FAULT, q, e->t_ns);
+			o = emit(t, IOPF_REC_FAULT, q, pr->t_ns);
 			if (o)
 				o->r.u.fault = recs[j];
 		}
 		if (!grow((void **)&t->outs, &t->couts, t->nouts + 1, sizeof(*t->outs)))
 			t->outs[t->nouts++] = (struct outstanding){ q, recs[i].cookie, recs[i].dev_id,
-								    e->t_ns, recs[i] };
+								    pr->t_ns, recs[i] };
 		t->counts.groups++;
 		start = i + 1;
 	}
 	t->counts.faults += fetched;
 	t->counts.reads++;
 	if (nrec > fetched) {
-		struct out_rec *o = emit(t, IOPF_REC_LOST, q, e->t_ns);
+		struct out_rec *o = emit(t, IOPF_REC_LOST, q, pr->t_ns);
 
 		if (o)
 			o->r.u.lost = nrec - fetched;
 		t->counts.lost += nrec - fetched;
+	}
+}
+
+/*
+ * One slice of a read: join it to the others of its thread, and decode the
+ * read once every probe has fired (or when a slice of a newer read comes
+ * first: a lost event must not hold a read back).
+ */
+static void on_read_part(struct iopf_tap *t, const struct ev *e, struct file_info *fi,
+			 uint32_t tgid)
+{
+	unsigned part = 1u << (e->kind - EV_RD), all = (1u << TAP_RD_PROBES) - 1;
+	struct pending_read *pr = NULL;
+
+	for (size_t i = 0; i < t->npr; i++)
+		if (t->pr[i].tid == e->tid)
+			pr = &t->pr[i];
+	if (pr && ((pr->parts & part) || pr->f != arg64(e, "f"))) {
+		on_read(t, pr, fi, tgid);	/* the rest of that one was lost */
+		pr->parts = 0;
+	}
+	if (!pr) {
+		if (grow((void **)&t->pr, &t->cpr, t->npr + 1, sizeof(*t->pr)))
+			return;
+		pr = &t->pr[t->npr++];
+		pr->parts = 0;
+	}
+	if (!pr->parts) {
+		pr->tid = e->tid;
+		pr->f = arg64(e, "f");
+		pr->ret = (int64_t)arg64(e, "r");
+		pr->t_ns = e->t_ns;
+		memset(pr->recs, 0, sizeof(pr->recs));
+	}
+	words(e, &pr->recs[(e->kind - EV_RD) * TAP_RD_PER], TAP_RD_PER * TAP_REC_WORDS);
+	pr->parts |= part;
+	if (pr->parts == all) {
+		on_read(t, pr, fi, tgid);
+		*pr = t->pr[--t->npr];
 	}
 }
 
@@ -1280,7 +1336,6 @@ static void out_drop(struct iopf_tap *t, struct outstanding *o)
 static void on_write(struct iopf_tap *t, const struct ev *e)
 {
 	struct pending_write *w = NULL;
-	char k[16];
 
 	for (size_t i = 0; i < t->npw; i++)
 		if (t->pw[i].tid == e->tid)
@@ -1294,12 +1349,8 @@ static void on_write(struct iopf_tap *t, const struct ev *e)
 	w->f = arg64(e, "f");
 	w->n = arg64(e, "n") / IOPF_RESP_SIZE;
 	w->t_ns = e->t_ns;
-	for (int i = 0; i < TAP_WRITE_RESPS; i++) {
-		snprintf(k, sizeof(k), "C%d", i);
-		w->r[i].cookie = arg32(e, k);
-		snprintf(k, sizeof(k), "K%d", i);
-		w->r[i].code = arg32(e, k);
-	}
+	memset(w->r, 0, sizeof(w->r));
+	words(e, w->r, TAP_WRITE_RESPS);
 }
 
 static void response(struct iopf_tap *t, uint32_t q, const struct iommu_hwpt_page_response *r,
@@ -1520,7 +1571,10 @@ static bool handle(struct iopf_tap *t, const struct ev *e, bool may_hold)
 		}
 	}
 	switch (e->kind) {
-	case EV_RD: on_read(t, e, fi, tgid); break;
+	case EV_RD:
+	case EV_RD1:
+	case EV_RD2:
+	case EV_RD3: on_read_part(t, e, fi, tgid); break;
 	case EV_WR: on_write(t, e); break;
 	case EV_WRR: on_write_return(t, e, fi ? fi->q : 0); break;
 	default: break;

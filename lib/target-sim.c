@@ -91,3 +91,8 @@ int iopf_target_open_sim(struct iopf_target *t, const char *arg, char *err, size
 	t->model = model;
 	return 0;
 }
+
+bool iopf_target_is_sim(const struct iopf_target *t)
+{
+	return t->ops == &sim_ops;
+}

@@ -30,6 +30,14 @@ test_have_prereq() {
 	done
 }
 
+# FUSE: replay can give an --exec handler the handler file here (root,
+# /dev/fuse, a mount allowed): exit 2 means it could not.
+test_check_fuse() {
+	"$IOPFTOOL" -q replay --handler-fd file --settle 0ns --timeout 10ms --exec true \
+		"$CAPTURES/demo.pcap" >/dev/null 2>&1
+	[ $? -ne 2 ] && test_set_prereq FUSE
+}
+
 test_expect_success() {
 	prereq=
 	if [ $# -eq 3 ]; then prereq=$1; shift; fi

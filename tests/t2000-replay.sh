@@ -6,6 +6,7 @@
 HELPERS=${HELPERS:-$(dirname "$IOPFTOOL")/tests/helpers}
 jget() { "$HELPERS/json-get" "$@"; }
 H="$IOPFTOOL handle"
+test_check_fuse
 
 # 40 groups of 1-3 records; 16-bit grpids so no grpid equals a live cookie.
 # --timeout and --settle scale with IOPF_TIMEOUT_SCALE (tests/lib.sh): under
@@ -187,13 +188,21 @@ test_expect_success 'a group of 40000 records: read buffer grows, every verb cou
 	iopftool -j stats --check big.pcap >c.json && test "$(jget c.json groups)" = 1 &&
 	test "$(jget c.json faults)" = 40000 &&
 	# --exec: a 1.6 MB message needs SO_SNDBUFFORCE (root) past net.core.wmem_max
-	ex=; [ "$(id -u)" = 0 ] && ex="--exec \"$H\" --timeout 2s"
+	ex=; [ "$(id -u)" = 0 ] && ex="--exec \"$H\" --handler-fd socket --timeout 2s"
 	for v in "--topspeed" "--handler builtin:from-capture" "--rate 100" "$ex"; do
 		[ -n "$v" ] || continue
 		eval "iopftool -j replay $v big.pcap" >v.json || { echo "replay $v: exit $?"; exit 1; }
 		test "$(jget v.json groups)" = 1 && test "$(jget v.json faults)" = 40000 &&
 		test "$(jget v.json ok)" = true || exit 1
 	done
+'
+
+test_expect_success FUSE 'a group larger than a read of the handler file: said, and unanswered' '
+	test_expect_code 1 iopftool -j replay --handler-fd file --exec "$H" --timeout 1s \
+		big.pcap >v.json 2>err &&
+	grep "a group of 40000 records is larger than a read of the handler file" err &&
+	grep "1 injected groups were never read by the handler" err &&
+	test "$(jget v.json violations.unanswered)" = 1 && test "$(jget v.json groups)" = 0
 '
 
 test_expect_success 'a ten-year pause in the capture is cut to --max-gap' '

@@ -139,7 +139,7 @@ test_expect_success 'pcapng from a pipe: "offset unknown", not 2^64-1' '
 '
 
 test_expect_success 'a handler write of 240000 bytes is taken whole (no EMSGSIZE)' '
-	timeout "$T" "$IOPFTOOL" -j replay --topspeed slow.pcap --timeout 300ms \
+	timeout "$T" "$IOPFTOOL" -j replay --topspeed slow.pcap --timeout 300ms --handler-fd socket \
 		--exec "dd if=/dev/zero bs=240000 count=1 >&3 && exec $IOPFTOOL handle" >rep.json 2>err
 	test $? = 1 && grep "240000 bytes" err && ! grep -i "EMSGSIZE\|too long" err &&
 	test "$(jget rep.json responses)" = 30100 &&

@@ -14,7 +14,7 @@
 
 /* Long-only options. */
 enum { OPT_HANDLER = 256, OPT_SPEED, OPT_RATE, OPT_TOPSPEED, OPT_LOOP, OPT_TIMEOUT,
-       OPT_DEADLINE, OPT_LINKTYPE, OPT_SETTLE, OPT_MAX_GAP };
+       OPT_DEADLINE, OPT_LINKTYPE, OPT_SETTLE, OPT_MAX_GAP, OPT_HANDLER_FD };
 
 struct replay_opts {
 	const char *capture;
@@ -22,6 +22,7 @@ struct replay_opts {
 	const char *handler;
 	const char *exec;
 	const char *wfile;
+	enum iopf_handler_fd hfd;
 	double speed;
 	double rate;
 	bool topspeed;
@@ -38,6 +39,7 @@ static const struct argp_option options[] = {
 	{ "target", 't', "QUEUE", 0, "sim (default) or mock: a queue the tool can inject faults into", 0 },
 	{ "handler", OPT_HANDLER, "NAME", 0, "builtin:success (default), builtin:invalid or builtin:from-capture", 0 },
 	{ "exec", 'x', "CMD", 0, "run CMD as the handler, with the fault fd as fd 3", 0 },
+	{ "handler-fd", OPT_HANDLER_FD, "KIND", 0, "with --exec: fd 3 is a file with the fault fd's semantics (file), the socket (socket), or the file where it can be made (auto, the default)", 0 },
 	{ "speed", OPT_SPEED, "X", 0, "play the recorded schedule X times faster", 0 },
 	{ "rate", OPT_RATE, "N", 0, "inject N groups per second, evenly spaced", 0 },
 	{ "topspeed", OPT_TOPSPEED, NULL, 0, "inject as fast as possible", 0 },
@@ -60,6 +62,16 @@ static error_t parse_opt(int key, char *arg, struct argp_state *state)
 	case 't': o->target = arg; return 0;
 	case OPT_HANDLER: o->handler = arg; return 0;
 	case 'x': o->exec = arg; return 0;
+	case OPT_HANDLER_FD:
+		if (!strcmp(arg, "auto"))
+			o->hfd = IOPF_HFD_AUTO;
+		else if (!strcmp(arg, "file"))
+			o->hfd = IOPF_HFD_FILE;
+		else if (!strcmp(arg, "socket"))
+			o->hfd = IOPF_HFD_SOCKET;
+		else
+			argp_error(state, "--handler-fd: '%s' is not auto, file or socket", arg);
+		return 0;
 	case OPT_SPEED: o->speed = arg_double(state, "--speed", arg, 1e-6, 1e9); return 0;
 	case OPT_RATE: o->rate = arg_double(state, "--rate", arg, 1e-6, 1e10); return 0;
 	case OPT_TOPSPEED: o->topspeed = true; return 0;
@@ -141,6 +153,30 @@ static void to_cfg(const struct replay_opts *o, struct iopf_replay_cfg *c)
 		c->out = out_stdout();
 }
 
+/* The handler's fd 3 (iopftool-replay(8) "THE HANDLER FD"), then the handler. */
+static int start_handler(const struct replay_opts *o, struct iopf_replay *rp, struct proxy *proxy)
+{
+	char why[512];
+	int fd, kind = iopf_replay_handler_open(rp, o->hfd, &fd, why, sizeof(why));
+
+	if (kind < 0 && o->hfd == IOPF_HFD_FILE)
+		p_err("--handler-fd file: cannot give the handler a file with the fault fd's "
+		      "semantics: %s", why);
+	else if (kind < 0)
+		p_err("cannot make the handler's socket: %s", strerror(-kind));
+	if (kind < 0)
+		return kind;
+	if (o->hfd == IOPF_HFD_AUTO && kind == IOPF_HFD_SOCKET)
+		p_warn("handler fd 3 is a socket, not a file with the fault fd's semantics (%s); "
+		       "see iopftool-replay(8) \"THE HANDLER FD\"", why);
+	p_verbose("handler fd 3: %s", iopf_replay_handler_fd_name(rp));
+	int rc = proxy_start(proxy, o->exec, fd);
+
+	if (rc)
+		p_err("cannot start handler '%s': %s", o->exec, strerror(-rc));
+	return rc;
+}
+
 static int replay(const struct replay_opts *o, struct iopf_target **t, struct iopf_writer **w)
 {
 	struct iopf_replay_cfg cfg;
@@ -165,13 +201,12 @@ static int replay(const struct replay_opts *o, struct iopf_target **t, struct io
 		cfg.writer = *w;
 	}
 	if (o->exec) {
-		rc = proxy_start(&proxy, o->exec, &cfg.peer_fd);
-		if (rc) {
-			p_err("cannot start handler '%s': %s", o->exec, strerror(-rc));
-			return EXIT_ERROR;
-		}
+		cfg.handler_end = proxy_end;
+		cfg.handler_end_ctx = &proxy;
 	}
 	rc = iopf_replay_new(&rp, *t, &cfg);
+	if (!rc && o->exec)
+		rc = start_handler(o, rp, &proxy);
 	if (!rc) {
 		struct iopf_session_counts n;
 
@@ -186,6 +221,9 @@ static int replay(const struct replay_opts *o, struct iopf_target **t, struct io
 		iopf_print_report(out_stdout(), o->capture, iopf_target_name(*t),
 					  o->exec ? o->exec : o->handler, &rep);
 		iopf_replay_free(rp);	/* closes the handler's socket: it sees the end */
+	} else if (rp) {
+		iopf_replay_free(rp);	/* the handler could not be started (said) */
+		rc = -ECANCELED;
 	} else if (rc != -EOPNOTSUPP) {
 		p_err("replay: %s", strerror(-rc));
 	}

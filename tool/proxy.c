@@ -5,7 +5,6 @@
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/socket.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -30,48 +29,32 @@ static void child(int fd, const char *cmd)
 	_exit(127);
 }
 
-/*
- * An AF_UNIX datagram write fails with EMSGSIZE above the writer's send
- * buffer less 32 bytes (net/unix/af_unix.c: unix_dgram_sendmsg()), by
- * default 212992: a handler's write of 26,620 responses would fail where
- * the kernel's fault fd takes it.  Give the handler's end room for
- * PROXY_WRITE_MAX bytes (the most lib/peer.c receives in one message):
- * SO_SNDBUFFORCE as root, else SO_SNDBUF, which the kernel caps at twice
- * net.core.wmem_max (425,952-byte writes by default).  iopftool-replay(8).
- */
-static void handler_sndbuf(int fd)
+int proxy_start(struct proxy *p, const char *cmd, int fd)
 {
-	int want = (PROXY_WRITE_MAX + 32) / 2;	/* the kernel doubles it */
-
-	if (setsockopt(fd, SOL_SOCKET, SO_SNDBUFFORCE, &want, sizeof(want)))
-		setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &want, sizeof(want));
-}
-
-int proxy_start(struct proxy *p, const char *cmd, int *sock)
-{
-	int sv[2];
-
 	memset(p, 0, sizeof(*p));
-	p->pid = -1;
-	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv))
-		return -errno;
-	handler_sndbuf(sv[1]);
 	fflush(NULL);
 	p->pid = fork();
 	if (p->pid < 0) {
 		int e = errno;
 
-		close(sv[0]);
-		close(sv[1]);
+		close(fd);
+		p->pid = -1;
 		return -e;
 	}
 	if (p->pid == 0)
-		child(sv[1], cmd);
+		child(fd, cmd);
 	setpgid(p->pid, p->pid);	/* no race with the child's own setpgid() */
 	p->pgid = p->pid;
-	close(sv[1]);
-	*sock = sv[0];
+	close(fd);
 	return 0;
+}
+
+void proxy_end(void *ctx)
+{
+	struct proxy *p = ctx;
+
+	if (p->pgid > 0 && !kill(-p->pgid, SIGTERM))
+		p->ended = true;
 }
 
 static bool wait_for(struct proxy *p, uint64_t ns)
@@ -106,7 +89,7 @@ void proxy_reap(struct proxy *p, const char *cmd, uint64_t grace_ns)
 		kill(-p->pgid, SIGKILL);
 	}
 	p->pgid = 0;
-	if (WIFSIGNALED(p->status))
+	if (WIFSIGNALED(p->status) && !(p->ended && WTERMSIG(p->status) == SIGTERM))
 		p_warn("handler '%s' died of signal %d", cmd, WTERMSIG(p->status));
 	else if (WIFEXITED(p->status) && WEXITSTATUS(p->status))
 		p_warn("handler '%s' exited with status %d", cmd, WEXITSTATUS(p->status));

@@ -1,8 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * The handler under test as a process (replay --exec): started with fd 3
- * one end of a SOCK_SEQPACKET socket and IOPF_FAULT_FD=3; libiopf's peer
- * (lib/peer.c) speaks the protocol on the other end.
+ * The handler under test as a process (replay --exec): started with its
+ * fault fd (iopf_replay_handler_open(): a file or a socket) as fd 3 and
+ * IOPF_FAULT_FD=3.
  */
 #ifndef IOPFTOOL_PROXY_H
 #define IOPFTOOL_PROXY_H
@@ -15,13 +15,15 @@ struct proxy {
 	pid_t pid;
 	pid_t pgid;		/* its process group (its pid), 0 once ended */
 	int status;		/* wait status once reaped */
+	bool ended;		/* proxy_end() asked it to go: SIGTERM is no surprise */
 };
 
 /*
- * Start cmd under /bin/sh in a process group of its own; *sock is our end of its socket.  0 or -errno. */
-int proxy_start(struct proxy *p, const char *cmd, int *sock);
-/* The largest write the handler can make to its fd (lib/peer.c RECV_BYTES). */
-#define PROXY_WRITE_MAX (1u << 20)
+ * Start cmd under /bin/sh in a process group of its own, with fd as its fd 3
+ * (closed here).  0 or -errno. */
+int proxy_start(struct proxy *p, const char *cmd, int fd);
+/* For iopf_replay_cfg.handler_end: SIGTERM the handler's process group. */
+void proxy_end(void *ctx);
 
 /* How long the handler has to exit after its socket closes (iopftool-replay(8)). */
 #define PROXY_GRACE_NS 500000000ull

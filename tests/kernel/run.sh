@@ -128,7 +128,8 @@ make_initrd() {
 	for b in "$gb/iopftool" "$gb/repro-cookie0" "$gb"/tests/helpers/*; do
 		[ -f "$b" ] && [ -x "$b" ] && copy_bin "$b"
 	done
-	cp "$KDIR"/guest/*.sh "$root/iopf/guest/"
+	cp "$KDIR"/guest/${IOPF_GUEST_ONLY:-*}.sh "$root/iopf/guest/"
+	mkdir -p "$root/iopf/guest/lib" && cp "$KDIR"/guest/lib/*.sh "$root/iopf/guest/lib/"
 	cp "$SRC"/tests/scenarios/*.scn "$root/iopf/scenarios/"
 	[ -d "$SRC/captures" ] && cp -r "$SRC/captures" "$root/iopf/captures"
 	(cd "$root" && find . | cpio -o -H newc --quiet | gzip -1) >"$work/initrd.gz"

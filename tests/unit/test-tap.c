@@ -76,6 +76,104 @@ static void cal_line(char *buf, size_t len, const char *ts)
 	snprintf(buf + n, len - n, "\n");
 }
 
+/*
+ * A read's four return probes (iopftap_rd, _rd1.._rd3: 25 records each, a
+ * record as five u64 words), last slice first: the tap must join them in
+ * any order.
+ */
+static void feed_read(struct iopf_tap *t, const char *ts, long ret,
+		      const struct iommu_hwpt_pgfault *recs, size_t n)
+{
+	static const char *const ev[4] = { "iopftap_rd", "iopftap_rd1", "iopftap_rd2", "iopftap_rd3" };
+	static char line[8192];
+
+	for (int p = 3; p >= 0; p--) {
+		size_t len = (size_t)snprintf(line, sizeof(line), HDR("%s") "%s: (vfs_read+0x9c/0x2f0 <- "
+					      "iommufd_fault_fops_read) " FILEP " r=%ld", ts, ev[p], ret);
+
+		for (int w = 0; w < 125; w++) {
+			size_t rec = (size_t)p * 25 + (size_t)w / 5;
+			uint64_t v = 0;
+
+			if (rec < n)
+				memcpy(&v, (const uint8_t *)&recs[rec] + (w % 5) * 8, 8);
+			len += (size_t)snprintf(line + len, sizeof(line) - len, " w%d=0x%llx", w,
+						(unsigned long long)v);
+		}
+		snprintf(line + len, sizeof(line) - len, "\n");
+		iopf_tap_feed(t, line);
+	}
+}
+
+/* A write's entry probe: n bytes, responses as u64 words {cookie, code}. */
+static void feed_write(struct iopf_tap *t, const char *ts, size_t n,
+		       const struct iommu_hwpt_page_response *r, size_t k)
+{
+	static char line[8192];
+	size_t len = (size_t)snprintf(line, sizeof(line), HDR("%s") "iopftap_wr: "
+				      "(iommufd_fault_fops_write+0x0/0x1e0) " FILEP " n=%zu", ts, n);
+
+	for (size_t i = 0; i < k; i++) {
+		uint64_t v;
+
+		memcpy(&v, &r[i], 8);
+		len += (size_t)snprintf(line + len, sizeof(line) - len, " w%zu=0x%llx", i,
+					(unsigned long long)v);
+	}
+	snprintf(line + len, sizeof(line) - len, "\n");
+	iopf_tap_feed(t, line);
+}
+
+#define FAULT(fl_, dev_, grp_, perm_, addr_, ck_) \
+	((struct iommu_hwpt_pgfault){ .flags = (fl_), .dev_id = (dev_), .grpid = (grp_), \
+				      .perm = (perm_), .addr = (addr_), .cookie = (ck_) })
+
+/* Reads of 60 and 130 records: 60 whole, then the first 100 and a LOST of 30. */
+static void big_reads(void)
+{
+	struct iopf_tap_cfg cfg = { .fd = -1 };
+	struct iommu_hwpt_pgfault f[130];
+	struct iommu_hwpt_page_response resp[100];
+	struct iopf_tap *t;
+	struct iopf_rec r;
+	char cal[2048];
+	size_t faults = 0, deliveries = 0, responses = 0, bad = 0;
+	uint64_t lost = 0;
+
+	if (!ok(iopf_tap_open_offline(&t, &cfg) == 0, "offline tap (big reads)"))
+		return;
+	cal_line(cal, sizeof(cal), "20.000000");
+	iopf_tap_feed(t, cal);
+	for (uint32_t i = 0; i < 130; i++)	/* groups of two: cookies 1..65 */
+		f[i] = FAULT(i % 2 ? IOMMU_PGFAULT_FLAGS_LAST_PAGE : 0, 1, 100 + i / 2, 1,
+			     0x1000u * (i + 1), 1 + i / 2);
+	feed_read(t, "20.000100", 60 * 40, f, 60);
+	for (uint32_t i = 0; i < 100; i++)
+		resp[i] = (struct iommu_hwpt_page_response){ .cookie = 1 + i, .code = 0 };
+	feed_write(t, "20.000200", 100 * 8, resp, 100);
+	iopf_tap_feed(t, HDR("20.000201") "iopftap_wrr: (ksys_write+0x6e/0xf0 <- iommufd_fault_fops_write) "
+		      FILEP " r=240\n");
+	feed_read(t, "20.000300", 130 * 40, f, 130);
+	while (iopf_tap_next(t, &r) == 1) {
+		if (r.type == IOPF_REC_FAULT) {
+			size_t i = faults < 60 ? faults : faults - 60;	/* each read starts at f[0] */
+
+			bad += r.u.fault.addr != 0x1000u * (i + 1) || r.u.fault.cookie != 1 + i / 2;
+			faults++;
+		}
+		deliveries += r.type == IOPF_REC_DELIVERY;
+		responses += r.type == IOPF_REC_RESPONSE;
+		if (r.type == IOPF_REC_LOST)
+			lost += r.u.lost;
+	}
+	is(faults, 160, "60 records of the first read and the first 100 of the second");
+	is(bad, 0, "every record whole, in order, its slices joined (fed last slice first)");
+	is(deliveries, 80, "30 + 50 groups delivered");
+	is(responses, 30, "a write of 100 responses that took 30: 30 responses");
+	is(lost, 30, "the 30 records past the first 100 of a read are a LOST record");
+	iopf_tap_close(t);
+}
+
 static void offline(void)
 {
 	struct iopf_tap_cfg cfg = { .fd = -1 };
@@ -83,24 +181,26 @@ static void offline(void)
 	struct iopf_rec r;
 	char types[64] = "", cal[2048];
 	struct iopf_rec recs[16];
+	struct iommu_hwpt_pgfault f[2];
 	int n = 0;
 
 	if (!ok(iopf_tap_open_offline(&t, &cfg) == 0, "offline tap"))
 		return;
 	iopf_tap_feed(t, HDR("10.000001") "iopftap_rep: (iommu_report_device_fault+0x0/0x2c0) F=2 P=0 G=5 M=3 A=0x100000\n");
 	/* a read of an unknown file is held until the file's queue is known */
-	iopf_tap_feed(t, HDR("10.000100") "iopftap_rd: (vfs_read+0x9c/0x2f0 <- iommufd_fault_fops_read) " FILEP
-		      " r=40 F0=2 D0=1 P0=0 G0=5 M0=3 A0=0x100000 C0=1 F1=0 D1=0\n");
+	f[0] = FAULT(2, 1, 5, 3, 0x100000, 1);
+	feed_read(t, "10.000100", 40, f, 1);
 	ok(iopf_tap_next(t, &r) == 1 && r.type == IOPF_REC_REPORTED, "the reported fault comes first");
 	ok(iopf_tap_next(t, &r) == 0, "the read waits for its queue id");
 	cal_line(cal, sizeof(cal), "10.000300");
 	iopf_tap_feed(t, cal);
-	iopf_tap_feed(t, HDR("10.000301") "iopftap_wr: (iommufd_fault_fops_write+0x0/0x1e0) " FILEP " n=8 C0=1 K0=0 C1=7 K1=1\n");
+	feed_write(t, "10.000301", 8, (struct iommu_hwpt_page_response[]){ { 1, 0 }, { 7, 1 } }, 2);
 	iopf_tap_feed(t, HDR("10.000302") "iopftap_gr: (iopf_group_response+0x0/0x100) F=2 P=0 G=5 M=3 A=0x100000 c=0\n");
 	iopf_tap_feed(t, HDR("10.000303") "iopftap_wrr: (ksys_write+0x6e/0xf0 <- iommufd_fault_fops_write) " FILEP " r=8\n");
-	iopf_tap_feed(t, HDR("10.000400") "iopftap_rd: (vfs_read+0x9c/0x2f0 <- iommufd_fault_fops_read) " FILEP
-		      " r=80 F0=0 D0=1 P0=0 G0=6 M0=1 A0=0x101000 C0=1 F1=2 D1=1 P1=0 G1=6 M1=1 A1=0x102000 C1=1\n");
-	iopf_tap_feed(t, HDR("10.000500") "iopftap_wr: (iommufd_fault_fops_write+0x0/0x1e0) " FILEP " n=8 C0=4242 K0=0\n");
+	f[0] = FAULT(0, 1, 6, 1, 0x101000, 1);
+	f[1] = FAULT(2, 1, 6, 1, 0x102000, 1);
+	feed_read(t, "10.000400", 80, f, 2);
+	feed_write(t, "10.000500", 8, (struct iommu_hwpt_page_response[]){ { 4242, 0 } }, 1);
 	iopf_tap_feed(t, HDR("10.000501") "iopftap_wrr: (ksys_write+0x6e/0xf0 <- iommufd_fault_fops_write) " FILEP " r=-22\n");
 	iopf_tap_feed(t, HDR("10.000600") "iopftap_ar: (iommufd_auto_response_faults+0x0/0x1a0) q=3 d=1\n");
 	iopf_tap_feed(t, HDR("10.000601") "iopftap_gr: (iopf_group_response+0x0/0x100) F=2 P=0 G=6 M=1 A=0x102000 c=1\n");
@@ -189,5 +289,6 @@ int main(void)
 		printf("ok %d # skip no /sys/kernel/btf/vmlinux\n", ++tap_n);
 	}
 	offline();
+	big_reads();
 	return tap_done();
 }

@@ -3,31 +3,12 @@
 # monitor, record (and read back), replay of the bundled captures with a
 # correct handler and with every `handle --bug` mode (the kernel's EINVAL
 # shows as status 22 and `rejected`/`bad_code`), all in busybox sh.
-n=0
-t() {
-	desc=$1
-	n=$((n + 1))
-	if (eval "$2") >/tmp/t.out 2>&1; then
-		echo "ok $n - $desc"
-	else
-		echo "not ok $n - $desc"
-		tail -n 25 /tmp/t.out | sed 's/^/#   /'
-	fi
-}
+. /iopf/guest/lib/t.sh
 if [ ! -x "${IOPFTOOL:-}" ]; then
 	echo "ok 1 # skip iopftool was not built for the guest"
 	exit 0
 fi
 cd /tmp || exit 1
-# jnum KEY FILE: the first number member KEY of a JSON document
-jnum() { sed -n "s/.*\"$1\":\([0-9]*\).*/\1/p" "$2" | head -n 1; }
-# want KEY VALUE FILE
-want() {
-	got=$(jnum "$1" "$3")
-	[ "$got" = "$2" ] || { echo "$1: got '$got', want '$2'"; cat "$3"; return 1; }
-}
-code() { want=$1; shift; "$@"; rc=$?; [ "$rc" = "$want" ] || { echo "exit $rc, want $want: $*"; return 1; }; }
-
 t 'monitor --source mock -c 5: five groups read and answered' '
 	"$IOPFTOOL" monitor --source mock -c 5 --gen-rate 2000 >mon.txt 2>mon.err &&
 	[ "$(grep -c " response " mon.txt)" = 5 ] &&
@@ -74,31 +55,31 @@ t 'mock:single cannot make partial faults: record with --gen-group-size 2-3 fail
 H="$IOPFTOOL handle"
 
 t 'replay --exec handle (correct) on mock: exit 0' '
-	"$IOPFTOOL" -j replay bugs.pcap --target mock --exec "$H" --timeout 2s >rep.json &&
+	"$IOPFTOOL" -j replay bugs.pcap --target mock --handler-fd socket --exec "$H" --timeout 2s >rep.json &&
 	grep "\"ok\":true" rep.json && want responses 24 rep.json'
 
 t 'handle --bug echo-grpid on mock: grpid_echo 24, kernel refused each (status 22)' '
-	code 1 "$IOPFTOOL" -j replay bugs.pcap --target mock --exec "$H --bug echo-grpid" \
+	code 1 "$IOPFTOOL" -j replay bugs.pcap --target mock --handler-fd socket --exec "$H --bug echo-grpid" \
 		--timeout 2s -w echo.pcap >rep.json &&
 	want grpid_echo 24 rep.json && want unanswered 24 rep.json &&
 	[ "$("$IOPFTOOL" -j read echo.pcap | grep -c "\"status\":22")" = 24 ]'
 
 t 'handle --bug duplicate on mock: duplicate 24, second answers refused by the kernel' '
-	code 1 "$IOPFTOOL" -j replay bugs.pcap --target mock --exec "$H --bug duplicate" \
+	code 1 "$IOPFTOOL" -j replay bugs.pcap --target mock --handler-fd socket --exec "$H --bug duplicate" \
 		--timeout 2s -w dup.pcap >rep.json &&
 	want duplicate 24 rep.json && want unanswered 0 rep.json &&
 	[ "$("$IOPFTOOL" -j read dup.pcap | grep -c "\"status\":22")" = 24 ]'
 
 t 'handle --bug drop on mock: unanswered 24' '
-	code 1 "$IOPFTOOL" -j replay bugs.pcap --target mock --exec "$H --bug drop" \
+	code 1 "$IOPFTOOL" -j replay bugs.pcap --target mock --handler-fd socket --exec "$H --bug drop" \
 		--timeout 1s >rep.json && want unanswered 24 rep.json && want responses 0 rep.json'
 
 t 'handle --bug bad-code on mock: bad_code 24 (kernel EINVAL), unanswered 24' '
-	code 1 "$IOPFTOOL" -j replay bugs.pcap --target mock --exec "$H --bug bad-code" \
+	code 1 "$IOPFTOOL" -j replay bugs.pcap --target mock --handler-fd socket --exec "$H --bug bad-code" \
 		--timeout 2s >rep.json && want bad_code 24 rep.json && want unanswered 24 rep.json'
 
 t 'handle --bug delay on mock: late 24 past --deadline' '
-	code 1 "$IOPFTOOL" -j replay bugs.pcap --target mock --exec "$H --bug delay --bug-delay 200ms" \
+	code 1 "$IOPFTOOL" -j replay bugs.pcap --target mock --handler-fd socket --exec "$H --bug delay --bug-delay 200ms" \
 		--deadline 100ms --timeout 3s >rep.json && want late 24 rep.json && want unanswered 0 rep.json'
 
 t 'offline check of the recorded duplicate session agrees with the live report' '

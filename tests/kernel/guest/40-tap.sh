@@ -4,17 +4,7 @@
 # handler's own log shows, the kernel's auto-responses on detach included,
 # without taking anything; its probes must be gone after it exits, and a
 # SIGKILLed tap's probes are removed by the next one.
-n=0
-t() {
-	desc=$1
-	n=$((n + 1))
-	if (eval "$2") >/tmp/t.out 2>&1; then
-		echo "ok $n - $desc"
-	else
-		echo "not ok $n - $desc"
-		tail -n 30 /tmp/t.out | sed 's/^/#   /'
-	fi
-}
+. /iopf/guest/lib/t.sh
 if [ ! -x "${IOPFTOOL:-}" ] || [ ! -x /iopf/bin/tiny-handler ]; then
 	echo "ok 1 # skip iopftool or tiny-handler was not built for the guest"
 	exit 0

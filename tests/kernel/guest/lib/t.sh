@@ -1,0 +1,23 @@
+# Sourced by the guest tests (busybox sh): TAP output and small checks.
+# t DESCRIPTION COMMANDS: run COMMANDS in a subshell, print ok/not ok (the
+# host renumbers), and the last lines of their output on failure.
+n=0
+t() {
+	desc=$1
+	n=$((n + 1))
+	if (eval "$2") >/tmp/t.out 2>&1; then
+		echo "ok $n - $desc"
+	else
+		echo "not ok $n - $desc"
+		tail -n ${T_LINES:-30} /tmp/t.out | sed 's/^/#   /'
+	fi
+}
+# jnum KEY FILE: the first number member KEY of a JSON document
+jnum() { sed -n "s/.*\"$1\":\([0-9]*\).*/\1/p" "$2" | head -n 1; }
+# want KEY VALUE FILE
+want() {
+	got=$(jnum "$1" "$3")
+	[ "$got" = "$2" ] || { echo "$1: got '$got', want '$2'"; cat "$3"; return 1; }
+}
+# code N COMMAND...: COMMAND exits N
+code() { want=$1; shift; "$@"; rc=$?; [ "$rc" = "$want" ] || { echo "exit $rc, want $want: $*"; return 1; }; }
