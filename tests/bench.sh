@@ -156,9 +156,10 @@ function row(k, base, target,   r, ratio) {
 	if (!(k in W)) return
 	# CPU time per record against that of the baseline (tshark reads fewer records)
 	ratio = ""
-	if (base != "" && (base in C) && C[base] > 0)
+	if (base != "" && (base in C) && C[base] > 0) {
 		ratio = (C[k] / N[k]) / (C[base] / N[base])
 		ratio = sprintf(ratio < 0.1 ? "%.4fx %s" : "%.2fx %s", ratio, S[base])
+	}
 	printf "| %s | %.3f | %.3f | %.3f | %.3f | %s | %s |\n", L[k], W[k] / 1e9, C[k] / 1e9,
 		N[k] / (C[k] / 1e9) / 1e6, N[k] / (W[k] / 1e9) / 1e6, ratio, target
 }
