@@ -40,7 +40,7 @@
  * formats in the program's read-only data (string literals) are kept,
  * keyed by address: their bytes cannot change under the key.
  */
-#define CACHE_BITS 10		/* both caches have 1 << CACHE_BITS slots */
+#define CACHE_BITS 8		/* both caches have 1 << CACHE_BITS slots */
 #define FMT_CACHE (1 << CACHE_BITS)
 enum fmt_kind { FK_NONE, FK_SLOW, FK_LIT, FK_S, FK_U, FK_D, FK_X, FK_HEX16 };
 struct fmt_entry {
