@@ -1835,6 +1835,7 @@ void iopf_tap_close(struct iopf_tap *t)
 	free(t->files);
 	free(t->outs);
 	free(t->pw);
+	free(t->pr);
 	free(t->br);
 	free(t->tids);
 	free(t->own);

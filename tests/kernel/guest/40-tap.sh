@@ -10,14 +10,8 @@ if [ ! -x "${IOPFTOOL:-}" ] || [ ! -x /iopf/bin/tiny-handler ]; then
 	exit 0
 fi
 TINY=/iopf/bin/tiny-handler
-TFS=/sys/kernel/tracing
 cd /tmp || exit 1
-mkdir -p $TFS
-mount -t tracefs nodev $TFS 2>/dev/null
-if [ ! -e $TFS/kprobe_events ]; then
-	echo "ok 1 # skip no kprobe_events in this kernel (CONFIG_KPROBE_EVENTS)"
-	exit 0
-fi
+need_kprobe_events
 
 # start_tap NAME ARGS...: a tap in the background ($tap_pid), ready when it
 # has said so on stderr (its probes exist then).

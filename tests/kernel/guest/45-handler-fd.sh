@@ -10,14 +10,8 @@ if [ ! -x "${IOPFTOOL:-}" ] || [ ! -x $L ]; then
 	echo "ok 1 # skip iopftool or literal-handler was not built for the guest"
 	exit 0
 fi
-TFS=/sys/kernel/tracing
 cd /tmp || exit 1
-mkdir -p $TFS
-mount -t tracefs nodev $TFS 2>/dev/null
-if [ ! -e $TFS/kprobe_events ]; then
-	echo "ok 1 # skip no kprobe_events in this kernel (CONFIG_KPROBE_EVENTS)"
-	exit 0
-fi
+need_kprobe_events
 # 24 groups of 1-2 faults, paced: each read of the handler takes a group or two
 # (the tap decodes 100 records a read); grpids of 16 bits are never live cookies.
 "$IOPFTOOL" generate -w hfd.pcap --seed 11 --groups 24 --group-size 1-2 --rate 500 \

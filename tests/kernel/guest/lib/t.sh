@@ -21,3 +21,13 @@ want() {
 }
 # code N COMMAND...: COMMAND exits N
 code() { want=$1; shift; "$@"; rc=$?; [ "$rc" = "$want" ] || { echo "exit $rc, want $want: $*"; return 1; }; }
+# need_kprobe_events: tracefs mounted at $TFS, or the whole script skipped
+TFS=/sys/kernel/tracing
+need_kprobe_events() {
+	mkdir -p $TFS
+	mount -t tracefs nodev $TFS 2>/dev/null
+	if [ ! -e $TFS/kprobe_events ]; then
+		echo "ok 1 # skip no kprobe_events in this kernel (CONFIG_KPROBE_EVENTS)"
+		exit 0
+	fi
+}
