@@ -74,7 +74,7 @@ $(O)/%.o: %.c
 	$(call quiet,CC,$@)$(CC) $(ALL_CFLAGS) -c -o $@ $<
 
 # One set of library objects serves both the archive and the shared library.
-$(LIB_OBJ): ALL_CFLAGS += -fPIC
+$(LIB_OBJ): ALL_CFLAGS += -fPIC -fno-semantic-interposition
 
 $(LIBIOPF): $(LIB_OBJ)
 	$(call quiet,AR,$@)rm -f $@ && $(AR) rcs $@ $^
@@ -86,7 +86,7 @@ $(O)/libiopf.map: lib/iopf.h
 	  echo 'local: *; };'; } >$@
 
 $(LIBIOPF_SO): $(LIB_OBJ) $(O)/libiopf.map
-	$(call quiet,LINK,$@)$(CC) $(LDFLAGS) -shared -Wl,-soname,libiopf.so.$(SOMAJOR) \
+	$(call quiet,LINK,$@)$(CC) $(LDFLAGS) -shared -Wl,-soname,libiopf.so.$(SOMAJOR) -Wl,-Bsymbolic-functions \
 		-Wl,--version-script=$(O)/libiopf.map -o $@ $(LIB_OBJ) $(DEPS_LIBS) -lm
 
 # iopf.pc is made at install time: it names prefix, libdir and includedir.

@@ -114,6 +114,14 @@ static inline bool iopf_cp_unsafe(uint32_t cp)
 	       (cp >= 0x202a && cp <= 0x202e) || (cp >= 0x2066 && cp <= 0x2069);
 }
 
+/*
+ * Text mode: n bytes libiopf made itself (bit letters and names), known
+ * to be free of terminal controls, printed as they are; JSON: nothing.
+ */
+void iopf_out_text_bytes(struct iopf_out *o, const char *s, size_t n);
+/* The same for n <= 32 bytes at s, which has 32 bytes (copied whole, a fixed-size move). */
+void iopf_out_text32(struct iopf_out *o, const char s[32], size_t n);
+
 /* RFC 3339 time stamps, the date and clock part cached per second. */
 #define IOPF_TIME_LEN 48
 struct iopf_time_cache {

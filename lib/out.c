@@ -19,7 +19,9 @@
  * The buffer (256 KiB) is written when it fills, at iopf_out_flush(),
  * and after each record in line mode (a terminal, pipe or socket).
  */
+#define _GNU_SOURCE
 #include <errno.h>
+#include <link.h>
 #include <math.h>
 #include <stdarg.h>
 #include <stdlib.h>
@@ -38,7 +40,8 @@
  * formats in the program's read-only data (string literals) are kept,
  * keyed by address: their bytes cannot change under the key.
  */
-#define FMT_CACHE 128
+#define CACHE_BITS 8		/* both caches have 1 << CACHE_BITS slots */
+#define FMT_CACHE (1 << CACHE_BITS)
 enum fmt_kind { FK_NONE, FK_SLOW, FK_LIT, FK_S, FK_U, FK_D, FK_X, FK_HEX16 };
 struct fmt_entry {
 	const char *fmt;
@@ -48,12 +51,35 @@ struct fmt_entry {
 };
 
 /* A key seen before, as JSON writes it: "key": (pretty: "key": ). */
-#define KEY_CACHE 128
+#define KEY_CACHE (1 << CACHE_BITS)
 struct key_entry {
 	const char *key;
 	uint8_t len;
 	char text[31];
 };
+
+/*
+ * Read-only address ranges: the non-writable PT_LOAD segments of the
+ * program and of the object libiopf's code is in (the same object when
+ * libiopf.a is linked in, two with libiopf.so).  Neither can be unloaded
+ * while an iopf_out of theirs is in use, so a string literal of either
+ * keeps its bytes for the cache's lifetime.
+ */
+#define RO_RANGES 8
+struct ro_range {
+	uintptr_t lo, hi;
+};
+
+/*
+ * The cache slot of a literal's address (Fibonacci hashing): strings a
+ * multiple of the table size apart in .rodata must not share a slot.
+ * Each literal has two slots, h and h ^ 1, so that two hot literals of the
+ * same slot do not evict each other on every record.
+ */
+static inline size_t addr_slot(const void *p, unsigned int bits)
+{
+	return (size_t)(((uint64_t)(uintptr_t)p * 0x9e3779b97f4a7c15ull) >> (64 - bits));
+}
 
 struct out_frame {
 	bool array;
@@ -73,6 +99,11 @@ struct iopf_out {
 	char *buf;
 	size_t len, cap;
 	struct iopf_time_cache tc;
+	struct timespec last_ts;	/* the faults of a group share their time stamp: */
+	char last_time[32];		/* last_ts formatted, when last_len > 0 */
+	size_t last_len;
+	int nro;
+	struct ro_range ro[RO_RANGES];
 	struct fmt_entry fc[FMT_CACHE];
 	struct key_entry kc[KEY_CACHE];
 };
@@ -526,23 +557,66 @@ static inline void hex16(char *w, uint64_t v)
 		memcpy(w + 2 * i, pairs + 2 * (v >> (56 - 8 * i) & 0xff), 2);
 }
 
-/*
- * String literals live between the end of the code and the start of
- * writable data (GNU ld's __etext, glibc's __data_start) of the program
- * libiopf is linked into.  In the shared library the two symbols belong
- * to different objects and the range comes out empty: nothing is cached
- * there, and every format takes the general path.
- */
-extern const char __etext[] __attribute__((weak));
-extern const char __data_start[] __attribute__((weak));
-
-static bool fmt_readonly(const char *fmt)
+/* Is fmt in the program's or libiopf's read-only data (a string literal)? */
+static inline bool fmt_readonly(const struct iopf_out *o, const char *fmt)
 {
-	const char *lo = __etext, *hi = __data_start;
+	uintptr_t a = (uintptr_t)fmt;
 
-	return lo && hi && lo < hi && fmt >= lo && fmt < hi;
+	for (int i = 0; i < o->nro; i++)
+		if (a >= o->ro[i].lo && a < o->ro[i].hi)
+			return true;
+	return false;
 }
 
+struct ro_scan {
+	struct iopf_out *o;
+	uintptr_t self;		/* an address in libiopf's code */
+	bool first;
+};
+
+/*
+ * dl_iterate_phdr(3) callback: the program (the first object) and the
+ * object holding self; runs of consecutive non-writable PT_LOAD segments
+ * become one range each.
+ */
+static int ro_scan_one(struct dl_phdr_info *info, size_t size, void *data)
+{
+	struct ro_scan *sc = data;
+	struct iopf_out *o = sc->o;
+	bool mine = sc->first, open = false;
+	struct ro_range r = { 0, 0 };
+
+	(void)size;
+	sc->first = false;
+	for (int i = 0; !mine && i < info->dlpi_phnum; i++) {
+		const ElfW(Phdr) *ph = &info->dlpi_phdr[i];
+		uintptr_t lo = info->dlpi_addr + ph->p_vaddr;
+
+		mine = ph->p_type == PT_LOAD && sc->self >= lo && sc->self < lo + ph->p_memsz;
+	}
+	if (!mine)
+		return 0;
+	for (int i = 0; i <= info->dlpi_phnum; i++) {
+		const ElfW(Phdr) *ph = i < info->dlpi_phnum ? &info->dlpi_phdr[i] : NULL;
+		uintptr_t lo;
+
+		if (ph && ph->p_type != PT_LOAD)
+			continue;
+		if (ph && !(ph->p_flags & PF_W)) {
+			lo = info->dlpi_addr + ph->p_vaddr;
+			if (!open)
+				r.lo = lo;
+			r.hi = lo + ph->p_memsz;
+			open = true;
+			continue;
+		}
+		/* a writable segment or the end closes a run */
+		if (open && o->nro < RO_RANGES)
+			o->ro[o->nro++] = r;
+		open = false;
+	}
+	return 0;
+}
 /* Split fmt for the cache: FK_SLOW when it is not literal, one simple conversion, literal. */
 static void fmt_compile(struct fmt_entry *e, const char *fmt)
 {
@@ -585,70 +659,71 @@ static void fmt_compile(struct fmt_entry *e, const char *fmt)
 	}
 }
 
-/* Print with a compiled format: false when it has to take the general path. */
-static inline __attribute__((always_inline)) bool fmt_fast(struct iopf_out *o, const char *fmt,
-						     struct fmt_src *src)
+/* A miss in the first slot: the second one, or compile fmt (NULL: not a literal). */
+static __attribute__((noinline)) const struct fmt_entry *fmt_entry_miss(struct iopf_out *o,
+									const char *fmt, size_t h)
+{
+	struct fmt_entry *e = &o->fc[h], *e2 = &o->fc[h ^ 1];
+
+	if (e2->fmt == fmt)
+		return e2;
+	if (!fmt_readonly(o, fmt))
+		return NULL;
+	if (e->fmt && !e2->fmt)
+		e = e2;
+	fmt_compile(e, fmt);
+	return e;
+}
+
+/* fmt's compiled form, or NULL when it has to take the general path. */
+static inline __attribute__((always_inline)) const struct fmt_entry *fmt_entry_of(
+	struct iopf_out *o, const char *fmt)
+{
+	size_t h = addr_slot(fmt, CACHE_BITS);
+
+	if (__builtin_expect(o->fc[h].fmt == fmt, 1))
+		return &o->fc[h];
+	if (o->fc[h ^ 1].fmt == fmt)
+		return &o->fc[h ^ 1];
+	return fmt_entry_miss(o, fmt, h);
+}
+
+/*
+ * One number through a compiled format: false when fmt's conversion is
+ * not a number's (the general path decides).  neg: v is the magnitude of
+ * a negative signed value.
+ */
+static inline __attribute__((always_inline)) bool emit_u64(struct iopf_out *o,
+							  const struct fmt_entry *e,
+							  uint64_t v, bool neg)
 {
 	static const char hex[] = "0123456789abcdef";
-	struct fmt_entry *e = &o->fc[((uintptr_t)fmt >> 2) % FMT_CACHE];
 	char tmp[48], *w, *d;	/* digits end at tmp + 24; 24 bytes are copied from d */
-	uint64_t v;
 	size_t n;
 
-	if (e->fmt != fmt) {
-		if (!fmt_readonly(fmt))
-			return false;
-		fmt_compile(e, fmt);
-	}
-	if (e->kind == FK_SLOW || (src->ap && e->kind != FK_LIT && e->kind != FK_S))
+	if (e->kind == FK_SLOW || e->kind == FK_S)
 		return false;
-	if (e->kind == FK_S) {
-		const char *str = src_str(src);
-		size_t len = strlen(str);
-
-		if (len <= 32 && (w = room(o, sizeof(e->pre) + 32 + sizeof(e->post)))) {
-			/* short strings: fixed-size copies, no calls */
-			char s32[32];
-
-			memcpy(w, e->pre, sizeof(e->pre));
-			w += e->pre_len;
-			memset(s32, 0, sizeof(s32));
-			memcpy(s32, str, len);
-			memcpy(w, s32, sizeof(s32));
-			w += len;
-			memcpy(w, e->post, sizeof(e->post));
-			o->len = (size_t)(w + e->post_len - o->buf);
-			return true;
-		}
-		put(o, e->pre, e->pre_len);
-		put(o, str, len);
-		put(o, e->post, e->post_len);
-		return true;
-	}
-	w = room(o, sizeof(e->pre) + sizeof(tmp) + sizeof(e->post));
+	w = room(o, sizeof(e->pre) + 1 + sizeof(tmp) + sizeof(e->post));
 	if (!w)
 		return true;
 	memcpy(w, e->pre, sizeof(e->pre));
 	w += e->pre_len;
 	switch (e->kind) {
 	case FK_U:
-		d = iopf_u64_dec(tmp + 24, src_u64(src));
+		d = iopf_u64_dec(tmp + 24, v);
 		n = (size_t)(tmp + 24 - d);
 		memcpy(w, d, 24);	/* fixed size: a few moves, no call */
 		w += n;
 		break;
 	case FK_D:
-		v = src->kind == ARG_I64 && src->v.i < 0 ? -(uint64_t)src->v.i : src->v.u;
-		if (src->kind == ARG_I64 && src->v.i < 0)
+		if (neg)
 			*w++ = '-';
-		src->kind = ARG_NONE;
 		d = iopf_u64_dec(tmp + 24, v);
 		n = (size_t)(tmp + 24 - d);
 		memcpy(w, d, 24);
 		w += n;
 		break;
 	case FK_X:
-		v = src_u64(src);
 		d = tmp + 24;
 		do {
 			*--d = hex[v & 15];
@@ -659,7 +734,7 @@ static inline __attribute__((always_inline)) bool fmt_fast(struct iopf_out *o, c
 		w += n;
 		break;
 	case FK_HEX16:
-		hex16(w, src_u64(src));
+		hex16(w, v);
 		w += 16;
 		break;
 	default:	/* FK_LIT */
@@ -669,6 +744,67 @@ static inline __attribute__((always_inline)) bool fmt_fast(struct iopf_out *o, c
 	w += e->post_len;
 	o->len = (size_t)(w - o->buf);
 	return true;
+}
+
+/* One string through a compiled format: false when fmt's conversion is not %s. */
+static inline __attribute__((always_inline)) bool emit_str(struct iopf_out *o,
+							  const struct fmt_entry *e,
+							  const char *str)
+{
+	size_t len;
+	char *w;
+
+	if (e->kind == FK_LIT) {
+		if ((w = room(o, sizeof(e->pre)))) {
+			memcpy(w, e->pre, sizeof(e->pre));	/* fixed size: no call */
+			o->len += e->pre_len;
+		}
+		return true;
+	}
+	if (e->kind != FK_S)
+		return false;
+	len = strlen(str);
+	if (len <= 32 && (w = room(o, sizeof(e->pre) + 32 + sizeof(e->post)))) {
+		/* short strings: fixed-size copies, no calls */
+		char s32[32];
+
+		memcpy(w, e->pre, sizeof(e->pre));
+		w += e->pre_len;
+		memset(s32, 0, sizeof(s32));
+		memcpy(s32, str, len);
+		memcpy(w, s32, sizeof(s32));
+		w += len;
+		memcpy(w, e->post, sizeof(e->post));
+		o->len = (size_t)(w + e->post_len - o->buf);
+		return true;
+	}
+	put(o, e->pre, e->pre_len);
+	put(o, str, len);
+	put(o, e->post, e->post_len);
+	return true;
+}
+
+/* Print with a compiled format: false when it has to take the general path. */
+static inline __attribute__((always_inline)) bool fmt_fast(struct iopf_out *o, const char *fmt,
+						     struct fmt_src *src)
+{
+	const struct fmt_entry *e = fmt_entry_of(o, fmt);
+	bool neg;
+	uint64_t v;
+
+	if (!e || e->kind == FK_SLOW)
+		return false;
+	if (e->kind == FK_LIT)
+		return emit_str(o, e, "");	/* no conversion: the value is not used */
+	if (e->kind == FK_S)
+		return emit_str(o, e, src_str(src));
+	if (src->ap)
+		return false;
+	/* %d of a negative value: its sign and magnitude; the rest as printf's unsigned */
+	neg = e->kind == FK_D && src->kind == ARG_I64 && src->v.i < 0;
+	v = neg ? -(uint64_t)src->v.i : src_u64(src);
+	src->kind = ARG_NONE;
+	return emit_u64(o, e, v, neg);
 }
 
 /* fmt with its values; literal bytes are copied as they are. */
@@ -735,6 +871,35 @@ static inline void out_format(struct iopf_out *o, const char *fmt, struct fmt_sr
 		out_format_slow(o, fmt, src);
 }
 
+/* Text: one number through fmt; neg: v is a negative value's magnitude (for %d). */
+static inline __attribute__((always_inline)) void text_u64(struct iopf_out *o, const char *fmt,
+							  uint64_t v, int64_t sv, bool is_signed)
+{
+	const struct fmt_entry *e = fmt_entry_of(o, fmt);
+	bool neg = is_signed && sv < 0 && e && e->kind == FK_D;
+
+	if (!e || !emit_u64(o, e, neg ? -(uint64_t)sv : v, neg)) {
+		struct fmt_src src = { .kind = is_signed ? ARG_I64 : ARG_U64 };
+
+		if (is_signed)
+			src.v.i = sv;
+		else
+			src.v.u = v;
+		out_format_slow(o, fmt, &src);
+	}
+	text_done(o);
+}
+
+/* Text: a string that needs no cleaning through fmt. */
+static inline __attribute__((always_inline)) void text_plain_str(struct iopf_out *o,
+								const char *fmt, const char *s)
+{
+	const struct fmt_entry *e = fmt_entry_of(o, fmt);
+
+	if (!e || !emit_str(o, e, s))
+		out_format_slow(o, fmt, &(struct fmt_src){ .kind = ARG_STR, .v.s = s });
+}
+
 /* ------------------------------------------------------------------ */
 /* Strings from captures: text must not carry terminal controls, JSON  */
 /* must be valid UTF-8.                                                */
@@ -791,8 +956,8 @@ static void text_str(struct iopf_out *o, const char *fmt, const char *s)
 	struct spec sp;
 
 	/* the program's own strings (read-only data) are not a capture's */
-	if (fmt_readonly(s) || text_plain(s)) {
-		out_format(o, fmt, &src);
+	if (fmt_readonly(o, s) || text_plain(s)) {
+		text_plain_str(o, fmt, s);
 		return;
 	}
 	/* the one %s gets the cleaned string; the rest of fmt as usual */
@@ -911,11 +1076,16 @@ static bool want_json(const struct iopf_out *o, const char *key)
 /* "key": as JSON writes it; literal keys come from the cache. */
 static void member_key(struct iopf_out *o, const char *key)
 {
-	struct key_entry *e = &o->kc[((uintptr_t)key >> 2) % KEY_CACHE];
+	size_t h = addr_slot(key, CACHE_BITS);
+	struct key_entry *e = &o->kc[h];
 	size_t start;
 	char *w;
 
-	if (e->key != key && fmt_readonly(key)) {
+	if (e->key != key && o->kc[h ^ 1].key == key)
+		e = &o->kc[h ^ 1];
+	else if (e->key != key && e->key && !o->kc[h ^ 1].key)
+		e = &o->kc[h ^ 1];
+	if (e->key != key && fmt_readonly(o, key)) {
 		start = o->len;
 		json_string(o, key);
 		put(o, ": ", o->pretty ? 2 : 1);
@@ -999,6 +1169,8 @@ struct iopf_out *iopf_out_new(FILE *f, enum iopf_out_mode mode)
 	o->pretty = mode == IOPF_OUT_PRETTY;
 	if (fd >= 0 && !fstat(fd, &st))
 		o->line = isatty(fd) || S_ISFIFO(st.st_mode) || S_ISSOCK(st.st_mode);
+	dl_iterate_phdr(ro_scan_one, &(struct ro_scan){ .o = o, .self = (uintptr_t)&ro_scan_one,
+							 .first = true });
 	return o;
 }
 
@@ -1060,8 +1232,11 @@ static void text_value(struct iopf_out *o, const char *fmt, struct fmt_src *src)
 
 void iopf_out_uint(struct iopf_out *o, const char *key, const char *fmt, uint64_t v)
 {
-	if (want_text(o, fmt))
-		text_value(o, fmt, &(struct fmt_src){ .kind = ARG_U64, .v.u = v });
+	if (o->mode == IOPF_OUT_TEXT) {
+		if (fmt)
+			text_u64(o, fmt, v, 0, false);
+		return;
+	}
 	if (!want_json(o, key))
 		return;
 	member(o, key);
@@ -1070,8 +1245,11 @@ void iopf_out_uint(struct iopf_out *o, const char *key, const char *fmt, uint64_
 
 void iopf_out_int(struct iopf_out *o, const char *key, const char *fmt, int64_t v)
 {
-	if (want_text(o, fmt))
-		text_value(o, fmt, &(struct fmt_src){ .kind = ARG_I64, .v.i = v });
+	if (o->mode == IOPF_OUT_TEXT) {
+		if (fmt)
+			text_u64(o, fmt, (uint64_t)v, v, true);
+		return;
+	}
 	if (!want_json(o, key))
 		return;
 	member(o, key);
@@ -1101,8 +1279,13 @@ void iopf_out_double(struct iopf_out *o, const char *key, const char *fmt, doubl
 /* Text: fmt gets "true" or "false" for its %s (as iproute2's print_bool). */
 void iopf_out_bool(struct iopf_out *o, const char *key, const char *fmt, bool v)
 {
-	if (want_text(o, fmt))
-		text_value(o, fmt, &(struct fmt_src){ .kind = ARG_STR, .v.s = v ? "true" : "false" });
+	if (o->mode == IOPF_OUT_TEXT) {
+		if (fmt) {
+			text_plain_str(o, fmt, v ? "true" : "false");
+			text_done(o);
+		}
+		return;
+	}
 	if (!want_json(o, key))
 		return;
 	member(o, key);
@@ -1117,9 +1300,12 @@ void iopf_out_str(struct iopf_out *o, const char *key, const char *fmt, const ch
 {
 	if (!s)
 		s = "";
-	if (want_text(o, fmt)) {
-		text_str(o, fmt, s);
-		text_done(o);
+	if (o->mode == IOPF_OUT_TEXT) {
+		if (fmt) {
+			text_str(o, fmt, s);
+			text_done(o);
+		}
+		return;
 	}
 	if (!want_json(o, key))
 		return;
@@ -1131,8 +1317,11 @@ void iopf_out_hex64(struct iopf_out *o, const char *key, const char *fmt, uint64
 {
 	char hex[20];
 
-	if (want_text(o, fmt))
-		text_value(o, fmt, &(struct fmt_src){ .kind = ARG_U64, .v.u = v });
+	if (o->mode == IOPF_OUT_TEXT) {
+		if (fmt)
+			text_u64(o, fmt, v, 0, false);
+		return;
+	}
 	if (!want_json(o, key))
 		return;
 	member(o, key);
@@ -1150,12 +1339,32 @@ void iopf_out_duration(struct iopf_out *o, const char *key, const char *fmt, uin
 
 	if (want_text(o, fmt)) {
 		iopf_format_duration(ns, buf, sizeof(buf));
-		text_value(o, fmt, &(struct fmt_src){ .kind = ARG_STR, .v.s = buf });
+		text_plain_str(o, fmt, buf);	/* digits and a unit: nothing to clean */
+		text_done(o);
 	}
 	if (!want_json(o, key))
 		return;
 	member(o, key);
 	put_u64(o, ns);
+}
+
+/* ts formatted at w (room for IOPF_TIME_LEN); the last one is kept whole. */
+static inline size_t time_at(struct iopf_out *o, const struct timespec *ts, char *w)
+{
+	size_t n;
+
+	if (o->last_len && ts->tv_sec == o->last_ts.tv_sec && ts->tv_nsec == o->last_ts.tv_nsec) {
+		memcpy(w, o->last_time, sizeof(o->last_time));
+		return o->last_len;
+	}
+	n = iopf_time_fmt(&o->tc, ts, w);
+	o->last_len = 0;
+	if (n < sizeof(o->last_time)) {
+		memcpy(o->last_time, w, n);
+		o->last_ts = *ts;
+		o->last_len = n;
+	}
+	return n;
 }
 
 void iopf_out_time(struct iopf_out *o, const char *key, const char *fmt, const struct timespec *ts)
@@ -1166,7 +1375,7 @@ void iopf_out_time(struct iopf_out *o, const char *key, const char *fmt, const s
 		if (fmt[0] == '%' && fmt[1] == 's' && !fmt[2]) {
 			/* the usual line head: formatted straight into the buffer */
 			if ((w = room(o, IOPF_TIME_LEN)))
-				o->len += iopf_time_fmt(&o->tc, ts, w);
+				o->len += time_at(o, ts, w);
 		} else {
 			iopf_time_fmt(&o->tc, ts, buf);
 			out_format(o, fmt, &(struct fmt_src){ .kind = ARG_STR, .v.s = buf });
@@ -1178,7 +1387,7 @@ void iopf_out_time(struct iopf_out *o, const char *key, const char *fmt, const s
 	member(o, key);
 	if ((w = room(o, IOPF_TIME_LEN + 2))) {
 		*w = '"';
-		o->len += 1 + iopf_time_fmt(&o->tc, ts, w + 1);
+		o->len += 1 + time_at(o, ts, w + 1);
 		putc1(o, '"');
 	}
 }
@@ -1192,6 +1401,29 @@ void iopf_out_text(struct iopf_out *o, const char *fmt, ...)
 	va_start(ap, fmt);
 	out_format(o, fmt, &(struct fmt_src){ .ap = &ap });
 	va_end(ap);
+	text_done(o);
+}
+
+/* Text: n bytes of libiopf's own making (no terminal controls), as they are. */
+void iopf_out_text_bytes(struct iopf_out *o, const char *s, size_t n)
+{
+	if (o->mode != IOPF_OUT_TEXT)
+		return;
+	put(o, s, n);
+	text_done(o);
+}
+
+/* The same for n <= 32 bytes in a 32-byte buffer: one fixed-size copy. */
+void iopf_out_text32(struct iopf_out *o, const char s[32], size_t n)
+{
+	char *w;
+
+	if (o->mode != IOPF_OUT_TEXT || n > 32)
+		return;
+	if ((w = room(o, 32))) {
+		memcpy(w, s, 32);
+		o->len += n;
+	}
 	text_done(o);
 }
 

@@ -112,7 +112,20 @@ void iopf_print_bits(struct iopf_out *o, const char *key, const char *fmt,
 		iopf_out_close_array(o, NULL);
 		return;
 	}
-	/* text: built here, printed with one call */
+	/* text: built here, printed with one call; the usual " perm rw--" with fixed moves */
+	if (style == IOPF_BITS_LETTERS && !unknown && fmt && t->n <= 8) {
+		char line[32] = { 0 };
+
+		for (k = 0; fmt[k] && k < 24; k++)
+			line[k] = fmt[k];
+		if (!fmt[k]) {
+			for (size_t i = 0; i < t->n; i++)
+				line[k + i] = v & t->bit[i].bit ? t->bit[i].letter : '-';
+			iopf_out_text32(o, line, k + t->n);
+			return;
+		}
+		k = 0;
+	}
 #define ADD(s, len) do {						\
 	n = (len);							\
 	if (k + n < sizeof(text)) {					\
@@ -152,8 +165,7 @@ void iopf_print_bits(struct iopf_out *o, const char *key, const char *fmt,
 			ADD("none", 4);
 	}
 #undef ADD
-	text[k] = '\0';
-	iopf_out_str(o, NULL, "%s", text);
+	iopf_out_text_bytes(o, text, k);
 }
 
 void iopf_print_fault(struct iopf_out *o, const struct iopf_rec *r)

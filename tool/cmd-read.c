@@ -124,6 +124,8 @@ static const struct argp read_argp = {
 
 struct read_state {
 	const struct read_opts *o;
+	struct iopf_out *out;	/* out_stdout() */
+	bool progress;		/* progress_wanted(): asked once, not per record */
 	struct iopf_grouper *grouper;
 	uint64_t printed;
 	int status;
@@ -189,7 +191,7 @@ static void one_record(struct read_state *st, struct iopf_reader *rd, const stru
 	}
 	if (!rec_shown(st, rd, r))
 		return;
-	iopf_print_rec(out_stdout(), r);
+	iopf_print_rec(st->out, r);
 	st->printed++;
 }
 
@@ -224,7 +226,7 @@ static void read_file(struct read_state *st, const char *path)
 		}
 		if (rc == 1) {
 			one_record(st, rd, &r);
-			if (progress_wanted()) {
+			if (st->progress) {
 				uint64_t pos, size;
 
 				iopf_reader_position(rd, &pos, &size);
@@ -249,6 +251,8 @@ int cmd_read(int argc, char **argv)
 	struct read_state st = { .o = &o };
 
 	parse_verb(&read_argp, argc, argv, &o);
+	st.out = out_stdout();
+	st.progress = progress_wanted();
 	install_stop_handlers();
 	/* files, not a live stream on stdin: write in big blocks even to a pipe */
 	bool live = false;

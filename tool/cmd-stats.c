@@ -104,7 +104,7 @@ static int write_svg(const struct iopf_stats *st, const struct stats_opts *o)
 int cmd_stats(int argc, char **argv)
 {
 	struct stats_opts o = { 0 };
-	struct iopf_stats_cfg cfg = { .log = &tool_log, .progress = on_progress };
+	struct iopf_stats_cfg cfg = { .log = &tool_log };
 	struct iopf_stats_result res;
 	struct iopf_stats *st;
 	int status = EXIT_OK;
@@ -112,6 +112,8 @@ int cmd_stats(int argc, char **argv)
 	parse_verb(&stats_argp, argc, argv, &o);
 	install_stop_handlers();
 	cfg.deadline_ns = o.deadline_ns;
+	if (progress_wanted())	/* no call per record when no progress line is drawn */
+		cfg.progress = on_progress;
 	if (iopf_stats_new(&st, &cfg)) {
 		p_err("out of memory");
 		return EXIT_ERROR;
