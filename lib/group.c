@@ -51,6 +51,9 @@ struct iopf_grouper {
 	size_t spare_cap;
 	struct iopf_grouper_counts n;
 	struct iopf_grouper_counts base;	/* n at the start of this capture: warnings are per capture */
+	/* the slot of the last key looked up: a group's records and its answer follow each other */
+	uint64_t last_key;
+	size_t last;			/* slot index + 1, 0: none */
 };
 
 static uint64_t key_of(uint32_t queue, uint32_t cookie)
@@ -90,6 +93,8 @@ static void slot_release(struct iopf_grouper *gr, size_t i)
 	struct slot *s = &gr->s[i];
 
 	u64map_del(&gr->keys, key_of(s->g.queue_id, s->g.cookie));
+	if (gr->last == i + 1)
+		gr->last = 0;
 	gr->kept -= s->g.state == IOPF_GROUP_OPEN ? s->g.nkept : 0;
 	free(s->buf);
 	s->buf = NULL;
@@ -148,6 +153,8 @@ static struct slot *slot_new(struct iopf_grouper *gr, uint64_t key)
 	*v = i + 1;
 	memset(&gr->s[i], 0, sizeof(gr->s[i]));
 	gr->s[i].used = true;
+	gr->last_key = key;
+	gr->last = i + 1;
 	return &gr->s[i];
 }
 
@@ -155,7 +162,13 @@ static struct slot *slot_of(struct iopf_grouper *gr, uint64_t key)
 {
 	uint64_t v;
 
-	return u64map_get(&gr->keys, key, &v) ? &gr->s[v - 1] : NULL;
+	if (gr->last && gr->last_key == key)
+		return &gr->s[gr->last - 1];
+	if (!u64map_get(&gr->keys, key, &v))
+		return NULL;
+	gr->last_key = key;
+	gr->last = (size_t)v;
+	return &gr->s[v - 1];
 }
 
 static int complete(struct iopf_grouper *gr, struct slot *s)
@@ -233,11 +246,15 @@ static int on_fault(struct iopf_grouper *gr, const struct iopf_rec *r, uint64_t 
 				  "(first record %" PRIu64 ") is unanswered: that group ends unanswered",
 				  gname(gr), recno, f->cookie, r->queue_id, s->g.first_recno);
 	}
+	bool fresh = !s;
+
 	if (s && s->g.state != IOPF_GROUP_OPEN) {
-		slot_forget(gr, (size_t)(s - gr->s));
-		s = NULL;
-	}
-	if (!s) {
+		/* The key's last group leaves the books; its slot (kept, no records) is the new one's. */
+		if (gr->cfg.forget)
+			gr->cfg.forget(gr->cfg.ctx, &s->g);
+		memset(&s->g, 0, sizeof(s->g));
+		fresh = true;
+	} else if (!s) {
 		s = slot_new(gr, key);
 		if (!s) {
 			if (warn_once_more(&gr->n.untracked, gr->base.untracked))
@@ -247,6 +264,8 @@ static int on_fault(struct iopf_grouper *gr, const struct iopf_rec *r, uint64_t 
 			*out = NULL;
 			return 0;
 		}
+	}
+	if (fresh) {
 		s->g.queue_id = r->queue_id;
 		s->g.cookie = f->cookie;
 		s->g.id = gr->next_id++;
