@@ -72,7 +72,7 @@ struct iopf_replay {
 	size_t tap_n;
 	uint64_t tap_t_ns, tap_lost;
 	uint64_t injected_recs, max_group_recs;	/* for the tap's window: records, not groups */
-	uint64_t warned_big;
+	uint64_t warned_big, warned_wake;
 	bool handler_ended;
 	struct iopf_grouper *grouper;	/* kept across loops, so group ids stay unique */
 	const char *capture;
@@ -526,6 +526,20 @@ static int live_dev(struct iopf_replay *rp, uint32_t cap_dev, uint32_t *live)
 	return 0;
 }
 
+/*
+ * A wake-up that cannot be sent (the handler closed the file) is not the
+ * device's problem: the group is injected; whoever never reads it leaves
+ * it unanswered, and the report says so.
+ */
+static void wake_file(struct iopf_replay *rp)
+{
+	int rc = iopf_handler_file_notify(rp->hf);
+
+	if (rc && !rp->warned_wake++)
+		iopf_logf(rp->cfg.log, IOPF_LOG_WARN, "handler file: cannot wake its pollers: %s",
+			  strerror(-rc));
+}
+
 /* Inject one group: whole where the target can, else split into single-record groups. */
 static int inject_group(struct iopf_replay *rp, const struct iopf_group *g)
 {
@@ -559,7 +573,7 @@ static int inject_group(struct iopf_replay *rp, const struct iopf_group *g)
 			f.flags &= ~IOMMU_PGFAULT_FLAGS_LAST_PAGE;
 		rc = iopf_target_inject(rp->t, &f);
 		if (!rc && last && rp->hf)	/* iommufd_fault_iopf_handler(): wake the pollers */
-			rc = iopf_handler_file_notify(rp->hf);
+			wake_file(rp);
 		if (!rc && last)
 			rp->injected_parts++;
 		if (!rc && last && rp->cfg.handler == IOPF_REPLAY_FROM_CAPTURE)

@@ -237,8 +237,8 @@ static int replay(const struct replay_opts *o, struct iopf_target **t, struct io
 	}
 	if (o->exec)
 		proxy_reap(&proxy, o->exec, PROXY_GRACE_NS);
-	if (rc < 0 && rc != -EBADMSG)
-		p_verbose("replay stopped: %s", strerror(-rc));
+	if (rc < 0 && rc != -EBADMSG && rc != -EOPNOTSUPP && rc != -ECANCELED)
+		p_err("replay stopped: %s", strerror(-rc));	/* never exit 2 without a word */
 	if (rc || wrc || rep.interrupted)
 		return EXIT_ERROR;
 	return rep.ok ? EXIT_OK : EXIT_VIOLATIONS;
