@@ -142,7 +142,7 @@ static void to_cfg(const struct replay_opts *o, struct iopf_replay_cfg *c)
 		.speed = o->speed, .rate = o->rate, .loops = o->loops,
 		.timeout_ns = o->timeout_ns, .deadline_ns = o->deadline_ns,
 		.settle_ns = o->settle_ns, .max_gap_ns = o->max_gap_ns,
-		.stop = &stop_requested, .progress = on_progress, .progress_ctx = (void *)o->capture,
+		.stop = &stop_requested, .progress_ctx = (void *)o->capture,
 		.handler = o->exec ? IOPF_REPLAY_PEER :
 			   !strcmp(o->handler, "builtin:invalid") ? IOPF_REPLAY_INVALID :
 			   !strcmp(o->handler, "builtin:from-capture") ? IOPF_REPLAY_FROM_CAPTURE :
@@ -151,6 +151,8 @@ static void to_cfg(const struct replay_opts *o, struct iopf_replay_cfg *c)
 	};
 	if (gopts.verbose && !gopts.json)
 		c->out = out_stdout();
+	if (progress_wanted())	/* no call per record when no progress line is drawn */
+		c->progress = on_progress;
 }
 
 /* The handler's fd 3 (iopftool-replay(8) "THE HANDLER FD"), then the handler. */
