@@ -190,13 +190,10 @@ static void hoarder(int fd)
 	_exit(0);
 }
 
-static void test_peer_window(void)
+/* A handler process running body on its end of a socket; *ours is the replay's end. */
+static pid_t start_peer(void (*body)(int fd), int *ours)
 {
-	struct iopf_replay_cfg cfg = { .schedule = IOPF_REPLAY_TOPSPEED, .handler = IOPF_REPLAY_PEER,
-				       .timeout_ns = scaled(4000000000ull) };
-	struct watch w = { 0 };
-	struct iopf_report rep;
-	int sv[2], status;
+	int sv[2];
 	pid_t pid;
 
 	if (socketpair(AF_UNIX, SOCK_SEQPACKET, 0, sv))
@@ -204,10 +201,21 @@ static void test_peer_window(void)
 	pid = fork();
 	if (pid == 0) {
 		close(sv[0]);
-		hoarder(sv[1]);
+		body(sv[1]);
 	}
 	close(sv[1]);
-	cfg.peer_fd = sv[0];
+	*ours = sv[0];
+	return pid;
+}
+
+static void test_peer_window(void)
+{
+	struct iopf_replay_cfg cfg = { .schedule = IOPF_REPLAY_TOPSPEED, .handler = IOPF_REPLAY_PEER,
+				       .timeout_ns = scaled(4000000000ull) };
+	struct watch w = { 0 };
+	struct iopf_report rep;
+	int status;
+	pid_t pid = start_peer(hoarder, &cfg.peer_fd);
 	is(replay(&cfg, &w, &rep), 0, "peer: a top-speed replay of %d groups", NGROUPS);
 	ok(w.max_flight <= W, "peer: groups in flight never above the window (at most %llu of %d)",
 	   (unsigned long long)w.max_flight, W);
@@ -324,18 +332,8 @@ static void test_silent_peer(void)
 				       .timeout_ns = scaled(50000000ull) };
 	struct watch w = { 0 };
 	struct iopf_report rep;
-	int sv[2], status;
-	pid_t pid;
-
-	if (socketpair(AF_UNIX, SOCK_SEQPACKET, 0, sv))
-		abort();
-	pid = fork();
-	if (pid == 0) {
-		close(sv[0]);
-		silent(sv[1]);
-	}
-	close(sv[1]);
-	cfg.peer_fd = sv[0];
+	int status;
+	pid_t pid = start_peer(silent, &cfg.peer_fd);
 	is(replay(&cfg, &w, &rep), 0, "silent peer: the replay does not stall on a full window");
 	ok(rep.groups == NGROUPS && rep.v[IOPF_V_UNANSWERED] == NGROUPS && !rep.ok,
 	   "silent peer: every group injected and reported unanswered (%llu of %d)",
