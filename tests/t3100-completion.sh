@@ -118,6 +118,13 @@ test_expect_success BASHCOMP 'replay --handler: the builtin handlers' '
 	comp "$IOPFTOOL replay --handler builtin:f" >got && test_cmp want got
 '
 
+test_expect_success BASHCOMP 'replay --handler-fd: auto, file, socket' '
+	printf "%s\n" auto file socket >want &&
+	comp "$IOPFTOOL replay --handler-fd=" >got && test_cmp want got &&
+	printf "%s\n" socket >want &&
+	comp "$IOPFTOOL replay --handler-fd s" >got && test_cmp want got
+'
+
 test_expect_success BASHCOMP '--bug: the bug modes of generate and handle' '
 	printf "%s\n" bad-code delay drop duplicate echo-grpid >want &&
 	comp "$IOPFTOOL generate --bug=" >got && test_cmp want got &&
