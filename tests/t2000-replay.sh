@@ -139,7 +139,7 @@ every_verb() {
 	[ "$(jget s.json faults)" = "$f" ] || { echo "stats: faults"; return 1; }
 	for v in "stats --check" "replay --topspeed" "replay --handler builtin:from-capture" \
 		 "replay --handler builtin:from-capture --topspeed" "replay" "replay --rate 10000" \
-		 "replay --exec \"$H\" --timeout 300ms"; do
+		 "replay --exec \"$H\" --timeout $(test_scale 300ms) --settle $(test_scale 100ms)"; do
 		eval "iopftool -j $v $c" >v.json || { echo "$v: exit $?"; return 1; }
 		for kv in groups=$g faults=$f responses=$n ok=true violations.unanswered=0; do
 			got=$(jget v.json "${kv%%=*}")
