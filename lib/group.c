@@ -61,10 +61,6 @@ static uint64_t key_of(uint32_t queue, uint32_t cookie)
 	return (uint64_t)queue << 32 | cookie;
 }
 
-static uint64_t rec_ns(const struct iopf_rec *r)
-{
-	return (uint64_t)r->ts.tv_sec * 1000000000ull + (uint64_t)r->ts.tv_nsec;
-}
 
 static const char *gname(const struct iopf_grouper *gr)
 {
@@ -272,7 +268,7 @@ static int on_fault(struct iopf_grouper *gr, const struct iopf_rec *r, uint64_t 
 		s->g.state = IOPF_GROUP_OPEN;
 		s->g.first = *f;
 		s->g.first_recno = recno;
-		s->g.first_ns = rec_ns(r);
+		s->g.first_ns = iopf_rec_ns(r);
 	}
 	if (!keep(gr, s, f)) {
 		if (!s->g.nkept && gr->cfg.keep_records)
@@ -292,7 +288,7 @@ static int on_fault(struct iopf_grouper *gr, const struct iopf_rec *r, uint64_t 
 	s->g.n++;
 	s->g.last = *f;
 	s->g.last_recno = recno;
-	s->g.last_ns = rec_ns(r);
+	s->g.last_ns = iopf_rec_ns(r);
 	*out = &s->g;
 	if (!(f->flags & IOMMU_PGFAULT_FLAGS_LAST_PAGE))
 		return 0;

@@ -43,6 +43,12 @@ ssize_t iopf_target_fd_write(struct iopf_target *t, const void *buf, size_t coun
 /* The queue model (sim), not a kernel queue. */
 bool iopf_target_is_sim(const struct iopf_target *t);
 
+/* A record's time stamp in nanoseconds. */
+static inline uint64_t iopf_rec_ns(const struct iopf_rec *r)
+{
+	return (uint64_t)r->ts.tv_sec * 1000000000ull + (uint64_t)r->ts.tv_nsec;
+}
+
 /* A SOCK_SEQPACKET pair for a handler process, its end able to send a large write (lib/peer.c). */
 int iopf_peer_socketpair(int *ours, int *theirs);
 

@@ -373,10 +373,6 @@ static void tap_flush_read(struct iopf_replay *rp)
 	}
 }
 
-static uint64_t rec_ns(const struct iopf_rec *r)
-{
-	return (uint64_t)r->ts.tv_sec * 1000000000ull + (uint64_t)r->ts.tv_nsec;
-}
 
 /*
  * The tap's records of our queue: a read's FAULT records are gathered and
@@ -397,17 +393,17 @@ static void take_tap(struct iopf_replay *rp)
 			continue;
 		/* one read's records share its time stamp; its DELIVERY records come between groups */
 		if ((r.type != IOPF_REC_FAULT && r.type != IOPF_REC_DELIVERY) ||
-		    (r.type == IOPF_REC_FAULT && rp->tap_n && rec_ns(&r) != rp->tap_t_ns))
+		    (r.type == IOPF_REC_FAULT && rp->tap_n && iopf_rec_ns(&r) != rp->tap_t_ns))
 			tap_flush_read(rp);
 		switch (r.type) {
 		case IOPF_REC_FAULT:
 			if (rp->tap_n == TAP_GROUP_RECS)
 				tap_flush_read(rp);
-			rp->tap_t_ns = rec_ns(&r);
+			rp->tap_t_ns = iopf_rec_ns(&r);
 			rp->tap_recs[rp->tap_n++] = r.u.fault;
 			break;
 		case IOPF_REC_RESPONSE:
-			iopf_session_note_response(rp->sess, &r.u.resp, r.status, rec_ns(&r));
+			iopf_session_note_response(rp->sess, &r.u.resp, r.status, iopf_rec_ns(&r));
 			break;
 		case IOPF_REC_LOST:
 			rp->tap_lost += r.u.lost;

@@ -104,10 +104,6 @@ struct iopf_stats {
 /* ------------------------------------------------------------------ */
 /* Groups, the checker and grpid reuse                                 */
 /* ------------------------------------------------------------------ */
-static uint64_t ts_ns(const struct iopf_rec *r)
-{
-	return (uint64_t)r->ts.tv_sec * 1000000000ull + (uint64_t)r->ts.tv_nsec;
-}
 
 static void reuse_release(struct iopf_stats *st, struct iopf_group *g)
 {
@@ -181,7 +177,7 @@ static void on_fault(struct iopf_stats *st, const struct iopf_rec *r, uint64_t r
 	bool pv = f->flags & IOMMU_PGFAULT_FLAGS_PASID_VALID;
 
 	st->faults++;
-	iopf_timeline_fault(st->tl, ts_ns(r), f->dev_id);
+	iopf_timeline_fault(st->tl, iopf_rec_ns(r), f->dev_id);
 	table_row(&st->devs, f->dev_id)->a++;
 	table_row(&st->pasids, pv ? f->pasid : UINT64_MAX)->a++;
 	table_row(&st->perms, f->perm)->a++;
@@ -199,9 +195,9 @@ static void on_response(struct iopf_stats *st, const struct iopf_rec *r, uint64_
 	table_row(&st->statuses, r->status)->a++;
 	if (r->status == 0) {
 		iopf_hist_add(st->lat, r->latency_ns);
-		iopf_timeline_response(st->tl, ts_ns(r), r->latency_ns);
+		iopf_timeline_response(st->tl, iopf_rec_ns(r), r->latency_ns);
 	}
-	iopf_check_response(st->chk, r->queue_id, p, r->status, ts_ns(r), NULL);
+	iopf_check_response(st->chk, r->queue_id, p, r->status, iopf_rec_ns(r), NULL);
 	if (g && g->state == IOPF_GROUP_ANSWERED)
 		reuse_release(st, g);
 }
@@ -229,7 +225,7 @@ static void on_meta(struct iopf_stats *st, const struct iopf_rec *r)
 /* ------------------------------------------------------------------ */
 static void on_seq(struct iopf_stats *st, const struct iopf_rec *r)
 {
-	uint64_t t = ts_ns(r);
+	uint64_t t = iopf_rec_ns(r);
 
 	if (st->seq_started && r->seq > st->next_seq)
 		st->seq_gaps += r->seq - st->next_seq;
