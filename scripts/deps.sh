@@ -14,7 +14,7 @@
 set -eu
 here=$(cd "$(dirname "$0")" && pwd)
 build="gcc make libc6-dev pkg-config libpcap-dev libjson-c-dev"
-kernel="$build linux-source-6.12 patch rsync qemu-system-x86 busybox-static bc bison flex libelf-dev cpio xz-utils gzip"
+kernel="$build linux-source-6.12 patch rsync qemu-system-x86 busybox-static bc bison flex libelf-dev cpio xz-utils gzip dwarves"
 fuzz="clang-14 libclang-rt-14-dev llvm-14"
 fetch=false
 case "${1:-build}" in

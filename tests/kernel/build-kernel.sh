@@ -1,17 +1,20 @@
 #!/bin/sh
 # Build one of the VM tier's test kernels into DEST (must not exist):
-#   tests/kernel/build-kernel.sh DEST TARBALL PATCH
+#   tests/kernel/build-kernel.sh DEST TARBALL PATCH [EXTRA-CONFIG]
 # TARBALL is a Debian linux-source-X.Y tarball (tests/kernel/fetch-source.sh
-# lists them), PATCH the test patch for it (mock-partial-iopf-X.Y.patch).
+# lists them), PATCH the test patch for it (mock-partial-iopf-X.Y.patch),
+# EXTRA-CONFIG a fragment applied after tests/kernel/config (config-btf).
 # DEST gets bzImage, config (the final .config), usr/include (the kernel's
 # uAPI headers from `make headers_install`) and version (`make kernelrelease`).
 # The build runs in DEST.tmp.$$ and is renamed into place at the end, so an
 # interrupted build leaves no half-made DEST.
-# Needs (scripts/deps.sh kernel): gcc make bc bison flex libelf-dev rsync xz-utils.
+# Needs (scripts/deps.sh kernel): gcc make bc bison flex libelf-dev rsync xz-utils,
+# and pahole (dwarves) for config-btf.
 set -eu
 dest=${1:?usage: build-kernel.sh DEST TARBALL PATCH}
 src_tar=${2:?usage: build-kernel.sh DEST TARBALL PATCH}
 patch_file=${3:?usage: build-kernel.sh DEST TARBALL PATCH}
+extra=${4:-}
 here=$(cd "$(dirname "$0")" && pwd)
 jobs=${KERNEL_JOBS:-$(($(nproc) + 1))}
 
@@ -36,14 +39,16 @@ echo "# applying $(basename "$patch_file")"
 	exit 1
 }
 
-echo "# configuring: tinyconfig + tests/kernel/config"
+echo "# configuring: tinyconfig + tests/kernel/config${extra:+ + $(basename "$extra")}"
 make -s -C "$tree" tinyconfig >/dev/null
-opts=$(sed -n 's/^CONFIG_\([A-Z0-9_]*\)=y$/\1/p' "$here/config")
+opts=$(cat "$here/config" $extra | sed -n 's/^CONFIG_\([A-Z0-9_]*\)=y$/\1/p')
 for o in $opts; do
 	"$tree/scripts/config" --file "$tree/.config" -e "$o"
 done
 make -s -C "$tree" olddefconfig >/dev/null
-for o in IOMMUFD IOMMUFD_TEST IOMMU_IOPF; do
+must="IOMMUFD IOMMUFD_TEST IOMMU_IOPF VFIO_PCI VFIO_DEVICE_CDEV BPF_SYSCALL"
+[ -z "$extra" ] || must="$must $(sed -n 's/^CONFIG_\([A-Z0-9_]*\)=y$/\1/p' "$extra")"
+for o in $must; do
 	grep -qx "CONFIG_$o=y" "$tree/.config" || {
 		echo "build-kernel.sh: CONFIG_$o=y did not survive olddefconfig" >&2
 		exit 1

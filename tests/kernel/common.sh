@@ -17,11 +17,19 @@ patch_for() {
 	[ -n "$best" ] && echo "$KDIR/mock-partial-iopf-$best.patch"
 }
 
+# extra_config_for SERIES: the fragment added to tests/kernel/config, if any:
+# config-btf for every series but Debian 12's 6.12 (which keeps the no-BTF
+# path of the tap tested).
+extra_config_for() {
+	[ "$1" = 6.12 ] || echo "$KDIR/config-btf"
+}
+
 # kernel_key SERIES PACKAGE-VERSION PATCH
 kernel_key() {
 	{
 		echo "linux-source-$1 $2"
 		# comments do not make a new kernel
-		grep -v "^#" "$KDIR/config"; cat "$3" "$KDIR/build-kernel.sh"
+		grep -hv "^#" "$KDIR/config" $(extra_config_for "$1")
+		cat "$3" "$KDIR/build-kernel.sh"
 	} | sha256sum | cut -c1-16
 }

@@ -72,7 +72,7 @@ get_kernel() {
 			flock 9
 			clean_stale "$key"
 			[ -f "$kernel/bzImage" ] ||
-				"$KDIR/build-kernel.sh" "$kernel" "$3" "$patch" 2>&1 | sed -u 's/^\([^#]\)/# \1/'
+				"$KDIR/build-kernel.sh" "$kernel" "$3" "$patch" $(extra_config_for "$1") 2>&1 | sed -u 's/^\([^#]\)/# \1/'
 		) 9>"$CACHE_ROOT/.lock-$key" || true
 		[ -f "$kernel/bzImage" ] || { fail "test kernel $1 build failed (see messages above)"; return 1; }
 		echo "# test kernel $1 built in $((SECONDS - start)) s"
