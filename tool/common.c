@@ -36,6 +36,102 @@ static error_t parse_global(int key, char *arg, struct argp_state *state)
 
 const struct argp global_argp = { .options = global_options, .parser = parse_global };
 
+/*
+ * argp's own messages (getopt's "unrecognized option '...'", every
+ * argp_error()) echo the arguments raw, and argp exits from inside.  While
+ * argp parses, stderr is a memory stream; what it caught is printed
+ * escaped like every other message (one {"error": ...} with -j) when the
+ * parse returns or, for an argp exit, from atexit().
+ */
+static FILE *argp_stderr;	/* the real stderr while argp parses, else NULL */
+static char *argp_msg;
+static size_t argp_msg_len;
+
+static FILE *msg_stream(void)
+{
+	return argp_stderr ? argp_stderr : stderr;
+}
+
+static void argp_capture_end(void)
+{
+	FILE *cap = stderr;
+	char *line, *save = NULL, *joined = NULL;
+	size_t jlen = 0;
+	FILE *j;
+
+	if (!argp_stderr)
+		return;
+	stderr = argp_stderr;
+	argp_stderr = NULL;
+	if (fclose(cap) || !argp_msg)
+		goto out;
+	j = open_memstream(&joined, &jlen);
+	for (line = strtok_r(argp_msg, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
+		char esc[1024];
+
+		iopf_escape(line, esc, sizeof(esc));
+		if (!gopts.json || !j)
+			fprintf(stderr, "%s\n", esc);
+		else
+			fprintf(j, "%s%s", ftell(j) > 0 ? " " : "", esc);
+	}
+	if (j && !fclose(j) && gopts.json && joined && *joined) {
+		json_object *o = json_object_new_object();
+
+		json_object_object_add(o, "error", json_object_new_string(joined));
+		fprintf(stderr, "%s\n", json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE));
+		json_object_put(o);
+	}
+	free(joined);
+out:
+	free(argp_msg);
+	argp_msg = NULL;
+	argp_msg_len = 0;
+	fflush(stderr);
+}
+
+static void argp_capture_begin(void)
+{
+	static bool registered;
+	FILE *m;
+
+	if (argp_stderr)
+		return;
+	if (!registered)
+		registered = !atexit(argp_capture_end);
+	m = open_memstream(&argp_msg, &argp_msg_len);
+	if (!m)
+		return;	/* no memory: argp's messages stay as they are */
+	fflush(stderr);
+	argp_stderr = stderr;
+	stderr = m;
+}
+
+/* -j/-p anywhere before "--": usage errors are JSON before argp reached them. */
+static void json_prescan(int argc, char **argv)
+{
+	for (int i = 1; i < argc; i++) {
+		const char *a = argv[i];
+
+		if (!strcmp(a, "--"))
+			return;
+		if (!strcmp(a, "--json") || !strcmp(a, "--pretty")) {
+			gopts.json = true;
+		} else if (a[0] == '-' && a[1] && a[1] != '-' && !a[strspn(a + 1, "jpqv") + 1]) {
+			if (strpbrk(a + 1, "jp"))
+				gopts.json = true;
+		}
+	}
+}
+
+void parse_args(const struct argp *argp, int argc, char **argv, unsigned flags, void *input)
+{
+	json_prescan(argc, argv);
+	argp_capture_begin();
+	argp_parse(argp, argc, argv, flags, NULL, input);
+	argp_capture_end();
+}
+
 void parse_verb(const struct argp *argp, int argc, char **argv, void *input)
 {
 	/* argv[0] names the program in argp's messages: "iopftool replay". */
@@ -43,7 +139,7 @@ void parse_verb(const struct argp *argp, int argc, char **argv, void *input)
 
 	snprintf(name, sizeof(name), "iopftool %s", argv[0]);
 	argv[0] = name;
-	argp_parse(argp, argc, argv, 0, NULL, input);
+	parse_args(argp, argc, argv, 0, input);
 }
 
 static void vmessage(const char *level, const char *fmt, va_list ap)
@@ -59,12 +155,12 @@ static void vmessage(const char *level, const char *fmt, va_list ap)
 		json_object *o = json_object_new_object();
 
 		json_object_object_add(o, level ? level : "error", json_object_new_string(msg));
-		fprintf(stderr, "%s\n", json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE));
+		fprintf(msg_stream(), "%s\n", json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE));
 		json_object_put(o);
 	} else if (level && strcmp(level, "info")) {
-		fprintf(stderr, "iopftool: %s: %s\n", level, msg);
+		fprintf(msg_stream(), "iopftool: %s: %s\n", level, msg);
 	} else {
-		fprintf(stderr, "%s%s\n", level ? "" : "iopftool: ", msg);
+		fprintf(msg_stream(), "%s%s\n", level ? "" : "iopftool: ", msg);
 	}
 }
 

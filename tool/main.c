@@ -100,7 +100,7 @@ int main(int argc, char **argv)
 {
 	struct main_state ms = { 0 };
 
-	argp_parse(&main_argp, argc, argv, ARGP_IN_ORDER, NULL, &ms);
+	parse_args(&main_argp, argc, argv, ARGP_IN_ORDER, &ms);
 	const char *verb = argv[ms.verb];
 	for (size_t i = 0; i < NCMDS; i++) {
 		if (strcmp(verb, cmds[i].name))

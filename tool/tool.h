@@ -35,6 +35,8 @@ extern const struct argp global_argp;
  * 64 through argp; --help and --usage exit 0.
  */
 void parse_verb(const struct argp *argp, int argc, char **argv, void *input);
+/* argp_parse() with argp's own messages escaped (and JSON with -j). */
+void parse_args(const struct argp *argp, int argc, char **argv, unsigned flags, void *input);
 
 /* Messages on stderr: "iopftool: ...", or {"error": "..."} with -j. */
 void p_err(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
