@@ -46,4 +46,49 @@ test_expect_success 'M11: with -j, usage errors are JSON' '
 	"$HELPERS/json-get" err2 error | grep "max-gap: .1x. is not a duration"
 '
 
+test_expect_success 'H2: replay -w naming its capture is refused, the capture kept' '
+	cp demo.pcap in.pcap && ln in.pcap link.pcap &&
+	test_expect_code 2 iopftool replay -w in.pcap in.pcap >out 2>err &&
+	grep "in.pcap is the input in.pcap: refusing to overwrite it" err &&
+	test_expect_code 2 iopftool replay -w link.pcap in.pcap >out 2>err &&
+	grep "refusing" err && test ! -s out &&
+	cmp demo.pcap in.pcap
+'
+
+test_expect_success 'H2: stats --svg naming a capture, read or stats into a capture' '
+	cp demo.pcap in.pcap &&
+	test_expect_code 2 iopftool stats --svg in.pcap demo.pcap in.pcap >out 2>err &&
+	grep "in.pcap is the input in.pcap" err && cmp demo.pcap in.pcap &&
+	test_expect_code 2 iopftool read in.pcap >>in.pcap 2>err &&
+	grep "standard output is the input in.pcap" err && cmp demo.pcap in.pcap &&
+	test_expect_code 2 iopftool stats in.pcap >>in.pcap 2>err &&
+	cmp demo.pcap in.pcap &&
+	iopftool stats --svg new.svg in.pcap >out && test -s new.svg
+'
+
+# under_limit CMD...: CMD with a 4 KiB file-size limit (ulimit -f counts 512-byte blocks)
+under_limit() { (ulimit -f 8 && "$@"); }
+
+test_expect_success 'H3: a file-size limit is a full disk for every writer (exit 2, a message)' '
+	under_limit test_expect_code 2 iopftool generate -w g.pcap --groups 100000 2>err1 &&
+	test ! -e g.pcap &&
+	under_limit test_expect_code 2 iopftool record -w r.pcap -c 20000 --gen-rate 1000000 >/dev/null 2>err2 &&
+	under_limit test_expect_code 2 iopftool replay --topspeed --loop 20 -w rp.pcap demo.pcap >/dev/null 2>err3 &&
+	under_limit test_expect_code 2 iopftool read demo.pcap >rd.txt 2>err4 &&
+	under_limit test_expect_code 2 iopftool stats --svg s.svg demo.pcap >/dev/null 2>err5 &&
+	under_limit test_expect_code 2 iopftool -j read demo.pcap >rj.txt 2>err6 &&
+	for f in err1 err2 err3 err4 err5; do
+		grep "File too large (the file size limit, ulimit -f, is reached)" $f ||
+			{ echo "$f:"; cat $f; return 1; }
+	done &&
+	"$HELPERS/json-get" err6 error | grep "file size limit"
+'
+
+test_expect_success 'H3: a replay --exec handler gets SIGXFSZ back (not ignored)' '
+	iopftool replay --exec "grep SigIgn /proc/self/status >sigign" demo.pcap >/dev/null 2>&1;
+	test -s sigign &&
+	mask=$(sed "s/SigIgn:[[:space:]]*//" sigign) &&
+	test $(( 0x$mask & (1 << 24) )) -eq 0
+'
+
 test_done

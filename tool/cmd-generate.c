@@ -456,10 +456,12 @@ static int generate(struct gen_state *s)
 	if (rc == -EINTR)
 		p_err("%s: interrupted", s->o->out);
 	else if (rc < 0)
-		p_err("cannot generate %s: %s", s->o->out, strerror(-rc));
-	if (iopf_writer_close(s->w) < 0 && !rc) {
-		p_err("write error on %s", s->o->out);
-		rc = -EIO;
+		p_err("cannot generate %s: %s", s->o->out, write_strerror(-rc));
+	int crc = iopf_writer_close(s->w);
+
+	if (crc < 0 && !rc) {
+		p_err("write error on %s: %s", s->o->out, write_strerror(-crc));
+		rc = crc;
 	}
 	/* No half-written capture left behind (iopftool-generate(8)); never a device or FIFO. */
 	if (rc < 0 && strcmp(s->o->out, "-") && !lstat(s->o->out, &st) && S_ISREG(st.st_mode) &&

@@ -251,6 +251,8 @@ int cmd_read(int argc, char **argv)
 	struct read_state st = { .o = &o };
 
 	parse_verb(&read_argp, argc, argv, &o);
+	if (output_is_input("-", o.files, o.nfiles))
+		return EXIT_ERROR;
 	st.out = out_stdout();
 	st.progress = progress_wanted();
 	install_stop_handlers();

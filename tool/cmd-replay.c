@@ -189,6 +189,8 @@ static int replay(const struct replay_opts *o, struct iopf_target **t, struct io
 	int rc, wrc = 0;
 
 	to_cfg(o, &cfg);
+	if (output_is_input(o->wfile, &o->capture, 1))
+		return EXIT_ERROR;
 	rc = iopf_target_open(t, o->target, &tool_log, err, sizeof(err));
 	if (rc) {
 		p_err("%s", err);
@@ -235,7 +237,7 @@ static int replay(const struct replay_opts *o, struct iopf_target **t, struct io
 		*w = NULL;
 		wrc = wrc ?: crc;
 		if (wrc)
-			p_err("%s: write error: %s", o->wfile, strerror(-wrc));
+			p_err("%s: write error: %s", o->wfile, write_strerror(-wrc));
 	}
 	if (o->exec)
 		proxy_reap(&proxy, o->exec, PROXY_GRACE_NS);

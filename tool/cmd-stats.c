@@ -95,7 +95,7 @@ static int write_svg(const struct iopf_stats *st, const struct stats_opts *o)
 	if (fclose(f) && !rc)
 		rc = -errno;
 	if (rc) {
-		p_err("%s: write error: %s", o->svg, strerror(-rc));
+		p_err("%s: write error: %s", o->svg, write_strerror(-rc));
 		return -1;
 	}
 	return 0;
@@ -110,6 +110,8 @@ int cmd_stats(int argc, char **argv)
 	int status = EXIT_OK;
 
 	parse_verb(&stats_argp, argc, argv, &o);
+	if (output_is_input(o.svg, o.files, o.nfiles) || output_is_input("-", o.files, o.nfiles))
+		return EXIT_ERROR;
 	install_stop_handlers();
 	cfg.deadline_ns = o.deadline_ns;
 	if (progress_wanted())	/* no call per record when no progress line is drawn */

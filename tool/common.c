@@ -6,6 +6,7 @@
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "tool.h"
@@ -237,6 +238,13 @@ struct iopf_out *out_stdout(void)
 	return stdout_out;
 }
 
+const char *write_strerror(int err)
+{
+	if (err == EFBIG)
+		return "File too large (the file size limit, ulimit -f, is reached)";
+	return strerror(err);
+}
+
 int out_finish(int status)
 {
 	int rc = stdout_out ? iopf_out_flush(stdout_out) : 0;
@@ -246,7 +254,7 @@ int out_finish(int status)
 	if (rc == -EPIPE) {
 		status = EXIT_ERROR;	/* the reader went away (| head): no message */
 	} else if (rc) {
-		p_err("write error on standard output: %s", strerror(-rc));
+		p_err("write error on standard output: %s", write_strerror(-rc));
 		status = EXIT_ERROR;
 	}
 	iopf_out_free(stdout_out);
@@ -344,6 +352,25 @@ double arg_double(struct argp_state *state, const char *opt, const char *arg, do
 	if (errno || end == arg || *end || !isfinite(v) || v < min || v > max)
 		argp_error(state, "%s: '%s' is not a number from %g to %g", opt, arg, min, max);
 	return v;
+}
+
+bool output_is_input(const char *out, const char *const *in, int nin)
+{
+	struct stat so, si;
+
+	if (!out || (!strcmp(out, "-") ? fstat(STDOUT_FILENO, &so) : stat(out, &so)) ||
+	    !S_ISREG(so.st_mode))
+		return false;	/* not there yet, or not a file a write would truncate */
+	for (int i = 0; i < nin; i++) {
+		if (!in[i] || (!strcmp(in[i], "-") ? fstat(STDIN_FILENO, &si) : stat(in[i], &si)))
+			continue;
+		if (so.st_dev != si.st_dev || so.st_ino != si.st_ino)
+			continue;
+		p_err("%s is the input %s: refusing to overwrite it",
+		      strcmp(out, "-") ? out : "standard output", in[i]);
+		return true;
+	}
+	return false;
 }
 
 static void on_stop(int sig)

@@ -25,6 +25,6 @@ int live_close_capture(struct iopf_session *s, struct iopf_writer *w, const char
 	if (!rc)
 		rc = rc2;
 	if (rc)
-		p_err("%s: write error: %s", path, strerror(-rc));
+		p_err("%s: write error: %s", path, write_strerror(-rc));
 	return rc;
 }

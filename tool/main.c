@@ -100,6 +100,13 @@ int main(int argc, char **argv)
 {
 	struct main_state ms = { 0 };
 
+	/*
+	 * A file-size limit (ulimit -f) is a full disk: write(2) fails with
+	 * EFBIG and every writer's full-disk path reports it (exit 2), instead
+	 * of SIGXFSZ killing the tool without a word mid-file.
+	 */
+	signal(SIGXFSZ, SIG_IGN);
+
 	parse_args(&main_argp, argc, argv, ARGP_IN_ORDER, &ms);
 	const char *verb = argv[ms.verb];
 	for (size_t i = 0; i < NCMDS; i++) {

@@ -422,7 +422,7 @@ int monitor_run(struct monitor_opts *o)
 
 		if (wrc) {
 			iopf_writer_close(m.writer);
-			p_err("%s: write error: %s", o->wfile, strerror(-wrc));
+			p_err("%s: write error: %s", o->wfile, write_strerror(-wrc));
 		} else {
 			wrc = live_close_capture(m.sess, m.writer, o->wfile);
 		}

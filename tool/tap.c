@@ -180,7 +180,7 @@ int tap_run(struct monitor_opts *o)
 
 		wrc = wrc ?: rc2;
 		if (wrc) {
-			p_err("%s: write error: %s", o->wfile, strerror(-wrc));
+			p_err("%s: write error: %s", o->wfile, write_strerror(-wrc));
 			rc = rc ?: wrc;
 		}
 	}

@@ -49,6 +49,8 @@ extern const struct iopf_log tool_log;
 
 /* The stdout emitter in the mode the global options chose. */
 struct iopf_out *out_stdout(void);
+/* strerror() of a write error; EFBIG says it is the file size limit (ulimit -f). */
+const char *write_strerror(int err);
 /* Flush stdout and report a write error (a full disk is not success). */
 int out_finish(int status);
 
@@ -65,6 +67,13 @@ uint64_t arg_duration(struct argp_state *state, const char *opt, const char *arg
 /* --bug MODE (handle, generate): a name in IOPF_BUG_LIST, else a usage error. */
 enum iopf_bug arg_bug(struct argp_state *state, const char *arg);
 double arg_double(struct argp_state *state, const char *opt, const char *arg, double min, double max);
+
+/*
+ * True, and said, when the output OUT ("-": standard output) is one of
+ * the inputs (the same st_dev and st_ino): writing it would destroy the
+ * input before it is read.  Callers exit 2.
+ */
+bool output_is_input(const char *out, const char *const *in, int nin);
 
 /* Install SIGINT/SIGTERM handlers that set stop_requested; ignore SIGPIPE. */
 extern volatile sig_atomic_t stop_requested;
