@@ -105,6 +105,17 @@ struct iopf_handler_file {
  * One reply: header + payload.  ENOENT means the request was interrupted
  * or its caller killed (fs/fuse/dev.c: fuse_dev_do_write()): nothing to do.
  */
+/*
+ * The connection is gone: every file is closed and the mount went with it.
+ * fs/fuse/dev.c: fuse_dev_do_read() says ENODEV once it is down, and
+ * ECONNABORTED when the teardown aborts it (fuse_abort_conn()) while a read
+ * was taking a request, a window the handler's last close can hit.
+ */
+static bool conn_gone(int err)
+{
+	return err == ENODEV || err == ECONNABORTED;
+}
+
 static int reply(struct iopf_handler_file *hf, uint64_t unique, int error,
 		 const void *payload, size_t len)
 {
@@ -122,7 +133,7 @@ static int reply(struct iopf_handler_file *hf, uint64_t unique, int error,
 	if (n < 0 && errno == ENOENT)
 		return -ENOENT;
 	if (n < 0) {
-		if (errno == ENODEV)
+		if (conn_gone(errno))
 			hf->gone = true;
 		return -errno;
 	}
@@ -338,11 +349,20 @@ static int dispatch(struct iopf_handler_file *hf, const uint8_t *req, size_t n)
 /* Serving                                                             */
 /* ------------------------------------------------------------------ */
 
+/*
+ * Requests served per call at most.  A handler that keeps the server busy
+ * (threads calling poll(2) on fd 3 in a loop, or opening and closing it)
+ * never lets read() say EAGAIN: each call returns after this many, so the
+ * caller's loop still injects, times out and sees SIGTERM; the fd stays
+ * readable and the rest is served on its next turn.
+ */
+#define SERVE_BATCH	64
+
 static int serve_locked(struct iopf_handler_file *hf)
 {
 	int served = 0;
 
-	while (!hf->gone) {
+	while (!hf->gone && served < SERVE_BATCH) {
 		ssize_t n = read(hf->dev, hf->in, hf->in_cap);
 		int rc;
 
@@ -351,8 +371,7 @@ static int serve_locked(struct iopf_handler_file *hf)
 				continue;
 			if (errno == EAGAIN)
 				break;
-			if (errno == ENODEV) {
-				/* Unmounted: every file is closed (fs/fuse/dev.c: fuse_dev_do_read()). */
+			if (conn_gone(errno)) {
 				hf->gone = true;
 				break;
 			}
@@ -396,7 +415,7 @@ int iopf_handler_file_notify(struct iopf_handler_file *hf)
 
 		if (writev(hf->dev, iov, 2) < 0 && errno != ENOENT) {
 			rc = -errno;
-			if (errno == ENODEV)
+			if (conn_gone(errno))
 				hf->gone = true;
 			break;
 		}

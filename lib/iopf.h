@@ -421,9 +421,10 @@ int iopf_handler_file_open_ops(struct iopf_handler_file **hf, const struct iopf_
 /* Poll this fd for POLLIN, then serve: every operation on the file waits for it. */
 int iopf_handler_file_fd(const struct iopf_handler_file *hf);
 /*
- * Answer every request waiting, without blocking: the number answered,
- * or -ENOTCONN once every descriptor of the file is closed (the handler
- * exited), or another -errno.
+ * Answer the requests waiting, without blocking, at most 64 a call (a
+ * handler that never stops asking must not hold the caller: the fd stays
+ * readable for the rest): the number answered, or -ENOTCONN once every
+ * descriptor of the file is closed (the handler exited), or another -errno.
  */
 int iopf_handler_file_serve(struct iopf_handler_file *hf);
 /* A group was delivered: wake the file's pollers (wake_up_interruptible() in the kernel). */
