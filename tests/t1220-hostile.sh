@@ -91,4 +91,18 @@ test_expect_success 'H3: a replay --exec handler gets SIGXFSZ back (not ignored)
 	test $(( 0x$mask & (1 << 24) )) -eq 0
 '
 
+test_expect_success 'M4: a 0 that would mean "no limit" is a usage error' '
+	test_expect_code 64 iopftool replay --max-gap 0 demo.pcap 2>err &&
+	grep "max-gap: must be more than 0" err &&
+	test_expect_code 64 iopftool replay --deadline 0s demo.pcap 2>err &&
+	test_expect_code 64 iopftool stats --deadline 0 demo.pcap 2>err &&
+	test_expect_code 64 iopftool generate --groups 0 -w zero.pcap 2>err &&
+	grep "groups: must be 1 or more" err && test ! -e zero.pcap &&
+	test_expect_code 64 iopftool read -c 0 demo.pcap >out 2>err && test ! -s out &&
+	test_expect_code 64 timeout 10 "$IOPFTOOL" monitor --duration 0 >out 2>err &&
+	test_expect_code 64 timeout 10 "$IOPFTOOL" monitor -c 0 >out 2>err &&
+	test_expect_code 64 timeout 10 "$IOPFTOOL" record -w zero.pcap --gen-groups 0 >out 2>err &&
+	test_expect_code 64 timeout 10 "$IOPFTOOL" handle -c 0 2>err
+'
+
 test_done

@@ -77,7 +77,7 @@ static error_t parse_opt(int key, char *arg, struct argp_state *state)
 	case OPT_BUG: h->bug = arg_bug(state, arg); return 0;
 	case OPT_BUG_EVERY: h->bug_every = arg_u64(state, "--bug-every", arg, UINT64_MAX); return 0;
 	case OPT_BUG_DELAY: h->bug_delay_ns = arg_duration(state, "--bug-delay", arg); return 0;
-	case 'c': h->max_groups = arg_u64(state, "--count", arg, UINT64_MAX); return 0;
+	case 'c': h->max_groups = arg_count(state, "--count", arg, UINT64_MAX); return 0;
 	case OPT_BUFFER:
 		h->cap = arg_u64(state, "--buffer", arg, 1u << 30) / IOPF_FAULT_SIZE * IOPF_FAULT_SIZE;
 		if (!h->cap)

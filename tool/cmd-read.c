@@ -93,7 +93,7 @@ static error_t parse_read(int key, char *arg, struct argp_state *state)
 			o->pasid = (uint32_t)arg_u64(state, "--pasid", arg, UINT32_MAX);
 		return 0;
 	case OPT_TYPE: parse_types(state, o, arg); return 0;
-	case 'c': o->count = arg_u64(state, "--count", arg, UINT64_MAX); return 0;
+	case 'c': o->count = arg_count(state, "--count", arg, UINT64_MAX); return 0;
 	case ARGP_KEY_END:
 		if (!o->nfiles)
 			argp_error(state, "no capture given (-r FILE or FILE...)");

@@ -77,8 +77,8 @@ static error_t parse_opt(int key, char *arg, struct argp_state *state)
 	case OPT_TOPSPEED: o->topspeed = true; return 0;
 	case OPT_LOOP: o->loops = arg_u64(state, "--loop", arg, UINT32_MAX); return 0;
 	case OPT_TIMEOUT: o->timeout_ns = arg_duration(state, "--timeout", arg); return 0;
-	case OPT_DEADLINE: o->deadline_ns = arg_duration(state, "--deadline", arg); return 0;
-	case OPT_MAX_GAP: o->max_gap_ns = arg_duration(state, "--max-gap", arg); return 0;
+	case OPT_DEADLINE: o->deadline_ns = arg_duration_nz(state, "--deadline", arg, "no deadline"); return 0;
+	case OPT_MAX_GAP: o->max_gap_ns = arg_duration_nz(state, "--max-gap", arg, "the default 5s; --topspeed plays with no pauses"); return 0;
 	case OPT_SETTLE: o->settle_ns = arg_duration(state, "--settle", arg); return 0;
 	case 'w': o->wfile = arg; return 0;
 	case OPT_LINKTYPE: o->linktype = (int)arg_u64(state, "--linktype", arg, IOPF_LINKTYPE_MAX);

@@ -40,7 +40,7 @@ static error_t parse_stats(int key, char *arg, struct argp_state *state)
 
 	switch (key) {
 	case OPT_CHECK: o->check = true; return 0;
-	case OPT_DEADLINE: o->deadline_ns = arg_duration(state, "--deadline", arg); return 0;
+	case OPT_DEADLINE: o->deadline_ns = arg_duration_nz(state, "--deadline", arg, "no deadline"); return 0;
 	case OPT_SVG: o->svg = arg; return 0;
 	case ARGP_KEY_ARG:
 		if (o->nfiles >= MAX_FILES)

@@ -342,6 +342,24 @@ uint64_t arg_duration(struct argp_state *state, const char *opt, const char *arg
 	return ns;
 }
 
+uint64_t arg_count(struct argp_state *state, const char *opt, const char *arg, uint64_t max)
+{
+	uint64_t v = arg_u64(state, opt, arg, max);
+
+	if (!v)
+		argp_error(state, "%s: must be 1 or more (0 is not taken to mean \"no limit\")", opt);
+	return v;
+}
+
+uint64_t arg_duration_nz(struct argp_state *state, const char *opt, const char *arg, const char *without)
+{
+	uint64_t ns = arg_duration(state, opt, arg);
+
+	if (!ns)
+		argp_error(state, "%s: must be more than 0 (leave %s out for %s)", opt, opt, without);
+	return ns;
+}
+
 double arg_double(struct argp_state *state, const char *opt, const char *arg, double min, double max)
 {
 	char *end;

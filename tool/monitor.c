@@ -59,10 +59,10 @@ static error_t parse_common(int key, char *arg, struct argp_state *state)
 	case OPT_SOURCE: o->source = arg; return 0;
 	case OPT_POLICY: o->code = live_arg_policy(state, arg); return 0;
 	case OPT_DELAY: o->delay_ns = arg_duration(state, "--delay", arg); return 0;
-	case 'c': o->count = arg_u64(state, "--count", arg, UINT64_MAX); return 0;
-	case OPT_DURATION: o->duration_ns = arg_duration(state, "--duration", arg); return 0;
+	case 'c': o->count = arg_count(state, "--count", arg, UINT64_MAX); return 0;
+	case OPT_DURATION: o->duration_ns = arg_duration_nz(state, "--duration", arg, "no time limit"); return 0;
 	case OPT_GEN_RATE: o->gen.rate = arg_double(state, "--gen-rate", arg, 1e-3, 1e9); return 0;
-	case OPT_GEN_GROUPS: o->gen.groups = arg_u64(state, "--gen-groups", arg, UINT64_MAX); return 0;
+	case OPT_GEN_GROUPS: o->gen.groups = arg_count(state, "--gen-groups", arg, UINT64_MAX); return 0;
 	case OPT_GEN_SEED: o->gen.seed = arg_u64(state, "--gen-seed", arg, UINT64_MAX); return 0;
 	case OPT_GEN_SIZE: parse_range(state, arg, &o->gen.min_group, &o->gen.max_group);
 		o->size_given = true;

@@ -66,6 +66,12 @@ uint64_t arg_u64(struct argp_state *state, const char *opt, const char *arg, uin
 uint64_t arg_duration(struct argp_state *state, const char *opt, const char *arg);
 /* --bug MODE (handle, generate): a name in IOPF_BUG_LIST, else a usage error. */
 enum iopf_bug arg_bug(struct argp_state *state, const char *arg);
+/*
+ * A count or a duration where 0 would silently mean "no limit": 0 is a
+ * usage error naming what leaving the option out does (iopftool(8)).
+ */
+uint64_t arg_count(struct argp_state *state, const char *opt, const char *arg, uint64_t max);
+uint64_t arg_duration_nz(struct argp_state *state, const char *opt, const char *arg, const char *without);
 double arg_double(struct argp_state *state, const char *opt, const char *arg, double min, double max);
 
 /*
