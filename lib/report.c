@@ -61,7 +61,7 @@ static void report_violations(struct iopf_out *o, const struct iopf_report *rep)
 		iopf_out_text(o, "%s%s %" PRIu64, sep, iopf_verdict_str(v), rep->v[v]);
 		sep = ", ";
 	}
-	if (rep->ok)
+	if (!strcmp(sep, " "))	/* none counted (ok, or failed for another reason) */
 		iopf_out_text(o, " none");
 	iopf_out_close_object(o, NULL);
 }

@@ -459,7 +459,8 @@ void iopf_stats_result(const struct iopf_stats *st, struct iopf_stats_result *re
 	/* answered groups, as replay counts them: one accepted response each */
 	res->check.groups_per_s = res->duration_ns ?
 		(double)res->check.v[IOPF_OK] * 1e9 / (double)res->duration_ns : 0;
-	res->check.ok = true;
+	/* a capture that could not be read, or a bad record, is not a correct one */
+	res->check.ok = !st->bad;
 	for (int v = IOPF_OK + 1; v < IOPF_V_COUNT; v++)
 		res->check.ok &= !res->check.v[v];
 }

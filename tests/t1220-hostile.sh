@@ -105,4 +105,22 @@ test_expect_success 'M4: a 0 that would mean "no limit" is a usage error' '
 	test_expect_code 64 timeout 10 "$IOPFTOOL" handle -c 0 2>err
 '
 
+test_expect_success 'M5: replay of a missing, empty or directory capture: one message, no "ok" report' '
+	: >empty.pcap && mkdir -p adir &&
+	for c in missing.pcap empty.pcap adir; do
+		test_expect_code 2 iopftool -j replay $c >out 2>err &&
+		test ! -s out && test "$(wc -l <err)" -eq 1 && grep "$c" err &&
+		! grep -i "protocol error\|replay stopped" err || { echo "replay $c:"; cat out err; return 1; }
+	done
+'
+
+test_expect_success 'M5: stats --check of an unreadable capture says FAILED, never ok' '
+	for c in missing.pcap empty.pcap adir; do
+		test_expect_code 2 iopftool -j stats --check $c >out 2>err &&
+		test "$("$HELPERS/json-get" out ok)" = false &&
+		test_expect_code 2 iopftool stats --check $c >out 2>err &&
+		grep "FAILED" out && grep "violations: none" out || { cat out err; return 1; }
+	done
+'
+
 test_done

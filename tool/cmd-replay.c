@@ -179,6 +179,26 @@ static int start_handler(const struct replay_opts *o, struct iopf_replay *rp, st
 	return rc;
 }
 
+/*
+ * A missing, empty or unreadable capture (a directory, not a capture at
+ * all) is said once, before anything starts, and there is no report: no
+ * "ok" for a replay that never ran.  Standard input is read as it comes.
+ */
+static bool capture_readable(const char *capture)
+{
+	struct iopf_reader *rd;
+	char err[512];
+
+	if (!strcmp(capture, "-"))
+		return true;
+	if (iopf_reader_open(&rd, capture, err, sizeof(err)) < 0) {
+		p_err("%s", err);
+		return false;
+	}
+	iopf_reader_free(rd);
+	return true;
+}
+
 static int replay(const struct replay_opts *o, struct iopf_target **t, struct iopf_writer **w)
 {
 	struct iopf_replay_cfg cfg;
@@ -189,7 +209,7 @@ static int replay(const struct replay_opts *o, struct iopf_target **t, struct io
 	int rc, wrc = 0;
 
 	to_cfg(o, &cfg);
-	if (output_is_input(o->wfile, &o->capture, 1))
+	if (output_is_input(o->wfile, &o->capture, 1) || !capture_readable(o->capture))
 		return EXIT_ERROR;
 	rc = iopf_target_open(t, o->target, &tool_log, err, sizeof(err));
 	if (rc) {
@@ -215,6 +235,8 @@ static int replay(const struct replay_opts *o, struct iopf_target **t, struct io
 		struct iopf_session_counts n;
 
 		rc = iopf_replay_run(rp, o->capture, &rep);
+		if (rc < 0)	/* a bad record or a failure: what ran was checked, but not all is ok */
+			rep.ok = false;
 		iopf_replay_counts(rp, &n);
 		wrc = n.write_err;
 		/*
