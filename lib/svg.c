@@ -205,6 +205,11 @@ static void panel_latency(FILE *f, int top, const struct iopf_timeline_view *v, 
 	if (deadline && deadline < mn)
 		mn = deadline;
 	int lo = (int)floor(log2((double)(mn ? mn : 1))), hi = (int)ceil(log2((double)mx));
+	/* 2^63 ns (292 years) tops the axis: 1 << 64 is not a number (a latency or --deadline above is drawn at the top) */
+	if (hi > 63)
+		hi = 63;
+	if (lo > 62)
+		lo = 62;
 	if (hi <= lo)
 		hi = lo + 1;
 	for (int e = lo; e <= hi; e += (hi - lo + 5) / 6) {

@@ -123,4 +123,11 @@ test_expect_success 'M5: stats --check of an unreadable capture says FAILED, nev
 	done
 '
 
+# The latency axis past 2^63 ns: 1 << 64 was a wrong "1ns" label here and
+# a UBSan abort in the sanitizer tier (tests/run.sh san runs this script).
+test_expect_success 'M6: stats --svg with a deadline past 2^63 ns: a sane axis' '
+	iopftool stats --svg big.svg --deadline 18446744073s demo.pcap >out &&
+	grep "36028797.018s" big.svg && ! grep ">1ns<" big.svg
+'
+
 test_done
