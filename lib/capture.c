@@ -54,6 +54,8 @@ struct iopf_reader {
 	uint64_t offset;	/* of that record (pcapng: where reading it began) */
 	uint64_t end;		/* pcapng: file position after that record */
 	uint64_t next;		/* where the next record starts (pcapng: reading) */
+	uint64_t bad;		/* bad records (-EBADMSG) so far */
+	char bad_summary[96];
 	char err[512];
 	char *vbuf;		/* stdio buffer of a file libpcap reads (not stdin) */
 	/* classic pcap read here */
@@ -401,6 +403,7 @@ static int reader_bad(struct iopf_reader *rd, enum iopf_bad why, const uint8_t *
 			   len > hdr_len ? len - hdr_len : 0);
 		break;
 	}
+	rd->bad++;
 	return -EBADMSG;
 }
 
@@ -576,6 +579,21 @@ int iopf_reader_next(struct iopf_reader *rd, struct iopf_rec *r)
 const char *iopf_reader_error(const struct iopf_reader *rd)
 {
 	return rd->err;
+}
+
+bool iopf_reader_bad_shown(const struct iopf_reader *rd)
+{
+	return rd->bad <= IOPF_READER_BAD_SHOWN;
+}
+
+const char *iopf_reader_bad_summary(struct iopf_reader *rd)
+{
+	if (rd->bad <= IOPF_READER_BAD_SHOWN)
+		return NULL;
+	snprintf(rd->bad_summary, sizeof(rd->bad_summary),
+		 "%" PRIu64 " more bad records not shown (%" PRIu64 " in all)",
+		 rd->bad - IOPF_READER_BAD_SHOWN, rd->bad);
+	return rd->bad_summary;
 }
 
 const char *iopf_reader_torn(const struct iopf_reader *rd)

@@ -155,6 +155,16 @@ int iopf_reader_open(struct iopf_reader **rd, const char *path, char *err, size_
 int iopf_reader_next(struct iopf_reader *rd, struct iopf_rec *r);
 const char *iopf_reader_error(const struct iopf_reader *rd);
 /*
+ * Bad records are printed for the first IOPF_READER_BAD_SHOWN of a file
+ * only (a zero-filled tail would be one line per 16 bytes):
+ * iopf_reader_bad_shown() says whether the last one is among them, and at
+ * the end iopf_reader_bad_summary() says how many were left out ("N more
+ * bad records not shown (M in all)"), or is NULL.
+ */
+#define IOPF_READER_BAD_SHOWN 10
+bool iopf_reader_bad_shown(const struct iopf_reader *rd);
+const char *iopf_reader_bad_summary(struct iopf_reader *rd);
+/*
  * The warning read and stats give for the first record of a file that
  * carries cookie 0 (a fault or a response): iopftool(8) "Kernel facts".
  */

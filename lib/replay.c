@@ -838,7 +838,9 @@ static int play_capture(struct iopf_replay *rp)
 		struct iopf_group *g;
 
 		if (rc < 0) {
-			iopf_logf(rp->cfg.log, IOPF_LOG_ERR, "%s: %s", rp->capture, iopf_reader_error(rd));
+			if (iopf_reader_bad_shown(rd) || rc != -EBADMSG)
+				iopf_logf(rp->cfg.log, IOPF_LOG_ERR, "%s: %s", rp->capture,
+					  iopf_reader_error(rd));
 			if (rc != -EBADMSG)
 				break;
 			rp->bad_records++;
@@ -858,6 +860,8 @@ static int play_capture(struct iopf_replay *rp)
 			rp->cfg.progress(rp->cfg.progress_ctx, rp->injected, pos, size);
 		}
 	}
+	if (iopf_reader_bad_summary(rd))
+		iopf_logf(rp->cfg.log, IOPF_LOG_ERR, "%s: %s", rp->capture, iopf_reader_bad_summary(rd));
 	if (rc == 0 && iopf_reader_torn(rd))
 		iopf_logf(rp->cfg.log, IOPF_LOG_WARN, "%s: %s", rp->capture, iopf_reader_torn(rd));
 	if (rc >= 0 && !stopped(rp))

@@ -417,11 +417,14 @@ int iopf_stats_file(struct iopf_stats *st, const char *path, volatile int *stop)
 			}
 			continue;
 		}
-		iopf_logf(st->cfg.log, IOPF_LOG_ERR, "%s: %s", path, iopf_reader_error(rd));
+		if (iopf_reader_bad_shown(rd) || rc != -EBADMSG)
+			iopf_logf(st->cfg.log, IOPF_LOG_ERR, "%s: %s", path, iopf_reader_error(rd));
 		iopf_stats_bad(st);
 		if (rc != -EBADMSG)
 			break;
 	}
+	if (iopf_reader_bad_summary(rd))
+		iopf_logf(st->cfg.log, IOPF_LOG_ERR, "%s: %s", path, iopf_reader_bad_summary(rd));
 	iopf_reader_free(rd);
 	bool bad = st->fi->bad != 0;
 

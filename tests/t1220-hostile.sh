@@ -130,4 +130,18 @@ test_expect_success 'M6: stats --svg with a deadline past 2^63 ns: a sane axis' 
 	grep "36028797.018s" big.svg && ! grep ">1ns<" big.svg
 '
 
+test_expect_success 'M7: a zero-filled tail: 10 error lines per file, then how many were left out' '
+	cp demo.pcap z.pcap && head -c 65536 /dev/zero >>z.pcap &&
+	test_expect_code 2 iopftool read z.pcap z.pcap >out 2>err1 &&
+	test_expect_code 2 iopftool stats z.pcap >out 2>err2 &&
+	test_expect_code 2 iopftool replay z.pcap >out 2>err3 &&
+	test "$(grep -c "record .* at offset" err1)" -eq 20 &&
+	test "$(grep -c "z.pcap: 4086 more bad records not shown (4096 in all)" err1)" -eq 2 &&
+	for f in err2 err3; do
+		test "$(grep -c "record .* at offset" $f)" -eq 10 &&
+		grep "z.pcap: 4086 more bad records not shown (4096 in all)" $f ||
+			{ echo "$f:"; cat $f; return 1; }
+	done
+'
+
 test_done

@@ -234,12 +234,15 @@ static void read_file(struct read_state *st, const char *path)
 			}
 			continue;
 		}
-		p_err("%s: %s", path, iopf_reader_error(rd));
+		if (iopf_reader_bad_shown(rd) || rc != -EBADMSG)
+			p_err("%s: %s", path, iopf_reader_error(rd));
 		st->status = EXIT_ERROR;
 		if (rc != -EBADMSG)
 			break;
 	}
 	progress_done();
+	if (iopf_reader_bad_summary(rd))
+		p_err("%s: %s", path, iopf_reader_bad_summary(rd));
 	iopf_grouper_free(st->grouper);
 	st->grouper = NULL;
 	iopf_reader_free(rd);
