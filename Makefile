@@ -33,8 +33,8 @@ endif
 # Build products go to $(O) (default: build/, or build-san/ with SANITIZE).
 O ?= $(if $(SANITIZE),build-san,build)
 
-DEPS_CFLAGS = $(shell $(PKG_CONFIG) --cflags libpcap json-c 2>/dev/null)
-DEPS_LIBS = $(shell $(PKG_CONFIG) --libs libpcap json-c 2>/dev/null || echo -lpcap -ljson-c)
+DEPS_CFLAGS = $(shell $(PKG_CONFIG) --cflags libpcap json-c zlib 2>/dev/null)
+DEPS_LIBS = $(shell $(PKG_CONFIG) --libs libpcap json-c zlib 2>/dev/null || echo -lpcap -ljson-c -lz)
 # <linux/iommufd.h> is used when it has the fault queue (Linux >= 6.11 headers).
 HASH := \#
 HAVE_LINUX_IOMMUFD := $(shell printf '$(HASH)include <linux/iommufd.h>\n$(HASH)ifndef IOMMU_FAULT_QUEUE_ALLOC\n$(HASH)error\n$(HASH)endif\n' | \

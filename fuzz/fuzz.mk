@@ -12,8 +12,8 @@ PKG_CONFIG ?= pkg-config
 
 TARGETS := $(patsubst fuzz/%.c,%,$(sort $(wildcard fuzz/fuzz-*.c)))
 LIB_SRC := $(sort $(wildcard lib/*.c))
-DEPS_CFLAGS := $(shell $(PKG_CONFIG) --cflags libpcap json-c 2>/dev/null)
-DEPS_LIBS := $(shell $(PKG_CONFIG) --libs libpcap json-c 2>/dev/null || echo -lpcap -ljson-c)
+DEPS_CFLAGS := $(shell $(PKG_CONFIG) --cflags libpcap json-c zlib 2>/dev/null)
+DEPS_LIBS := $(shell $(PKG_CONFIG) --libs libpcap json-c zlib 2>/dev/null || echo -lpcap -ljson-c -lz)
 # <linux/iommufd.h> when it has the fault queue, else lib/uapi (as the Makefile).
 HASH := \#
 HAVE_LINUX_IOMMUFD := $(shell printf '$(HASH)include <linux/iommufd.h>\n$(HASH)ifndef IOMMU_FAULT_QUEUE_ALLOC\n$(HASH)error\n$(HASH)endif\n' | \

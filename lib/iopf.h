@@ -1385,6 +1385,97 @@ uint64_t iopf_now_ns(void);		/* CLOCK_MONOTONIC */
 /* RFC 3339 in UTC with nanoseconds, 64-bit seconds (years 0..9999, else "@SEC.NS"). */
 void iopf_format_time(const struct timespec *ts, char *buf, size_t len);
 
+/* ------------------------------------------------------------------ */
+/* Doctor: why a machine delivers no page faults (lib/doctor.c), and   */
+/* the ustar writer of its bundle (lib/tar.c).  iopftool-doctor(8).    */
+/* ------------------------------------------------------------------ */
+enum iopf_doctor_status { IOPF_DOCTOR_OK, IOPF_DOCTOR_WARNING, IOPF_DOCTOR_PROBLEM };
+
+struct iopf_doctor_cfg {
+	const char *root;	/* NULL: the live system; else a tree with sys/, proc/, boot/, dev/, dmesg, ps.txt */
+	const char *dmesg;	/* a kernel log file; NULL: ROOT/dmesg, or the live log (klogctl) */
+	const char *const *devices;	/* PCI addresses to check; none: every PCI device */
+	size_t ndevices;
+	const struct iopf_log *log;
+};
+
+/* One finding.  Every string is escaped (no terminal controls). */
+struct iopf_doctor_check {
+	const char *id;		/* "kernel.config", "device.0000:00:03.0", "dmesg.dmar-fault" */
+	const char *title;
+	enum iopf_doctor_status status;
+	const char *summary;	/* one line */
+	const char *const *evidence;	/* what was read, one line each */
+	size_t nevidence;
+	const char *advice;	/* what to do, or NULL */
+};
+
+/* A file, link or directory doctor read, with the path relative to the root. */
+enum iopf_doctor_input_type { IOPF_DOCTOR_FILE, IOPF_DOCTOR_LINK, IOPF_DOCTOR_DIR };
+struct iopf_doctor_input {
+	const char *path;	/* "sys/class/iommu/dmar0/intel-iommu/ecap" */
+	enum iopf_doctor_input_type type;
+	const char *data;	/* file contents or link target */
+	size_t len;
+};
+
+struct iopf_doctor;
+
+/* Run every check.  0, or a negative errno with err set (the root cannot be opened). */
+int iopf_doctor_run(const struct iopf_doctor_cfg *cfg, struct iopf_doctor **out, char *err, size_t errlen);
+void iopf_doctor_free(struct iopf_doctor *d);
+size_t iopf_doctor_count(const struct iopf_doctor *d);
+const struct iopf_doctor_check *iopf_doctor_get(const struct iopf_doctor *d, size_t i);
+/* The worst status of all checks. */
+enum iopf_doctor_status iopf_doctor_worst(const struct iopf_doctor *d);
+const char *iopf_doctor_status_name(enum iopf_doctor_status s);	/* "ok", "warning", "problem" */
+/* Every check: text, or one JSON object per check (a line each). */
+void iopf_doctor_print(const struct iopf_doctor *d, struct iopf_out *o);
+size_t iopf_doctor_ninputs(const struct iopf_doctor *d);
+const struct iopf_doctor_input *iopf_doctor_input(const struct iopf_doctor *d, size_t i);
+/* The kernel log lines the checks classified (for a bundle's dmesg), '\n' separated. */
+const char *iopf_doctor_dmesg_lines(const struct iopf_doctor *d, size_t *len);
+
+/* The class of one kernel log line: NULL when no IOMMU driver wrote it. */
+struct iopf_dmesg_class {
+	const char *id;		/* "dmar-fault", "prq-overflow", "amd-io-page-fault", ... */
+	const char *source;	/* the kernel file that prints it */
+	enum iopf_doctor_status status;
+	const char *explain;	/* what it means and what to do */
+};
+const struct iopf_dmesg_class *iopf_dmesg_classify(const char *line);
+
+/* Intel VT-d: decode cap and ecap into "name=value" words (drivers/iommu/intel/iommu.h). */
+struct iopf_vtd_caps {
+	bool sm, prs, pds, pasid, flts, slts, nest, dev_iotlb, pt, ers, srs;
+	unsigned int pss;	/* PASID size - 1 */
+	unsigned int mgaw, nfr;
+};
+void iopf_vtd_decode(uint64_t cap, uint64_t ecap, struct iopf_vtd_caps *c);
+
+/* PCIe ATS, PRI, PASID extended capabilities in a config space image. */
+struct iopf_pci_caps {
+	bool ext;		/* the image has the extended space (> 256 bytes) */
+	uint16_t ats, pri, pasid;	/* capability offsets, 0 when absent */
+	bool ats_enabled, pri_enabled, pri_stopped, pri_reset_needed, pasid_enabled;
+	bool pasid_exec, pasid_priv;
+	unsigned int ats_stu, pasid_width;
+	uint16_t pri_status;
+	uint32_t pri_capacity, pri_alloc;
+};
+void iopf_pci_caps_parse(const uint8_t *cfg, size_t len, struct iopf_pci_caps *c);
+
+/* A ustar archive written to fd (lib/tar.c). */
+struct iopf_tar;
+int iopf_tar_open(struct iopf_tar **t, int fd);
+/* Add a member: 0, -ENAMETOOLONG when ustar cannot hold the name, -EINVAL for "..", other -errno on write. */
+int iopf_tar_add(struct iopf_tar *t, const char *name, enum iopf_doctor_input_type type,
+		 const void *data, size_t len, time_t mtime);
+/* Would iopf_tar_add() take this member?  0, -ENAMETOOLONG, -EINVAL, -EFBIG (nothing is written). */
+int iopf_tar_check(const char *name, enum iopf_doctor_input_type type, const void *data, size_t len);
+/* The two zero blocks at the end; frees t.  0 or -errno. */
+int iopf_tar_close(struct iopf_tar *t);
+
 #define IOPF_VERSION "0.1.0"
 
 #endif /* IOPF_H */

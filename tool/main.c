@@ -21,6 +21,8 @@ static const struct cmd {
 	{ "handle", cmd_handle, "reference handler on a fault fd (fd 3), with --bug modes" },
 	{ "generate", cmd_generate, "write a synthetic capture from a seed" },
 	{ "ps", cmd_ps, "list the processes holding iommufd fault fds" },
+	{ "doctor", cmd_doctor, "why this machine does or does not deliver page faults" },
+	{ "bundle", cmd_bundle, "the doctor report and its inputs in one archive for a ticket" },
 };
 
 const char *argp_program_version = "iopftool " IOPF_VERSION;

@@ -94,5 +94,7 @@ int cmd_replay(int argc, char **argv);
 int cmd_handle(int argc, char **argv);
 int cmd_generate(int argc, char **argv);
 int cmd_ps(int argc, char **argv);
+int cmd_doctor(int argc, char **argv);
+int cmd_bundle(int argc, char **argv);
 
 #endif
