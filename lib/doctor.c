@@ -1063,7 +1063,8 @@ void iopf_pci_caps_parse(const uint8_t *cfg, size_t len, struct iopf_pci_caps *c
 			c->pri = (uint16_t)off;
 			c->pri_enabled = rd16(cfg + off + 4) & 0x0001;
 			c->pri_status = rd16(cfg + off + 6);
-			c->pri_stopped = c->pri_status & 0x0100;
+			/* Stopped is set whenever PRI is disabled and idle: news only while enabled */
+			c->pri_stopped = c->pri_enabled && (c->pri_status & 0x0100);
 			c->pri_reset_needed = c->pri_status & 0x0003;
 			c->pri_capacity = rd32(cfg + off + 8);
 			c->pri_alloc = rd32(cfg + off + 12);
