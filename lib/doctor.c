@@ -888,6 +888,13 @@ static void unit_amd(struct iopf_doctor *d, struct iommu_unit *u, struct chk *c)
 /* ARM SMMUv3 shows only its name and devices in sysfs; the features come from the log. */
 static void unit_smmu(struct iopf_doctor *d, struct iommu_unit *u, struct chk *c)
 {
+	char path[400], **v;
+	size_t nv;
+
+	snprintf(path, sizeof(path), "sys/class/iommu/%s/devices", u->name);
+	if (dr_list(d, path, &v, &nv) == 0)
+		ev(c, "/%s: %zu devices", path, nv);
+	free_list(v, nv);
 	ev(c, "sysfs has no feature registers for SMMUv3 (only /sys/class/iommu/%s/devices)", u->name);
 	if (d->smmu_features < 0) {
 		u->pr = -1;
@@ -935,6 +942,8 @@ static void check_iommus(struct iopf_doctor *d)
 
 		snprintf(u->name, sizeof(u->name), "%s", names[i]);
 		c = chk(d, "IOMMU", "iommu.%s", names[i]);
+		snprintf(path, sizeof(path), "sys/class/iommu/%s", names[i]);
+		dr_exists(d, path);	/* recorded, so that a bundle lists the unit */
 		snprintf(path, sizeof(path), "sys/class/iommu/%s/intel-iommu", names[i]);
 		if (dr_exists(d, path) == 'd') {
 			u->kind = 'i';
@@ -1136,8 +1145,11 @@ static void check_device(struct iopf_doctor *d, const char *bdf, bool named, str
 	ev(c, "IOMMU group %s%s%s%s, IOMMU %s", group[0] ? group : "none", gtype[0] ? " (" : "", gtype,
 	   gtype[0] ? ")" : "", unit[0] ? unit : "none");
 	snprintf(path, sizeof(path), "%s/vfio-dev", base);
-	if (dr_list(d, path, &v, &nv) == 0 && nv)
+	if (dr_list(d, path, &v, &nv) == 0 && nv) {
 		snprintf(cdev, sizeof(cdev), "%.60s", v[0]);
+		snprintf(path, sizeof(path), "%s/vfio-dev/%s", base, v[0]);
+		dr_exists(d, path);	/* recorded: a bundle keeps the cdev's directory */
+	}
 	free_list(v, nv);
 	ev(c, "VFIO cdev: %s%s", cdev[0] ? "/dev/vfio/devices/" : "none", cdev);
 	if (!pc.ext) {
