@@ -78,6 +78,7 @@ struct iopf_doctor {
 	char *kept;		/* classified log lines */
 	size_t keptlen;
 	bool sm_off, sm_on;
+	bool mock_only;		/* the only IOMMU is the iommufd selftest's */
 };
 
 /* ---- strings --------------------------------------------------------- */
@@ -582,6 +583,19 @@ static void load_config(struct iopf_doctor *d, struct chk *c)
 		ev(c, "/proc/config.gz: %s", strerror(ENOENT));
 }
 
+static const char *cmdline_word(const char *cmdline, const char *key, char *buf, size_t len)
+{
+	size_t kl = strlen(key);
+
+	for (const char *p = cmdline; (p = strstr(p, key)); p += kl) {
+		if (p != cmdline && p[-1] != ' ')
+			continue;
+		snprintf(buf, len, "%.*s", (int)strcspn(p, " \n"), p);
+		return buf;
+	}
+	return NULL;
+}
+
 static void check_kernel(struct iopf_doctor *d)
 {
 	struct chk *c = chk(d, "kernel version", "kernel.version");
@@ -603,6 +617,15 @@ static void check_kernel(struct iopf_doctor *d)
 		verdict(c, IOPF_DOCTOR_OK, "Linux %s", d->release);
 	}
 	dr_attr(d, "proc/cmdline", d->cmdline, sizeof(d->cmdline));
+	{
+		char w[256];
+
+		/* comma-separated options, drivers/iommu/intel/iommu.c: intel_iommu_setup() */
+		if (cmdline_word(d->cmdline, "intel_iommu=", w, sizeof(w))) {
+			d->sm_off = strstr(w, "sm_off") != NULL;
+			d->sm_on = strstr(w, "sm_on") != NULL;
+		}
+	}
 }
 
 static bool kver_ge(const struct iopf_doctor *d, int maj, int min)
@@ -956,6 +979,14 @@ static void check_iommus(struct iopf_doctor *d)
 			unit_amd(d, u, c);
 			continue;
 		}
+		if (!strncmp(names[i], "iommufd_selftest", 16)) {
+			/* drivers/iommu/iommufd/selftest.c: iommufd_test_init() registers it */
+			u->kind = 'm';
+			u->pr = 0;
+			ev(c, "the IOMMU of the iommufd selftest (CONFIG_IOMMUFD_TEST): mock devices only");
+			verdict(c, IOPF_DOCTOR_OK, "%s: the selftest mock; faults through --source mock", names[i]);
+			continue;
+		}
 		if (!strncmp(names[i], "smmu3.", 6)) {
 			u->kind = 's';
 			unit_smmu(d, u, c);
@@ -966,19 +997,16 @@ static void check_iommus(struct iopf_doctor *d)
 		verdict(c, IOPF_DOCTOR_WARNING, "IOMMU %s: a driver doctor does not decode", names[i]);
 	}
 	free_list(names, n);
-}
+	d->mock_only = d->nunits > 0;
+	for (size_t i = 0; i < d->nunits; i++)
+		d->mock_only &= d->units[i].kind == 'm';
+	if (d->mock_only) {
+		struct chk *c = chk(d, "IOMMUs", "iommu.units");
 
-static const char *cmdline_word(const char *cmdline, const char *key, char *buf, size_t len)
-{
-	size_t kl = strlen(key);
-
-	for (const char *p = cmdline; (p = strstr(p, key)); p += kl) {
-		if (p != cmdline && p[-1] != ' ')
-			continue;
-		snprintf(buf, len, "%.*s", (int)strcspn(p, " \n"), p);
-		return buf;
+		verdict(c, IOPF_DOCTOR_WARNING, "no hardware IOMMU: only the iommufd selftest mock, so faults come "
+			"only from --source mock, never from a PCI device");
+		advise(c, "for a device: enable VT-d / AMD-Vi / SMMU (in a VM: QEMU -device intel-iommu,...)");
 	}
-	return NULL;
 }
 
 static void check_mode(struct iopf_doctor *d)
@@ -995,12 +1023,8 @@ static void check_mode(struct iopf_doctor *d)
 			ev(c, "/proc/cmdline: %s", w);
 			if (!strcmp(w, "intel_iommu=off") || !strcmp(w, "amd_iommu=off") || !strcmp(w, "iommu=off"))
 				off = true;
-			if (!strncmp(w, "intel_iommu=", 12)) {
-				/* comma-separated options, drivers/iommu/intel/iommu.c: intel_iommu_setup() */
-				d->sm_off = strstr(w, "sm_off") != NULL;
-				d->sm_on = strstr(w, "sm_on") != NULL;
+			if (!strncmp(w, "intel_iommu=", 12))
 				off |= strstr(w, "=off") != NULL || strstr(w, ",off") != NULL;
-			}
 		}
 	if (dr_list(d, "sys/kernel/iommu_groups", &names, &n) == 0) {
 		for (size_t i = 0; i < n; i++) {
@@ -1026,6 +1050,9 @@ static void check_mode(struct iopf_doctor *d)
 	if (off) {
 		verdict(c, IOPF_DOCTOR_PROBLEM, "the IOMMU is switched off on the kernel command line");
 		advise(c, "remove the =off option (and boot with intel_iommu=on,sm_on on Intel)");
+	} else if (!n && !ident && !dma && d->mock_only) {
+		verdict(c, IOPF_DOCTOR_WARNING, "no IOMMU groups: only the iommufd selftest mock, no PCI device is "
+			"translated");
 	} else if (!n && !ident && !dma) {
 		verdict(c, IOPF_DOCTOR_PROBLEM, "no IOMMU groups: DMA is not translated at all");
 		advise(c, "enable the IOMMU (firmware and kernel)");
@@ -1741,8 +1768,8 @@ int iopf_doctor_run(const struct iopf_doctor_cfg *cfg, struct iopf_doctor **out,
 	check_dev_iommu(d);
 	check_known(d);
 	check_dmesg(d, true);
-	check_mode(d);
 	check_iommus(d);
+	check_mode(d);
 	check_devices(d);
 	check_processes(d);
 	check_tap(d);

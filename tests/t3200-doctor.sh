@@ -8,7 +8,7 @@ test_description='doctor and bundle'
 
 MK=$SRC_DIR/tests/doctor/mkroot.sh
 DM=$SRC_DIR/tests/doctor/dmesg
-for k in intel-ready intel-nopri noiommufd amd arm; do
+for k in intel-ready intel-nopri noiommufd amd arm mock; do
 	sh "$MK" $k "$TRASH/$k" || echo "# mkroot.sh $k failed"
 done
 
@@ -64,6 +64,14 @@ test_expect_success 'arm: SMMUv3 features from the log, no PRI: exit 1' '
 	test_expect_code 1 iopftool -j doctor --root arm >r.json &&
 	grep "\"id\":\"iommu.smmu3.0x0000000009050000\"" r.json | grep -q "features 0x000e0e8f: PRI no" &&
 	test "$(st r.json device.0000:00:02.0)" = problem
+'
+
+test_expect_success 'mock (the VM tier guest): exit 0, warnings: no hardware IOMMU' '
+	iopftool -j doctor --root mock >r.json &&
+	test "$(st r.json iommu.iommufd_selftest_iommu)" = ok &&
+	test "$(st r.json iommu.units)" = warning &&
+	grep "\"id\":\"iommu.units\"" r.json | grep -q "only from --source mock" &&
+	test "$(st r.json iommu.mode)" = warning
 '
 
 test_expect_success 'no config at all: said so, a warning' '
