@@ -144,4 +144,13 @@ test_expect_success 'M7: a zero-filled tail: 10 error lines per file, then how m
 	done
 '
 
+test_expect_success 'M9: no text on standard output when the capture goes there' '
+	test_expect_code 64 iopftool replay -w - demo.pcap >cap 2>err &&
+	grep "report goes to standard output" err && test ! -s cap &&
+	test_expect_code 64 timeout 10 "$IOPFTOOL" record -w - --print -c 3 >cap 2>err &&
+	grep "text would go into the capture" err && test ! -s cap &&
+	timeout 10 "$IOPFTOOL" record -w - -c 3 >cap 2>err && iopftool read cap >out &&
+	test -s out
+'
+
 test_done

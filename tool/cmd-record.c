@@ -1,5 +1,7 @@
 // SPDX-License-Identifier: MIT
 /* iopftool record: monitor, writing every record to a capture (-w FILE). */
+#include <string.h>
+
 #include "monitor.h"
 
 enum { OPT_LINKTYPE = 300, OPT_PRINT };
@@ -29,6 +31,9 @@ static error_t parse_opt(int key, char *arg, struct argp_state *state)
 	case ARGP_KEY_END:
 		if (!o->wfile)
 			argp_error(state, "no capture file: give -w FILE");
+		if (o->print && !strcmp(o->wfile, "-"))
+			argp_error(state, "--print and -w -: the text would go into the capture on "
+				   "standard output (give -w FILE)");
 		return 0;
 	default:
 		return ARGP_ERR_UNKNOWN;

@@ -93,6 +93,9 @@ static error_t parse_opt(int key, char *arg, struct argp_state *state)
 	case ARGP_KEY_END:
 		if (!o->capture)
 			argp_error(state, "no capture to replay");
+		if (o->wfile && !strcmp(o->wfile, "-"))
+			argp_error(state, "-w -: the report goes to standard output, it would go into "
+				   "the capture (give -w FILE)");
 		if ((o->speed > 0) + (o->rate > 0) + o->topspeed > 1)
 			argp_error(state, "--speed, --rate and --topspeed exclude each other");
 		if (o->exec && strcmp(o->handler, "builtin:success"))
