@@ -736,6 +736,9 @@ int iopf_writer_put(struct iopf_writer *w, struct iopf_rec *r)
 
 	if (w->err)
 		return w->err;
+	/* ts_sec is unsigned 32-bit in the file: 1970 to 2106-02-07T06:28:15Z, never wrapped */
+	if (r->ts.tv_sec < 0 || (uint64_t)r->ts.tv_sec > UINT32_MAX)
+		return -EOVERFLOW;
 	r->seq = w->count;
 	n = iopf_rec_encode(r, w->rec, sizeof(w->rec));
 	if (!n)
@@ -743,7 +746,6 @@ int iopf_writer_put(struct iopf_writer *w, struct iopf_rec *r)
 	if (w->len + PCAP_REC_HDR_LEN + n > WRITER_BUFSIZE && writer_push(w))
 		return w->err;
 	h = w->buf + w->len;
-	/* ts_sec is unsigned 32-bit in the file: good until 2106 */
 	put_u32(h, (uint32_t)r->ts.tv_sec);
 	put_u32(h + 4, (uint32_t)r->ts.tv_nsec);
 	put_u32(h + 8, (uint32_t)n);

@@ -188,6 +188,12 @@ struct iopf_writer;
 int iopf_writer_open(struct iopf_writer **w, const char *path, int linktype,
 		     char *err, size_t errlen);
 /* Append a record; sets r->seq to the next number (from 0) and encodes it. */
+/*
+ * Append one record: 0, or -errno.  A time stamp outside the pcap
+ * format's unsigned 32-bit seconds (before 1970, after
+ * 2106-02-07T06:28:15Z) is refused with -EOVERFLOW, never wrapped; the
+ * writer goes on.  Write errors (ENOSPC, EFBIG) stick.
+ */
 int iopf_writer_put(struct iopf_writer *w, struct iopf_rec *r);
 /* Append a META record of key=value lines (text need not end with '\n'). */
 int iopf_writer_meta(struct iopf_writer *w, const struct timespec *ts, const char *text);

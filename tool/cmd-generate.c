@@ -455,6 +455,10 @@ static int generate(struct gen_state *s)
 		rc = write_meta_end(s);
 	if (rc == -EINTR)
 		p_err("%s: interrupted", s->o->out);
+	else if (rc == -EOVERFLOW)
+		p_err("cannot generate %s: a time stamp passes 2106-02-07T06:28:15Z, the last second "
+		      "a pcap file holds (the capture starts at 2026-01-01): give fewer --groups, a "
+		      "higher --rate or a shorter --latency", s->o->out);
 	else if (rc < 0)
 		p_err("cannot generate %s: %s", s->o->out, write_strerror(-rc));
 	int crc = iopf_writer_close(s->w);
