@@ -14,33 +14,27 @@
  * printed, recorded and checked.
  *
  * A handler process gets one of three fds (iopftool-replay(8) "THE
- * HANDLER FD"), and the session sees its traffic accordingly:
- *  - the socket: we read the queue and forward each group (lib/peer.c);
- *  - on sim, the handler file (lib/fusefd.c): the handler's read(2),
- *    write(2) and poll(2) reach the queue model through us, exactly as
- *    drivers/iommu/iommufd/fault.c: iommufd_fault_fops_read(), _write()
- *    and _poll() would answer them, and we note what they returned;
- *  - on mock, the queue's own fd: the kernel answers the handler, and
- *    the tap (lib/tap.c) shows us its reads and writes.
+ * HANDLER FD"), each a transport of its own behind one ops table
+ * (lib/replay-hfd.h): the socket (lib/replay-socket.c), on sim the
+ * handler file (lib/replay-fuse.c), on mock the queue's own fd seen
+ * through the tap (lib/replay-kfd.c).  The scheduler, the injector and
+ * the window are here.
  */
 #include <errno.h>
 #include <limits.h>
-#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <fcntl.h>
 #include <sys/epoll.h>
 #include <sys/timerfd.h>
 #include <unistd.h>
 
-#include "internal.h"
+#include "replay-hfd.h"
 #include "u64map.h"
 
 #define TOPSPEED_BATCH	64	/* groups injected between reads at top speed */
 #define CALLBACK_RESPONSES 64	/* responses an in-process handler may give one group */
 #define PEER_CLOSE_NS	200000000ull	/* after shutdown, how long the handler has to go */
-#define TAP_GROUP_RECS	IOPF_GROUP_MAX_RECORDS	/* the most records of one read we gather from the tap */
 /* Paced replay: the spin before a group is due (wait_until()) starts here and adapts. */
 #define SPIN_START_NS	100000ull
 #define SPIN_MIN_NS	5000ull
@@ -63,16 +57,8 @@ struct iopf_replay {
 	struct iopf_target *t;
 	struct iopf_session *sess;
 	struct iopf_session_counts n;	/* the session's, refreshed as we go */
-	struct iopf_peer *peer;
-	/* the handler's fd when it is not the socket (iopf_replay_handler_open()) */
-	struct iopf_handler_file *hf;	/* sim: the file; its reads and writes reach the session */
-	struct iopf_tap *tap;		/* mock: the queue's own fd; the tap shows its traffic */
-	int hfd;			/* the fd made for the handler, until the caller takes it */
-	struct iommu_hwpt_pgfault *tap_recs;	/* the tap's FAULT records of one read */
-	size_t tap_n;
-	uint64_t tap_t_ns, tap_lost;
-	uint64_t injected_recs, max_group_recs;	/* for the tap's window: records, not groups */
-	uint64_t warned_big, warned_wake;
+	struct iopf_hfd *x;		/* a handler process's transport (lib/replay-hfd.h) */
+	uint64_t injected_recs, max_group_recs;	/* for the transport's window: records, not groups */
 	bool handler_ended;
 	struct iopf_grouper *grouper;	/* kept across loops, so group ids stay unique */
 	const char *capture;
@@ -117,6 +103,11 @@ static void refresh(struct iopf_replay *rp)
 	iopf_session_counts(rp->sess, &rp->n);
 	if (rp->n.accepted != accepted)
 		rp->last_answer_ns = iopf_now_ns();
+}
+
+static void refresh_cb(void *ctx)
+{
+	refresh(ctx);
 }
 
 /* ---- builtin:from-capture bookkeeping ---------------------------------- */
@@ -246,7 +237,7 @@ static int on_live_group(void *ctx, struct iopf_group *g)
 		return 0;
 	}
 	case IOPF_REPLAY_PEER:
-		return rp->peer ? iopf_peer_send(rp->peer, g->recs, g->n) : 0;
+		return rp->x && rp->x->ops->deliver ? rp->x->ops->deliver(rp->x, g) : 0;
 	}
 	return -EINVAL;
 }
@@ -261,190 +252,37 @@ static int service(struct iopf_replay *rp)
 	return rc;
 }
 
-/* ---- the peer (a handler process) -------------------------------------- */
+/* ---- the handler process, through its transport ----------------------- */
 
-static int epoll_set(struct iopf_replay *rp, int op, int fd, uint32_t events)
+/* Groups wait for the handler's side (its socket is full). */
+static bool busy(const struct iopf_replay *rp)
 {
-	struct epoll_event ev = { .events = events, .data.fd = fd };
-
-	return epoll_ctl(rp->epfd, op, fd, &ev) ? -errno : 0;
-}
-
-static int take_responses(struct iopf_replay *rp)
-{
-	const struct iommu_hwpt_page_response *r;
-	ssize_t n;
-
-	while ((n = iopf_peer_recv(rp->peer, &r)) > 0) {
-		int rc = iopf_session_respond(rp->sess, r, (size_t)n);
-
-		refresh(rp);
-		if (rc)
-			return rc;
-	}
-	if (n < 0)
-		epoll_ctl(rp->epfd, EPOLL_CTL_DEL, iopf_peer_fd(rp->peer), NULL);
-	return 0;
+	return rp->x && rp->x->ops->busy && rp->x->ops->busy(rp->x);
 }
 
 /* Every injected group delivered and answered, nothing waiting to be forwarded. */
 static bool quiet(const struct iopf_replay *rp)
 {
-	return rp->n.groups >= rp->injected_parts && !rp->n.outstanding &&
-	       !iopf_peer_pending(rp->peer);
+	return rp->n.groups >= rp->injected_parts && !rp->n.outstanding && !busy(rp);
 }
 
 /* The handler process has gone: its socket is at end of stream, or its file is closed. */
 static bool handler_gone(const struct iopf_replay *rp)
 {
-	return iopf_peer_eof(rp->peer) || (rp->hf && iopf_handler_file_gone(rp->hf));
-}
-
-/* ---- the handler file (sim): the kernel's read, write and poll, noted ---- */
-
-static ssize_t file_read(void *ctx, void *buf, size_t count)
-{
-	struct iopf_replay *rp = ctx;
-	ssize_t r = iopf_target_read(rp->t, buf, count);
-
-	if (r > 0) {
-		ssize_t g = iopf_session_note_read(rp->sess, buf, (size_t)r, iopf_now_ns(), NULL, NULL);
-
-		if (g < 0 && !rp->err)
-			rp->err = (int)g;
-		refresh(rp);
-	}
-	return r;
-}
-
-/*
- * iommufd_fault_fops_write(): a count that is not whole responses is
- * refused before any is looked at; otherwise it stops at the first
- * response it refuses and returns the bytes before it, or the errno when
- * it was the first.  Note what it took, and the refused one.
- */
-static ssize_t file_write(void *ctx, const void *buf, size_t count)
-{
-	struct iopf_replay *rp = ctx;
-	ssize_t w = iopf_target_write(rp->t, buf, count);
-	uint64_t t = iopf_now_ns();
-	struct iommu_hwpt_page_response r;
-
-	for (size_t i = 0; w > 0 && i < (size_t)w / IOPF_RESP_SIZE; i++) {
-		memcpy(&r, (const uint8_t *)buf + i * IOPF_RESP_SIZE, sizeof(r));
-		iopf_session_note_response(rp->sess, &r, 0, t);
-	}
-	if (w < 0 && w != -EFAULT && count >= IOPF_RESP_SIZE && !(count % IOPF_RESP_SIZE)) {
-		memcpy(&r, buf, sizeof(r));
-		iopf_session_note_response(rp->sess, &r, (uint32_t)-w, t);
-	}
-	refresh(rp);
-	return w;
-}
-
-/* iommufd_fault_fops_poll(): POLLOUT always, POLLIN | POLLRDNORM while groups wait. */
-static short file_poll(void *ctx)
-{
-	struct iopf_replay *rp = ctx;
-	struct pollfd p = { .fd = iopf_target_fd(rp->t), .events = POLLIN };
-
-	return poll(&p, 1, 0) > 0 && (p.revents & POLLIN) ? POLLOUT | POLLIN | POLLRDNORM : POLLOUT;
-}
-
-static void serve_file(struct iopf_replay *rp)
-{
-	int rc = iopf_handler_file_serve(rp->hf);
-
-	if (rc < 0 && rc != -ENOTCONN && !rp->err)
-		rp->err = rc;
-}
-
-/* ---- the tap (mock): what the kernel gave the handler and took from it ---- */
-
-static void tap_flush_read(struct iopf_replay *rp)
-{
-	if (rp->tap_n) {
-		ssize_t g = iopf_session_note_read(rp->sess, rp->tap_recs,
-						   rp->tap_n * IOPF_FAULT_SIZE, rp->tap_t_ns, NULL, NULL);
-
-		if (g < 0 && !rp->err)
-			rp->err = (int)g;
-		rp->tap_n = 0;
-	}
-}
-
-
-/*
- * The tap's records of our queue: a read's FAULT records are gathered and
- * noted as one read when its last group ends; RESPONSE records carry the
- * kernel's verdict.  Both on the tap's clock, so latencies are the
- * handler's own.
- */
-static void take_tap(struct iopf_replay *rp)
-{
-	uint32_t q = iopf_target_queue_id(rp->t);
-	struct iopf_rec r;
-	int rc;
-
-	while ((rc = iopf_tap_next(rp->tap, &r)) > 0) {
-		if (r.type == IOPF_REC_LOST && !r.queue_id)	/* the trace buffer overflowed */
-			rp->tap_lost += r.u.lost;
-		if (r.queue_id != q)
-			continue;
-		/* one read's records share its time stamp; its DELIVERY records come between groups */
-		if ((r.type != IOPF_REC_FAULT && r.type != IOPF_REC_DELIVERY) ||
-		    (r.type == IOPF_REC_FAULT && rp->tap_n && iopf_rec_ns(&r) != rp->tap_t_ns))
-			tap_flush_read(rp);
-		switch (r.type) {
-		case IOPF_REC_FAULT:
-			if (rp->tap_n == TAP_GROUP_RECS)
-				tap_flush_read(rp);
-			rp->tap_t_ns = iopf_rec_ns(&r);
-			rp->tap_recs[rp->tap_n++] = r.u.fault;
-			break;
-		case IOPF_REC_RESPONSE:
-			iopf_session_note_response(rp->sess, &r.u.resp, r.status, iopf_rec_ns(&r));
-			break;
-		case IOPF_REC_LOST:
-			rp->tap_lost += r.u.lost;
-			break;
-		default:
-			break;
-		}
-	}
-	tap_flush_read(rp);
-	refresh(rp);
-	if (rc < 0 && !rp->err)
-		rp->err = rc;
+	return rp->x && rp->x->ops->gone && rp->x->ops->gone(rp->x);
 }
 
 static void on_event(struct iopf_replay *rp, const struct epoll_event *ev)
 {
-	int fd = ev->data.fd, rc = 0;
+	int fd = ev->data.fd;
 	uint64_t expirations;
 
 	if (fd == rp->timerfd) {
 		if (read(fd, &expirations, sizeof(expirations)) < 0)
-			rc = 0;	/* EAGAIN: nothing to drain */
-	} else if (fd == iopf_target_fd(rp->t)) {
-		/* Leave groups in the queue while the handler's socket is full. */
-		ssize_t g = iopf_peer_pending(rp->peer) ? 0 :
-			    iopf_session_drain(rp->sess, on_live_group, rp);
-
-		refresh(rp);
-		rc = g < 0 ? (int)g : 0;
-	} else if (rp->hf && fd == iopf_handler_file_fd(rp->hf)) {
-		serve_file(rp);
-	} else if (rp->tap && fd == iopf_tap_fd(rp->tap)) {
-		take_tap(rp);
-	} else if (fd == iopf_peer_fd(rp->peer)) {
-		if ((ev->events & EPOLLOUT) && !iopf_peer_flush(rp->peer))
-			epoll_set(rp, EPOLL_CTL_MOD, fd, EPOLLIN);
-		if (ev->events & (EPOLLIN | EPOLLHUP | EPOLLERR))
-			rc = take_responses(rp);
+			return;	/* EAGAIN: nothing to drain */
+	} else if (rp->x) {
+		rp->x->ops->event(rp->x, fd, ev->events);
 	}
-	if (rc && !rp->err)
-		rp->err = rc;
 }
 
 /* pump()'s early ends */
@@ -475,15 +313,12 @@ static int pump(struct iopf_replay *rp, uint64_t deadline_ns,
 			return 0;
 		if (deadline_ns && iopf_now_ns() >= deadline_ns)
 			return 0;
-		int n = epoll_wait(rp->epfd, ev, 8, deadline_ns ? (rp->tap ? 10 : -1) : 0);
-
-		if (rp->tap && n == 0)	/* trace_pipe's poll wakes per page: look in anyway */
-			take_tap(rp);
+		int n = epoll_wait(rp->epfd, ev, 8, deadline_ns ? (rp->x ? rp->x->ops->wait_ms : -1) : 0);
 
 		for (int i = 0; i < n; i++)
 			on_event(rp, &ev[i]);
-		if (iopf_peer_pending(rp->peer))
-			epoll_set(rp, EPOLL_CTL_MOD, iopf_peer_fd(rp->peer), EPOLLIN | EPOLLOUT);
+		if (rp->x && rp->x->ops->pass)
+			rp->x->ops->pass(rp->x, n == 0);
 		if (!deadline_ns)
 			return rp->err;
 	}
@@ -522,20 +357,6 @@ static int live_dev(struct iopf_replay *rp, uint32_t cap_dev, uint32_t *live)
 	return 0;
 }
 
-/*
- * A wake-up that cannot be sent (the handler closed the file) is not the
- * device's problem: the group is injected; whoever never reads it leaves
- * it unanswered, and the report says so.
- */
-static void wake_file(struct iopf_replay *rp)
-{
-	int rc = iopf_handler_file_notify(rp->hf);
-
-	if (rc && !rp->warned_wake++)
-		iopf_logf(rp->cfg.log, IOPF_LOG_WARN, "handler file: cannot wake its pollers: %s",
-			  strerror(-rc));
-}
-
 /* Inject one group: whole where the target can, else split into single-record groups. */
 static int inject_group(struct iopf_replay *rp, const struct iopf_group *g)
 {
@@ -547,12 +368,8 @@ static int inject_group(struct iopf_replay *rp, const struct iopf_group *g)
 	rp->injected_recs += g->n;
 	if (g->n > rp->max_group_recs)
 		rp->max_group_recs = g->n;
-	if (rp->hf && g->n * IOPF_FAULT_SIZE > iopf_handler_file_max_io(rp->hf) && !rp->warned_big++)
-		iopf_logf(rp->cfg.log, IOPF_LOG_WARN, "%s: a group of %zu records is larger than a "
-			  "read of the handler file can carry (%zu records: fs.fuse.max_pages_limit): "
-			  "the handler cannot read it, and it counts as unanswered; replay it with "
-			  "--handler-fd socket (iopftool-replay(8) \"THE HANDLER FD\")", rp->capture,
-			  g->n, iopf_handler_file_max_io(rp->hf) / IOPF_FAULT_SIZE);
+	if (rp->x && rp->x->ops->group)
+		rp->x->ops->group(rp->x, g, rp->capture);
 	if (rp->cfg.handler == IOPF_REPLAY_FROM_CAPTURE)
 		rc = note_recorded_group(rp, g, parts);
 	for (size_t i = 0; i < g->n && !rc; i++) {
@@ -568,8 +385,8 @@ static int inject_group(struct iopf_replay *rp, const struct iopf_group *g)
 		else
 			f.flags &= ~IOMMU_PGFAULT_FLAGS_LAST_PAGE;
 		rc = iopf_target_inject(rp->t, &f);
-		if (!rc && last && rp->hf)	/* iommufd_fault_iopf_handler(): wake the pollers */
-			wake_file(rp);
+		if (!rc && last && rp->x && rp->x->ops->injected)
+			rp->x->ops->injected(rp->x);
 		if (!rc && last)
 			rp->injected_parts++;
 		if (!rc && last && rp->cfg.handler == IOPF_REPLAY_FROM_CAPTURE)
@@ -695,37 +512,29 @@ static int wait_until(struct iopf_replay *rp, uint64_t due)
 	return rc;
 }
 
-/* Watch the queue for groups to forward to the socket, or not. */
-static void watch_queue(struct iopf_replay *rp, bool on)
-{
-	struct epoll_event ev = { .events = on ? EPOLLIN : 0, .data.fd = iopf_target_fd(rp->t) };
-
-	epoll_ctl(rp->epfd, EPOLL_CTL_MOD, ev.data.fd, &ev);
-}
-
 /*
- * The tap decodes IOPF_TAP_READ_RECORDS records of a read: with the
- * handler on the kernel's fd, keep fewer records than that unread, so
- * that no read of the handler's can hold more (a group larger than that
- * is injected alone).
+ * A transport that sees the handler's reads from outside (the tap sees
+ * only so many records of one read) may ask for fewer records unread
+ * than the window allows.
  */
-static bool tap_sees_all(const struct iopf_replay *rp)
+static bool handler_seen(const struct iopf_replay *rp)
 {
 	uint64_t unread = rp->injected_recs > rp->n.faults ? rp->injected_recs - rp->n.faults : 0;
 
-	return !rp->tap || !unread || unread + rp->max_group_recs <= IOPF_TAP_READ_RECORDS ||
+	return !rp->x || !rp->x->ops->sees || !unread ||
+	       rp->x->ops->sees(rp->x, unread, rp->max_group_recs) ||
 	       rp->written_off;	/* a handler that does not read: nothing to see */
 }
 
 /* pump()'s early ends for backpressure() */
 static bool window_open(const struct iopf_replay *rp)
 {
-	return (in_flight(rp) < IOPF_WINDOW_GROUPS && tap_sees_all(rp)) || handler_gone(rp);
+	return (in_flight(rp) < IOPF_WINDOW_GROUPS && handler_seen(rp)) || handler_gone(rp);
 }
 
 static bool socket_drained(const struct iopf_replay *rp)
 {
-	return !iopf_peer_pending(rp->peer) || window_open(rp);
+	return !busy(rp) || window_open(rp);
 }
 
 /*
@@ -765,10 +574,10 @@ static int backpressure(struct iopf_replay *rp)
 		 * (on_event() leaves its groups there): wait for the socket
 		 * alone, not in a spin on the queue's readiness.
 		 */
-		if (rp->peer && iopf_peer_pending(rp->peer)) {
-			watch_queue(rp, false);
+		if (busy(rp)) {
+			rp->x->ops->hold(rp->x, true);
 			rc = pump(rp, deadline, socket_drained);
-			watch_queue(rp, true);
+			rp->x->ops->hold(rp->x, false);
 		} else {
 			rc = pump(rp, deadline, window_open);
 		}
@@ -872,23 +681,38 @@ static int play_capture(struct iopf_replay *rp)
 
 /* ---- set-up, the end, the report ---------------------------------------- */
 
+static int epoll_set(struct iopf_replay *rp, int op, int fd, uint32_t events)
+{
+	struct epoll_event ev = { .events = events, .data.fd = fd };
+
+	return epoll_ctl(rp->epfd, op, fd, &ev) ? -errno : 0;
+}
+
+static struct iopf_hfd_host host_of(struct iopf_replay *rp)
+{
+	return (struct iopf_hfd_host){ .t = rp->t, .sess = rp->sess, .log = rp->cfg.log,
+				       .epfd = rp->epfd, .err = &rp->err, .refresh = refresh_cb,
+				       .ctx = rp };
+}
+
 int iopf_replay_new(struct iopf_replay **rpp, struct iopf_target *t, const struct iopf_replay_cfg *cfg)
 {
 	struct iopf_replay *rp = calloc(1, sizeof(*rp));
 	struct iopf_session_cfg scfg = { 0 };
 	struct iopf_grouper_cfg gcfg = { .log = cfg->log, .keep_records = true,
 					 .complete = play_group, .forget = forget_group };
+	bool peer_fd = cfg->handler == IOPF_REPLAY_PEER && cfg->peer_fd >= 0;
 	int rc;
 
 	*rpp = NULL;
 	if (!rp) {
-		if (cfg->handler == IOPF_REPLAY_PEER && cfg->peer_fd >= 0)
+		if (peer_fd)
 			close(cfg->peer_fd);	/* ours from here on, even on failure */
 		return -ENOMEM;
 	}
 	rp->cfg = *cfg;
 	rp->t = t;
-	rp->epfd = rp->timerfd = rp->hfd = -1;
+	rp->epfd = rp->timerfd = -1;
 	if (!rp->cfg.loops)
 		rp->cfg.loops = 1;
 	if (!rp->cfg.max_gap_ns)
@@ -905,7 +729,7 @@ int iopf_replay_new(struct iopf_replay **rpp, struct iopf_target *t, const struc
 		if (rc == -EOPNOTSUPP)
 			iopf_logf(cfg->log, IOPF_LOG_ERR, "cannot replay into %s: the tool can only "
 				  "inject faults into sim and mock", iopf_target_name(t));
-		if (cfg->handler == IOPF_REPLAY_PEER && cfg->peer_fd >= 0)
+		if (peer_fd)
 			close(cfg->peer_fd);
 		free(rp);
 		return rc;
@@ -917,11 +741,6 @@ int iopf_replay_new(struct iopf_replay **rpp, struct iopf_target *t, const struc
 	scfg.log = cfg->log;
 	rc = iopf_session_new(&rp->sess, t, &scfg);
 	rc = rc ?: iopf_grouper_new(&rp->grouper, &gcfg);
-	if (rp->cfg.handler == IOPF_REPLAY_PEER && rp->cfg.peer_fd >= 0) {
-		rc = rc ?: iopf_peer_new(&rp->peer, rp->cfg.peer_fd, cfg->log);
-		if (!rp->peer)
-			close(rp->cfg.peer_fd);
-	}
 	if (!rc) {
 		rp->epfd = epoll_create1(EPOLL_CLOEXEC);
 		rp->timerfd = timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC | TFD_NONBLOCK);
@@ -929,9 +748,13 @@ int iopf_replay_new(struct iopf_replay **rpp, struct iopf_target *t, const struc
 			rc = -errno;
 	}
 	rc = rc ?: epoll_set(rp, EPOLL_CTL_ADD, rp->timerfd, EPOLLIN);
-	if (!rc && rp->peer) {
-		rc = epoll_set(rp, EPOLL_CTL_ADD, iopf_target_fd(t), EPOLLIN);
-		rc = rc ?: epoll_set(rp, EPOLL_CTL_ADD, iopf_peer_fd(rp->peer), EPOLLIN);
+	if (peer_fd) {	/* the socket given: its transport owns it from here on */
+		struct iopf_hfd_host host = host_of(rp);
+
+		if (rc)
+			close(cfg->peer_fd);
+		else
+			rc = iopf_hfd_socket_new(&rp->x, &host, cfg->peer_fd);
 	}
 	if (!rc && cfg->writer)
 		rc = iopf_session_meta_start(rp->sess, cfg->source ? cfg->source : iopf_target_name(t),
@@ -948,14 +771,9 @@ void iopf_replay_free(struct iopf_replay *rp)
 {
 	if (!rp)
 		return;
+	if (rp->x)
+		rp->x->ops->free(rp->x);
 	iopf_session_free(rp->sess);
-	iopf_peer_free(rp->peer);
-	iopf_handler_file_close(rp->hf);
-	if (rp->tap)
-		iopf_tap_close(rp->tap);
-	free(rp->tap_recs);
-	if (rp->hfd >= 0)
-		close(rp->hfd);
 	iopf_grouper_free(rp->grouper);
 	for (size_t i = 0; i < rp->recorded.cap; i++)	/* groups not forgotten (a stop) */
 		if (rp->recorded.s[i].used)
@@ -973,155 +791,60 @@ void iopf_replay_free(struct iopf_replay *rp)
 
 /* ---- the handler's fd --------------------------------------------------- */
 
-static int open_socket(struct iopf_replay *rp, int *fd)
-{
-	int sv[2], rc = iopf_peer_socketpair(&sv[0], &sv[1]);
-
-	if (rc)
-		return rc;
-	rc = iopf_peer_new(&rp->peer, sv[0], rp->cfg.log);
-	rc = rc ?: epoll_set(rp, EPOLL_CTL_ADD, iopf_target_fd(rp->t), EPOLLIN);
-	rc = rc ?: epoll_set(rp, EPOLL_CTL_ADD, iopf_peer_fd(rp->peer), EPOLLIN);
-	if (rc) {
-		close(sv[1]);
-		return rc;
-	}
-	*fd = sv[1];
-	return 0;
-}
-
-/* sim: the handler file, served from this replay's event loop. */
-static int open_file_sim(struct iopf_replay *rp, int *fd, char *why, size_t whylen)
-{
-	static const struct iopf_handler_ops ops = { file_read, file_write, file_poll };
-	int rc = iopf_handler_file_open_ops(&rp->hf, &ops, rp, rp->cfg.log, fd, why, whylen);
-
-	rc = rc ?: epoll_set(rp, EPOLL_CTL_ADD, iopf_handler_file_fd(rp->hf), EPOLLIN);
-	return rc;
-}
-
-/*
- * mock: the queue's own fd, and the tap to see what the kernel gives the
- * handler and takes from it.  A zero-length write of ours tells the tap
- * which file is our queue (iommufd_fault_fops_write() answers nothing).
- */
-static int open_file_mock(struct iopf_replay *rp, int *fd, char *why, size_t whylen)
-{
-	struct iopf_tap_cfg tcfg = { .pid = 0, .fd = -1 };
-	int rc = iopf_tap_open(&rp->tap, &tcfg, rp->cfg.log, why, whylen);
-
-	if (rc)
-		return rc;
-	rp->tap_recs = malloc(TAP_GROUP_RECS * sizeof(*rp->tap_recs));
-	if (!rp->tap_recs)
-		return -ENOMEM;
-	if (write(iopf_target_fd(rp->t), "", 0) < 0)
-		return -errno;
-	rc = epoll_set(rp, EPOLL_CTL_ADD, iopf_tap_fd(rp->tap), EPOLLIN);
-	if (rc)
-		return rc;
-	*fd = fcntl(iopf_target_fd(rp->t), F_DUPFD_CLOEXEC, 3);
-	return *fd < 0 ? -errno : 0;
-}
-
 int iopf_replay_handler_open(struct iopf_replay *rp, enum iopf_handler_fd want, int *fd,
 			     char *why, size_t whylen)
 {
+	struct iopf_hfd_host host = host_of(rp);
 	bool mock = !iopf_target_is_sim(rp->t);
 	int rc;
 
 	*fd = -1;
 	if (whylen)
 		*why = '\0';
-	if (rp->cfg.handler != IOPF_REPLAY_PEER || rp->peer || rp->hf || rp->tap)
+	if (rp->cfg.handler != IOPF_REPLAY_PEER || rp->x)
 		return -EINVAL;
 	if (want != IOPF_HFD_SOCKET) {
-		rc = mock ? open_file_mock(rp, fd, why, whylen) : open_file_sim(rp, fd, why, whylen);
+		rc = mock ? iopf_hfd_kfd_open(&rp->x, &host, fd, why, whylen) :
+			    iopf_hfd_fuse_open(&rp->x, &host, fd, why, whylen);
 		if (!rc)
 			return IOPF_HFD_FILE;
 		if (whylen && !*why)
 			snprintf(why, whylen, "%s", strerror(-rc));
-		if (rp->tap)
-			epoll_ctl(rp->epfd, EPOLL_CTL_DEL, iopf_tap_fd(rp->tap), NULL);
-		iopf_tap_close(rp->tap);
-		iopf_handler_file_close(rp->hf);
-		rp->tap = NULL;
-		rp->hf = NULL;
 		if (want == IOPF_HFD_FILE)
 			return rc;
 	}
-	rc = open_socket(rp, fd);
+	rc = iopf_hfd_socket_open(&rp->x, &host, fd);
 	return rc ? rc : IOPF_HFD_SOCKET;
 }
 
 const char *iopf_replay_handler_fd_name(const struct iopf_replay *rp)
 {
-	if (rp->tap)
-		return "the queue's own fault fd (its reads and writes seen through the tap)";
-	if (rp->hf)
-		return "a file with the fault fd's read, write and poll (FUSE, served by iopftool)";
-	if (rp->peer)
-		return "a socket (SOCK_SEQPACKET, one group per message)";
-	return "none";
+	return rp->x ? rp->x->ops->name : "none";
 }
 
 /*
- * A handler with a file: wait for its answers; then, since a fault fd
- * has no end of stream, ask the caller to end it, and serve its file
- * until it is closed (it may answer what it held on its way out).
+ * After the last injection: wait for the handler's answers, then let it
+ * go.  The socket's end of stream tells the handler; a file has none, so
+ * the caller is asked to end it, and its file is served until it is
+ * closed (it may answer what it held on its way out).
  */
-static int finish_file(struct iopf_replay *rp)
+static int finish_handler(struct iopf_replay *rp)
 {
-	int rc = pump(rp, after(rp->cfg.timeout_ns), answered);
+	struct iopf_hfd *x = rp->x;
+	int rc = pump(rp, after(rp->cfg.timeout_ns), answered), xrc;
 
 	if (!rc && !rp->n.outstanding)	/* stragglers (duplicates) get a moment */
 		rc = pump(rp, after(rp->cfg.timeout_ns / 20), NULL);
-	if (rp->cfg.handler_end && !rp->handler_ended) {
+	if (x->ops->shutdown) {
+		x->ops->shutdown(x);
+	} else if (rp->cfg.handler_end && !rp->handler_ended) {
 		rp->handler_ended = true;
 		rp->cfg.handler_end(rp->cfg.handler_end_ctx);
 	}
 	if (!rc)
-		rc = pump(rp, after(PEER_CLOSE_NS), handler_gone);
-	if (rp->hf) {
-		struct iopf_handler_file_stats st;
-
-		iopf_handler_file_stats(rp->hf, &st);
-		iopf_logf(rp->cfg.log, IOPF_LOG_DEBUG, "handler file: %llu reads of %llu groups, "
-			  "%llu writes, %llu polls, %llu wake-ups", (unsigned long long)st.reads,
-			  (unsigned long long)rp->n.groups, (unsigned long long)st.writes,
-			  (unsigned long long)st.polls, (unsigned long long)st.notifies);
-	}
-	if (rp->tap) {
-		int trc = iopf_tap_drain(rp->tap);
-
-		take_tap(rp);
-		rc = rc ?: trc;
-		if (rp->tap_lost)
-			iopf_logf(rp->cfg.log, IOPF_LOG_WARN, "the tap could not see %llu records "
-				  "(it decodes the first 100 records of a read and the first 120 "
-				  "responses of a write, and loses events when its trace buffer is full): groups it missed count as unanswered and "
-				  "answers to them as unknown; replay more slowly (--rate) or give "
-				  "--handler-fd socket", (unsigned long long)rp->tap_lost);
-	}
-	return rc;
-}
-
-/* After the last injection: wait for the peer's answers, then let it go. */
-static int finish_peer(struct iopf_replay *rp)
-{
-	struct iopf_peer_counts pc;
-	int rc = pump(rp, after(rp->cfg.timeout_ns), answered);
-
-	if (!rc && !rp->n.outstanding)	/* stragglers (duplicates) get a moment */
-		rc = pump(rp, after(rp->cfg.timeout_ns / 20), NULL);
-	iopf_peer_shutdown(rp->peer);
-	if (!rc)
-		rc = pump(rp, after(PEER_CLOSE_NS), answered);
-	iopf_peer_counts(rp->peer, &pc);
-	iopf_logf(rp->cfg.log, IOPF_LOG_DEBUG, "handler: %llu groups sent in %llu reads of the "
-		  "queue, at most %llu bytes waiting for its socket", (unsigned long long)pc.sent,
-		  (unsigned long long)rp->n.reads, (unsigned long long)pc.queued_max);
-	return rc;
+		rc = pump(rp, after(PEER_CLOSE_NS), x->ops->shutdown ? answered : handler_gone);
+	xrc = x->ops->finish ? x->ops->finish(x) : 0;
+	return rc ?: xrc;
 }
 
 static void fill_report(struct iopf_replay *rp, struct iopf_report *rep)
@@ -1166,13 +889,13 @@ int iopf_replay_run(struct iopf_replay *rp, const char *capture, struct iopf_rep
 
 	memset(rep, 0, sizeof(*rep));
 	rp->capture = capture;
-	if (rp->cfg.handler == IOPF_REPLAY_PEER && !rp->peer && !rp->hf && !rp->tap)
+	if (rp->cfg.handler == IOPF_REPLAY_PEER && !rp->x)
 		return -EINVAL;	/* iopf_replay_handler_open() was not called */
 	if (rp->cfg.handler == IOPF_REPLAY_PEER && rp->cfg.settle_ns)	/* a handler needs a moment to start */
 		rc = pump(rp, after(rp->cfg.settle_ns), NULL);
 	for (uint64_t i = 0; !rc && i < rp->cfg.loops && !stopped(rp); i++)
 		rc = play_capture(rp);
-	rc2 = rp->peer ? finish_peer(rp) : rp->hf || rp->tap ? finish_file(rp) : service(rp);
+	rc2 = rp->x ? finish_handler(rp) : service(rp);
 	rc = rc ?: rc2;
 	if (rp->cfg.writer) {	/* the -w capture's META end=1 (after a write error: that error) */
 		int wrc = iopf_session_meta_end(rp->sess, 0);
