@@ -33,6 +33,7 @@
 #include <unistd.h>
 
 #include "internal.h"
+#include "u64map.h"
 
 #define NIL UINT32_MAX
 /* vfs_read()/vfs_write() clamp count to this before the fops run (§2). */
@@ -80,8 +81,7 @@ struct iopf_queue {
 	bool zero_free;		/* index 0 was erased: cookie 0 is handed out (§9.2 bug) */
 	uint64_t nout;
 
-	uint32_t *devs;		/* attached dev_ids, sorted */
-	size_t ndev, dev_cap;
+	struct u64map devs;	/* attached dev_ids (a set: a hash, for a million devices) */
 
 	struct iopf_queue_counts cnt;
 };
@@ -454,29 +454,9 @@ static uint32_t cookie_take(struct iopf_queue *q, uint32_t cookie)
 /* Attached devices                                                    */
 /* ------------------------------------------------------------------ */
 
-/* Index of dev_id in q->devs, or of where it would go; *found says which. */
-static size_t dev_pos(const struct iopf_queue *q, uint32_t dev_id, bool *found)
-{
-	size_t lo = 0, hi = q->ndev;
-
-	while (lo < hi) {
-		size_t mid = lo + (hi - lo) / 2;
-
-		if (q->devs[mid] < dev_id)
-			lo = mid + 1;
-		else
-			hi = mid;
-	}
-	*found = lo < q->ndev && q->devs[lo] == dev_id;
-	return lo;
-}
-
 static bool dev_attached(const struct iopf_queue *q, uint32_t dev_id)
 {
-	bool found;
-
-	dev_pos(q, dev_id, &found);
-	return found;
+	return u64map_get(&q->devs, dev_id, NULL);
 }
 
 /* ------------------------------------------------------------------ */
@@ -577,7 +557,7 @@ void iopf_queue_free(struct iopf_queue *q)
 	free(q->pbucket);
 	free(q->cmap);
 	free(q->heap);
-	free(q->devs);
+	u64map_free(&q->devs);
 	free(q);
 }
 
@@ -589,24 +569,7 @@ uint32_t iopf_queue_id(const struct iopf_queue *q)
 /* Attaching an attached device is a no-op, like a replace to the same HWPT. */
 int iopf_queue_attach(struct iopf_queue *q, uint32_t dev_id)
 {
-	bool found;
-	size_t pos = dev_pos(q, dev_id, &found);
-
-	if (found)
-		return 0;
-	if (q->ndev == q->dev_cap) {
-		size_t ncap = q->dev_cap ? q->dev_cap * 2 : 8;
-		uint32_t *d = realloc(q->devs, ncap * sizeof(*d));
-
-		if (!d)
-			return -ENOMEM;
-		q->devs = d;
-		q->dev_cap = ncap;
-	}
-	memmove(&q->devs[pos + 1], &q->devs[pos], (q->ndev - pos) * sizeof(*q->devs));
-	q->devs[pos] = dev_id;
-	q->ndev++;
-	return 0;
+	return u64map_put(&q->devs, dev_id, 1);
 }
 
 /* Answer INVALID the pending groups of dev_id (auto-response, 1.8). */
@@ -668,13 +631,8 @@ static void detach_partials(struct iopf_queue *q, uint32_t dev_id)
 /* iommufd_hwpt_detach_device + iommufd_auto_response_faults (§7). */
 int iopf_queue_detach(struct iopf_queue *q, uint32_t dev_id)
 {
-	bool found;
-	size_t pos = dev_pos(q, dev_id, &found);
-
-	if (!found)
+	if (!u64map_del(&q->devs, dev_id))
 		return -ENOENT;
-	memmove(&q->devs[pos], &q->devs[pos + 1], (q->ndev - pos - 1) * sizeof(*q->devs));
-	q->ndev--;
 	detach_pending(q, dev_id);
 	detach_outstanding(q, dev_id);
 	detach_partials(q, dev_id);

@@ -67,6 +67,7 @@ struct iopf_replay {
 	/* capture dev_id -> live dev_id */
 	uint32_t *dev_cap, *dev_live;
 	size_t ndevs, dev_capn;
+	struct u64map dev_idx;		/* capture dev_id -> its index in dev_cap/dev_live */
 	/* schedule */
 	uint64_t start_ns, ts0, injected, injected_loop, first_inject_ns, last_inject_ns;
 	uint64_t ts_last, skipped, gaps_cut;
@@ -328,11 +329,13 @@ static int pump(struct iopf_replay *rp, uint64_t deadline_ns,
 
 static int live_dev(struct iopf_replay *rp, uint32_t cap_dev, uint32_t *live)
 {
-	for (size_t i = 0; i < rp->ndevs; i++)
-		if (rp->dev_cap[i] == cap_dev) {
-			*live = rp->dev_live[i];
-			return 0;
-		}
+	uint64_t i;
+
+	/* one look-up per record: a hash, not a search (a million devices) */
+	if (u64map_get(&rp->dev_idx, cap_dev, &i)) {
+		*live = rp->dev_live[i];
+		return 0;
+	}
 	if (rp->ndevs == rp->dev_capn) {
 		size_t cap = rp->dev_capn ? rp->dev_capn * 2 : 16;
 		uint32_t *a = realloc(rp->dev_cap, cap * sizeof(*a));
@@ -352,6 +355,9 @@ static int live_dev(struct iopf_replay *rp, uint32_t cap_dev, uint32_t *live)
 	if (*live != cap_dev)
 		iopf_logf(rp->cfg.log, IOPF_LOG_DEBUG, "capture dev_id %u is live dev_id %u on %s",
 			  cap_dev, *live, iopf_target_name(rp->t));
+	rc = u64map_put(&rp->dev_idx, cap_dev, rp->ndevs);
+	if (rc)
+		return rc;
 	rp->dev_cap[rp->ndevs] = cap_dev;
 	rp->dev_live[rp->ndevs++] = *live;
 	return 0;
@@ -782,6 +788,7 @@ void iopf_replay_free(struct iopf_replay *rp)
 	free(rp->fifo);
 	free(rp->dev_cap);
 	free(rp->dev_live);
+	u64map_free(&rp->dev_idx);
 	if (rp->epfd >= 0)
 		close(rp->epfd);
 	if (rp->timerfd >= 0)

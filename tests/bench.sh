@@ -115,6 +115,14 @@ else
 fi
 measure qloop "$R1" "baseline: queue model loop (queueloop)" "$HELPERS/queueloop" "$C"
 measure replay "$R1" "replay --topspeed --target sim" "$IOPFTOOL" -q replay --topspeed --target sim "$C"
+# The same shape over 65536 devices: one dev_id look-up per record must not
+# grow with the number of devices (issue 15 M3: it was a linear search).
+# shellcheck disable=SC2086
+"$IOPFTOOL" -q generate -w "$dir/devs.pcap" $GEN --devs 65536 --groups "$G1"
+measure replaydevs "$("$HELPERS/pcapscan" "$dir/devs.pcap" | cut -d' ' -f1)" \
+	"replay --topspeed --target sim, 65536 devices" \
+	"$IOPFTOOL" -q replay --topspeed --target sim "$dir/devs.pcap"
+rm -f "$dir/devs.pcap"
 measure pingpong "$R1" "baseline: 2-process ping-pong" "$HELPERS/pingpong" "$C"
 measure replayx "$R1" "replay --topspeed --exec 'iopftool handle'" \
 	"$IOPFTOOL" -q replay --topspeed --exec "$IOPFTOOL -q handle" "$C"
@@ -255,6 +263,7 @@ END {
 	row("stats", "scan", ">= 7 Mrec/s, <= 1.5x scan"); row("stats", "cat")
 	row("check", "scan", ">= 7 Mrec/s, <= 1.5x scan"); row("check", "cat")
 	row("qloop"); row("replay", "qloop")
+	S["replay"] = "replay (2 devices)"; row("replaydevs", "replay", "<= 3x replay (2 devices); the linear search was 60x")
 	row("pingpong"); row("replayx", "pingpong")
 	row("gen"); row("record", "gen")
 }' "$rows"

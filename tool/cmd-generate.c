@@ -127,7 +127,7 @@ static error_t parse_gen(int key, char *arg, struct argp_state *state)
 	case OPT_SEED: c->seed = arg_u64(state, "--seed", arg, UINT64_MAX); return 0;
 	case OPT_GROUPS: c->groups = arg_count(state, "--groups", arg, UINT64_MAX); return 0;
 	case OPT_GROUP_SIZE: parse_group_size(state, o, arg); return 0;
-	case OPT_DEVS: c->devs = (uint32_t)arg_u64(state, "--devs", arg, 65536);
+	case OPT_DEVS: c->devs = (uint32_t)arg_u64(state, "--devs", arg, 1u << 24);
 		if (!c->devs)
 			argp_error(state, "--devs: must be 1 or more");
 		return 0;
