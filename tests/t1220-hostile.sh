@@ -160,4 +160,27 @@ test_expect_success 'M10: generate refuses time stamps past the 32-bit pcap seco
 	iopftool read ok.pcap >out && ! grep "^19[67]" out
 '
 
+test_expect_success 'M8: --source fd:N on a regular file or /dev/null: exit 2 with a message' '
+	test_expect_code 2 iopftool monitor --source fd:5 5<demo.pcap >out 2>err &&
+	grep "fd:5: cannot wait on fd 5: .*cannot be polled" err &&
+	test_expect_code 2 iopftool record -w fd.pcap --source fd:5 5</dev/null >out 2>err &&
+	grep "fd:5: cannot wait on fd 5" err
+'
+
+# fds N CMD...: CMD with at most N file descriptors (stdio redirected first)
+fds() { n=$1; shift; sh -c "exec >out 2>err; ulimit -n $n; exec \"\$@\"" sh "$@"; }
+
+test_expect_success 'M8: out of file descriptors: exit 2 with a message, no headless capture' '
+	for n in 4 5 6; do
+		rm -f emf.pcap &&
+		test_expect_code 2 fds $n "$IOPFTOOL" record -w emf.pcap -c 3 &&
+		grep "^iopftool: .*Too many open files" err || { echo "record, $n fds:"; cat err; return 1; }
+		if test -e emf.pcap; then iopftool read emf.pcap | tail -n 1 | grep "meta end=1" || return 1; fi
+	done &&
+	for n in 4 5; do
+		test_expect_code 2 fds $n "$IOPFTOOL" monitor -c 3 &&
+		grep "^iopftool: .*Too many open files" err || { echo "monitor, $n fds:"; cat err; return 1; }
+	done
+'
+
 test_done

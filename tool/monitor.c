@@ -12,6 +12,7 @@
 #include <string.h>
 #include <sys/epoll.h>
 #include <sys/timerfd.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "live.h"
@@ -294,8 +295,17 @@ static int setup(struct monitor *m)
 	char err[512];
 	struct epoll_event ev = { .events = EPOLLIN };
 	struct iopf_session_cfg cfg = { .limit = m->o->count, .log = &tool_log };
-	int rc = iopf_target_open(&m->t, m->o->source, &tool_log, err, sizeof(err));
+	int rc;
 
+	/* First what needs only descriptors: out of them (EMFILE), no file is made. */
+	m->epfd = epoll_create1(EPOLL_CLOEXEC);
+	m->timerfd = timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC | TFD_NONBLOCK);
+	if (m->epfd < 0 || m->timerfd < 0) {
+		rc = -errno;
+		p_err("cannot make the event loop (epoll, timerfd): %s", strerror(-rc));
+		return rc;
+	}
+	rc = iopf_target_open(&m->t, m->o->source, &tool_log, err, sizeof(err));
 	if (rc) {
 		p_err("%s", err);
 		return rc;
@@ -311,25 +321,35 @@ static int setup(struct monitor *m)
 		cfg.writer = m->writer;
 	}
 	rc = iopf_session_new(&m->sess, m->t, &cfg);
-	if (rc)
+	if (rc) {
+		p_err("%s: cannot start the session: %s", m->o->source, strerror(-rc));
 		return rc;
+	}
 	if (iopf_target_can_inject(m->t)) {
 		if (!m->o->size_given && iopf_target_max_group(m->t) == 1)
 			m->o->gen.max_group = 1;
 		rc = iopf_gen_new(&m->gen, &m->o->gen);
-		if (rc)
+		if (rc) {
+			p_err("%s: cannot start the generator: %s", m->o->source, strerror(-rc));
 			return rc;
+		}
 		m->gen_finite = m->o->gen.groups > 0;
 	}
-	m->epfd = epoll_create1(EPOLL_CLOEXEC);
-	m->timerfd = timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC | TFD_NONBLOCK);
-	if (m->epfd < 0 || m->timerfd < 0)
-		return -errno;
 	ev.data.fd = m->timerfd;
-	epoll_ctl(m->epfd, EPOLL_CTL_ADD, m->timerfd, &ev);
+	if (epoll_ctl(m->epfd, EPOLL_CTL_ADD, m->timerfd, &ev)) {
+		rc = -errno;
+		p_err("cannot watch the timer (epoll_ctl): %s", strerror(-rc));
+		return rc;
+	}
 	ev.data.fd = iopf_target_fd(m->t);
-	if (epoll_ctl(m->epfd, EPOLL_CTL_ADD, ev.data.fd, &ev))
-		return -errno;
+	if (epoll_ctl(m->epfd, EPOLL_CTL_ADD, ev.data.fd, &ev)) {
+		rc = -errno;
+		/* EPERM: a regular file or /dev/null (--source fd:N) has no poll(2) */
+		p_err("%s: cannot wait on fd %d: %s%s", m->o->source, ev.data.fd, strerror(-rc),
+		      rc == -EPERM ? " (it cannot be polled: a regular file or /dev/null is not a "
+				     "fault queue)" : "");
+		return rc;
+	}
 	return 0;
 }
 
@@ -398,9 +418,10 @@ int monitor_run(struct monitor_opts *o)
 	if (tap_source(o->source))	/* read-only: tool/tap.c */
 		return tap_run(o);
 	install_stop_handlers();
-	rc = setup(&m);
-	if (!rc && o->wfile)
-		rc = write_meta(&m);
+	rc = setup(&m);	/* says what failed */
+	if (!rc && o->wfile && (rc = write_meta(&m)))
+		p_err("%s: cannot start the capture %s: %s", o->source, o->wfile,
+		      write_strerror(-rc));
 	m.start_ns = iopf_now_ns();
 	bool setup_failed = rc != 0;
 
@@ -417,6 +438,15 @@ int monitor_run(struct monitor_opts *o)
 		summary(&m);
 	if (m.flush_err && m.sess)
 		iopf_session_counts(m.sess, &m.n);
+	if (m.writer && !m.sess) {
+		/* set-up failed before the session: nothing recorded, no headless capture left */
+		struct stat st;
+
+		iopf_writer_close(m.writer);
+		m.writer = NULL;
+		if (strcmp(o->wfile, "-") && !lstat(o->wfile, &st) && S_ISREG(st.st_mode))
+			unlink(o->wfile);
+	}
 	if (m.writer) {
 		int wrc = m.flush_err;
 
