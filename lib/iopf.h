@@ -281,6 +281,29 @@ int iopf_out_flush(struct iopf_out *o);
  */
 void iopf_out_set_line(struct iopf_out *o, bool line);
 
+/*
+ * The printer (lib/printer.c): text for a reader that may stop reading (a
+ * terminal paused with Ctrl-S, `| less` left unscrolled) without ever
+ * holding the caller.  Lines written to iopf_printer_stream() go, at each
+ * flush, to a bounded buffer (cap bytes, 0: IOPF_PRINTER_CAP) that a
+ * thread of the printer's own writes to fd; a line that does not fit is
+ * dropped whole and counted, never half-printed.
+ */
+#define IOPF_PRINTER_CAP (1024 * 1024)
+struct iopf_printer;
+int iopf_printer_new(struct iopf_printer **p, int fd, size_t cap);
+FILE *iopf_printer_stream(struct iopf_printer *p);
+/* Hand what the stream holds to the buffer (never waits): 0, or the first write error (-EPIPE...). */
+int iopf_printer_flush(struct iopf_printer *p);
+uint64_t iopf_printer_dropped(struct iopf_printer *p);	/* lines not printed so far */
+/*
+ * Flush, wait while the reader takes what is left, give up once it has
+ * taken nothing for idle_ns (the rest is dropped), stop the thread and
+ * free.  *dropped (may be NULL): the lines never printed.  Return: the
+ * first write error (-EPIPE: the reader went away), or 0.
+ */
+int iopf_printer_close(struct iopf_printer *p, uint64_t idle_ns, uint64_t *dropped);
+
 /* ------------------------------------------------------------------ */
 /* Records, durations, bits: one table or formatter of each kind       */
 /* (lib/record.c, lib/print.c, lib/util.c)                             */

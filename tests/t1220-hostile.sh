@@ -183,4 +183,27 @@ test_expect_success 'M8: out of file descriptors: exit 2 with a message, no head
 	done
 '
 
+# stalled_reader: a reader of the FIFO "stalled" that opens it and never reads
+# (a terminal paused with Ctrl-S); its pid in $rp
+stalled_reader() {
+	rm -f stalled && mkfifo stalled &&
+	{ sh -c "exec 7<stalled; exec sleep 120" & } && rp=$!
+}
+
+test_expect_success 'M2: a standard output that stops reading never holds monitor' '
+	stalled_reader &&
+	timeout -k 5 "$(test_scale_s 30)" "$IOPFTOOL" monitor --duration 1s --gen-rate 10000 \
+		>stalled 2>err; rc=$?; kill $rp; wait $rp 2>/dev/null
+	test $rc -eq 0 && grep "^sim: [0-9]* groups" err &&
+	grep "warning: [0-9]* lines were not printed: standard output did not take them" err
+'
+
+test_expect_success 'M2: nor record --print; the capture is whole' '
+	stalled_reader &&
+	timeout -k 5 "$(test_scale_s 30)" "$IOPFTOOL" record --print -w stalled.pcap --duration 1s \
+		--gen-rate 10000 >stalled 2>err; rc=$?; kill $rp; wait $rp 2>/dev/null
+	test $rc -eq 0 && grep "lines were not printed" err &&
+	iopftool read stalled.pcap | tail -n 1 | grep "meta end=1"
+'
+
 test_done

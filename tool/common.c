@@ -224,12 +224,15 @@ const struct iopf_log tool_log = { .fn = log_to_tool };
 
 static struct iopf_out *stdout_out;
 
+enum iopf_out_mode out_mode(void)
+{
+	return gopts.pretty ? IOPF_OUT_PRETTY : gopts.json ? IOPF_OUT_JSON : IOPF_OUT_TEXT;
+}
+
 struct iopf_out *out_stdout(void)
 {
 	if (!stdout_out) {
-		enum iopf_out_mode m = gopts.pretty ? IOPF_OUT_PRETTY :
-				       gopts.json ? IOPF_OUT_JSON : IOPF_OUT_TEXT;
-		stdout_out = iopf_out_new(stdout, m);
+		stdout_out = iopf_out_new(stdout, out_mode());
 		if (!stdout_out) {
 			p_err("out of memory");
 			exit(EXIT_ERROR);

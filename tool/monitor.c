@@ -111,7 +111,14 @@ struct monitor {
 	size_t held_head, held_tail, held_cap;
 	int err, flush_err;
 	int out_err;		/* stdout write error (EPIPE: the reader went away) */
+	/* --print: records go through a printer (lib/printer.c), never straight to stdout */
+	struct iopf_printer *printer;
+	struct iopf_out *out;
+	uint64_t not_printed;	/* lines the reader did not take in time */
 };
+
+/* How long the end waits for a standard output reader that takes nothing. */
+#define PRINT_IDLE_NS 1000000000ull
 
 /* a + b, saturated: --duration/--delay 18446744073s must not wrap. */
 static uint64_t sat_add(uint64_t a, uint64_t b)
@@ -278,12 +285,15 @@ static int step(struct monitor *m)
 	rc = rc ?: flush_now_and_then(m);
 	/*
 	 * SIGPIPE is ignored (install_stop_handlers()), so a reader that went
-	 * away (| head -1) or a full disk shows only as a write error: push
-	 * what was printed and stop on the first one.  out_finish() reports
-	 * it (no message for EPIPE) and the capture is still finished.
+	 * away (| head -1) or a full disk shows only as a write error: hand
+	 * what was printed to the printer and stop on the first error it saw.
+	 * The fault path never waits here on the reader: a paused terminal
+	 * costs lines (counted in the summary), never answers.
 	 */
-	if (!rc && m->o->print && !m->out_err)
-		m->out_err = iopf_out_flush(out_stdout());
+	if (!rc && m->printer && !m->out_err) {
+		iopf_out_flush(m->out);
+		m->out_err = iopf_printer_flush(m->printer);
+	}
 	if (!rc && progress_wanted())
 		progress("%s: %llu groups, %llu faults", iopf_target_name(m->t),
 			 (unsigned long long)m->n.groups, (unsigned long long)m->n.faults);
@@ -310,8 +320,18 @@ static int setup(struct monitor *m)
 		p_err("%s", err);
 		return rc;
 	}
-	if (m->o->print)
-		cfg.out = out_stdout();
+	if (m->o->print) {
+		fflush(stdout);
+		rc = iopf_printer_new(&m->printer, STDOUT_FILENO, 0);
+		if (!rc && !(m->out = iopf_out_new(iopf_printer_stream(m->printer), out_mode())))
+			rc = -ENOMEM;
+		if (rc) {
+			p_err("cannot start printing: %s", strerror(-rc));
+			return rc;
+		}
+		iopf_out_set_line(m->out, false);	/* flushed once a step (step()) */
+		cfg.out = m->out;
+	}
 	if (m->o->wfile) {
 		rc = iopf_writer_open(&m->writer, m->o->wfile, m->o->linktype, err, sizeof(err));
 		if (rc) {
@@ -375,10 +395,30 @@ static void summary(struct monitor *m)
 		iopf_format_duration(rep.latency_ns.max, max, sizeof(max));
 		p_info("answer latency: p50 %s p99 %s max %s", p50, p99, max);
 	}
+	if (m->not_printed && !m->out_err)	/* a write error is said as such (| head: not at all) */
+		p_warn("%llu lines were not printed: standard output did not take them (the fault "
+		       "path does not wait for its reader)", (unsigned long long)m->not_printed);
+}
+
+/* The printer's end: what the reader still takes within PRINT_IDLE_NS of its last read. */
+static void stop_printing(struct monitor *m)
+{
+	int rc;
+
+	if (!m->printer)
+		return;
+	iopf_out_free(m->out);	/* its buffer into the printer's stream */
+	m->out = NULL;
+	rc = iopf_printer_close(m->printer, PRINT_IDLE_NS, &m->not_printed);
+	m->printer = NULL;
+	if (rc && rc != -EPIPE)	/* EPIPE: | head went away, said by no one */
+		p_err("write error on standard output: %s", write_strerror(-rc));
+	m->out_err = m->out_err ?: rc;
 }
 
 static void cleanup(struct monitor *m)
 {
+	stop_printing(m);	/* set-up failed after it started */
 	iopf_session_free(m->sess);
 	iopf_gen_free(m->gen);
 	iopf_target_close(m->t);
@@ -434,6 +474,7 @@ int monitor_run(struct monitor_opts *o)
 		rc = rc ?: rc2;
 	}
 	progress_done();
+	stop_printing(&m);
 	if (m.sess)
 		summary(&m);
 	if (m.flush_err && m.sess)

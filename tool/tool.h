@@ -47,6 +47,8 @@ void p_verbose(const char *fmt, ...) __attribute__((format(printf, 1, 2)));	/* o
 /* A libiopf log callback printing through p_err/p_warn/p_info/p_verbose. */
 extern const struct iopf_log tool_log;
 
+/* The output mode the global options chose (-j, -p). */
+enum iopf_out_mode out_mode(void);
 /* The stdout emitter in the mode the global options chose. */
 struct iopf_out *out_stdout(void);
 /* strerror() of a write error; EFBIG says it is the file size limit (ulimit -f). */
