@@ -8,7 +8,8 @@
  * See iopftool-doctor(8) for every check and what it reads.
  *
  * Reading a tree is hostile input: every open goes through openat2(2)
- * with RESOLVE_IN_ROOT (absolute links and ".." stay inside the root),
+ * with RESOLVE_IN_ROOT (absolute links and ".." stay inside the root;
+ * walk_in_root() does the same by hand where openat2 is missing),
  * only regular files are read, each read is bounded, a symlink loop is
  * an ELOOP like any unreadable file, and every string that comes from a
  * file is escaped before it is kept (iopf_escape()).
@@ -245,6 +246,81 @@ static void record(struct iopf_doctor *d, const char *rel, enum iopf_doctor_inpu
 	d->in[d->nin++] = (struct iopf_doctor_input){ p, type, copy, len };
 }
 
+/*
+ * RESOLVE_IN_ROOT by hand, where openat2(2) is missing (Linux < 5.6, or
+ * valgrind): one component at a time with AT_SYMLINK_NOFOLLOW, a link's
+ * target put in front of the rest (an absolute one from the root), ".."
+ * never above the root, at most 40 links (then ELOOP), the final object
+ * opened with O_NOFOLLOW below a prefix known to hold no link.
+ */
+static int walk_in_root(int rootfd, const char *rel, int flags)
+{
+	char done[PATH_MAX] = "", todo[PATH_MAX], cand[PATH_MAX], link[PATH_MAX];
+	int links = 0;
+
+	if (snprintf(todo, sizeof(todo), "%s", rel) >= (int)sizeof(todo)) {
+		errno = ENAMETOOLONG;
+		return -1;
+	}
+	while (todo[0]) {
+		size_t l = strcspn(todo, "/");
+		char comp[NAME_MAX + 1];
+		struct stat st;
+		ssize_t n;
+
+		if (l > NAME_MAX) {
+			errno = ENAMETOOLONG;
+			return -1;
+		}
+		memcpy(comp, todo, l);
+		comp[l] = '\0';
+		memmove(todo, todo + l + (todo[l] == '/'), strlen(todo + l + (todo[l] == '/')) + 1);
+		if (!l || !strcmp(comp, "."))
+			continue;
+		if (!strcmp(comp, "..")) {
+			char *slash = strrchr(done, '/');
+
+			if (slash)
+				*slash = '\0';
+			else
+				done[0] = '\0';
+			continue;
+		}
+		if (snprintf(cand, sizeof(cand), "%s%s%s", done, done[0] ? "/" : "", comp) >= (int)sizeof(cand)) {
+			errno = ENAMETOOLONG;
+			return -1;
+		}
+		if (fstatat(rootfd, cand, &st, AT_SYMLINK_NOFOLLOW))
+			return -1;
+		if (!S_ISLNK(st.st_mode)) {
+			memcpy(done, cand, strlen(cand) + 1);
+			continue;
+		}
+		if (++links > 40) {
+			errno = ELOOP;
+			return -1;
+		}
+		n = readlinkat(rootfd, cand, link, sizeof(link) - 1);
+		if (n <= 0)
+			return -1;
+		link[n] = '\0';
+		if (strlen(todo) + (size_t)n + 2 > sizeof(todo)) {
+			errno = ENAMETOOLONG;
+			return -1;
+		}
+		if (todo[0]) {
+			memmove(todo + n + 1, todo, strlen(todo) + 1);
+			todo[n] = '/';
+		} else {
+			todo[n] = '\0';
+		}
+		memcpy(todo, link, (size_t)n);
+		if (link[0] == '/')
+			done[0] = '\0';
+	}
+	return openat(rootfd, done[0] ? done : ".", flags | O_NOFOLLOW);
+}
+
 /* openat2(RESOLVE_IN_ROOT) below the root; rel has no leading '/'. */
 static int dr_open(struct iopf_doctor *d, const char *rel, int flags)
 {
@@ -255,13 +331,14 @@ static int dr_open(struct iopf_doctor *d, const char *rel, int flags)
 		rel++;
 	if (!*rel)
 		rel = ".";
-	how.flags = (uint64_t)(flags | O_CLOEXEC);
+	flags |= O_CLOEXEC;
 	if (!(flags & O_PATH))
-		how.flags |= O_NOCTTY | O_NONBLOCK;
+		flags |= O_NOCTTY | O_NONBLOCK;
+	how.flags = (uint64_t)flags;
 	how.resolve = RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS;
 	fd = syscall(SYS_openat2, d->rootfd, rel, &how, sizeof(how));
-	if (fd < 0 && errno == ENOSYS && d->live)
-		fd = openat(d->rootfd, rel, flags | O_CLOEXEC | (flags & O_PATH ? 0 : O_NONBLOCK));
+	if (fd < 0 && errno == ENOSYS)
+		fd = walk_in_root(d->rootfd, rel, flags);
 	return (int)fd;
 }
 
@@ -1750,18 +1827,6 @@ int iopf_doctor_run(const struct iopf_doctor_cfg *cfg, struct iopf_doctor **out,
 
 		free(d);
 		return iopf_fail(err, errlen, -e, "%s: %s", cfg->root, strerror(e));
-	}
-	if (!d->live) {
-		struct open_how how = { .flags = O_PATH | O_CLOEXEC, .resolve = RESOLVE_IN_ROOT };
-		long fd = syscall(SYS_openat2, d->rootfd, ".", &how, sizeof(how));
-
-		if (fd < 0 && errno == ENOSYS) {
-			close(d->rootfd);
-			free(d);
-			return iopf_fail(err, errlen, -ENOSYS, "--root needs openat2(2) (Linux 5.6 or later)");
-		}
-		if (fd >= 0)
-			close((int)fd);
 	}
 	check_kernel(d);
 	check_config(d);
