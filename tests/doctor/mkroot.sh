@@ -16,7 +16,7 @@
 #   amd            AMD-Vi with PPR, 6.12.117 (config.gz), a device on vfio-pci
 #   arm            ARM SMMUv3 (features from the log: no PRI), 6.12.117
 #   mock           the VM tier's guest: 7.3.4 with IOMMUFD_TEST, the only
-#                  IOMMU the selftest's (iommufd_selftest_iommu), no groups
+#                  IOMMU the selftest's (iommufd_selftest_iommu.0), no groups
 # Config spaces are generated here (cfgspace below): 4096 bytes, the
 # vendor/device words, and the ATS (0x0f), PRI (0x13), PASID (0x1b)
 # extended capabilities at 0x100, 0x110, 0x120 as include/uapi/linux/pci_regs.h
@@ -173,9 +173,9 @@ mock)
 	kernel 7.3.4 gz $FULL IOMMUFD_TEST=y INTEL_IOMMU=y INTEL_IOMMU_SVM=y AMD_IOMMU=y
 	echo "console=ttyS0 rdinit=/init" >"$root/proc/cmdline"
 	iommufd
-	mkdir -p "$root/sys/devices/platform/iommufd_selftest_iommu/iommu/iommufd_selftest_iommu" "$root/sys/class/iommu"
-	ln -s ../../devices/platform/iommufd_selftest_iommu/iommu/iommufd_selftest_iommu \
-		"$root/sys/class/iommu/iommufd_selftest_iommu"
+	mkdir -p "$root/sys/devices/platform/iommufd_selftest_iommu.0/iommu/iommufd_selftest_iommu.0" "$root/sys/class/iommu"
+	ln -s ../../devices/platform/iommufd_selftest_iommu.0/iommu/iommufd_selftest_iommu.0 \
+		"$root/sys/class/iommu/iommufd_selftest_iommu.0"
 	pcidev 0000:00:01.0 0x8086 0x7000 - - - - none none none
 	printf '[    0.000000] Linux version 7.3.4 (fixture)\n[    0.300000] iommu: Default domain type: Translated\n' >"$root/dmesg"
 	;;
