@@ -217,4 +217,13 @@ test_expect_success 'this machine: a bundle of it, read back by doctor --root' '
 	grep "kernel.version" live.txt >a && grep "kernel.version" back.txt >b && test_cmp a b
 '
 
+test_expect_success 'this machine: bundle --tap 1: a recording, or the MANIFEST says why not' '
+	iopftool bundle --tap 1 tap.tar 2>err && rm -rf t && mkdir t && tar xf tap.tar -C t &&
+	if test -f t/iopf-bundle/tap.pcap; then
+		grep -q "^file .* tap.pcap: iopftool record --source tap" t/iopf-bundle/MANIFEST
+	else
+		grep -q "^omitted  tap.pcap: iopftool record --source tap exited [0-9]*: ." t/iopf-bundle/MANIFEST
+	fi
+'
+
 test_done

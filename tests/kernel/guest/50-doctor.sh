@@ -56,3 +56,11 @@ t 'bundle: written, readable by tar, read back by doctor --root' '
 	rm -rf x && mkdir x && tar xf b.tar -C x &&
 	"$IOPFTOOL" -j doctor --root x/iopf-bundle >r.json &&
 	[ "$(st r.json kernel.config)" = ok ] && [ "$(st r.json iommu.units)" = warning ]'
+
+t 'bundle --tap 2: a tap recording in the archive, readable by iopftool read' '
+	mkdir -p /sys/kernel/tracing; mount -t tracefs nodev /sys/kernel/tracing 2>/dev/null;
+	"$IOPFTOOL" bundle --tap 2 t.tar 2>t.err; rc=$?; cat t.err;
+	[ $rc = 0 ] && rm -rf y && mkdir y && tar xf t.tar -C y &&
+	{ [ -f y/iopf-bundle/tap.pcap ] || { grep omitted y/iopf-bundle/MANIFEST; false; }; } &&
+	"$IOPFTOOL" -j read y/iopf-bundle/tap.pcap >tap.json && grep -q "\"type\":\"meta\"" tap.json &&
+	grep -q "^file .* tap.pcap: iopftool record --source tap" y/iopf-bundle/MANIFEST'
