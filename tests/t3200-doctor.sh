@@ -7,6 +7,8 @@ test_description='doctor and bundle'
 . "$(dirname "$0")/lib.sh"
 
 MK=$SRC_DIR/tests/doctor/mkroot.sh
+NL=$(printf "\nx")
+NL=${NL%x}
 DM=$SRC_DIR/tests/doctor/dmesg
 for k in intel-ready intel-nopri noiommufd amd arm mock; do
 	sh "$MK" $k "$TRASH/$k" || echo "# mkroot.sh $k failed"
@@ -140,6 +142,9 @@ test_expect_success 'hostile tree: loops, links out of the root, huge and specia
 	truncate -s 1G evil/sys/devices/virtual/iommu/dmar0/intel-iommu/cap &&
 	mkfifo evil/proc/cmdline.tmp && rm evil/proc/cmdline && mv evil/proc/cmdline.tmp evil/proc/cmdline &&
 	mkdir "evil/sys/bus/pci/devices/0000:00:07.0$(printf "\033[2J")" &&
+	head -c 64 intel-ready/sys/bus/pci/devices/0000:00:03.0/config >"evil/sys/bus/pci/devices/0000:00:07.0$(printf "\033[2J")/config" &&
+	mkdir "evil/sys/bus/pci/devices/0000:00:08.0$NL.." &&
+	cp intel-ready/sys/bus/pci/devices/0000:00:03.0/config "evil/sys/bus/pci/devices/0000:00:08.0$NL../config" &&
 	timeout 20 "$IOPFTOOL" -j doctor --root evil >r.json; rc=$? &&
 	test $rc = 0 -o $rc = 1 &&
 	! grep -q "$(printf "\033")" r.json &&
@@ -180,8 +185,13 @@ test_expect_success 'bundle: doctor --root on the extracted bundle gives the sam
 
 test_expect_success 'bundle of a hostile tree: every member inside the archive root' '
 	iopftool bundle e.tar --root evil 2>err &&
-	tar tf e.tar >list && ! grep -v "^iopf-bundle/" list && ! grep "\.\./" list &&
+	tar tf e.tar >list && ! grep -v "^iopf-bundle/" list && ! grep "/\.\./" list &&
+	grep -q "^iopf-bundle/sys/bus/pci/devices/0000:00:07.0.*/config$" list &&
+	grep -q "^iopf-bundle/sys/bus/pci/devices/0000:00:08.0.*\.\./config$" list &&
 	rm -rf y && mkdir y && tar xf e.tar -C y && test -f y/iopf-bundle/MANIFEST &&
+	test -f "y/iopf-bundle/sys/bus/pci/devices/0000:00:08.0$NL../config" &&
+	test "$(find y -name config | wc -l)" -ge 3 &&
+	grep -qF "0000:00:08.0\\x0a../config" y/iopf-bundle/MANIFEST &&
 	! grep -q "$(printf "\033")" y/iopf-bundle/MANIFEST &&
 	! grep -rq "root:x:0:0" y
 '
