@@ -1269,9 +1269,10 @@ static void check_device(struct iopf_doctor *d, const char *bdf, bool named, str
 	else
 		ev(c, "ATS: none");
 	if (pc.pri)
-		ev(c, "PRI at 0x%03x: %s, status 0x%04x%s%s, capacity %u outstanding page requests, %u allocated",
+		ev(c, "PRI at 0x%03x: %s, status 0x%04x%s%s%s, capacity %u outstanding page requests, %u allocated",
 		   pc.pri, pc.pri_enabled ? "enabled" : "disabled", pc.pri_status,
 		   pc.pri_stopped ? " (stopped)" : "", pc.pri_reset_needed ? " (response failure / bad PRG index)" : "",
+		   pc.pri_status & 0x8000 ? " (PRG response PASID required)" : "",
 		   pc.pri_capacity, pc.pri_alloc);
 	else
 		ev(c, "PRI: none");
@@ -1317,9 +1318,10 @@ static void check_device(struct iopf_doctor *d, const char *bdf, bool named, str
 		advise(c, "re-attach the device (the kernel resets PRI when it enables it)");
 		return;
 	}
+	/* who turns PRI on: iommufd's IOPF enable at attach (6.12), the Intel driver at probe (7.3) */
 	verdict(c, IOPF_DOCTOR_OK, "%s can deliver page faults: /dev/vfio/devices/%s, %s", bdf, cdev,
-		pc.pri_enabled ? "PRI enabled now (a fault-capable domain is attached)" :
-		"PRI is off until a HWPT with a fault queue is attached (the kernel enables it then)");
+		pc.pri_enabled ? "PRI enabled" : "PRI off now (the kernel enables it at probe or when a HWPT "
+		"with a fault queue is attached, by driver and version)");
 	if (u && u->pr < 0)
 		verdict(c, IOPF_DOCTOR_WARNING, "%s looks ready (/dev/vfio/devices/%s) but whether IOMMU %s takes "
 			"page requests is not known", bdf, cdev, u->name);

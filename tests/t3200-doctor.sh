@@ -22,7 +22,7 @@ test_expect_success 'intel-ready: exit 0, VT-d with page requests, the PRI devic
 	test "$(st r.json iommu.dmar0)" = ok &&
 	grep "\"id\":\"iommu.dmar0\"" r.json | grep -q "page requests (ecap.PRS, bit 29): yes" &&
 	test "$(st r.json device.0000:00:03.0)" = ok &&
-	grep "\"id\":\"device.0000:00:03.0\"" r.json | grep -q "PRI at 0x110: disabled" &&
+	grep "\"id\":\"device.0000:00:03.0\"" r.json | grep -q "PRI at 0x120: enabled, status 0x8000 (PRG response PASID required), capacity 256 outstanding page requests, 256 allocated" &&
 	grep "\"id\":\"device.0000:00:03.0\"" r.json | grep -q "/dev/vfio/devices/vfio0" &&
 	test "$(st r.json kernel.known-issues)" = warning &&
 	test "$(st r.json tap)" = ok

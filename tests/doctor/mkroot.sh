@@ -3,11 +3,15 @@
 # --root DIR` (the layout iopftool-doctor(8) documents: sys/, proc/, boot/,
 # dev/, dmesg, ps.txt).  Written by the project from what the kernel shows
 # in sysfs and procfs; nothing here was copied from a real machine.
-#   intel-ready    VT-d as QEMU 11's intel-iommu with svm=on shows it (ecap
-#                  0x8d9a20f00f4e: SMTS, PRS, PDS, PASID, FLTS, DT; the value
-#                  measured for the emulated-PRI study of the VM tier), 7.3.4,
-#                  a PRI+ATS+PASID test device on vfio-pci with its cdev,
-#                  PRI still off (no fault HWPT attached), and a virtio device
+#   intel-ready    modelled on the real-PRI boot of the VM tier (issue 14,
+#                  branch realpri: tests/kernel/README.qemu): VT-d as QEMU's
+#                  intel-iommu with svm=on shows it (ecap 0x8d9a20f00f4e:
+#                  SMTS, PRS, PDS, PASID, FLTS, DT; the value measured for the
+#                  emulated-PRI study), 7.3.4, iopf-testdev 1b36:0f14 on
+#                  vfio-pci with its cdev (ATS 0x100, PASID 0x110, PRI 0x120,
+#                  all enabled by the Intel driver at probe, 256 requests
+#                  allocated, PRG Response PASID Required), the same device
+#                  with pri=off left without a driver, and a virtio device
 #   intel-nopri    the same with the VT-d's page requests off (ecap.PRS
 #                  clear, as intel-iommu without svm=on) and PRI enabled
 #                  on the device with a response failure in its status
@@ -44,19 +48,19 @@ cfgspace() {
 			[ $left -gt 0 ] && next=$((off + 16))
 			le32 $(($1 | (1 << 16) | (next << 20)))
 		}
-		if [ "$ats" != none ]; then
-			slot 15; le16 32; le16 $([ "$ats" = on ] && echo 32768 || echo 0); head -c 8 /dev/zero
+		for c in ${ORDER:-ats pri pasid}; do
+			case $c in
+			ats) [ "$ats" = none ] && continue
+				slot 15; le16 32; le16 $([ "$ats" = on ] && echo 32768 || echo 0); head -c 8 /dev/zero ;;
+			pri) [ "$pri" = none ] && continue
+				slot 19; le16 $([ "$pri" = on ] && echo 1 || echo 0); le16 "$prist"
+				le32 256; le32 $([ "$pri" = on ] && echo 256 || echo 0) ;;
+			pasid) [ "$pasid" = none ] && continue
+				slot 27; le16 $((20 << 8 | 4)); le16 $([ "$pasid" = on ] && echo 1 || echo 0)
+				head -c 8 /dev/zero ;;
+			esac
 			off=$((off + 16))
-		fi
-		if [ "$pri" != none ]; then
-			slot 19; le16 $([ "$pri" = on ] && echo 1 || echo 0); le16 "$prist"
-			le32 512; le32 $([ "$pri" = on ] && echo 512 || echo 0)
-			off=$((off + 16))
-		fi
-		if [ "$pasid" != none ]; then
-			slot 27; le16 $((20 << 8 | 6)); le16 $([ "$pasid" = on ] && echo 1 || echo 0); head -c 8 /dev/zero
-			off=$((off + 16))
-		fi
+		done
 		head -c $((4096 - 256 - 16 * n)) /dev/zero
 	} >"$f"
 }
@@ -128,10 +132,11 @@ intel-ready | intel-nopri)
 	iommufd; tracefs
 	if [ "$kind" = intel-ready ]; then
 		vtd dmar0 d2008c22260206 8d9a20f00f4e
-		pcidev 0000:00:03.0 0x1234 0x11e9 vfio-pci 3 dmar0 vfio0 off off off
+		ORDER="ats pasid pri" pcidev 0000:00:03.0 0x1b36 0x0f14 vfio-pci 3 dmar0 vfio0 on on on 0x8000
+		ORDER="ats pasid pri" pcidev 0000:00:04.0 0x1b36 0x0f14 - 4 dmar0 - off none off
 	else
 		vtd dmar0 d2008c22260206 8d9a00f00f4e
-		pcidev 0000:00:03.0 0x1234 0x11e9 vfio-pci 3 dmar0 vfio0 on on on 1
+		pcidev 0000:00:03.0 0x1b36 0x0f14 vfio-pci 3 dmar0 vfio0 on on on 1
 	fi
 	pcidev 0000:00:02.0 0x1af4 0x1041 virtio-pci 2 dmar0 - none none none
 	pcidev 0000:00:00.0 0x8086 0x29c0 - 0 dmar0 - none none none
