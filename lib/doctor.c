@@ -834,9 +834,15 @@ static void check_known(struct iopf_doctor *d)
 	if (!kver_ge(d, 6, 16))
 		ev(c, "%d.%d enables IOPF when iommufd attaches a fault HWPT (iommu_dev_enable_feature()); "
 		      "6.16 moved it into the drivers' attach paths", d->kmaj, d->kmin);
-	verdict(c, IOPF_DOCTOR_WARNING, "Linux %d.%d: the cookie-0 bug%s%s", d->kmaj, d->kmin,
+	if (!kver_ge(d, 6, 13) && cfg_get(d, "CONFIG_INTEL_IOMMU") != 'n')
+		ev(c, "%d.%d VT-d answers a page request without a PASID INVALID itself (drivers/iommu/intel/prq.c, "
+		      "\"Page request without PASID\"; read in 6.12.117, gone in 7.3.4): RID faults never reach "
+		      "user space on Intel", d->kmaj, d->kmin);
+	verdict(c, IOPF_DOCTOR_WARNING, "Linux %d.%d: the cookie-0 bug%s%s%s", d->kmaj, d->kmin,
 		kver_ge(d, 6, 13) ? "" : "; no fault queue on a paging HWPT",
-		kver_ge(d, 6, 15) ? "" : "; no PASID faults");
+		kver_ge(d, 6, 15) ? "" : "; no PASID faults",
+		kver_ge(d, 6, 13) || cfg_get(d, "CONFIG_INTEL_IOMMU") == 'n' ? "" :
+		"; VT-d rejects page requests without a PASID");
 	advise(c, "never use cookie 0 as \"no cookie\" in a handler%s",
 	       kver_ge(d, 6, 15) ? "" : "; boot 6.15 or later for PASID faults");
 }
@@ -1549,6 +1555,9 @@ static const struct {
 	  "failed and lost to user space; the handler is not reading or answering fast enough" } },
 	{ { "PRQ overflow cleared" }, { "prq-overflow-cleared", "drivers/iommu/intel/prq.c", IOPF_DOCTOR_WARNING,
 	  "the VT-d page request queue overflow was cleared: page requests were lost before this" } },
+	{ { "Page request without PASID" }, { "prq-no-pasid", "drivers/iommu/intel/prq.c", IOPF_DOCTOR_PROBLEM,
+	  "a page request without a PASID: 6.12 (and before) answers it INVALID itself, so a device attached "
+	  "at its RID never faults to user space on VT-d; 7.3 delivers it" } },
 	{ { "Page request in Privilege Mode" }, { "prq-privileged", "drivers/iommu/intel/prq.c", IOPF_DOCTOR_PROBLEM,
 	  "a page request with the privileged-mode bit and read/write: the kernel answers it INVALID itself, "
 	  "user space never sees it" } },

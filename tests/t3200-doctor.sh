@@ -99,7 +99,7 @@ test_expect_success 'dmesg: VT-d faults and page-request messages (dmar.c, prq.c
 	dm x dmar-fault problem && dm x dmar-ir-fault warning && dm x dmar-fault-status warning &&
 	dm x prq-overflow problem && dm x prq-overflow-cleared warning && dm x prq-privileged problem &&
 	dm x prq-noncanonical problem && dm x prq-exec problem && dm x prq-invalid problem &&
-	dm x prq-setup problem &&
+	dm x prq-setup problem && dm x prq-no-pasid problem &&
 	grep "\"id\":\"dmesg.dmar-fault\"" dm.json | grep -q "\"summary\":\"2 lines"
 '
 test_expect_success 'dmesg: AMD-Vi events (amd/iommu.c, amd/ppr.c)' '
