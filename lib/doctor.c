@@ -80,6 +80,7 @@ struct iopf_doctor {
 	size_t keptlen;
 	bool sm_off, sm_on;
 	bool mock_only;		/* the only IOMMU is the iommufd selftest's */
+	size_t short_cfg;	/* devices whose config space was cut at 64 bytes */
 };
 
 /* ---- strings --------------------------------------------------------- */
@@ -1236,6 +1237,13 @@ static void check_device(struct iopf_doctor *d, const char *bdf, bool named, str
 		   pc.ext ? "no PRI capability" : "no extended config space (so no PRI)");
 		return;
 	}
+	/* not root: the first 64 bytes only; counted, not a check each */
+	if (!named && strcmp(driver, "vfio-pci") && cfg && len <= 64) {
+		ev(other, "%s %04x:%04x %s: %zu bytes of config space (not root): PRI unknown", bdf, ven, dev,
+		   driver[0] ? driver : "(no driver)", len);
+		d->short_cfg++;
+		return;
+	}
 	c = chk(d, "PCI device", "device.%s", bdf);
 	if (!cfg) {
 		ev(c, "/%s/config: %s", base, strerror(errno));
@@ -1393,6 +1401,11 @@ static void check_devices(struct iopf_doctor *d)
 			c->cap = other->cap;
 			verdict(c, IOPF_DOCTOR_OK, "%zu PCI devices have no PRI capability: they cannot fault to "
 				"user space (as expected for most devices)", c->nev);
+			if (d->short_cfg) {
+				verdict(c, IOPF_DOCTOR_WARNING, "%zu of %zu PCI devices show only 64 bytes of config "
+					"space: whether they have PRI is not known", d->short_cfg, c->nev);
+				advise(c, "run as root (sysfs gives other users the first 64 bytes only)");
+			}
 		} else {
 			for (size_t i = 0; i < other->nev; i++)
 				free(other->ev[i]);

@@ -151,7 +151,7 @@ test_expect_success 'hostile tree: loops, links out of the root, huge and specia
 	! grep -q "root:x:0:0" r.json &&
 	test "$(st r.json iommu.dmar0)" = warning &&
 	grep "\"id\":\"device.0000:00:05.0\"" r.json | grep -q "unreadable\|No such file" &&
-	grep -q "device.0000:00:07.0\\\\\\\\x1b\[2J" r.json
+	grep -q "\"0000:00:07.0\\\\\\\\x1b\[2J 1b36:0f14 (no driver): 64 bytes" r.json
 '
 
 test_expect_success 'bundle: a ustar archive tar reads, with exactly what MANIFEST lists' '
@@ -233,6 +233,20 @@ test_expect_success 'this machine: bundle --tap 1: a recording, or the MANIFEST 
 		grep -q "^file .* tap.pcap: iopftool record --source tap" t/iopf-bundle/MANIFEST
 	else
 		grep -q "^omitted  tap.pcap: iopftool record --source tap exited [0-9]*: ." t/iopf-bundle/MANIFEST
+	fi
+'
+
+setpriv --reuid=65534 --regid=65534 --clear-groups "$IOPFTOOL" --version >/dev/null 2>&1 &&
+	[ "$(id -u)" = 0 ] && test_set_prereq NOBODY
+test_expect_success NOBODY 'this machine as user nobody: what needs root is said, no crash' '
+	setpriv --reuid=65534 --regid=65534 --clear-groups "$IOPFTOOL" doctor >nb.txt 2>nb.err; rc=$?;
+	test $rc = 0 -o $rc = 1 && grep -q "checks: " nb.txt &&
+	grep -q "not root: other users.* processes are not visible" nb.txt &&
+	if test "$(cat /proc/sys/kernel/dmesg_restrict 2>/dev/null)" = 1; then
+		grep -q "^warning  dmesg: the kernel log could not be read" nb.txt
+	fi &&
+	if grep -q "devices.other" nb.txt; then
+		grep -q "show only 64 bytes of config space\|have no PRI capability" nb.txt
 	fi
 '
 
