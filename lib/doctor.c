@@ -360,7 +360,13 @@ static const char *dr_read_max(struct iopf_doctor *d, const char *rel, size_t ma
 		*trunc = false;
 	if (fd < 0)
 		return NULL;
-	if (fstat(fd, &st) || !S_ISREG(st.st_mode)) {
+	if (fstat(fd, &st)) {
+		e = errno;
+		close(fd);
+		errno = e;
+		return NULL;
+	}
+	if (!S_ISREG(st.st_mode)) {
 		close(fd);
 		errno = S_ISDIR(st.st_mode) ? EISDIR : EINVAL;
 		return NULL;
@@ -1720,15 +1726,20 @@ static char *load_dmesg(struct iopf_doctor *d, struct chk *c, size_t *len)
 			ev(c, "/dmesg in the tree: %s", strerror(errno));
 			return NULL;
 		}
-		/* the bundle carries the classified lines, not the whole log */
-		d->nin--;
-		free((char *)d->in[d->nin].path);
 		buf = malloc(*len + 1);
 		if (buf) {
-			memcpy(buf, d->in[d->nin].data, *len + 1);
+			memcpy(buf, s, *len + 1);
 			ev(c, "read /dmesg of the tree (%zu bytes%s)", *len, trunc ? ", the first 16 MiB" : "");
 		}
-		free((char *)d->in[d->nin].data);
+		/* the bundle carries the classified lines, not the whole log: no input */
+		for (size_t i = 0; i < d->nin; i++)
+			if (!strcmp(d->in[i].path, "dmesg")) {
+				free((char *)d->in[i].path);
+				free((char *)d->in[i].data);
+				memmove(&d->in[i], &d->in[i + 1], (d->nin - i - 1) * sizeof(d->in[0]));
+				d->nin--;
+				break;
+			}
 		return buf;
 	}
 	{
