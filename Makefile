@@ -33,8 +33,8 @@ endif
 # Build products go to $(O) (default: build/, or build-san/ with SANITIZE).
 O ?= $(if $(SANITIZE),build-san,build)
 
-DEPS_CFLAGS = $(shell $(PKG_CONFIG) --cflags libpcap json-c zlib 2>/dev/null)
-DEPS_LIBS = $(shell $(PKG_CONFIG) --libs libpcap json-c zlib 2>/dev/null || echo -lpcap -ljson-c -lz)
+DEPS_CFLAGS = $(shell $(PKG_CONFIG) --cflags libpcap json-c zlib libbpf 2>/dev/null)
+DEPS_LIBS = $(shell $(PKG_CONFIG) --libs libpcap json-c zlib libbpf 2>/dev/null || echo -lpcap -ljson-c -lz -lbpf -lelf)
 # <linux/iommufd.h> is used when it has the fault queue (Linux >= 6.11 headers).
 HASH := \#
 HAVE_LINUX_IOMMUFD := $(shell printf '$(HASH)include <linux/iommufd.h>\n$(HASH)ifndef IOMMU_FAULT_QUEUE_ALLOC\n$(HASH)error\n$(HASH)endif\n' | \
@@ -42,6 +42,15 @@ HAVE_LINUX_IOMMUFD := $(shell printf '$(HASH)include <linux/iommufd.h>\n$(HASH)i
 # Otherwise lib/uapi/linux/iommufd.h stands in for it (and is installed for iopf.pc).
 UAPI_FALLBACK := $(if $(HAVE_LINUX_IOMMUFD),,-Ilib/uapi)
 ALL_CFLAGS = -std=gnu11 $(WARNINGS) $(CFLAGS) $(UAPI_CFLAGS) $(UAPI_FALLBACK) -Ilib $(DEPS_CFLAGS) -MMD -MP
+
+# The BPF tap's programs (lib/bpf/tap.bpf.c): built twice by clang -target bpf,
+# with CO-RE (kernels with BTF) and without (known layouts), and embedded
+# in libiopf by `bpftool gen skeleton` (lib/tap-bpf.c includes the headers).
+BPF_CLANG ?= clang
+BPFTOOL ?= $(or $(shell command -v bpftool 2>/dev/null),/usr/sbin/bpftool)
+BPF_ARCH := $(patsubst x86_64,x86,$(patsubst aarch64,arm64,$(patsubst ppc64le,powerpc,$(shell uname -m))))
+BPF_CFLAGS = -g -O2 -target bpf -D__TARGET_ARCH_$(BPF_ARCH) -Ilib/bpf \
+	-I/usr/include/$(shell $(CC) -dumpmachine) -Wall -Wno-unused-function
 
 ifneq ($(V),1)
 Q = @
@@ -72,6 +81,20 @@ all: $(IOPFTOOL) $(LIBIOPF_SO) $(UNIT_BIN) $(HELPER_BIN)
 $(O)/%.o: %.c
 	@mkdir -p $(dir $@)
 	$(call quiet,CC,$@)$(CC) $(ALL_CFLAGS) -c -o $@ $<
+
+$(O)/bpf/tap-core.bpf.o: lib/bpf/tap.bpf.c lib/bpf/tap-bpf.h
+	@mkdir -p $(dir $@)
+	$(call quiet,BPF,$@)$(BPF_CLANG) $(BPF_CFLAGS) -DTAP_CORE=1 -c -o $@ $<
+
+$(O)/bpf/tap-nobtf.bpf.o: lib/bpf/tap.bpf.c lib/bpf/tap-bpf.h
+	@mkdir -p $(dir $@)
+	$(call quiet,BPF,$@)$(BPF_CLANG) $(BPF_CFLAGS) -DTAP_CORE=0 -c -o $@ $<
+
+$(O)/bpf/tap_%.skel.h: $(O)/bpf/tap-%.bpf.o
+	$(call quiet,SKEL,$@)$(BPFTOOL) gen skeleton $< name tap_$* >$@.tmp && mv $@.tmp $@
+
+$(O)/lib/tap-bpf.o: $(O)/bpf/tap_core.skel.h $(O)/bpf/tap_nobtf.skel.h
+$(O)/lib/tap-bpf.o: ALL_CFLAGS += -I$(O)/bpf
 
 # One set of library objects serves both the archive and the shared library.
 $(LIB_OBJ): ALL_CFLAGS += -fPIC -fno-semantic-interposition

@@ -1273,7 +1273,7 @@ int iopf_target_detach(struct iopf_target *t, uint32_t live_dev_id);
 enum iopf_kernel_model iopf_target_kernel_model(const struct iopf_target *t);
 
 /* ------------------------------------------------------------------ */
-/* Tap: watch every fault queue through kprobe events (lib/tap.c)      */
+/* Tap: watch every fault queue through BPF or kprobe events (lib/tap.c) */
 /* ------------------------------------------------------------------ */
 /* What /proc/PID/fd/N of a fault fd reads (drivers/iommu/iommufd/fault.c). */
 #define IOPF_FAULT_FD_LINK "anon_inode:[iommufd-pgfault]"
@@ -1293,20 +1293,56 @@ int iopf_proc_fds(struct iopf_proc_fd **list, size_t *n, int only_pid);
 /* "tap", "tap:PID", "tap:PID:FD": true when spec names the tap; *pid -1 when malformed. */
 bool iopf_tap_spec(const char *spec, int *pid, int *fd);
 
-/* The records of each read(2) of a fault fd the tap decodes; a LOST record counts the rest. */
+/*
+ * The records of each read(2) of a fault fd the kprobe-event back-end
+ * decodes; a LOST record counts the rest.  The BPF back-end copies the
+ * first IOPF_TAP_BPF_MAX_BYTES of each read and write (1638 records,
+ * 8192 responses).
+ */
 #define IOPF_TAP_READ_RECORDS 100
+#define IOPF_TAP_BPF_MAX_BYTES 65536
+
+/* How the tap sees the kernel (iopftool-monitor(8), BACKENDS). */
+enum iopf_tap_backend {
+	IOPF_TAP_AUTO = 0,	/* BPF where it can load, else kprobe events */
+	IOPF_TAP_BPF,		/* BPF: fentry/fexit with BTF, kprobes without (lib/tap-bpf.c) */
+	IOPF_TAP_KPROBE,	/* kprobe events in tracefs, decoded from trace_pipe text */
+	IOPF_TAP_BPF_KPROBE,	/* BPF with kprobes even where fentry/fexit would load */
+};
 
 struct iopf_tap_cfg {
 	const char *tracefs;	/* NULL: /sys/kernel/tracing, else /sys/kernel/debug/tracing */
 	int pid;		/* > 0: only this process's queues */
 	int fd;			/* >= 0: only this fd of pid */
+	enum iopf_tap_backend backend;
 };
 
 struct iopf_tap_counts {
 	uint64_t events, reported, reads, groups, faults, responses, refused, auto_responses, lost;
 	uint64_t outstanding;	/* delivered groups not answered yet */
 	int file_offset;	/* calibrated offset of private_data in struct file, -1 unknown */
+	uint64_t unexamined;	/* responses after a refused one in a write: the kernel never looked */
 };
+
+/*
+ * What this machine offers each tap back-end, for iopftool doctor and the
+ * tap's own choice: the flags, and for what is missing a sentence naming
+ * it (tracefs, kprobe events, the bpf syscall, lockdown, BTF, a known
+ * struct layout).  Reads only; loads and attaches nothing but a trivial
+ * BPF program to see whether bpf(2) takes one.
+ */
+struct iopf_tap_probe {
+	bool tracefs, kprobe_events;	/* tracefs mounted, kprobe_events writable */
+	bool bpf;			/* bpf(2) loads a kprobe program */
+	bool btf;			/* /sys/kernel/btf/vmlinux */
+	bool known_layout;		/* no BTF, but a layout the BPF back-end knows */
+	bool lockdown;			/* lockdown=confidentiality: no kprobes, no BPF reads */
+	char tracefs_path[64];
+	char kprobe_why[256], bpf_why[256];	/* "" when that back-end can run */
+};
+void iopf_tap_probe(struct iopf_tap_probe *p);
+/* "bpf", "kprobe", "auto", "bpf-kprobe"; or -1 for another name. */
+int iopf_tap_backend_parse(const char *name);
 
 struct iopf_tap;
 
@@ -1324,6 +1360,9 @@ int iopf_tap_next(struct iopf_tap *t, struct iopf_rec *r);
 int iopf_tap_drain(struct iopf_tap *t);
 const char *iopf_tap_meta(const struct iopf_tap *t);	/* META lines describing the tap */
 const char *iopf_tap_group(const struct iopf_tap *t);
+/* The back-end in use (IOPF_TAP_BPF or IOPF_TAP_KPROBE) and how it runs, in words. */
+enum iopf_tap_backend iopf_tap_backend(const struct iopf_tap *t);
+const char *iopf_tap_how(const struct iopf_tap *t);
 void iopf_tap_counts(const struct iopf_tap *t, struct iopf_tap_counts *c);
 /* Remove the probes and the instance; free. */
 void iopf_tap_close(struct iopf_tap *t);

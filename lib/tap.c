@@ -91,10 +91,11 @@
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/types.h>
+#include <sys/utsname.h>
 #include <time.h>
 #include <unistd.h>
 
-#include "internal.h"
+#include "tap-int.h"
 
 #define TAP_REC_WORDS	5	/* u64 fetches of one struct iommu_hwpt_pgfault */
 #define TAP_RD_PER	25	/* records a read probe fetches: 125 words + f + r = 127 arguments */
@@ -102,10 +103,10 @@
 #define TAP_READ_RECS	(TAP_RD_PER * TAP_RD_PROBES)	/* records fetched from each read's buffer */
 _Static_assert(TAP_READ_RECS == IOPF_TAP_READ_RECORDS, "iopf.h says how many records a read shows");
 #define TAP_WRITE_RESPS 120	/* responses fetched from each write's buffer (a u64 each) */
-#define TAP_CAL_SLOTS	32	/* candidate offsets of private_data in struct file */
 #define TAP_OBJ_FAULT	6	/* enum iommufd_object_type: IOMMUFD_OBJ_FAULT in 6.12 */
 #define TAP_MAX_ARGS	128
 #define TAP_HOLD_NS	1000000000ull	/* wait this long for a file's queue id */
+#define TAP_RESP_PARTIAL 1u	/* RESPONSE payload flag: refused inside a partial write */
 
 enum ev_kind { EV_REP, EV_RD, EV_RD1, EV_RD2, EV_RD3, EV_WR, EV_WRR, EV_CAL, EV_AR, EV_ARR, EV_FD, EV_FDR, EV_GR,
 	       EV_COUNT };
@@ -250,8 +251,12 @@ struct iopf_tap {
 	struct own_write *own;
 	size_t own_head, nown, cown;
 	/* events held while a file's queue is unknown */
-	struct ev *hold;
+	struct tap_raw *hold;
 	size_t hold_head, nhold, chold;
+	struct ev line_ev;	/* the trace line being parsed */
+	struct tap_bpf *bpf;	/* the BPF back-end, or NULL: kprobe events */
+	enum iopf_tap_backend backend;
+	char how[96];
 	/* records ready for the caller */
 	struct out_rec *outq;
 	size_t out_head, nout, cout;
@@ -1138,7 +1143,7 @@ static bool parse_line(char *line, struct ev *e)
 	return true;
 }
 
-/* ---- event handling ------------------------------------------------------------ */
+/* ---- event handling: one decoder for both back-ends ------------------------------ */
 
 static bool wanted_pid(const struct iopf_tap *t, uint32_t tgid)
 {
@@ -1152,44 +1157,62 @@ static bool wanted_file(const struct iopf_tap *t, const struct file_info *fi, ui
 	return t->filter_fd < 0 || (fi && fi->pid == t->filter_pid && fi->fd == t->filter_fd);
 }
 
-static void on_cal(struct iopf_tap *t, const struct ev *e, uint32_t tgid)
+static void set_file_offset(struct iopf_tap *t)
 {
-	uint64_t f = arg64(e, "f");
-	uint32_t mask = 0;
+	if (t->bpf)
+		tap_bpf_set_file_offset(t->bpf, t->cal_slot >= 0 ? t->cal_slot * 8 : -1);
+}
+
+/*
+ * A zero-length write: calibrates the offset of private_data in struct
+ * file (when the back-end could not read the queue id itself) and names
+ * the file's process (and fd, when the write is ours).
+ */
+static void on_cal(struct iopf_tap *t, const struct tap_raw *r, uint32_t tgid)
+{
 	struct file_info *fi;
-	char k[16];
 
-	for (int i = 0; i < TAP_CAL_SLOTS; i++) {
-		uint32_t type, id;
+	if (r->data && r->len >= TAP_CAL_SLOTS * 8) {
+		uint32_t mask = 0;
 
-		snprintf(k, sizeof(k), "T%d", i);
-		type = arg32(e, k);
-		snprintf(k, sizeof(k), "I%d", i);
-		id = arg32(e, k);
-		if (type == (uint64_t)t->lay.obj_fault && id && id < (1u << 31))
-			mask |= 1u << i;
+		for (int i = 0; i < TAP_CAL_SLOTS; i++) {
+			uint32_t type, id;
+
+			memcpy(&type, r->data + 8 * i, 4);
+			memcpy(&id, r->data + 8 * i + 4, 4);
+			if (type == (uint64_t)t->lay.obj_fault && id && id < (1u << 31))
+				mask |= 1u << i;
+		}
+		t->cal_mask = t->cal_events++ ? t->cal_mask & mask : mask;
+		if (t->cal_slot < 0 && t->cal_mask) {
+			t->cal_slot = __builtin_ctz(t->cal_mask);
+			iopf_logf(&t->log, IOPF_LOG_DEBUG,
+				  "tap: struct file private_data at offset %d (from %llu writes%s)",
+				  t->cal_slot * 8, (unsigned long long)t->cal_events,
+				  t->cal_mask & (t->cal_mask - 1) ? ", more than one candidate left" : "");
+			set_file_offset(t);
+		} else if (t->cal_slot >= 0 && !(t->cal_mask & (1u << t->cal_slot))) {
+			/* The offset we used is contradicted: take the next candidate, if any. */
+			t->cal_slot = t->cal_mask ? __builtin_ctz(t->cal_mask) : -1;
+			iopf_logf(&t->log, IOPF_LOG_WARN, "tap: struct file offset recalibrated (%d)",
+				  t->cal_slot * 8);
+			set_file_offset(t);
+		}
 	}
-	t->cal_mask = t->cal_events++ ? t->cal_mask & mask : mask;
-	if (t->cal_slot < 0 && t->cal_mask) {
-		t->cal_slot = __builtin_ctz(t->cal_mask);
-		iopf_logf(&t->log, IOPF_LOG_DEBUG,
-			  "tap: struct file private_data at offset %d (from %llu writes%s)",
-			  t->cal_slot * 8, (unsigned long long)t->cal_events,
-			  t->cal_mask & (t->cal_mask - 1) ? ", more than one candidate left" : "");
-	} else if (t->cal_slot >= 0 && !(t->cal_mask & (1u << t->cal_slot))) {
-		/* The offset we used is contradicted: take the next candidate, if any. */
-		t->cal_slot = t->cal_mask ? __builtin_ctz(t->cal_mask) : -1;
-		iopf_logf(&t->log, IOPF_LOG_WARN, "tap: struct file offset recalibrated (%d)",
-			  t->cal_slot * 8);
-	}
-	fi = file_get(t, f);
+	fi = file_get(t, r->file);
 	if (!fi)
 		return;
-	if (t->cal_slot >= 0) {
-		snprintf(k, sizeof(k), "I%d", t->cal_slot);
-		if (fi->q != arg32(e, k))
+	if (r->has_queue) {
+		if (fi->q != r->queue)
 			fi->announced = false;
-		fi->q = arg32(e, k);
+		fi->q = r->queue;
+	} else if (t->cal_slot >= 0 && r->data) {
+		uint32_t id;
+
+		memcpy(&id, r->data + 8 * t->cal_slot + 4, 4);
+		if (fi->q != id)
+			fi->announced = false;
+		fi->q = id;
 	}
 	if (tgid == (uint32_t)t->self && t->own_head < t->nown) {
 		/* our own zero-length write: names the file of (pid, fd) */
@@ -1202,123 +1225,14 @@ static void on_cal(struct iopf_tap *t, const struct ev *e, uint32_t tgid)
 		read_comm(w->pid, fi->comm, sizeof(fi->comm));
 	} else if (tgid != (uint32_t)t->self && fi->pid < 0) {
 		fi->pid = (int)tgid;
-		read_comm((int)tgid, fi->comm, sizeof(fi->comm));
+		if (r->comm[0])
+			snprintf(fi->comm, sizeof(fi->comm), "%s", r->comm);
+		else
+			read_comm((int)tgid, fi->comm, sizeof(fi->comm));
 	}
 	if (t->own_head == t->nown)
 		t->own_head = t->nown = 0;
-	announce(t, fi, e->t_ns);
-}
-
-/* Copy the u64 words w0.. of e into dst (host byte order, as the kernel fetched them). */
-static void words(const struct ev *e, void *dst, size_t nwords)
-{
-	for (unsigned i = 0; i < e->nargs; i++) {
-		char *end;
-		unsigned long w;
-
-		if (e->a[i].k[0] != 'w')
-			continue;
-		w = strtoul(e->a[i].k + 1, &end, 10);
-		if (!*end && w < nwords)
-			memcpy((uint8_t *)dst + w * 8, &e->a[i].v, 8);
-	}
-}
-
-static void on_read(struct iopf_tap *t, const struct pending_read *pr, struct file_info *fi,
-		    uint32_t tgid)
-{
-	const struct iommu_hwpt_pgfault *recs = pr->recs;
-	int64_t ret = pr->ret;
-	size_t nrec, fetched, start = 0;
-	uint32_t q = fi ? fi->q : 0;
-
-	if (ret <= 0)
-		return;
-	nrec = (size_t)ret / IOPF_FAULT_SIZE;
-	fetched = nrec < TAP_READ_RECS ? nrec : TAP_READ_RECS;
-	/* Groups: runs of one cookie ending at LAST_PAGE, as the kernel wrote them. */
-	for (size_t i = 0; i < fetched; i++) {
-		bool end = i + 1 == fetched || (recs[i].flags & IOMMU_PGFAULT_FLAGS_LAST_PAGE) ||
-			   recs[i + 1].cookie != recs[i].cookie;
-		struct out_rec *o;
-
-		if (!end)
-			continue;
-		o = emit(t, IOPF_REC_DELIVERY, q, pr->t_ns);
-		if (o) {
-			uint8_t *p = o->payload;
-
-			memset(p, 0, 40);
-			iopf_put_le32(p + 0, recs[i].cookie);
-			iopf_put_le32(p + 4, (uint32_t)(i + 1 - start));
-			iopf_put_le32(p + 8, tgid);
-			iopf_put_le32(p + 12, pr->tid);
-			iopf_put_le32(p + 16, fi && fi->fd >= 0 ? (uint32_t)fi->fd : UINT32_MAX);
-			iopf_put_le32(p + 20, recs[i].dev_id);
-			if (fi && fi->comm[0])
-				memcpy(p + 24, fi->comm, strnlen(fi->comm, 16));
-			o->r.payload = p;
-			o->r.payload_len = 40;
-		}
-		for (size_t j = start; j <= i; j++) {
-			o = emit(t, IOPF_REC_FAULT, q, pr->t_ns);
-			if (o)
-				o->r.u.fault = recs[j];
-		}
-		if (!grow((void **)&t->outs, &t->couts, t->nouts + 1, sizeof(*t->outs)))
-			t->outs[t->nouts++] = (struct outstanding){ q, recs[i].cookie, recs[i].dev_id,
-								    pr->t_ns, recs[i] };
-		t->counts.groups++;
-		start = i + 1;
-	}
-	t->counts.faults += fetched;
-	t->counts.reads++;
-	if (nrec > fetched) {
-		struct out_rec *o = emit(t, IOPF_REC_LOST, q, pr->t_ns);
-
-		if (o)
-			o->r.u.lost = nrec - fetched;
-		t->counts.lost += nrec - fetched;
-	}
-}
-
-/*
- * One slice of a read: join it to the others of its thread, and decode the
- * read once every probe has fired (or when a slice of a newer read comes
- * first: a lost event must not hold a read back).
- */
-static void on_read_part(struct iopf_tap *t, const struct ev *e, struct file_info *fi,
-			 uint32_t tgid)
-{
-	unsigned part = 1u << (e->kind - EV_RD), all = (1u << TAP_RD_PROBES) - 1;
-	struct pending_read *pr = NULL;
-
-	for (size_t i = 0; i < t->npr; i++)
-		if (t->pr[i].tid == e->tid)
-			pr = &t->pr[i];
-	if (pr && ((pr->parts & part) || pr->f != arg64(e, "f"))) {
-		on_read(t, pr, fi, tgid);	/* the rest of that one was lost */
-		pr->parts = 0;
-	}
-	if (!pr) {
-		if (grow((void **)&t->pr, &t->cpr, t->npr + 1, sizeof(*t->pr)))
-			return;
-		pr = &t->pr[t->npr++];
-		pr->parts = 0;
-	}
-	if (!pr->parts) {
-		pr->tid = e->tid;
-		pr->f = arg64(e, "f");
-		pr->ret = (int64_t)arg64(e, "r");
-		pr->t_ns = e->t_ns;
-		memset(pr->recs, 0, sizeof(pr->recs));
-	}
-	words(e, &pr->recs[(e->kind - EV_RD) * TAP_RD_PER], TAP_RD_PER * TAP_REC_WORDS);
-	pr->parts |= part;
-	if (pr->parts == all) {
-		on_read(t, pr, fi, tgid);
-		*pr = t->pr[--t->npr];
-	}
+	announce(t, fi, r->t_ns);
 }
 
 static struct outstanding *out_find(struct iopf_tap *t, uint32_t q, uint32_t cookie)
@@ -1334,28 +1248,79 @@ static void out_drop(struct iopf_tap *t, struct outstanding *o)
 	*o = t->outs[--t->nouts];
 }
 
-static void on_write(struct iopf_tap *t, const struct ev *e)
+/* A read returned: its groups (DELIVERY + FAULT records), and LOST for records not copied. */
+static void on_read(struct iopf_tap *t, const struct tap_raw *r, struct file_info *fi, uint32_t tgid)
 {
-	struct pending_write *w = NULL;
+	size_t nrec, fetched, start = 0;
+	uint32_t q = fi ? fi->q : 0;
+	struct iommu_hwpt_pgfault cur, next;
 
-	for (size_t i = 0; i < t->npw; i++)
-		if (t->pw[i].tid == e->tid)
-			w = &t->pw[i];
-	if (!w) {
-		if (grow((void **)&t->pw, &t->cpw, t->npw + 1, sizeof(*t->pw)))
-			return;
-		w = &t->pw[t->npw++];
+	if (r->ret <= 0)
+		return;
+	nrec = (size_t)r->ret / IOPF_FAULT_SIZE;
+	fetched = r->len / IOPF_FAULT_SIZE;
+	if (fetched > nrec)
+		fetched = nrec;
+	if (r->fault)
+		fetched = 0;
+	if (fetched)
+		memcpy(&next, r->data, IOPF_FAULT_SIZE);
+	/* Groups: runs of one cookie ending at LAST_PAGE, as the kernel wrote them. */
+	for (size_t i = 0; i < fetched; i++) {
+		bool end;
+		struct out_rec *o;
+
+		cur = next;
+		if (i + 1 < fetched)
+			memcpy(&next, r->data + (i + 1) * IOPF_FAULT_SIZE, IOPF_FAULT_SIZE);
+		end = i + 1 == fetched || (cur.flags & IOMMU_PGFAULT_FLAGS_LAST_PAGE) ||
+		      next.cookie != cur.cookie;
+		if (!end)
+			continue;
+		o = emit(t, IOPF_REC_DELIVERY, q, r->t_ns);
+		if (o) {
+			uint8_t *p = o->payload;
+
+			memset(p, 0, 40);
+			iopf_put_le32(p + 0, cur.cookie);
+			iopf_put_le32(p + 4, (uint32_t)(i + 1 - start));
+			iopf_put_le32(p + 8, tgid);
+			iopf_put_le32(p + 12, r->tid);
+			iopf_put_le32(p + 16, fi && fi->fd >= 0 ? (uint32_t)fi->fd : UINT32_MAX);
+			iopf_put_le32(p + 20, cur.dev_id);
+			if (fi && fi->comm[0])
+				memcpy(p + 24, fi->comm, strnlen(fi->comm, 16));
+			o->r.payload = p;
+			o->r.payload_len = 40;
+		}
+		for (size_t j = start; j <= i; j++) {
+			o = emit(t, IOPF_REC_FAULT, q, r->t_ns);
+			if (o)
+				memcpy(&o->r.u.fault, r->data + j * IOPF_FAULT_SIZE, IOPF_FAULT_SIZE);
+		}
+		if (!grow((void **)&t->outs, &t->couts, t->nouts + 1, sizeof(*t->outs)))
+			t->outs[t->nouts++] = (struct outstanding){ q, cur.cookie, cur.dev_id, r->t_ns, cur };
+		t->counts.groups++;
+		start = i + 1;
 	}
-	w->tid = e->tid;
-	w->f = arg64(e, "f");
-	w->n = arg64(e, "n") / IOPF_RESP_SIZE;
-	w->t_ns = e->t_ns;
-	memset(w->r, 0, sizeof(w->r));
-	words(e, w->r, TAP_WRITE_RESPS);
+	t->counts.faults += fetched;
+	t->counts.reads++;
+	if (nrec > fetched) {
+		struct out_rec *o = emit(t, IOPF_REC_LOST, q, r->t_ns);
+
+		if (o)
+			o->r.u.lost = nrec - fetched;
+		t->counts.lost += nrec - fetched;
+	}
 }
 
+/*
+ * One response of a write, with the kernel's verdict: status 0 accepted,
+ * else the errno; flags TAP_RESP_* (iopftool-capture(5): the RESPONSE
+ * payload's tap fields).
+ */
 static void response(struct iopf_tap *t, uint32_t q, const struct iommu_hwpt_page_response *r,
-		     uint32_t status, uint64_t t_ns)
+		     uint32_t status, uint32_t index, uint32_t flags, uint64_t t_ns)
 {
 	struct out_rec *o = emit(t, IOPF_REC_RESPONSE, q, t_ns);
 	struct outstanding *g = out_find(t, q, r->cookie);
@@ -1364,6 +1329,11 @@ static void response(struct iopf_tap *t, uint32_t q, const struct iommu_hwpt_pag
 		return;
 	o->r.u.resp = *r;
 	o->r.status = status;
+	iopf_resp_encode(r, o->payload);
+	iopf_put_le32(o->payload + 8, index);
+	iopf_put_le32(o->payload + 12, flags);
+	o->r.payload = o->payload;
+	o->r.payload_len = 16;
 	t->counts.responses++;
 	if (status) {
 		t->counts.refused++;
@@ -1375,32 +1345,40 @@ static void response(struct iopf_tap *t, uint32_t q, const struct iommu_hwpt_pag
 	}
 }
 
-static void on_write_return(struct iopf_tap *t, const struct ev *e, uint32_t q)
+/*
+ * A write returned.  The kernel takes responses in order and stops at the
+ * first it refuses: a count ret > 0 short of what was given accepted
+ * ret / 8 and refused the next one (with -EINVAL: a bad code or an
+ * unknown cookie, the only refusals after a readable one), and never
+ * looked at the rest; ret < 0 refused the first.
+ */
+static void on_write(struct iopf_tap *t, const struct tap_raw *r, uint32_t q)
 {
-	int64_t ret = (int64_t)arg64(e, "r");
-	struct pending_write *w = NULL;
+	uint64_t given = r->count / IOPF_RESP_SIZE, have = r->fault ? 0 : r->len / IOPF_RESP_SIZE;
+	uint64_t accepted = r->ret > 0 ? (uint64_t)r->ret / IOPF_RESP_SIZE : 0;
+	struct iommu_hwpt_page_response resp;
 
-	for (size_t i = 0; i < t->npw; i++)
-		if (t->pw[i].tid == e->tid && t->pw[i].f == arg64(e, "f"))
-			w = &t->pw[i];
-	if (!w)
-		return;
-	if (ret > 0) {
-		uint64_t k = (uint64_t)ret / IOPF_RESP_SIZE;
-
-		for (uint64_t i = 0; i < k && i < TAP_WRITE_RESPS; i++)
-			response(t, q, &w->r[i], 0, e->t_ns);
-		if (k > TAP_WRITE_RESPS) {
-			struct out_rec *o = emit(t, IOPF_REC_LOST, q, e->t_ns);
-
-			if (o)
-				o->r.u.lost = k - TAP_WRITE_RESPS;
-			t->counts.lost += k - TAP_WRITE_RESPS;
-		}
-	} else if (ret < 0 && w->n) {
-		response(t, q, &w->r[0], (uint32_t)-ret, e->t_ns);
+	if (have > given)
+		have = given;
+	for (uint64_t i = 0; i < accepted && i < have; i++) {
+		memcpy(&resp, r->data + i * IOPF_RESP_SIZE, IOPF_RESP_SIZE);
+		response(t, q, &resp, 0, (uint32_t)i, 0, r->t_ns);
 	}
-	*w = t->pw[--t->npw];
+	if (accepted > have) {
+		struct out_rec *o = emit(t, IOPF_REC_LOST, q, r->t_ns);
+
+		if (o)
+			o->r.u.lost = accepted - have;
+		t->counts.lost += accepted - have;
+	}
+	if (accepted < given && accepted < have && (r->ret > 0 || r->ret < 0)) {
+		uint32_t err = r->ret < 0 ? (uint32_t)-r->ret : EINVAL;
+
+		memcpy(&resp, r->data + accepted * IOPF_RESP_SIZE, IOPF_RESP_SIZE);
+		response(t, q, &resp, err, (uint32_t)accepted,
+			 r->ret > 0 ? TAP_RESP_PARTIAL : 0, r->t_ns);
+		t->counts.unexamined += given - accepted - 1;
+	}
 }
 
 static struct bracket *bracket_of(struct iopf_tap *t, uint32_t tid)
@@ -1422,16 +1400,21 @@ static bool queue_wanted(const struct iopf_tap *t, uint32_t q)
 	return false;
 }
 
-static void on_group_response(struct iopf_tap *t, const struct ev *e)
+static bool write_in_progress(const struct iopf_tap *t, uint32_t tid)
 {
-	struct bracket *b = bracket_of(t, e->tid);
-	struct outstanding *g = NULL;
-	uint32_t grpid = arg32(e, "G"), pasid = arg32(e, "P"), flags = arg32(e, "F");
-	uint64_t addr = arg64(e, "A"), cookie = 0;
-	bool has_cookie = arg(e, "k", &cookie);	/* BTF gave the offset of iopf_group.cookie */
-	struct out_rec *o;
+	for (size_t i = 0; i < t->npw; i++)
+		if (t->pw[i].tid == tid)
+			return true;
+	return false;
+}
 
-	struct bracket none = { e->tid, 0, 0, 0 };
+static void on_group_response(struct iopf_tap *t, const struct tap_raw *r)
+{
+	struct bracket *b = bracket_of(t, r->tid);
+	struct outstanding *g = NULL;
+	const struct tap_prm *P = &r->prm;
+	struct out_rec *o;
+	struct bracket none = { r->tid, 0, 0, 0 };
 
 	if (!b) {
 		/*
@@ -1439,11 +1422,13 @@ static void on_group_response(struct iopf_tap *t, const struct ev *e)
 		 * iommufd_fault_destroy() (a build may inline them into their
 		 * callers): a response outside every handler write on this
 		 * thread is still the kernel's own, if it answers a group we saw
-		 * delivered.
+		 * delivered.  (The kprobe-event back-end knows the writes in
+		 * progress; with BPF a handler's own response answers a group
+		 * its write event, which comes after, still finds: the group
+		 * is dropped here only when the response is the kernel's.)
 		 */
-		for (size_t i = 0; i < t->npw; i++)
-			if (t->pw[i].tid == e->tid)
-				return;	/* a handler's own response, seen at its write */
+		if (write_in_progress(t, r->tid) || t->bpf)
+			return;	/* a handler's own response, seen at its write */
 		b = &none;
 	}
 	if (b != &none && !queue_wanted(t, b->q))
@@ -1452,13 +1437,12 @@ static void on_group_response(struct iopf_tap *t, const struct ev *e)
 	for (size_t i = 0; i < t->nouts; i++) {
 		struct outstanding *c = &t->outs[i];
 
-		if (has_cookie && c->cookie != cookie)
+		if (r->has_cookie && c->cookie != r->cookie)
 			continue;
 		if ((b == &none || c->q == b->q) && (b->reason != 1 || c->dev == b->dev) &&
-		    c->last.grpid == grpid &&
-		    c->last.addr == addr &&
-		    ((c->last.flags ^ flags) & IOMMU_PGFAULT_FLAGS_PASID_VALID) == 0 &&
-		    (!(flags & IOMMU_PGFAULT_FLAGS_PASID_VALID) || c->last.pasid == pasid) &&
+		    c->last.grpid == P->grpid && c->last.addr == P->addr &&
+		    ((c->last.flags ^ P->flags) & IOMMU_PGFAULT_FLAGS_PASID_VALID) == 0 &&
+		    (!(P->flags & IOMMU_PGFAULT_FLAGS_PASID_VALID) || c->last.pasid == P->pasid) &&
 		    (!g || c->t_ns < g->t_ns))
 			g = c;
 	}
@@ -1468,41 +1452,41 @@ static void on_group_response(struct iopf_tap *t, const struct ev *e)
 		none.q = g->q;
 		none.dev = g->dev;
 	}
-	o = emit(t, IOPF_REC_AUTO_RESPONSE, b->q, e->t_ns);
+	o = emit(t, IOPF_REC_AUTO_RESPONSE, b->q, r->t_ns);
 	if (o) {
 		uint8_t *p = o->payload;
 
 		iopf_put_le32(p + 0, g ? g->cookie : 0);
-		iopf_put_le32(p + 4, arg32(e, "c"));
+		iopf_put_le32(p + 4, r->aux);
 		iopf_put_le32(p + 8, g ? g->dev : b->dev);
 		iopf_put_le32(p + 12, b->reason);
-		iopf_put_le32(p + 16, grpid);
-		iopf_put_le32(p + 20, pasid);
-		iopf_put_le32(p + 24, flags);
-		iopf_put_le32(p + 28, arg32(e, "M"));
-		iopf_put_le64(p + 32, addr);
+		iopf_put_le32(p + 16, P->grpid);
+		iopf_put_le32(p + 20, P->pasid);
+		iopf_put_le32(p + 24, P->flags);
+		iopf_put_le32(p + 28, P->perm);
+		iopf_put_le64(p + 32, P->addr);
 		o->r.payload = p;
 		o->r.payload_len = 40;
-		o->r.latency_ns = g && e->t_ns > g->t_ns ? e->t_ns - g->t_ns : 0;
+		o->r.latency_ns = g && r->t_ns > g->t_ns ? r->t_ns - g->t_ns : 0;
 	}
 	t->counts.auto_responses++;
 	if (g)
 		out_drop(t, g);
 }
 
-static void on_reported(struct iopf_tap *t, const struct ev *e)
+static void on_reported(struct iopf_tap *t, const struct tap_raw *r)
 {
 	struct out_rec *o;
 
 	t->counts.reported++;
 	if (t->filter_pid > 0)
 		return;		/* not attributable to a process */
-	o = emit(t, IOPF_REC_REPORTED, 0, e->t_ns);
+	o = emit(t, IOPF_REC_REPORTED, 0, r->t_ns);
 	if (!o)
 		return;
 	struct iommu_hwpt_pgfault f = {
-		.flags = arg32(e, "F"), .pasid = arg32(e, "P"), .grpid = arg32(e, "G"),
-		.perm = arg32(e, "M"), .addr = arg64(e, "A"),
+		.flags = r->prm.flags, .pasid = r->prm.pasid, .grpid = r->prm.grpid,
+		.perm = r->prm.perm, .addr = r->prm.addr,
 	};
 	iopf_fault_encode(&f, o->payload);
 	o->r.payload = o->payload;
@@ -1513,47 +1497,55 @@ static void on_reported(struct iopf_tap *t, const struct ev *e)
  * Handle one event; false when it must wait because its file's queue id
  * is not known yet (the caller holds it and everything after it).
  */
-static bool handle(struct iopf_tap *t, const struct ev *e, bool may_hold)
+static bool handle(struct iopf_tap *t, const struct tap_raw *r, bool may_hold)
 {
-	uint32_t tgid = tgid_of(t, e->tid);
+	uint32_t tgid = r->tgid ? r->tgid : tgid_of(t, r->tid);
 	struct file_info *fi = NULL;
 
-	switch (e->kind) {
-	case EV_CAL:
-		on_cal(t, e, tgid);
+	switch (r->kind) {
+	case RAW_CAL:
+		on_cal(t, r, tgid);
 		return true;
-	case EV_REP:
-		on_reported(t, e);
+	case RAW_REPORTED:
+		on_reported(t, r);
 		return true;
-	case EV_AR:
-	case EV_FD: {
-		struct bracket *b = bracket_of(t, e->tid);
+	case RAW_AR:
+	case RAW_FD: {
+		struct bracket *b = bracket_of(t, r->tid);
 
 		if (!b && !grow((void **)&t->br, &t->cbr, t->nbr + 1, sizeof(*t->br)))
 			b = &t->br[t->nbr++];
 		if (b)
-			*b = (struct bracket){ e->tid, arg32(e, "q"), e->kind == EV_AR ? arg32(e, "d") : 0,
-					       e->kind == EV_AR ? 1 : 2 };
+			*b = (struct bracket){ r->tid, r->queue, r->kind == RAW_AR ? r->aux : 0,
+					       r->kind == RAW_AR ? 1 : 2 };
 		return true;
 	}
-	case EV_ARR:
-	case EV_FDR: {
-		struct bracket *b = bracket_of(t, e->tid);
+	case RAW_ARR:
+	case RAW_FDR: {
+		struct bracket *b = bracket_of(t, r->tid);
 
 		if (b)
 			*b = t->br[--t->nbr];
 		return true;
 	}
-	case EV_GR:
-		on_group_response(t, e);
+	case RAW_GR:
+		on_group_response(t, r);
 		return true;
 	default:
 		break;
 	}
-	/* rd, wr, wrr: skip our own zero-length writes */
+	/* reads and writes: skip our own zero-length writes */
 	if (tgid == (uint32_t)t->self)
 		return true;
-	fi = file_get(t, arg64(e, "f"));
+	fi = file_get(t, r->file);
+	if (fi && r->has_queue && fi->q != r->queue) {
+		fi->q = r->queue;
+		fi->announced = false;
+	}
+	if (fi && fi->pid < 0 && r->comm[0] && tgid) {
+		fi->pid = (int)tgid;
+		snprintf(fi->comm, sizeof(fi->comm), "%s", r->comm);
+	}
 	if (!wanted_file(t, fi, tgid))
 		return true;
 	if (fi && !fi->q) {
@@ -1571,16 +1563,19 @@ static bool handle(struct iopf_tap *t, const struct ev *e, bool may_hold)
 				  tgid);
 		}
 	}
-	switch (e->kind) {
-	case EV_RD:
-	case EV_RD1:
-	case EV_RD2:
-	case EV_RD3: on_read_part(t, e, fi, tgid); break;
-	case EV_WR: on_write(t, e); break;
-	case EV_WRR: on_write_return(t, e, fi ? fi->q : 0); break;
-	default: break;
-	}
+	if (fi)
+		announce(t, fi, r->t_ns);
+	if (r->kind == RAW_READ)
+		on_read(t, r, fi, tgid);
+	else
+		on_write(t, r, fi ? fi->q : 0);
 	return true;
+}
+
+static void hold_free(struct tap_raw *h)
+{
+	free((void *)h->data);
+	h->data = NULL;
 }
 
 /* Run the held events that can run now (all of them when force). */
@@ -1589,63 +1584,340 @@ static void release(struct iopf_tap *t, bool force)
 	uint64_t now = iopf_now_ns();
 
 	while (t->hold_head < t->nhold) {
-		struct ev *e = &t->hold[t->hold_head];
-		bool late = force || now - e->seen_ns > TAP_HOLD_NS;
+		struct tap_raw *h = &t->hold[t->hold_head];
+		bool late = force || now - h->seen_ns > TAP_HOLD_NS;
 
-		if (!handle(t, e, !late))
+		if (!handle(t, h, !late))
 			break;
+		hold_free(h);
 		t->hold_head++;
 	}
 	if (t->hold_head == t->nhold)
 		t->hold_head = t->nhold = 0;
 }
 
-static void on_line(struct iopf_tap *t, char *line)
+/* Keep a copy of r (and its data) until its file's queue is known. */
+static void hold(struct iopf_tap *t, const struct tap_raw *r)
 {
-	struct ev *e;
-	char *lost = strstr(line, "[LOST ");
-
-	if (lost && !strstr(line, "iopftap_")) {
-		/* "CPU:N [LOST M EVENTS]": the trace buffer overflowed */
-		uint64_t m = strtoull(lost + 6, NULL, 10);
-		struct out_rec *o = emit(t, IOPF_REC_LOST, 0, iopf_now_ns());
-
-		if (o)
-			o->r.u.lost = m;
-		t->counts.lost += m;
-		iopf_logf(&t->log, IOPF_LOG_WARN,
-			  "tap: the trace buffer overflowed: %llu events lost", (unsigned long long)m);
-		return;
-	}
+	struct tap_raw *h;
 
 	if (grow((void **)&t->hold, &t->chold, t->nhold + 1, sizeof(*t->hold)))
 		return;
-	e = &t->hold[t->nhold];
-	if (!parse_line(line, e))
-		return;
-	e->seen_ns = iopf_now_ns();
+	h = &t->hold[t->nhold];
+	*h = *r;
+	h->seen_ns = iopf_now_ns();
+	if (r->len) {
+		void *d = malloc(r->len);
+
+		if (!d)
+			return;
+		memcpy(d, r->data, r->len);
+		h->data = d;
+	} else {
+		h->data = NULL;
+	}
+	t->nhold++;
+}
+
+void tap_submit(struct iopf_tap *t, const struct tap_raw *r)
+{
 	t->counts.events++;
-	if (e->kind == EV_CAL) {
+	if (r->kind == RAW_CAL) {
 		/* Calibration runs at once: it is what releases the held events. */
-		handle(t, e, false);
+		handle(t, r, false);
 	} else if (t->nhold == t->hold_head) {
-		if (!handle(t, e, true))
-			t->nhold++;
+		if (!handle(t, r, true))
+			hold(t, r);
 		return;
 	} else {
-		t->nhold++;
+		hold(t, r);
 	}
 	release(t, false);
 }
 
+void tap_lost(struct iopf_tap *t, uint64_t events, uint64_t records, uint64_t responses)
+{
+	uint64_t m = records + responses ? records + responses : events;
+	struct out_rec *o = emit(t, IOPF_REC_LOST, 0, iopf_now_ns());
+
+	if (o)
+		o->r.u.lost = m;
+	t->counts.lost += m;
+	iopf_logf(&t->log, IOPF_LOG_WARN,
+		  "tap: the %s buffer overflowed: %llu events (%llu records, %llu responses) lost",
+		  t->bpf ? "BPF ring" : "trace", (unsigned long long)events,
+		  (unsigned long long)records, (unsigned long long)responses);
+}
+
+/* ---- the kprobe-event back-end: trace lines to events ----------------------------- */
+
+/* Copy the u64 words w0.. of e into dst (host byte order, as the kernel fetched them). */
+static void words(const struct ev *e, void *dst, size_t nwords)
+{
+	for (unsigned i = 0; i < e->nargs; i++) {
+		char *end;
+		unsigned long w;
+
+		if (e->a[i].k[0] != 'w')
+			continue;
+		w = strtoul(e->a[i].k + 1, &end, 10);
+		if (!*end && w < nwords)
+			memcpy((uint8_t *)dst + w * 8, &e->a[i].v, 8);
+	}
+}
+
+static void submit_read(struct iopf_tap *t, const struct pending_read *pr)
+{
+	size_t nrec = pr->ret > 0 ? (size_t)pr->ret / IOPF_FAULT_SIZE : 0;
+	struct tap_raw r = {
+		.kind = RAW_READ, .tid = pr->tid, .t_ns = pr->t_ns, .file = pr->f, .ret = pr->ret,
+		.data = (const uint8_t *)pr->recs,
+		.len = (nrec < TAP_READ_RECS ? nrec : TAP_READ_RECS) * IOPF_FAULT_SIZE,
+	};
+
+	tap_submit(t, &r);
+}
+
+/*
+ * One slice of a read: join it to the others of its thread, and decode the
+ * read once every probe has fired (or when a slice of a newer read comes
+ * first: a lost event must not hold a read back).
+ */
+static void on_read_part(struct iopf_tap *t, const struct ev *e)
+{
+	unsigned part = 1u << (e->kind - EV_RD), all = (1u << TAP_RD_PROBES) - 1;
+	struct pending_read *pr = NULL;
+
+	for (size_t i = 0; i < t->npr; i++)
+		if (t->pr[i].tid == e->tid)
+			pr = &t->pr[i];
+	if (pr && ((pr->parts & part) || pr->f != arg64(e, "f"))) {
+		submit_read(t, pr);	/* the rest of that one was lost */
+		pr->parts = 0;
+	}
+	if (!pr) {
+		if (grow((void **)&t->pr, &t->cpr, t->npr + 1, sizeof(*t->pr)))
+			return;
+		pr = &t->pr[t->npr++];
+		pr->parts = 0;
+	}
+	if (!pr->parts) {
+		pr->tid = e->tid;
+		pr->f = arg64(e, "f");
+		pr->ret = (int64_t)arg64(e, "r");
+		pr->t_ns = e->t_ns;
+		memset(pr->recs, 0, sizeof(pr->recs));
+	}
+	words(e, &pr->recs[(e->kind - EV_RD) * TAP_RD_PER], TAP_RD_PER * TAP_REC_WORDS);
+	pr->parts |= part;
+	if (pr->parts == all) {
+		submit_read(t, pr);
+		*pr = t->pr[--t->npr];
+	}
+}
+
+static void on_write_entry(struct iopf_tap *t, const struct ev *e)
+{
+	struct pending_write *w = NULL;
+
+	for (size_t i = 0; i < t->npw; i++)
+		if (t->pw[i].tid == e->tid)
+			w = &t->pw[i];
+	if (!w) {
+		if (grow((void **)&t->pw, &t->cpw, t->npw + 1, sizeof(*t->pw)))
+			return;
+		w = &t->pw[t->npw++];
+	}
+	w->tid = e->tid;
+	w->f = arg64(e, "f");
+	w->n = arg64(e, "n") / IOPF_RESP_SIZE;
+	w->t_ns = e->t_ns;
+	memset(w->r, 0, sizeof(w->r));
+	words(e, w->r, TAP_WRITE_RESPS);
+}
+
+static void on_write_return(struct iopf_tap *t, const struct ev *e)
+{
+	struct pending_write *w = NULL;
+
+	for (size_t i = 0; i < t->npw; i++)
+		if (t->pw[i].tid == e->tid && t->pw[i].f == arg64(e, "f"))
+			w = &t->pw[i];
+	if (!w)
+		return;
+	struct pending_write copy = *w;
+	struct tap_raw r = {
+		.kind = RAW_WRITE, .tid = e->tid, .t_ns = e->t_ns, .file = copy.f,
+		.ret = (int64_t)arg64(e, "r"), .count = copy.n * IOPF_RESP_SIZE,
+		.data = (const uint8_t *)copy.r,
+		.len = (copy.n < TAP_WRITE_RESPS ? copy.n : TAP_WRITE_RESPS) * IOPF_RESP_SIZE,
+	};
+
+	*w = t->pw[--t->npw];
+	tap_submit(t, &r);
+}
+
+static void prm_of(const struct ev *e, struct tap_prm *p)
+{
+	*p = (struct tap_prm){ arg32(e, "F"), arg32(e, "P"), arg32(e, "G"), arg32(e, "M"), arg64(e, "A") };
+}
+
+/* One parsed trace event to the decoder. */
+static void kp_event(struct iopf_tap *t, const struct ev *e)
+{
+	struct tap_raw r = { .tid = e->tid, .t_ns = e->t_ns };
+	uint32_t slots[TAP_CAL_SLOTS * 2];
+	uint64_t v = 0;
+
+	switch (e->kind) {
+	case EV_RD:
+	case EV_RD1:
+	case EV_RD2:
+	case EV_RD3:
+		on_read_part(t, e);
+		return;
+	case EV_WR:
+		on_write_entry(t, e);
+		return;
+	case EV_WRR:
+		on_write_return(t, e);
+		return;
+	case EV_CAL: {
+		char k[16];
+
+		for (int i = 0; i < TAP_CAL_SLOTS; i++) {
+			snprintf(k, sizeof(k), "T%d", i);
+			slots[2 * i] = arg32(e, k);
+			snprintf(k, sizeof(k), "I%d", i);
+			slots[2 * i + 1] = arg32(e, k);
+		}
+		r.kind = RAW_CAL;
+		r.file = arg64(e, "f");
+		r.data = (const uint8_t *)slots;
+		r.len = sizeof(slots);
+		break;
+	}
+	case EV_REP:
+		r.kind = RAW_REPORTED;
+		prm_of(e, &r.prm);
+		break;
+	case EV_AR:
+	case EV_FD:
+		r.kind = e->kind == EV_AR ? RAW_AR : RAW_FD;
+		r.queue = arg32(e, "q");
+		r.aux = arg32(e, "d");
+		break;
+	case EV_ARR:
+		r.kind = RAW_ARR;
+		break;
+	case EV_FDR:
+		r.kind = RAW_FDR;
+		break;
+	case EV_GR:
+		r.kind = RAW_GR;
+		prm_of(e, &r.prm);
+		r.aux = arg32(e, "c");
+		r.has_cookie = arg(e, "k", &v);	/* BTF gave the offset of iopf_group.cookie */
+		r.cookie = (uint32_t)v;
+		break;
+	default:
+		return;
+	}
+	tap_submit(t, &r);
+}
+
+static void on_line(struct iopf_tap *t, char *line)
+{
+	char *lost = strstr(line, "[LOST ");
+
+	if (lost && !strstr(line, "iopftap_")) {
+		/* "CPU:N [LOST M EVENTS]": the trace buffer overflowed */
+		tap_lost(t, strtoull(lost + 6, NULL, 10), 0, 0);
+		return;
+	}
+	if (!parse_line(line, &t->line_ev))
+		return;
+	kp_event(t, &t->line_ev);
+}
+
 /* ---- public API ------------------------------------------------------------------ */
+
+/* A kernel without BTF whose struct layouts the BPF back-end knows: 6.11 and 6.12 (the top of this file). */
+static bool known_layout(void)
+{
+	struct utsname u;
+	unsigned maj = 0, min = 0;
+
+	if (uname(&u) || sscanf(u.release, "%u.%u", &maj, &min) != 2)
+		return false;
+	return maj == 6 && (min == 11 || min == 12);
+}
+
+static int open_bpf(struct iopf_tap *t, const struct iopf_tap_cfg *cfg, char *err, size_t errlen)
+{
+	const struct tap_layout *L = &layout_612;
+	int layout[OFF_COUNT] = {
+		[OFF_PRM] = L->prm, [OFF_PR_FLAGS] = L->pr_flags, [OFF_PR_PASID] = L->pr_pasid,
+		[OFF_PR_GRPID] = L->pr_grpid, [OFF_PR_PERM] = L->pr_perm, [OFF_PR_ADDR] = L->pr_addr,
+		[OFF_OBJ_ID] = L->obj_id, [OFF_OBJ_TYPE] = L->obj_type, [OFF_HWPT_FAULT] = L->hwpt_fault,
+		[OFF_HANDLE_IDEV] = L->handle_idev, [OFF_GROUP_LAST] = L->group_last,
+		[OFF_GROUP_COOKIE] = L->group_cookie,
+	};
+	struct tap_bpf_cfg bc = {
+		.filter_tgid = cfg->pid, .self_tgid = (int)t->self,
+		.btf = !access("/sys/kernel/btf/vmlinux", R_OK),
+		.force_kprobe = cfg->backend == IOPF_TAP_BPF_KPROBE, .log = &t->log,
+	};
+	int rc;
+
+	static const char *const funcs[] = {
+		"iommufd_fault_fops_read", "iommufd_fault_fops_write", "iommu_report_device_fault",
+		"iommufd_auto_response_faults", "iommufd_fault_destroy", "iopf_group_response",
+	};
+	char *kallsyms = slurp("/proc/kallsyms", 1 << 28);
+
+	for (size_t i = 0; kallsyms && kallsyms[0] && i < ARRAY_SIZE(funcs); i++)
+		if (!kallsyms_has(kallsyms, funcs[i])) {
+			free(kallsyms);
+			return iopf_fail(err, errlen, -ENOENT,
+					 "tap: BPF: kernel function %s is not in /proc/kallsyms: the kernel "
+					 "needs CONFIG_IOMMUFD (with CONFIG_IOMMU_IOPF) and CONFIG_KALLSYMS, and "
+					 "the function must not be inlined in this build", funcs[i]);
+		}
+	free(kallsyms);
+	t->lay = layout_612;
+	if (!bc.btf && known_layout())
+		bc.layout = layout;
+	rc = tap_bpf_open(&t->bpf, t, &bc, err, errlen);
+	if (!rc)
+		snprintf(t->how, sizeof(t->how), "%s", tap_bpf_how(t->bpf));
+	return rc;
+}
+
+static int open_kprobe(struct iopf_tap *t, const struct iopf_tap_cfg *cfg, char *err, size_t errlen)
+{
+	int rc = find_tracefs(t, cfg->tracefs, err, errlen);
+
+	if (rc)
+		return rc;
+	remove_stale(t->tracefs, &t->log);
+	load_layout(t);
+	if (t->lay.file_private >= 0)
+		t->cal_slot = t->lay.file_private / 8;	/* calibration checks it */
+	rc = create_probes(t, err, errlen);
+	if (!rc)
+		snprintf(t->how, sizeof(t->how), "kprobe events in %.60s, %s", t->tracefs,
+			 t->lay.btf ? "offsets from BTF" : "6.12 layout");
+	return rc;
+}
 
 int iopf_tap_open(struct iopf_tap **tp, const struct iopf_tap_cfg *cfg, const struct iopf_log *log,
 		  char *err, size_t errlen)
 {
 	struct iopf_tap *t = calloc(1, sizeof(*t));
 	struct timespec rt, mono;
-	int rc;
+	char bpf_err[512] = "";
+	int rc = 0;
 
 	*tp = NULL;
 	if (!t)
@@ -1658,23 +1930,37 @@ int iopf_tap_open(struct iopf_tap **tp, const struct iopf_tap_cfg *cfg, const st
 	if (log)
 		t->log = *log;
 	snprintf(t->group, sizeof(t->group), "iopftool_%d", (int)t->self);
-	rc = find_tracefs(t, cfg->tracefs, err, errlen);
-	if (rc)
-		goto fail;
-	remove_stale(t->tracefs, &t->log);
 	if (cfg->pid > 0 && kill(cfg->pid, 0) && errno == ESRCH) {
 		rc = iopf_fail(err, errlen, -ESRCH, "tap:%d: no such process", cfg->pid);
 		goto fail;
 	}
-	load_layout(t);
-	if (t->lay.file_private >= 0)
-		t->cal_slot = t->lay.file_private / 8;	/* calibration checks it */
-	rc = create_probes(t, err, errlen);
-	if (rc)
-		goto fail;
 	clock_gettime(CLOCK_REALTIME, &rt);
 	clock_gettime(CLOCK_MONOTONIC, &mono);
 	t->rt_offset_ns = ((int64_t)rt.tv_sec - mono.tv_sec) * 1000000000 + (rt.tv_nsec - mono.tv_nsec);
+	if (cfg->backend != IOPF_TAP_KPROBE) {
+		rc = open_bpf(t, cfg, bpf_err, sizeof(bpf_err));
+		if (rc && cfg->backend != IOPF_TAP_AUTO) {
+			snprintf(err, errlen, "%s", bpf_err);
+			goto fail;
+		}
+		if (rc)
+			iopf_logf(&t->log, IOPF_LOG_DEBUG, "%s; trying kprobe events", bpf_err);
+	}
+	if (!t->bpf) {
+		t->backend = IOPF_TAP_KPROBE;
+		rc = open_kprobe(t, cfg, err, errlen);
+		if (rc && bpf_err[0]) {
+			char kp[512];
+
+			snprintf(kp, sizeof(kp), "%s", err);
+			snprintf(err, errlen, "%s; and %s", bpf_err, kp);
+		}
+		if (rc)
+			goto fail;
+	} else {
+		t->backend = IOPF_TAP_BPF;
+		snprintf(t->group, sizeof(t->group), "bpf");
+	}
 	/* Name the files of the fault fds that exist now, and calibrate on them. */
 	rc = ask_files(t, cfg->pid > 0 ? cfg->pid : 0, cfg->fd);
 	if (rc < 0)
@@ -1686,17 +1972,78 @@ int iopf_tap_open(struct iopf_tap **tp, const struct iopf_tap_cfg *cfg, const st
 			       cfg->pid, cfg->fd, cfg->fd, cfg->pid, IOPF_FAULT_FD_LINK);
 		goto fail;
 	}
-	snprintf(t->meta, sizeof(t->meta),
-		 "tap=read-only: consumes no fault and answers none\ntap.tracefs=%.200s\ntap.group=%s\n"
-		 "tap.clock=mono (microseconds)\ntap.read_records=%d\ntap.write_responses=%d\n"
-		 "tap.layout=%s\n",
-		 t->tracefs, t->group, TAP_READ_RECS, TAP_WRITE_RESPS,
-		 t->lay.btf ? "btf" : "6.12 defaults, struct file calibrated");
+	if (t->bpf)
+		snprintf(t->meta, sizeof(t->meta),
+			 "tap=read-only: consumes no fault and answers none\ntap.backend=bpf\n"
+			 "tap.how=%s\ntap.clock=mono (nanoseconds)\ntap.read_bytes=%d\n"
+			 "tap.write_bytes=%d\n",
+			 t->how, IOPF_TAP_BPF_MAX_BYTES, IOPF_TAP_BPF_MAX_BYTES);
+	else
+		snprintf(t->meta, sizeof(t->meta),
+			 "tap=read-only: consumes no fault and answers none\ntap.backend=kprobe\n"
+			 "tap.tracefs=%.200s\ntap.group=%s\n"
+			 "tap.clock=mono (microseconds)\ntap.read_records=%d\ntap.write_responses=%d\n"
+			 "tap.layout=%s\n",
+			 t->tracefs, t->group, TAP_READ_RECS, TAP_WRITE_RESPS,
+			 t->lay.btf ? "btf" : "6.12 defaults, struct file calibrated");
 	*tp = t;
 	return 0;
 fail:
 	iopf_tap_close(t);
 	return rc;
+}
+
+enum iopf_tap_backend iopf_tap_backend(const struct iopf_tap *t)
+{
+	return t->backend;
+}
+
+const char *iopf_tap_how(const struct iopf_tap *t)
+{
+	return t->how;
+}
+
+int iopf_tap_backend_parse(const char *name)
+{
+	static const char *const names[] = { [IOPF_TAP_AUTO] = "auto", [IOPF_TAP_BPF] = "bpf",
+					     [IOPF_TAP_KPROBE] = "kprobe",
+					     [IOPF_TAP_BPF_KPROBE] = "bpf-kprobe" };
+
+	for (size_t i = 0; i < ARRAY_SIZE(names); i++)
+		if (!strcmp(name, names[i]))
+			return (int)i;
+	return -1;
+}
+
+void iopf_tap_probe(struct iopf_tap_probe *p)
+{
+	struct iopf_tap tmp;
+	char err[256];
+
+	memset(p, 0, sizeof(*p));
+	memset(&tmp, 0, sizeof(tmp));
+	if (!find_tracefs(&tmp, NULL, err, sizeof(err))) {
+		p->tracefs = p->kprobe_events = true;
+	} else {
+		p->tracefs = tmp.tracefs[0] != '\0';
+		snprintf(p->kprobe_why, sizeof(p->kprobe_why), "%s", err);
+	}
+	snprintf(p->tracefs_path, sizeof(p->tracefs_path), "%.63s", tmp.tracefs);
+	p->btf = !access("/sys/kernel/btf/vmlinux", R_OK);
+	p->known_layout = !p->btf && known_layout();
+	if (tap_bpf_check(err, sizeof(err))) {
+		p->lockdown = strstr(err, "lockdown") != NULL;
+		snprintf(p->bpf_why, sizeof(p->bpf_why), "%s", err);
+	} else {
+		p->bpf = true;
+		if (!p->btf && !p->known_layout)
+			snprintf(p->bpf_why, sizeof(p->bpf_why),
+				 "tap: BPF: no BTF (/sys/kernel/btf/vmlinux) and no known layout of this "
+				 "kernel's structs (known: 6.11, 6.12)");
+	}
+	if (p->lockdown && !p->kprobe_why[0])
+		snprintf(p->kprobe_why, sizeof(p->kprobe_why),
+			 "tap: kernel lockdown (confidentiality) forbids kprobes");
 }
 
 static void split_lines(struct iopf_tap *t);
@@ -1731,6 +2078,8 @@ void iopf_tap_feed(struct iopf_tap *t, const char *text)
 
 int iopf_tap_fd(const struct iopf_tap *t)
 {
+	if (t->bpf)
+		return tap_bpf_fd(t->bpf);
 	return t->pipe_fd;
 }
 
@@ -1766,6 +2115,8 @@ static int pump(struct iopf_tap *t)
 	char buf[65536];
 	ssize_t n;
 
+	if (t->bpf)
+		return tap_bpf_pump(t->bpf);
 	if (t->pipe_fd < 0)
 		return 0;	/* offline: fed by iopf_tap_feed() */
 	n = read(t->pipe_fd, buf, sizeof(buf));
@@ -1828,6 +2179,9 @@ void iopf_tap_close(struct iopf_tap *t)
 		return;
 	if (t->pipe_fd >= 0)
 		close(t->pipe_fd);
+	tap_bpf_close(t->bpf);
+	for (size_t i = t->hold_head; i < t->nhold; i++)
+		free((void *)t->hold[i].data);
 	for (int k = 0; k < EV_COUNT; k++)
 		any |= t->created[k];
 	if (any || t->instance)

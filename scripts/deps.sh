@@ -1,7 +1,7 @@
 #!/bin/sh
 # Install the Debian packages a step needs: with apt-get when running as
 # root, else print the exact apt-get line and fail.
-#   scripts/deps.sh build    compiler, libpcap, json-c, zlib
+#   scripts/deps.sh build    compiler, libpcap, json-c, zlib, libbpf with clang and bpftool (the BPF tap)
 #   scripts/deps.sh kernel   what the kernel VM tier needs (tests/kernel): the
 #                            packages, then the newest backports kernel source
 #                            (tests/kernel/fetch-source.sh fetch, into the cache)
@@ -13,7 +13,7 @@
 #   scripts/deps.sh bench    make bench: the baselines it compares against (tcpdump, tshark)
 set -eu
 here=$(cd "$(dirname "$0")" && pwd)
-build="gcc make libc6-dev pkg-config libpcap-dev libjson-c-dev zlib1g-dev"
+build="gcc make libc6-dev pkg-config libpcap-dev libjson-c-dev zlib1g-dev libbpf-dev clang bpftool"
 kernel="$build linux-source-6.12 patch rsync qemu-system-x86 busybox-static bc bison flex libelf-dev cpio xz-utils gzip dwarves"
 fuzz="clang-14 libclang-rt-14-dev llvm-14"
 fetch=false

@@ -16,6 +16,7 @@ struct monitor_opts {
 	bool print;		/* print records on stdout */
 	const char *wfile;	/* record: the capture */
 	int linktype;
+	int tap_backend;	/* enum iopf_tap_backend */
 };
 
 /* The options monitor and record share; add as an argp child. */

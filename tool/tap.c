@@ -98,15 +98,18 @@ static void summary(struct tap_run *tr, uint64_t start)
 		p_info("handler latency (delivery to response, 1us resolution): p50 %s p99 %s max %s",
 		       p50, p99, max);
 	}
-	p_verbose("tap: %llu trace events, %llu reads, %llu faults reported by devices; "
-		  "struct file private_data at %d", (unsigned long long)c.events,
-		  (unsigned long long)c.reads, (unsigned long long)c.reported, c.file_offset);
+	p_verbose("tap: %llu %s events, %llu reads, %llu faults reported by devices, %llu responses "
+		  "after a refused one (not examined by the kernel); struct file private_data at %d",
+		  (unsigned long long)c.events, iopf_tap_backend(tr->tap) == IOPF_TAP_BPF ? "BPF" : "trace",
+		  (unsigned long long)c.reads, (unsigned long long)c.reported,
+		  (unsigned long long)c.unexamined, c.file_offset);
 }
 
 int tap_run(struct monitor_opts *o)
 {
 	struct tap_run tr = { .o = o };
-	struct iopf_tap_cfg cfg = { .tracefs = getenv("IOPFTOOL_TRACEFS"), .fd = -1 };
+	struct iopf_tap_cfg cfg = { .tracefs = getenv("IOPFTOOL_TRACEFS"), .fd = -1,
+				    .backend = (enum iopf_tap_backend)o->tap_backend };
 	char err[1024];
 	uint64_t start;
 	int rc;
@@ -130,8 +133,11 @@ int tap_run(struct monitor_opts *o)
 		return EXIT_ERROR;
 	}
 	p_info("%s: read-only: the tap consumes no fault and answers none; the process reading "
-	       "each queue is still its handler (probes %s, removed on exit)",
-	       o->source, iopf_tap_group(tr.tap));
+	       "each queue is still its handler (%s, removed on exit)",
+	       o->source, iopf_tap_backend(tr.tap) == IOPF_TAP_BPF ? "BPF programs" :
+	       iopf_tap_group(tr.tap));
+	p_verbose("tap: backend %s: %s", iopf_tap_backend(tr.tap) == IOPF_TAP_BPF ? "bpf" : "kprobe",
+		  iopf_tap_how(tr.tap));
 	if (o->print)
 		tr.out = out_stdout();
 	if (o->wfile) {

@@ -137,8 +137,9 @@ static void big_reads(void)
 	struct iopf_tap *t;
 	struct iopf_rec r;
 	char cal[2048];
-	size_t faults = 0, deliveries = 0, responses = 0, bad = 0;
+	size_t faults = 0, deliveries = 0, responses = 0, bad = 0, refused = 0, partial = 0;
 	uint64_t lost = 0;
+	struct iopf_tap_counts c;
 
 	if (!ok(iopf_tap_open_offline(&t, &cfg) == 0, "offline tap (big reads)"))
 		return;
@@ -163,13 +164,23 @@ static void big_reads(void)
 		}
 		deliveries += r.type == IOPF_REC_DELIVERY;
 		responses += r.type == IOPF_REC_RESPONSE;
+		if (r.type == IOPF_REC_RESPONSE && r.status) {
+			refused++;
+			/* payload: cookie, code, index in the write, flags (bit 0: inside a partial write) */
+			partial += r.status == EINVAL && r.u.resp.cookie == 31 && r.payload_len == 16 &&
+				   r.payload[8] == 30 && r.payload[12] == 1;
+		}
 		if (r.type == IOPF_REC_LOST)
 			lost += r.u.lost;
 	}
 	is(faults, 160, "60 records of the first read and the first 100 of the second");
 	is(bad, 0, "every record whole, in order, its slices joined (fed last slice first)");
 	is(deliveries, 80, "30 + 50 groups delivered");
-	is(responses, 30, "a write of 100 responses that took 30: 30 responses");
+	is(responses, 31, "a write of 100 responses that took 30: 30 accepted and the refused 31st");
+	is(refused, 1, "one refused");
+	is(partial, 1, "the refused one: cookie 31, EINVAL, index 30, flagged as inside a partial write");
+	iopf_tap_counts(t, &c);
+	is(c.unexamined, 69, "the 69 after it the kernel never looked at are counted");
 	is(lost, 30, "the 30 records past the first 100 of a read are a LOST record");
 	iopf_tap_close(t);
 }
