@@ -12,8 +12,8 @@ PKG_CONFIG ?= pkg-config
 
 TARGETS := $(patsubst fuzz/%.c,%,$(sort $(wildcard fuzz/fuzz-*.c)))
 LIB_SRC := $(sort $(wildcard lib/*.c))
-DEPS_CFLAGS := $(shell $(PKG_CONFIG) --cflags libpcap json-c zlib 2>/dev/null)
-DEPS_LIBS := $(shell $(PKG_CONFIG) --libs libpcap json-c zlib 2>/dev/null || echo -lpcap -ljson-c -lz)
+DEPS_CFLAGS := $(shell $(PKG_CONFIG) --cflags libpcap json-c zlib libbpf 2>/dev/null)
+DEPS_LIBS := $(shell $(PKG_CONFIG) --libs libpcap json-c zlib libbpf 2>/dev/null || echo -lpcap -ljson-c -lz -lbpf -lelf)
 # <linux/iommufd.h> when it has the fault queue, else lib/uapi (as the Makefile).
 HASH := \#
 HAVE_LINUX_IOMMUFD := $(shell printf '$(HASH)include <linux/iommufd.h>\n$(HASH)ifndef IOMMU_FAULT_QUEUE_ALLOC\n$(HASH)error\n$(HASH)endif\n' | \
@@ -23,7 +23,7 @@ UAPI_FALLBACK := $(if $(HAVE_LINUX_IOMMUFD),,-Ilib/uapi)
 # on lib/out.c's printf wrappers, which gcc does not ask for.
 BASE_CFLAGS := -std=gnu11 -g -O1 -Wall -Wextra -Wformat=2 -Wshadow -Wstrict-prototypes \
 	-Wmissing-prototypes -Wvla -Wno-missing-field-initializers -Wno-format-nonliteral \
-	$(UAPI_FALLBACK) -Ilib $(DEPS_CFLAGS) -fno-omit-frame-pointer
+	$(UAPI_FALLBACK) -Ilib -I$(FO)/bpf $(DEPS_CFLAGS) -fno-omit-frame-pointer
 SAN := -fsanitize=address,undefined -fno-sanitize-recover=all
 
 # Instrumented build: ASan + UBSan everywhere, libFuzzer's coverage on lib/ and the targets.
@@ -45,6 +45,11 @@ COV_QUEUE := lib/queue.c lib/check.c
 all: $(TARGETS:%=$(FO)/%)
 
 LIB_HDR := $(wildcard lib/*.h lib/uapi/linux/*.h)
+# lib/tap-bpf.c includes the BPF tap's skeletons: the top-level Makefile makes them.
+BPF_SKEL := $(FO)/bpf/tap_core.skel.h $(FO)/bpf/tap_nobtf.skel.h
+$(BPF_SKEL): lib/bpf/tap.bpf.c lib/bpf/tap-bpf.h
+	$(Q)$(MAKE) --no-print-directory -f Makefile O=$(FO) $(BPF_SKEL)
+$(FO)/lib/tap-bpf.o $(FO)/cov/lib/tap-bpf.o: $(BPF_SKEL)
 
 $(FO)/lib/%.o: lib/%.c $(LIB_HDR)
 	@mkdir -p $(dir $@)

@@ -1369,6 +1369,8 @@ void iopf_tap_close(struct iopf_tap *t);
 /* For tests: a tap without tracefs, fed trace_pipe text by iopf_tap_feed(). */
 int iopf_tap_open_offline(struct iopf_tap **t, const struct iopf_tap_cfg *cfg);
 void iopf_tap_feed(struct iopf_tap *t, const char *text);
+/* For tests: one BPF ring buffer event (lib/bpf/tap-bpf.h: struct tb_ev + data). */
+void iopf_tap_feed_bpf(struct iopf_tap *t, const void *ev, size_t len);
 
 /*
  * From a BTF blob (/sys/kernel/btf/vmlinux): the byte offset of member in

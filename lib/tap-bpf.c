@@ -63,14 +63,18 @@ static int libbpf_print(enum libbpf_print_level level, const char *fmt, va_list 
 	return 0;
 }
 
-static int on_event(void *ctx, void *data, size_t size)
+/* One ring buffer event to the decoder: checked, never trusted (the fuzz target feeds any bytes). */
+void tap_bpf_decode(struct iopf_tap *t, const void *data, size_t size)
 {
-	struct tap_bpf *b = ctx;
-	const struct tb_ev *e = data;
+	struct tb_ev ev, *e = &ev;
+	const uint8_t *payload = (const uint8_t *)data + sizeof(ev);
 	struct tap_raw r;
 
-	if (size < sizeof(*e) || e->len > size - sizeof(*e))
-		return 0;	/* cannot happen: the programs write whole events */
+	if (size < sizeof(ev))
+		return;
+	memcpy(&ev, data, sizeof(ev));
+	if (e->len > size - sizeof(*e))
+		return;	/* the programs write whole events */
 	memset(&r, 0, sizeof(r));
 	switch (e->kind) {
 	case TB_READ: r.kind = RAW_READ; break;
@@ -82,7 +86,7 @@ static int on_event(void *ctx, void *data, size_t size)
 	case TB_FD: r.kind = RAW_FD; break;
 	case TB_FDR: r.kind = RAW_FDR; break;
 	case TB_GR: r.kind = RAW_GR; break;
-	default: return 0;
+	default: return;
 	}
 	r.tid = e->tid;
 	r.tgid = e->tgid;
@@ -102,19 +106,26 @@ static int on_event(void *ctx, void *data, size_t size)
 		struct tb_prm p;
 
 		if (e->len < sizeof(p))
-			return 0;
-		memcpy(&p, e + 1, sizeof(p));
+			return;
+		memcpy(&p, payload, sizeof(p));
 		r.prm = (struct tap_prm){ p.flags, p.pasid, p.grpid, p.perm, p.addr };
 	} else if (e->kind == TB_CAL) {
 		/* with BTF the queue is in the event; the slots are for calibration */
 		if (!r.has_queue && e->len >= TAP_CAL_SLOTS * 8)
-			r.data = (const uint8_t *)(e + 1);
+			r.data = payload;
 		r.len = r.data ? TAP_CAL_SLOTS * 8 : 0;
 	} else {
-		r.data = (const uint8_t *)(e + 1);
+		r.data = payload;
 		r.len = e->len;
 	}
-	tap_submit(b->tap, &r);
+	tap_submit(t, &r);
+}
+
+static int on_event(void *ctx, void *data, size_t size)
+{
+	struct tap_bpf *b = ctx;
+
+	tap_bpf_decode(b->tap, data, size);
 	return 0;
 }
 

@@ -66,6 +66,8 @@ enum tap_off {
 int tap_bpf_open(struct tap_bpf **b, struct iopf_tap *t, const struct tap_bpf_cfg *cfg, char *err,
 		 size_t errlen);
 int tap_bpf_fd(const struct tap_bpf *b);
+/* One ring buffer event (struct tb_ev + data) to tap_submit(); hostile bytes are dropped. */
+void tap_bpf_decode(struct iopf_tap *t, const void *data, size_t size);
 /* Consume what the ring holds: events handed to tap_submit(), or -errno. */
 int tap_bpf_pump(struct tap_bpf *b);
 /* Calibrated: the programs read each file's queue id from now on. */

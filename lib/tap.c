@@ -256,6 +256,8 @@ struct iopf_tap {
 	struct ev line_ev;	/* the trace line being parsed */
 	struct tap_bpf *bpf;	/* the BPF back-end, or NULL: kprobe events */
 	enum iopf_tap_backend backend;
+	bool offline;		/* fed by a test: no /proc, no zero-length writes */
+	bool bpf_events;	/* events come from BPF: a write's responses after their group responses */
 	char how[96];
 	/* records ready for the caller */
 	struct out_rec *outq;
@@ -1372,7 +1374,7 @@ static void on_write(struct iopf_tap *t, const struct tap_raw *r, uint32_t q)
 		t->counts.lost += accepted - have;
 	}
 	if (accepted < given && accepted < have && (r->ret > 0 || r->ret < 0)) {
-		uint32_t err = r->ret < 0 ? (uint32_t)-r->ret : EINVAL;
+		uint32_t err = r->ret < 0 ? (uint32_t)(0 - (uint64_t)r->ret) : EINVAL;
 
 		memcpy(&resp, r->data + accepted * IOPF_RESP_SIZE, IOPF_RESP_SIZE);
 		response(t, q, &resp, err, (uint32_t)accepted,
@@ -1427,7 +1429,7 @@ static void on_group_response(struct iopf_tap *t, const struct tap_raw *r)
 		 * its write event, which comes after, still finds: the group
 		 * is dropped here only when the response is the kernel's.)
 		 */
-		if (write_in_progress(t, r->tid) || t->bpf)
+		if (write_in_progress(t, r->tid) || t->bpf_events)
 			return;	/* a handler's own response, seen at its write */
 		b = &none;
 	}
@@ -1499,7 +1501,7 @@ static void on_reported(struct iopf_tap *t, const struct tap_raw *r)
  */
 static bool handle(struct iopf_tap *t, const struct tap_raw *r, bool may_hold)
 {
-	uint32_t tgid = r->tgid ? r->tgid : tgid_of(t, r->tid);
+	uint32_t tgid = r->tgid ? r->tgid : t->offline ? r->tid : tgid_of(t, r->tid);
 	struct file_info *fi = NULL;
 
 	switch (r->kind) {
@@ -1552,7 +1554,8 @@ static bool handle(struct iopf_tap *t, const struct tap_raw *r, bool may_hold)
 		if (may_hold) {
 			if (!fi->asked) {
 				fi->asked = true;
-				ask_files(t, (int)tgid, -1);
+				if (!t->offline)
+					ask_files(t, (int)tgid, -1);
 			}
 			return false;
 		}
@@ -1959,6 +1962,7 @@ int iopf_tap_open(struct iopf_tap **tp, const struct iopf_tap_cfg *cfg, const st
 			goto fail;
 	} else {
 		t->backend = IOPF_TAP_BPF;
+		t->bpf_events = true;
 		snprintf(t->group, sizeof(t->group), "bpf");
 	}
 	/* Name the files of the fault fds that exist now, and calibrate on them. */
@@ -2061,8 +2065,15 @@ int iopf_tap_open_offline(struct iopf_tap **tp, const struct iopf_tap_cfg *cfg)
 	t->filter_pid = cfg->pid;
 	t->filter_fd = cfg->fd;
 	t->lay = layout_612;
+	t->offline = true;
 	snprintf(t->group, sizeof(t->group), "offline");
 	return 0;
+}
+
+void iopf_tap_feed_bpf(struct iopf_tap *t, const void *ev, size_t len)
+{
+	t->bpf_events = true;
+	tap_bpf_decode(t, ev, len);
 }
 
 void iopf_tap_feed(struct iopf_tap *t, const char *text)

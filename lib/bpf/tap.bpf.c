@@ -245,6 +245,26 @@ static __always_inline int group_cookie(const void *group, __u32 *cookie)
 }
 #endif
 
+/*
+ * Wake the reader only when the ring holds WAKE_BYTES: it polls on a timer
+ * anyway (lib/tap.c), and a wake-up per event costs the traced thread an
+ * irq_work and the reader a context switch per event.
+ */
+#define WAKE_BYTES (1 << 20)
+static __always_inline __u64 wake_flags(void)
+{
+	return bpf_ringbuf_query(&events, BPF_RB_AVAIL_DATA) >= WAKE_BYTES ? BPF_RB_FORCE_WAKEUP
+									  : BPF_RB_NO_WAKEUP;
+}
+
+/* Threads inside iommufd_auto_response_faults() or iommufd_fault_destroy(). */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 1024);
+	__type(key, __u64);	/* pid_tgid */
+	__type(value, __u32);
+} in_auto SEC(".maps");
+
 static __always_inline bool wanted(__u32 tgid)
 {
 	return !filter_tgid || tgid == filter_tgid || tgid == self_tgid;
@@ -316,7 +336,7 @@ static __always_inline int rw_done(int write, __u64 file, __u64 buf, __u64 count
 	if (bytes && bpf_probe_read_user(b->data, (__u32)bytes, (const void *)buf))
 		b->h.flags |= TB_F_FAULT;
 	b->h.len = (__u32)bytes;
-	if (bpf_ringbuf_output(&events, b, sizeof(b->h) + bytes, 0)) {
+	if (bpf_ringbuf_output(&events, b, sizeof(b->h) + bytes, wake_flags())) {
 		__sync_fetch_and_add(&stats.lost_events, 1);
 		if (write)
 			__sync_fetch_and_add(&stats.lost_responses, count / 8);
@@ -363,7 +383,7 @@ static __always_inline int cal(__u64 file)
 #endif
 		}
 	}
-	bpf_ringbuf_submit(e, 0);
+	bpf_ringbuf_submit(e, wake_flags());
 	return 0;
 }
 
@@ -377,26 +397,40 @@ static __always_inline int reported(const void *evt)
 	if (!e)
 		return 0;
 	read_prm(evt, (struct tb_prm *)(e + 1));
-	bpf_ringbuf_submit(e, 0);
+	bpf_ringbuf_submit(e, wake_flags());
 	return 0;
 }
 
 static __always_inline int bracket(__u16 kind, __u32 queue, __u32 dev)
 {
-	struct tb_ev *e = small(kind, 0);
+	__u64 pid_tgid = bpf_get_current_pid_tgid();
+	__u32 one = 1;
+	struct tb_ev *e;
+
+	if (kind == TB_AR || kind == TB_FD)
+		bpf_map_update_elem(&in_auto, &pid_tgid, &one, BPF_ANY);
+	else
+		bpf_map_delete_elem(&in_auto, &pid_tgid);
+	e = small(kind, 0);
 
 	if (!e)
 		return 0;
 	e->queue = queue;
 	e->aux = dev;
 	e->flags = queue ? TB_F_QUEUE : 0;
-	bpf_ringbuf_submit(e, 0);
+	bpf_ringbuf_submit(e, wake_flags());
 	return 0;
 }
 
+/* Only the kernel's own answers: a handler's responses are in its write event. */
 static __always_inline int group_response(const void *group, __u32 code)
 {
-	struct tb_ev *e = small(TB_GR, sizeof(struct tb_prm));
+	__u64 pid_tgid = bpf_get_current_pid_tgid();
+	struct tb_ev *e;
+
+	if (!bpf_map_lookup_elem(&in_auto, &pid_tgid))
+		return 0;
+	e = small(TB_GR, sizeof(struct tb_prm));
 
 	if (!e)
 		return 0;
@@ -404,7 +438,7 @@ static __always_inline int group_response(const void *group, __u32 code)
 	if (!group_cookie(group, &e->cookie))
 		e->flags |= TB_F_COOKIE;
 	read_prm(group_last(group), (struct tb_prm *)(e + 1));
-	bpf_ringbuf_submit(e, 0);
+	bpf_ringbuf_submit(e, wake_flags());
 	return 0;
 }
 
@@ -433,6 +467,11 @@ static __always_inline int call_exit(int write, __s64 ret)
 	bpf_map_delete_elem(&calls, &pid_tgid);
 	if (write && !copy.count)
 		return cal(copy.file);
+#if !TAP_CORE
+	/* Not calibrated yet: every write of a handler calibrates too (as the kprobe-event tap's). */
+	if (write && off_file_private < 0)
+		cal(copy.file);
+#endif
 	return rw_done(write, copy.file, copy.buf, copy.count, ret);
 }
 

@@ -5,7 +5,10 @@
 #include <string.h>
 #include <unistd.h>
 
+#include <linux/types.h>
+
 #include "iopf.h"
+#include "bpf/tap-bpf.h"
 #include "tap.h"
 
 static void put32(uint8_t *p, uint32_t v)
@@ -249,6 +252,83 @@ static void offline(void)
 	iopf_tap_close(t);
 }
 
+/* BPF ring events (struct tb_ev + data) as lib/bpf/tap.bpf.c writes them. */
+static size_t bpf_ev(uint8_t *buf, uint16_t kind, uint16_t flags, uint32_t q, int64_t ret, uint64_t count,
+		     const void *data, uint32_t len, uint64_t t_ns)
+{
+	struct tb_ev e = { .kind = kind, .flags = flags, .len = len, .tgid = 4242, .tid = 4243,
+			   .t_ns = t_ns, .file = 0xffff888001234500ull, .ret = ret, .count = count,
+			   .queue = q, .comm = "handler" };
+
+	memcpy(buf, &e, sizeof(e));
+	memcpy(buf + sizeof(e), data, len);
+	return sizeof(e) + len;
+}
+
+/*
+ * The BPF back-end's events: a read of 300 records (whole, past the
+ * kprobe back-end's 100) and a write of 40 responses the kernel took 25
+ * of (the 26th refused inside a partial write, the 14 after it never
+ * looked at), a hostile event (len past its end) dropped.
+ */
+static void bpf_events(void)
+{
+	struct iopf_tap_cfg cfg = { .fd = -1 };
+	struct iopf_tap *t;
+	struct iopf_rec r;
+	static struct iommu_hwpt_pgfault f[300];
+	struct iommu_hwpt_page_response resp[40];
+	static uint8_t buf[sizeof(struct tb_ev) + sizeof(f)];
+	size_t faults = 0, groups = 0, accepted = 0, refused = 0, bad = 0, lost = 0, meta = 0;
+	uint64_t lat = 0;
+	struct iopf_tap_counts c;
+	size_t n;
+
+	if (!ok(iopf_tap_open_offline(&t, &cfg) == 0, "offline tap (BPF events)"))
+		return;
+	for (uint32_t i = 0; i < 300; i++)	/* groups of three: cookies 1..100 */
+		f[i] = (struct iommu_hwpt_pgfault){ .flags = i % 3 == 2 ? IOMMU_PGFAULT_FLAGS_LAST_PAGE : 0,
+						    .dev_id = 1, .grpid = i / 3, .addr = 0x1000u * i,
+						    .cookie = 1 + i / 3 };
+	n = bpf_ev(buf, TB_READ, TB_F_QUEUE, 7, sizeof(f), 65536, f, sizeof(f), 1000000);
+	iopf_tap_feed_bpf(t, buf, n);
+	for (uint32_t i = 0; i < 40; i++)
+		resp[i] = (struct iommu_hwpt_page_response){ .cookie = i == 25 ? 1 : 1 + i, .code = 0 };
+	n = bpf_ev(buf, TB_WRITE, TB_F_QUEUE, 7, 25 * 8, sizeof(resp), resp, sizeof(resp), 3000000);
+	iopf_tap_feed_bpf(t, buf, n);
+	n = bpf_ev(buf, TB_READ, TB_F_QUEUE, 7, 40, 40, f, 40, 4000000);
+	((struct tb_ev *)buf)->len = 4000;	/* past its end */
+	iopf_tap_feed_bpf(t, buf, n);
+	iopf_tap_feed_bpf(t, buf, 10);		/* shorter than a header */
+	while (iopf_tap_next(t, &r) == 1) {
+		if (r.type == IOPF_REC_FAULT) {
+			bad += r.queue_id != 7 || r.u.fault.addr != 0x1000u * faults;
+			faults++;
+		}
+		groups += r.type == IOPF_REC_DELIVERY;
+		meta += r.type == IOPF_REC_META;
+		lost += r.type == IOPF_REC_LOST;
+		if (r.type == IOPF_REC_RESPONSE && !r.status) {
+			accepted++;
+			lat = r.latency_ns;
+		}
+		if (r.type == IOPF_REC_RESPONSE && r.status)
+			refused += r.status == EINVAL && r.u.resp.cookie == 1 && r.payload_len == 16 &&
+				   r.payload[8] == 25 && r.payload[12] == 1;
+	}
+	is(faults, 300, "BPF: all 300 records of one read");
+	is(bad, 0, "BPF: every record whole, in order, on queue 7 (from the event)");
+	is(groups, 100, "BPF: 100 groups delivered");
+	is(lost, 0, "BPF: nothing lost");
+	is(accepted, 25, "BPF: 25 responses accepted");
+	is(lat, 2000000, "BPF: latency from the read, in ns");
+	is(refused, 1, "BPF: the 26th (a duplicate of cookie 1) refused inside the partial write: EINVAL, index 25");
+	iopf_tap_counts(t, &c);
+	is(c.unexamined, 14, "BPF: the 14 after it counted as not examined");
+	is(c.outstanding, 75, "BPF: 75 groups outstanding");
+	iopf_tap_close(t);
+}
+
 int main(void)
 {
 	int pid, fd;
@@ -301,5 +381,6 @@ int main(void)
 	}
 	offline();
 	big_reads();
+	bpf_events();
 	return tap_done();
 }

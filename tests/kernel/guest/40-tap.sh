@@ -38,76 +38,87 @@ responses() { sed -n 's/.* response \(q[0-9]*\) cookie \([0-9]*\) \([a-z]*\)\( r
 autos() { sed -n 's/.* auto_response \(q[0-9]*\) cookie \([0-9]*\) .*/auto \1 cookie \2/p'; }
 probes_left() { grep -c "iopftool_" $TFS/kprobe_events; ls $TFS/instances | grep -c iopftool_; }
 
-t 'tap sees exactly what tiny-handler saw: faults, cookies, responses (one refused), detach auto-responses' '
-	start_tap tap1 record --source tap -w tap1.pcap &&
-	$TINY -n 12 -u 3 -Q 2 -b >tiny.log &&
-	stop_tap &&
-	"$IOPFTOOL" read tap1.pcap >tap1.txt &&
-	{ faults <tap1.txt; responses <tap1.txt; } | sort >got &&
-	grep -v "^auto" tiny.log | sort >want && diff want got &&
-	faults <tap1.txt >a && grep "^fault" tiny.log >b && diff b a &&
-	autos <tap1.txt | sort >got && grep "^auto" tiny.log | sort >want && diff want got &&
-	test "$(grep -c " delivery " tap1.txt)" = 12 &&
-	grep "tap=read-only" tap1.txt && grep "source=tap" tap1.txt && grep "tap.queue" tap1.txt
-'
+# Every test below runs once per back-end the kernel can run: kprobe events
+# always; BPF (fentry/fexit with BTF, kprobes with the known 6.12 layout
+# without); BPF forced onto kprobes where BTF would give fentry.
+backends=kprobe
+"$IOPFTOOL" -v monitor --source tap --tap-backend bpf --duration 0.1s >/dev/null 2>bpf.err &&
+	backends="$backends bpf" || { echo "# no BPF back-end here:"; sed 's/^/#   /' bpf.err; }
+[ -e /sys/kernel/btf/vmlinux ] && case $backends in *bpf*) backends="$backends bpf-kprobe" ;; esac
+grep "backend" bpf.err | sed 's/^/# /'
+echo "# tap back-ends: $backends"
+for B in $backends; do
+	t "$B: tap sees exactly what tiny-handler saw: faults, cookies, responses (one refused), detach auto-responses" '
+		start_tap tap1 record --tap-backend $B --source tap -w tap1-$B.pcap &&
+		$TINY -n 12 -u 3 -Q 2 -b >tiny.log &&
+		stop_tap &&
+		"$IOPFTOOL" read tap1-$B.pcap >tap1.txt &&
+		{ faults <tap1.txt; responses <tap1.txt; } | sort >got &&
+		grep -v "^auto" tiny.log | sort >want && diff want got &&
+		faults <tap1.txt >a && grep "^fault" tiny.log >b && diff b a &&
+		autos <tap1.txt | sort >got && grep "^auto" tiny.log | sort >want && diff want got &&
+		test "$(grep -c " delivery " tap1.txt)" = 12 &&
+		grep "tap=read-only" tap1.txt && grep "source=tap" tap1.txt && grep "tap.queue" tap1.txt
+	'
 
-t 'stats --check on the tap capture agrees with the handler: 12 groups, 10 responses, 1 to an unknown cookie, 3 unanswered' '
-	"$IOPFTOOL" -j stats --check tap1.pcap >chk.json 2>chk.err; rc=$?; cat chk.json;
-	test $rc = 1 &&
-	grep "\"groups\":12" chk.json && grep "\"responses\":10" chk.json &&
-	grep "\"unknown_cookie\":1" chk.json && grep "\"unanswered\":3" chk.json &&
-	grep "\"latency_ns\":{\"count\":9" chk.json
-'
+	t "$B: stats --check on the tap capture agrees with the handler: 12 groups, 10 responses, 1 to an unknown cookie, 3 unanswered" '
+		"$IOPFTOOL" -j stats --check tap1-$B.pcap >chk.json 2>chk.err; rc=$?; cat chk.json;
+		test $rc = 1 &&
+		grep "\"groups\":12" chk.json && grep "\"responses\":10" chk.json &&
+		grep "\"unknown_cookie\":1" chk.json && grep "\"unanswered\":3" chk.json &&
+		grep "\"latency_ns\":{\"count\":9" chk.json
+	'
 
-t 'the tap measured the handler latency of every accepted response' '
-	"$IOPFTOOL" read --type response tap1.pcap | grep -v rejected >r.txt &&
-	test "$(wc -l <r.txt)" = 9 && ! grep "latency 0ns" r.txt
-'
+	t "$B: the tap measured the handler latency of every accepted response" '
+		"$IOPFTOOL" read --type response tap1-$B.pcap | grep -v rejected >r.txt &&
+		test "$(wc -l <r.txt)" = 9 && ! grep "latency 0ns" r.txt
+	'
 
-t 'probes and the trace instance are gone after the tap exits' '
-	test "$(probes_left | tr "\n" " ")" = "0 0 "
-'
+	t "$B: probes and the trace instance are gone after the tap exits" '
+		test "$(probes_left | tr "\n" " ")" = "0 0 "
+	'
 
-t 'record --source mock (iopftool as handler) and the tap record the same faults and responses' '
-	start_tap tap2 record --source tap -w tap2.pcap &&
-	"$IOPFTOOL" record --source mock -w own.pcap -c 25 --gen-rate 50 --gen-group-size 1-2 --policy success 2>own.err &&
-	stop_tap &&
-	"$IOPFTOOL" read --type fault,response own.pcap | sed "s/^[^ ]* #[0-9]* //; s/ latency.*//" >own.txt &&
-	"$IOPFTOOL" read --type fault,response tap2.pcap | sed "s/^[^ ]* #[0-9]* //; s/ latency.*//" >tapped.txt &&
-	echo "own: $(grep -c fault own.txt) faults, tap: $(grep -c fault tapped.txt) faults" &&
-	test "$(grep -c fault own.txt)" -ge 25 && diff own.txt tapped.txt
-'
+	t "$B: record --source mock (iopftool as handler) and the tap record the same faults and responses" '
+		start_tap tap2 record --tap-backend $B --source tap -w tap2-$B.pcap &&
+		"$IOPFTOOL" record --source mock -w own.pcap -c 25 --gen-rate 50 --gen-group-size 1-2 --policy success 2>own.err &&
+		stop_tap &&
+		"$IOPFTOOL" read --type fault,response own.pcap | sed "s/^[^ ]* #[0-9]* //; s/ latency.*//" >own.txt &&
+		"$IOPFTOOL" read --type fault,response tap2-$B.pcap | sed "s/^[^ ]* #[0-9]* //; s/ latency.*//" >tapped.txt &&
+		echo "own: $(grep -c fault own.txt) faults, tap: $(grep -c fault tapped.txt) faults" &&
+		test "$(grep -c fault own.txt)" -ge 25 && diff own.txt tapped.txt
+	'
 
-t 'two taps at once both see everything (own probe groups)' '
-	start_tap tapA record --source tap -w A.pcap && a=$tap_pid &&
-	start_tap tapB record --source tap -w B.pcap && b=$tap_pid &&
-	$TINY -n 6 >tiny2.log &&
-	sleep 0.5 && kill -INT $a $b && wait $a && wait $b &&
-	"$IOPFTOOL" read A.pcap | faults >a && "$IOPFTOOL" read B.pcap | faults >b &&
-	grep "^fault" tiny2.log >want && diff want a && diff want b
-'
+	t "$B: two taps at once both see everything (own probe groups)" '
+		start_tap tapA record --tap-backend $B --source tap -w A-$B.pcap && a=$tap_pid &&
+		start_tap tapB record --tap-backend $B --source tap -w B-$B.pcap && b=$tap_pid &&
+		$TINY -n 6 >tiny2.log &&
+		sleep 0.5 && kill -INT $a $b && wait $a && wait $b &&
+		"$IOPFTOOL" read A-$B.pcap | faults >a && "$IOPFTOOL" read B-$B.pcap | faults >b &&
+		grep "^fault" tiny2.log >want && diff want a && diff want b
+	'
 
-t 'tap:PID:FD sees only that queue, not another handler running meanwhile' '
-	$TINY -n 5 -s 2000 >tiny3.log 2>tiny3.err & h=$! &&
-	sleep 0.5 && fd=$(ls -l /proc/$h/fd | sed -n "s/.* \([0-9]*\) -> anon_inode:\[iommufd-pgfault\]/\1/p") &&
-	test -n "$fd" &&
-	start_tap tap3 record --source tap:$h:$fd -w tap3.pcap &&
-	$TINY -n 4 >other.log &&
-	wait $h && stop_tap &&
-	"$IOPFTOOL" read tap3.pcap | faults >got && grep "^fault" tiny3.log >want && diff want got &&
-	test "$(grep -c ^fault other.log)" = 4
-'
+	t "$B: tap:PID:FD sees only that queue, not another handler running meanwhile" '
+		$TINY -n 5 -s 2000 >tiny3.log 2>tiny3.err & h=$! &&
+		sleep 0.5 && fd=$(ls -l /proc/$h/fd | sed -n "s/.* \([0-9]*\) -> anon_inode:\[iommufd-pgfault\]/\1/p") &&
+		test -n "$fd" &&
+		start_tap tap3 record --tap-backend $B --source tap:$h:$fd -w tap3-$B.pcap &&
+		$TINY -n 4 >other.log &&
+		wait $h && stop_tap &&
+		"$IOPFTOOL" read tap3-$B.pcap | faults >got && grep "^fault" tiny3.log >want && diff want got &&
+		test "$(grep -c ^fault other.log)" = 4
+	'
+done
 
-t 'after a SIGKILLed tap the next one removes its stale probes' '
-	start_tap tap4 monitor --source tap && k=$tap_pid && kill -KILL $k && wait $k;
+t 'kprobe: after a SIGKILLed tap the next one removes its stale probes' '
+	start_tap tap4 monitor --tap-backend kprobe --source tap && k=$tap_pid && kill -KILL $k && wait $k;
 	grep -q "iopftool_$k/" $TFS/kprobe_events &&
-	start_tap tap5 monitor --source tap && stop_tap 0.2 &&
+	start_tap tap5 monitor --tap-backend kprobe --source tap && stop_tap 0.2 &&
 	grep "stale probes of iopftool_$k" tap5.err &&
 	test "$(probes_left | tr "\n" " ")" = "0 0 "
 '
 
-t 'SIGTERM also removes the probes' '
-	start_tap tap6 monitor --source tap && kill -TERM $tap_pid && wait $tap_pid &&
+t 'kprobe: SIGTERM also removes the probes' '
+	start_tap tap6 monitor --tap-backend kprobe --source tap && kill -TERM $tap_pid && wait $tap_pid &&
 	test "$(probes_left | tr "\n" " ")" = "0 0 "
 '
 
@@ -127,9 +138,18 @@ rate() { "$IOPFTOOL" monitor --source mock --gen-rate 1000000 --gen-groups 3000 
 	sed -n "s/.*responses .* in \([0-9.]*[a-z]*\)$/\1/p" rate.err |
 	awk "{ v = \$1; u = v; sub(/^[0-9.]+/, \"\", u); sub(/[a-z]+$/, \"\", v);
 	       print v * (u == \"ns\" ? 1e-9 : u == \"us\" ? 1e-6 : u == \"ms\" ? 1e-3 : 1) }"; }
-t 'tap overhead measured' '
-	s0=$(rate) && start_tap tap7 record --source tap -w ov.pcap && s1=$(rate) && stop_tap 0.2 &&
-	test -n "$s0" && test -n "$s1" &&
-	awk -v a="$s0" -v b="$s1" "BEGIN { printf \"# tap overhead: %.0f faults/s without the tap, %.0f with it, ratio %.2f\\n\", 3000/a, 3000/b, a/b }" >&2
-'
-grep "tap overhead" /tmp/t.out 2>/dev/null
+# The machine is shared and TCG is noisy: three runs without and with the
+# tap, alternated, and the best of each (the least disturbed).
+best() { awk "BEGIN { m = 0 } { if (m == 0 || \$1 < m) m = \$1 } END { print m }"; }
+for B in $backends; do
+	t "tap overhead measured ($B)" '
+		: >s0 && : >s1 &&
+		for i in 1 2 3; do
+			rate >>s0 && start_tap tap7 record --tap-backend $B --source tap -w ov-$B.pcap &&
+			rate >>s1 && stop_tap 0.2 || exit 1
+		done &&
+		a=$(best <s0) && b=$(best <s1) && test -n "$a" && test -n "$b" &&
+		awk -v a="$a" -v b="$b" -v B="$B" "BEGIN { printf \"# tap overhead (%s): %.0f faults/s without the tap, %.0f with it, ratio %.2f (best of 3 each)\\n\", B, 3000/a, 3000/b, a/b }" >&2
+	'
+	grep "tap overhead" /tmp/t.out 2>/dev/null
+done
