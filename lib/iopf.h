@@ -1315,6 +1315,45 @@ struct iopf_tap_cfg {
 	int pid;		/* > 0: only this process's queues */
 	int fd;			/* >= 0: only this fd of pid */
 	enum iopf_tap_backend backend;
+	bool events;		/* hand out typed events (iopf_tap_next_event), not records */
+};
+
+/*
+ * The tap's typed events (cfg.events): what the kernel did, one event per
+ * read, per write, per answer of its own and per fault reported.  Stable
+ * once released: consumers (replay's kernel-fd transport, metrics) rely
+ * on these fields; new fields go at the end.
+ */
+enum iopf_tap_event_kind {
+	IOPF_TAP_EV_READ = 1,	/* a read(2) of a fault fd returned */
+	IOPF_TAP_EV_WRITE,	/* a write(2) of responses returned */
+	IOPF_TAP_EV_AUTO,	/* the kernel answered a group itself (detach, queue destroyed) */
+	IOPF_TAP_EV_REPORTED,	/* a device reported a fault (not yet on any queue) */
+	IOPF_TAP_EV_LOST,	/* the tap's buffer overflowed: @lost records and responses unseen */
+};
+
+struct iopf_tap_event {
+	enum iopf_tap_event_kind kind;
+	uint32_t queue;		/* fault object id (out_fault_id), 0 unknown */
+	uint64_t t_ns;		/* CLOCK_MONOTONIC (kprobe back-end: microsecond resolution) */
+	int pid, tid;		/* the reading or writing process and thread; 0 for AUTO, REPORTED */
+	int fd;			/* its fd, -1 unknown */
+	char comm[16];		/* its command name, "" unknown */
+	/* READ, WRITE */
+	int64_t ret;		/* the kernel's return: bytes, or -errno */
+	uint64_t count;		/* the bytes asked for */
+	const struct iommu_hwpt_pgfault *recs;	/* READ: the records it returned, @n of them */
+	const struct iommu_hwpt_page_response *resps;	/* WRITE: the responses given, @n of them */
+	size_t n;
+	uint64_t total;		/* records returned / responses given (> @n: the tap saw @n only) */
+	uint64_t accepted;	/* WRITE: responses the kernel accepted (the first @accepted) */
+	uint32_t refused_errno;	/* WRITE: the response at @accepted was refused with it (0: none) */
+	bool refused_partial;	/* ... inside a partial write: the errno is EINVAL by the kernel's code */
+	/* AUTO: the group's cookie (0: never read), code, device, reason (1 detach, 2 destroyed) */
+	uint32_t cookie, code, dev, reason;
+	uint64_t latency_ns;	/* AUTO: since the read that delivered the group (0: never read) */
+	struct iommu_hwpt_pgfault fault;	/* AUTO: the group's last fault; REPORTED: the fault */
+	uint64_t lost;		/* LOST */
 };
 
 struct iopf_tap_counts {
@@ -1356,6 +1395,8 @@ int iopf_tap_open(struct iopf_tap **t, const struct iopf_tap_cfg *cfg, const str
 int iopf_tap_fd(const struct iopf_tap *t);	/* trace_pipe: poll it for POLLIN */
 /* Next record: 1 (r->payload valid until the next call), 0 none now, or -errno. */
 int iopf_tap_next(struct iopf_tap *t, struct iopf_rec *r);
+/* With cfg.events: the next event, 1 (its pointers valid until the next call), 0 none now, or -errno. */
+int iopf_tap_next_event(struct iopf_tap *t, struct iopf_tap_event *ev);
 /* At the end: parse what the trace still holds and release every held event. */
 int iopf_tap_drain(struct iopf_tap *t);
 const char *iopf_tap_meta(const struct iopf_tap *t);	/* META lines describing the tap */

@@ -213,6 +213,11 @@ struct out_rec {
 	uint8_t payload[512];
 };
 
+struct ev_slot {
+	struct iopf_tap_event ev;
+	size_t off, len;	/* its records or responses in the arena */
+};
+
 struct own_write {		/* a zero-length write of ours, waiting for its cal event */
 	int pid, fd;
 };
@@ -257,6 +262,13 @@ struct iopf_tap {
 	struct tap_bpf *bpf;	/* the BPF back-end, or NULL: kprobe events */
 	enum iopf_tap_backend backend;
 	bool offline;		/* fed by a test: no /proc, no zero-length writes */
+	bool events_mode;	/* cfg.events: typed events, no records */
+	struct iommu_hwpt_pgfault *rdbuf;	/* one read's records, aligned */
+	size_t crdbuf;
+	struct ev_slot *evq;	/* events ready for the caller */
+	size_t ev_head, nev, cev;
+	uint8_t *arena;		/* their records and responses */
+	size_t narena, carena;
 	bool bpf_events;	/* events come from BPF: a write's responses after their group responses */
 	char how[96];
 	/* records ready for the caller */
@@ -986,6 +998,8 @@ static struct out_rec *emit(struct iopf_tap *t, uint8_t type, uint32_t q, uint64
 	struct out_rec *o;
 	int64_t rt;
 
+	if (t->events_mode)
+		return NULL;	/* typed events instead */
 	if (t->out_head && t->out_head == t->nout)
 		t->out_head = t->nout = 0;
 	if (grow((void **)&t->outq, &t->cout, t->nout + 1, sizeof(*t->outq)))
@@ -1014,6 +1028,39 @@ static void emit_meta(struct iopf_tap *t, uint64_t t_ns, const char *text)
 	memcpy(o->payload, text, len);
 	o->r.payload = o->payload;
 	o->r.payload_len = len;
+}
+
+/* Queue a typed event (cfg.events), with a copy of len bytes of records or responses. */
+static void push_event(struct iopf_tap *t, const struct iopf_tap_event *ev, const void *data, size_t len)
+{
+	struct ev_slot *e;
+
+	if (!t->events_mode)
+		return;
+	if (t->ev_head && t->ev_head == t->nev)
+		t->ev_head = t->nev = t->narena = 0;
+	if (grow((void **)&t->evq, &t->cev, t->nev + 1, sizeof(*t->evq)) ||
+	    grow((void **)&t->arena, &t->carena, t->narena + len + 8, 1))
+		return;
+	e = &t->evq[t->nev++];
+	e->ev = *ev;
+	e->off = t->narena;
+	e->len = len;
+	if (len)
+		memcpy(t->arena + t->narena, data, len);
+	t->narena += (len + 7) & ~(size_t)7;
+}
+
+static void event_who(struct iopf_tap_event *ev, const struct tap_raw *r, const struct file_info *fi,
+		      uint32_t tgid)
+{
+	ev->pid = (int)tgid;
+	ev->tid = (int)r->tid;
+	ev->fd = fi && fi->pid == (int)tgid ? fi->fd : -1;
+	if (r->comm[0])
+		snprintf(ev->comm, sizeof(ev->comm), "%s", r->comm);
+	else if (fi && fi->comm[0])
+		snprintf(ev->comm, sizeof(ev->comm), "%s", fi->comm);
 }
 
 static void announce(struct iopf_tap *t, struct file_info *fi, uint64_t t_ns)
@@ -1250,65 +1297,76 @@ static void out_drop(struct iopf_tap *t, struct outstanding *o)
 	*o = t->outs[--t->nouts];
 }
 
+struct read_ctx {
+	struct iopf_tap *t;
+	const struct tap_raw *r;
+	const struct file_info *fi;
+	uint32_t tgid, q;
+};
+
+/* One group of a read (lib/group.c's rule): DELIVERY, its FAULT records, and outstanding. */
+static int read_group(void *ctx, struct iopf_group *g)
+{
+	struct read_ctx *c = ctx;
+	struct iopf_tap *t = c->t;
+	const struct file_info *fi = c->fi;
+	struct out_rec *o = emit(t, IOPF_REC_DELIVERY, c->q, c->r->t_ns);
+
+	if (o) {
+		uint8_t *p = o->payload;
+
+		memset(p, 0, 40);
+		iopf_put_le32(p + 0, g->cookie);
+		iopf_put_le32(p + 4, (uint32_t)g->n);
+		iopf_put_le32(p + 8, c->tgid);
+		iopf_put_le32(p + 12, c->r->tid);
+		iopf_put_le32(p + 16, fi && fi->fd >= 0 ? (uint32_t)fi->fd : UINT32_MAX);
+		iopf_put_le32(p + 20, g->last.dev_id);
+		if (fi && fi->comm[0])
+			memcpy(p + 24, fi->comm, strnlen(fi->comm, 16));
+		o->r.payload = p;
+		o->r.payload_len = 40;
+	}
+	for (size_t j = 0; j < g->n; j++) {
+		o = emit(t, IOPF_REC_FAULT, c->q, c->r->t_ns);
+		if (o)
+			o->r.u.fault = g->recs[j];
+	}
+	if (!grow((void **)&t->outs, &t->couts, t->nouts + 1, sizeof(*t->outs)))
+		t->outs[t->nouts++] = (struct outstanding){ c->q, g->cookie, g->last.dev_id, c->r->t_ns,
+							    g->last };
+	t->counts.groups++;
+	return 0;
+}
+
 /* A read returned: its groups (DELIVERY + FAULT records), and LOST for records not copied. */
 static void on_read(struct iopf_tap *t, const struct tap_raw *r, struct file_info *fi, uint32_t tgid)
 {
-	size_t nrec, fetched, start = 0;
-	uint32_t q = fi ? fi->q : 0;
-	struct iommu_hwpt_pgfault cur, next;
+	size_t nrec, fetched;
+	struct read_ctx c = { t, r, fi, tgid, fi ? fi->q : 0 };
+	struct iopf_tap_event ev = { .kind = IOPF_TAP_EV_READ, .queue = c.q, .t_ns = r->t_ns,
+				     .ret = r->ret, .count = r->count };
 
-	if (r->ret <= 0)
-		return;
-	nrec = (size_t)r->ret / IOPF_FAULT_SIZE;
-	fetched = r->len / IOPF_FAULT_SIZE;
+	event_who(&ev, r, fi, tgid);
+	nrec = r->ret > 0 ? (size_t)((uint64_t)r->ret / IOPF_FAULT_SIZE) : 0;
+	fetched = r->fault ? 0 : r->len / IOPF_FAULT_SIZE;
 	if (fetched > nrec)
 		fetched = nrec;
-	if (r->fault)
+	if (fetched && !grow((void **)&t->rdbuf, &t->crdbuf, fetched, sizeof(*t->rdbuf))) {
+		memcpy(t->rdbuf, r->data, fetched * IOPF_FAULT_SIZE);
+		iopf_group_split(c.q, t->rdbuf, fetched, r->t_ns, read_group, &c);
+	} else {
 		fetched = 0;
-	if (fetched)
-		memcpy(&next, r->data, IOPF_FAULT_SIZE);
-	/* Groups: runs of one cookie ending at LAST_PAGE, as the kernel wrote them. */
-	for (size_t i = 0; i < fetched; i++) {
-		bool end;
-		struct out_rec *o;
-
-		cur = next;
-		if (i + 1 < fetched)
-			memcpy(&next, r->data + (i + 1) * IOPF_FAULT_SIZE, IOPF_FAULT_SIZE);
-		end = i + 1 == fetched || (cur.flags & IOMMU_PGFAULT_FLAGS_LAST_PAGE) ||
-		      next.cookie != cur.cookie;
-		if (!end)
-			continue;
-		o = emit(t, IOPF_REC_DELIVERY, q, r->t_ns);
-		if (o) {
-			uint8_t *p = o->payload;
-
-			memset(p, 0, 40);
-			iopf_put_le32(p + 0, cur.cookie);
-			iopf_put_le32(p + 4, (uint32_t)(i + 1 - start));
-			iopf_put_le32(p + 8, tgid);
-			iopf_put_le32(p + 12, r->tid);
-			iopf_put_le32(p + 16, fi && fi->fd >= 0 ? (uint32_t)fi->fd : UINT32_MAX);
-			iopf_put_le32(p + 20, cur.dev_id);
-			if (fi && fi->comm[0])
-				memcpy(p + 24, fi->comm, strnlen(fi->comm, 16));
-			o->r.payload = p;
-			o->r.payload_len = 40;
-		}
-		for (size_t j = start; j <= i; j++) {
-			o = emit(t, IOPF_REC_FAULT, q, r->t_ns);
-			if (o)
-				memcpy(&o->r.u.fault, r->data + j * IOPF_FAULT_SIZE, IOPF_FAULT_SIZE);
-		}
-		if (!grow((void **)&t->outs, &t->couts, t->nouts + 1, sizeof(*t->outs)))
-			t->outs[t->nouts++] = (struct outstanding){ q, cur.cookie, cur.dev_id, r->t_ns, cur };
-		t->counts.groups++;
-		start = i + 1;
 	}
+	ev.n = fetched;
+	ev.total = nrec;
+	push_event(t, &ev, t->rdbuf, fetched * IOPF_FAULT_SIZE);
+	if (r->ret <= 0)
+		return;
 	t->counts.faults += fetched;
 	t->counts.reads++;
 	if (nrec > fetched) {
-		struct out_rec *o = emit(t, IOPF_REC_LOST, q, r->t_ns);
+		struct out_rec *o = emit(t, IOPF_REC_LOST, c.q, r->t_ns);
 
 		if (o)
 			o->r.u.lost = nrec - fetched;
@@ -1325,26 +1383,23 @@ static void response(struct iopf_tap *t, uint32_t q, const struct iommu_hwpt_pag
 		     uint32_t status, uint32_t index, uint32_t flags, uint64_t t_ns)
 {
 	struct out_rec *o = emit(t, IOPF_REC_RESPONSE, q, t_ns);
-	struct outstanding *g = out_find(t, q, r->cookie);
+	struct outstanding *g = status ? NULL : out_find(t, q, r->cookie);
 
-	if (!o)
-		return;
-	o->r.u.resp = *r;
-	o->r.status = status;
-	iopf_resp_encode(r, o->payload);
-	iopf_put_le32(o->payload + 8, index);
-	iopf_put_le32(o->payload + 12, flags);
-	o->r.payload = o->payload;
-	o->r.payload_len = 16;
 	t->counts.responses++;
-	if (status) {
-		t->counts.refused++;
-		return;
+	t->counts.refused += status != 0;
+	if (o) {
+		o->r.u.resp = *r;
+		o->r.status = status;
+		iopf_resp_encode(r, o->payload);
+		iopf_put_le32(o->payload + 8, index);
+		iopf_put_le32(o->payload + 12, flags);
+		o->r.payload = o->payload;
+		o->r.payload_len = 16;
+		if (g)
+			o->r.latency_ns = t_ns > g->t_ns ? t_ns - g->t_ns : 0;
 	}
-	if (g) {
-		o->r.latency_ns = t_ns > g->t_ns ? t_ns - g->t_ns : 0;
+	if (g)
 		out_drop(t, g);
-	}
 }
 
 /*
@@ -1354,14 +1409,28 @@ static void response(struct iopf_tap *t, uint32_t q, const struct iommu_hwpt_pag
  * unknown cookie, the only refusals after a readable one), and never
  * looked at the rest; ret < 0 refused the first.
  */
-static void on_write(struct iopf_tap *t, const struct tap_raw *r, uint32_t q)
+static void on_write(struct iopf_tap *t, const struct tap_raw *r, const struct file_info *fi,
+		     uint32_t tgid)
 {
+	uint32_t q = fi ? fi->q : 0;
 	uint64_t given = r->count / IOPF_RESP_SIZE, have = r->fault ? 0 : r->len / IOPF_RESP_SIZE;
 	uint64_t accepted = r->ret > 0 ? (uint64_t)r->ret / IOPF_RESP_SIZE : 0;
 	struct iommu_hwpt_page_response resp;
+	struct iopf_tap_event ev = { .kind = IOPF_TAP_EV_WRITE, .queue = q, .t_ns = r->t_ns,
+				     .ret = r->ret, .count = r->count, .total = given,
+				     .accepted = accepted };
 
 	if (have > given)
 		have = given;
+	if (accepted > given)
+		accepted = ev.accepted = given;	/* hostile input: the kernel never returns more */
+	ev.n = have;
+	if (accepted < given && (r->ret > 0 || r->ret < 0)) {
+		ev.refused_errno = r->ret < 0 ? (uint32_t)(0 - (uint64_t)r->ret) : EINVAL;
+		ev.refused_partial = r->ret > 0;
+	}
+	event_who(&ev, r, fi, tgid);
+	push_event(t, &ev, r->data, have * IOPF_RESP_SIZE);
 	for (uint64_t i = 0; i < accepted && i < have; i++) {
 		memcpy(&resp, r->data + i * IOPF_RESP_SIZE, IOPF_RESP_SIZE);
 		response(t, q, &resp, 0, (uint32_t)i, 0, r->t_ns);
@@ -1472,6 +1541,16 @@ static void on_group_response(struct iopf_tap *t, const struct tap_raw *r)
 		o->r.latency_ns = g && r->t_ns > g->t_ns ? r->t_ns - g->t_ns : 0;
 	}
 	t->counts.auto_responses++;
+	struct iopf_tap_event ev = {
+		.kind = IOPF_TAP_EV_AUTO, .queue = b->q, .t_ns = r->t_ns, .fd = -1,
+		.cookie = g ? g->cookie : 0, .code = r->aux, .dev = g ? g->dev : b->dev,
+		.reason = b->reason,
+		.latency_ns = g && r->t_ns > g->t_ns ? r->t_ns - g->t_ns : 0,
+		.fault = { .flags = P->flags, .pasid = P->pasid, .grpid = P->grpid, .perm = P->perm,
+			   .addr = P->addr, .cookie = g ? g->cookie : 0,
+			   .dev_id = g ? g->dev : b->dev },
+	};
+	push_event(t, &ev, NULL, 0);
 	if (g)
 		out_drop(t, g);
 }
@@ -1483,6 +1562,12 @@ static void on_reported(struct iopf_tap *t, const struct tap_raw *r)
 	t->counts.reported++;
 	if (t->filter_pid > 0)
 		return;		/* not attributable to a process */
+	struct iopf_tap_event ev = {
+		.kind = IOPF_TAP_EV_REPORTED, .t_ns = r->t_ns, .fd = -1,
+		.fault = { .flags = r->prm.flags, .pasid = r->prm.pasid, .grpid = r->prm.grpid,
+			   .perm = r->prm.perm, .addr = r->prm.addr },
+	};
+	push_event(t, &ev, NULL, 0);
 	o = emit(t, IOPF_REC_REPORTED, 0, r->t_ns);
 	if (!o)
 		return;
@@ -1571,7 +1656,7 @@ static bool handle(struct iopf_tap *t, const struct tap_raw *r, bool may_hold)
 	if (r->kind == RAW_READ)
 		on_read(t, r, fi, tgid);
 	else
-		on_write(t, r, fi ? fi->q : 0);
+		on_write(t, r, fi, tgid);
 	return true;
 }
 
@@ -1642,7 +1727,9 @@ void tap_lost(struct iopf_tap *t, uint64_t events, uint64_t records, uint64_t re
 {
 	uint64_t m = records + responses ? records + responses : events;
 	struct out_rec *o = emit(t, IOPF_REC_LOST, 0, iopf_now_ns());
+	struct iopf_tap_event ev = { .kind = IOPF_TAP_EV_LOST, .t_ns = iopf_now_ns(), .fd = -1, .lost = m };
 
+	push_event(t, &ev, NULL, 0);
 	if (o)
 		o->r.u.lost = m;
 	t->counts.lost += m;
@@ -1930,6 +2017,7 @@ int iopf_tap_open(struct iopf_tap **tp, const struct iopf_tap_cfg *cfg, const st
 	t->self = getpid();
 	t->filter_pid = cfg->pid;
 	t->filter_fd = cfg->fd;
+	t->events_mode = cfg->events;
 	if (log)
 		t->log = *log;
 	snprintf(t->group, sizeof(t->group), "iopftool_%d", (int)t->self);
@@ -2064,6 +2152,7 @@ int iopf_tap_open_offline(struct iopf_tap **tp, const struct iopf_tap_cfg *cfg)
 	t->self = getpid();
 	t->filter_pid = cfg->pid;
 	t->filter_fd = cfg->fd;
+	t->events_mode = cfg->events;
 	t->lay = layout_612;
 	t->offline = true;
 	snprintf(t->group, sizeof(t->group), "offline");
@@ -2165,6 +2254,32 @@ int iopf_tap_next(struct iopf_tap *t, struct iopf_rec *r)
 	return 1;
 }
 
+int iopf_tap_next_event(struct iopf_tap *t, struct iopf_tap_event *ev)
+{
+	if (!t->events_mode)
+		return -EINVAL;
+	for (int round = 0; t->ev_head == t->nev && round < 2; round++) {
+		int rc;
+
+		release(t, false);
+		if (t->ev_head < t->nev)
+			break;
+		rc = pump(t);
+		if (rc < 0)
+			return rc;
+		if (rc == 0)
+			break;
+	}
+	if (t->ev_head == t->nev)
+		return 0;
+	struct ev_slot *e = &t->evq[t->ev_head++];
+
+	*ev = e->ev;
+	ev->recs = ev->kind == IOPF_TAP_EV_READ && e->len ? (const void *)(t->arena + e->off) : NULL;
+	ev->resps = ev->kind == IOPF_TAP_EV_WRITE && e->len ? (const void *)(t->arena + e->off) : NULL;
+	return 1;
+}
+
 int iopf_tap_drain(struct iopf_tap *t)
 {
 	int rc;
@@ -2207,5 +2322,8 @@ void iopf_tap_close(struct iopf_tap *t)
 	free(t->own);
 	free(t->hold);
 	free(t->outq);
+	free(t->evq);
+	free(t->arena);
+	free(t->rdbuf);
 	free(t);
 }

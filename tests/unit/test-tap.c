@@ -329,6 +329,51 @@ static void bpf_events(void)
 	iopf_tap_close(t);
 }
 
+/* The same events as typed events (cfg.events): one READ and one WRITE, whole. */
+static void typed_events(void)
+{
+	struct iopf_tap_cfg cfg = { .fd = -1, .events = true };
+	struct iopf_tap *t;
+	struct iopf_tap_event ev;
+	static struct iommu_hwpt_pgfault f[300];
+	struct iommu_hwpt_page_response resp[40];
+	static uint8_t buf[sizeof(struct tb_ev) + sizeof(f)];
+	struct iopf_rec r;
+	int reads = 0, writes = 0, other = 0;
+	size_t n;
+
+	if (!ok(iopf_tap_open_offline(&t, &cfg) == 0, "offline tap (typed events)"))
+		return;
+	for (uint32_t i = 0; i < 300; i++)
+		f[i] = (struct iommu_hwpt_pgfault){ .flags = IOMMU_PGFAULT_FLAGS_LAST_PAGE, .dev_id = 1,
+						    .grpid = i, .addr = 0x1000u * i, .cookie = 1 + i };
+	for (uint32_t i = 0; i < 40; i++)
+		resp[i] = (struct iommu_hwpt_page_response){ .cookie = i == 25 ? 1 : 1 + i };
+	n = bpf_ev(buf, TB_READ, TB_F_QUEUE, 7, sizeof(f), 65536, f, sizeof(f), 1000000);
+	iopf_tap_feed_bpf(t, buf, n);
+	n = bpf_ev(buf, TB_WRITE, TB_F_QUEUE, 7, 25 * 8, sizeof(resp), resp, sizeof(resp), 3000000);
+	iopf_tap_feed_bpf(t, buf, n);
+	while (iopf_tap_next_event(t, &ev) == 1) {
+		if (ev.kind == IOPF_TAP_EV_READ) {
+			reads++;
+			ok(ev.queue == 7 && ev.n == 300 && ev.total == 300 && ev.recs &&
+			   ev.recs[299].cookie == 300 && ev.pid == 4242 && ev.tid == 4243 &&
+			   !strcmp(ev.comm, "handler") && ev.t_ns == 1000000,
+			   "READ event: queue 7, all 300 records, pid/tid/comm, time");
+		} else if (ev.kind == IOPF_TAP_EV_WRITE) {
+			writes++;
+			ok(ev.n == 40 && ev.total == 40 && ev.accepted == 25 && ev.refused_errno == EINVAL &&
+			   ev.refused_partial && ev.resps && ev.resps[25].cookie == 1 && ev.ret == 200,
+			   "WRITE event: 40 given, 25 accepted, the 26th refused (EINVAL, partial)");
+		} else {
+			other++;
+		}
+	}
+	is(reads + writes * 10 + other * 100, 11, "one READ, one WRITE, nothing else");
+	is(iopf_tap_next(t, &r), 0, "no records in events mode");
+	iopf_tap_close(t);
+}
+
 int main(void)
 {
 	int pid, fd;
@@ -382,5 +427,6 @@ int main(void)
 	offline();
 	big_reads();
 	bpf_events();
+	typed_events();
 	return tap_done();
 }

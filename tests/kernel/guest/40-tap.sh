@@ -101,10 +101,11 @@ for B in $backends; do
 		$TINY -n 5 -s 2000 >tiny3.log 2>tiny3.err & h=$! &&
 		sleep 0.5 && fd=$(ls -l /proc/$h/fd | sed -n "s/.* \([0-9]*\) -> anon_inode:\[iommufd-pgfault\]/\1/p") &&
 		test -n "$fd" &&
-		start_tap tap3 record --tap-backend $B --source tap:$h:$fd -w tap3-$B.pcap &&
+		start_tap tap3 -v record --tap-backend $B --source tap:$h:$fd -w tap3-$B.pcap &&
 		$TINY -n 4 >other.log &&
 		wait $h && stop_tap &&
-		"$IOPFTOOL" read tap3-$B.pcap | faults >got && grep "^fault" tiny3.log >want && diff want got &&
+		"$IOPFTOOL" read tap3-$B.pcap | faults >got && grep "^fault" tiny3.log >want &&
+		{ diff want got || { cat tap3.err; false; }; } &&
 		test "$(grep -c ^fault other.log)" = 4
 	'
 done
