@@ -1349,6 +1349,8 @@ struct iopf_tap_event {
 	uint64_t accepted;	/* WRITE: responses the kernel accepted (the first @accepted) */
 	uint32_t refused_errno;	/* WRITE: the response at @accepted was refused with it (0: none) */
 	bool refused_partial;	/* ... inside a partial write: the errno is EINVAL by the kernel's code */
+	bool retry;		/* the refused one repeats the one refused in this fd's previous
+				 * partial write (a handler resubmitting the rest): judged there */
 	/* AUTO: the group's cookie (0: never read), code, device, reason (1 detach, 2 destroyed) */
 	uint32_t cookie, code, dev, reason;
 	uint64_t latency_ns;	/* AUTO: since the read that delivered the group (0: never read) */
@@ -1361,6 +1363,7 @@ struct iopf_tap_counts {
 	uint64_t outstanding;	/* delivered groups not answered yet */
 	int file_offset;	/* calibrated offset of private_data in struct file, -1 unknown */
 	uint64_t unexamined;	/* responses after a refused one in a write: the kernel never looked */
+	uint64_t retried;	/* refused again as the first of the next write: judged once, not recorded */
 };
 
 /*
@@ -1404,6 +1407,12 @@ const char *iopf_tap_group(const struct iopf_tap *t);
 /* The back-end in use (IOPF_TAP_BPF or IOPF_TAP_KPROBE) and how it runs, in words. */
 enum iopf_tap_backend iopf_tap_backend(const struct iopf_tap *t);
 const char *iopf_tap_how(const struct iopf_tap *t);
+/*
+ * BPF: each program's runs and mean run time in words, from the kernel's
+ * BPF statistics (sysctl kernel.bpf_stats_enabled=1); "" without them or
+ * with the kprobe-event back-end.
+ */
+void iopf_tap_cost(const struct iopf_tap *t, char *buf, size_t len);
 void iopf_tap_counts(const struct iopf_tap *t, struct iopf_tap_counts *c);
 /* Remove the probes and the instance; free. */
 void iopf_tap_close(struct iopf_tap *t);

@@ -39,6 +39,7 @@ struct tap_bpf {
 	struct tap_core *core;
 	struct tap_nobtf *nobtf;
 	struct bpf_link *links[16];
+	struct bpf_program *progs[16];	/* of each link */
 	int nlinks;
 	struct ring_buffer *rb;
 	struct tb_stats seen;	/* the programs' counters already reported */
@@ -153,6 +154,30 @@ int tap_bpf_fd(const struct tap_bpf *b)
 	return ring_buffer__epoll_fd(b->rb);
 }
 
+/*
+ * Where the time goes: each attached program's runs and mean run time,
+ * from the kernel's BPF statistics (sysctl kernel.bpf_stats_enabled=1;
+ * without it the counts stay 0 and nothing is written).
+ */
+void tap_bpf_prog_stats(const struct tap_bpf *b, char *buf, size_t len)
+{
+	size_t n = 0;
+
+	buf[0] = '\0';
+	for (int i = 0; i < b->nlinks && n < len; i++) {
+		struct bpf_prog_info info;
+		uint32_t ilen = sizeof(info);
+		const struct bpf_program *p = b->progs[i];
+
+		memset(&info, 0, sizeof(info));
+		if (bpf_obj_get_info_by_fd(bpf_program__fd(p), &info, &ilen) || !info.run_cnt)
+			continue;
+		n += (size_t)snprintf(buf + n, len - n, "%s%s %llu runs %llu ns each", n ? ", " : "",
+				      bpf_program__name(p), (unsigned long long)info.run_cnt,
+				      (unsigned long long)(info.run_time_ns / info.run_cnt));
+	}
+}
+
 const char *tap_bpf_how(const struct tap_bpf *b)
 {
 	return b->how;
@@ -218,6 +243,7 @@ static int attach_all(struct tap_bpf *b, struct bpf_program **progs, size_t n, c
 					 "tap: BPF: cannot attach %s to %s: %s", bpf_program__name(progs[i]),
 					 bpf_program__section_name(progs[i]), strerror(rc ? -rc : EINVAL));
 		}
+		b->progs[b->nlinks] = progs[i];
 		b->links[b->nlinks++] = l;
 	}
 	return 0;

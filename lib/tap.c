@@ -177,6 +177,8 @@ struct file_info {
 	bool announced;		/* META record written */
 	bool asked;		/* zero-length write attribution tried */
 	bool warned;		/* queue id unknown: said once */
+	bool refused_pending;	/* its last write was partial and refused @refused */
+	struct iommu_hwpt_page_response refused;
 };
 
 struct outstanding {
@@ -1429,6 +1431,17 @@ static void on_write(struct iopf_tap *t, const struct tap_raw *r, const struct f
 		ev.refused_errno = r->ret < 0 ? (uint32_t)(0 - (uint64_t)r->ret) : EINVAL;
 		ev.refused_partial = r->ret > 0;
 	}
+	/*
+	 * A handler that retries the rest of a short write sends the refused
+	 * response again first: the same response, judged once (at the
+	 * partial write), however the handler deals with a short count.
+	 */
+	if (fi && fi->refused_pending && have && !accepted && r->ret < 0) {
+		memcpy(&resp, r->data, IOPF_RESP_SIZE);
+		ev.retry = resp.cookie == fi->refused.cookie && resp.code == fi->refused.code;
+	}
+	if (fi)
+		fi->refused_pending = false;
 	event_who(&ev, r, fi, tgid);
 	push_event(t, &ev, r->data, have * IOPF_RESP_SIZE);
 	for (uint64_t i = 0; i < accepted && i < have; i++) {
@@ -1442,13 +1455,18 @@ static void on_write(struct iopf_tap *t, const struct tap_raw *r, const struct f
 			o->r.u.lost = accepted - have;
 		t->counts.lost += accepted - have;
 	}
-	if (accepted < given && accepted < have && (r->ret > 0 || r->ret < 0)) {
-		uint32_t err = r->ret < 0 ? (uint32_t)(0 - (uint64_t)r->ret) : EINVAL;
-
+	if (ev.refused_errno && accepted < have) {
 		memcpy(&resp, r->data + accepted * IOPF_RESP_SIZE, IOPF_RESP_SIZE);
-		response(t, q, &resp, err, (uint32_t)accepted,
-			 r->ret > 0 ? TAP_RESP_PARTIAL : 0, r->t_ns);
+		if (ev.retry)
+			t->counts.retried++;
+		else
+			response(t, q, &resp, ev.refused_errno, (uint32_t)accepted,
+				 ev.refused_partial ? TAP_RESP_PARTIAL : 0, r->t_ns);
 		t->counts.unexamined += given - accepted - 1;
+		if (ev.refused_partial && fi) {
+			fi->refused_pending = true;
+			fi->refused = resp;
+		}
 	}
 }
 
@@ -2093,6 +2111,14 @@ enum iopf_tap_backend iopf_tap_backend(const struct iopf_tap *t)
 const char *iopf_tap_how(const struct iopf_tap *t)
 {
 	return t->how;
+}
+
+void iopf_tap_cost(const struct iopf_tap *t, char *buf, size_t len)
+{
+	if (t->bpf)
+		tap_bpf_prog_stats(t->bpf, buf, len);
+	else if (len)
+		buf[0] = '\0';
 }
 
 int iopf_tap_backend_parse(const char *name)

@@ -103,6 +103,11 @@ static void summary(struct tap_run *tr, uint64_t start)
 		  (unsigned long long)c.events, iopf_tap_backend(tr->tap) == IOPF_TAP_BPF ? "BPF" : "trace",
 		  (unsigned long long)c.reads, (unsigned long long)c.reported,
 		  (unsigned long long)c.unexamined, c.file_offset);
+	char cost[1024];
+
+	iopf_tap_cost(tr->tap, cost, sizeof(cost));
+	if (cost[0])
+		p_verbose("tap: BPF program cost (kernel.bpf_stats_enabled): %s", cost);
 }
 
 int tap_run(struct monitor_opts *o)

@@ -323,8 +323,15 @@ static void bpf_events(void)
 	is(accepted, 25, "BPF: 25 responses accepted");
 	is(lat, 2000000, "BPF: latency from the read, in ns");
 	is(refused, 1, "BPF: the 26th (a duplicate of cookie 1) refused inside the partial write: EINVAL, index 25");
+	/* the handler resubmits the rest: the refused duplicate first, refused again (-EINVAL) */
+	n = bpf_ev(buf, TB_WRITE, TB_F_QUEUE, 7, -EINVAL, 15 * 8, resp + 25, 15 * 8, 3500000);
+	iopf_tap_feed_bpf(t, buf, n);
+	while (iopf_tap_next(t, &r) == 1)
+		refused += r.type == IOPF_REC_RESPONSE;
+	is(refused, 1, "BPF: its resubmission is not judged (or recorded) a second time");
 	iopf_tap_counts(t, &c);
-	is(c.unexamined, 14, "BPF: the 14 after it counted as not examined");
+	is(c.retried, 1, "BPF: counted as retried");
+	is(c.unexamined, 28, "BPF: the 14 after it counted as not examined (twice)");
 	is(c.outstanding, 75, "BPF: 75 groups outstanding");
 	iopf_tap_close(t);
 }
