@@ -1411,7 +1411,7 @@ static void response(struct iopf_tap *t, uint32_t q, const struct iommu_hwpt_pag
  * unknown cookie, the only refusals after a readable one), and never
  * looked at the rest; ret < 0 refused the first.
  */
-static void on_write(struct iopf_tap *t, const struct tap_raw *r, const struct file_info *fi,
+static void on_write(struct iopf_tap *t, const struct tap_raw *r, struct file_info *fi,
 		     uint32_t tgid)
 {
 	uint32_t q = fi ? fi->q : 0;
