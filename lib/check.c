@@ -336,3 +336,28 @@ int iopf_bug_parse(const char *name)
 			return i;
 	return -EINVAL;
 }
+
+void iopf_write_judge(struct iopf_write_memo *m, const void *resps, uint64_t given, uint64_t have,
+		      int64_t ret, struct iopf_write_verdict *v)
+{
+	struct iommu_hwpt_page_response r;
+
+	memset(v, 0, sizeof(*v));
+	if (have > given)
+		have = given;
+	v->accepted = ret > 0 ? (uint64_t)ret / IOPF_RESP_SIZE : 0;
+	if (v->accepted > given)
+		v->accepted = given;	/* never from the kernel */
+	if (v->accepted < given && ret != 0) {
+		v->refused_errno = ret < 0 ? (uint32_t)(0 - (uint64_t)ret) : EINVAL;
+		v->partial = ret > 0;
+	}
+	if (m->pending && have && !v->accepted && ret < 0) {
+		memcpy(&r, resps, sizeof(r));
+		v->retry = r.cookie == m->refused.cookie && r.code == m->refused.code;
+	}
+	m->pending = v->partial && v->accepted < have;
+	if (m->pending)
+		memcpy(&m->refused, (const uint8_t *)resps + v->accepted * IOPF_RESP_SIZE,
+		       sizeof(m->refused));
+}

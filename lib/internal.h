@@ -49,6 +49,32 @@ static inline uint64_t iopf_rec_ns(const struct iopf_rec *r)
 	return (uint64_t)r->ts.tv_sec * 1000000000ull + (uint64_t)r->ts.tv_nsec;
 }
 
+/*
+ * The kernel's verdict on the responses of one write(2) of a fault fd
+ * (iommufd_fault_fops_write(), doc/kernel-notes.md §3): it takes them in
+ * order and stops at the first it refuses, returning the bytes accepted,
+ * or the errno when it accepted none.  So the first @accepted were
+ * accepted; if the write fell short, the next one was refused
+ * (@refused_errno: the errno returned, or inside a partial write EINVAL,
+ * the only refusal of a readable response, @partial) and the rest never
+ * looked at.  A handler that resubmits the rest sends the refused one
+ * again first: that response is judged once, at the partial write;
+ * @retry says this refusal repeats it (the memo, one per fd, remembers).
+ * lib/tap.c (kernel fd) and lib/replay-fuse.c (sim's handler file) judge
+ * by it, so the verdict does not depend on the fd.
+ */
+struct iopf_write_memo {
+	bool pending;
+	struct iommu_hwpt_page_response refused;
+};
+struct iopf_write_verdict {
+	uint64_t accepted;
+	uint32_t refused_errno;	/* 0: none refused */
+	bool partial, retry;
+};
+void iopf_write_judge(struct iopf_write_memo *m, const void *resps, uint64_t given, uint64_t have,
+		      int64_t ret, struct iopf_write_verdict *v);
+
 /* A SOCK_SEQPACKET pair for a handler process, its end able to send a large write (lib/peer.c). */
 int iopf_peer_socketpair(int *ours, int *theirs);
 

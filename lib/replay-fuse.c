@@ -20,6 +20,7 @@ struct hfd_fuse {
 	struct iopf_hfd h;
 	struct iopf_handler_file *hf;
 	uint64_t warned_big, warned_wake;
+	struct iopf_write_memo memo;	/* the handler file's last refused response */
 };
 
 static struct hfd_fuse *fuse_of(struct iopf_hfd *h)
@@ -52,7 +53,8 @@ static ssize_t file_read(void *ctx, void *buf, size_t count)
  * iommufd_fault_fops_write(): a count that is not whole responses is
  * refused before any is looked at; otherwise it stops at the first
  * response it refuses and returns the bytes before it, or the errno when
- * it was the first.  Note what it took, and the refused one.
+ * it was the first.  Note what it took, and the refused one (inside a
+ * partial write too), judged once (lib/check.c: iopf_write_judge()).
  */
 static ssize_t file_write(void *ctx, const void *buf, size_t count)
 {
@@ -60,14 +62,20 @@ static ssize_t file_write(void *ctx, const void *buf, size_t count)
 	ssize_t w = iopf_target_write(h->host.t, buf, count);
 	uint64_t t = iopf_now_ns();
 	struct iommu_hwpt_page_response r;
+	struct iopf_write_verdict v;
+	uint64_t n = count / IOPF_RESP_SIZE;
 
-	for (size_t i = 0; w > 0 && i < (size_t)w / IOPF_RESP_SIZE; i++) {
+	/* the kernel refuses a count that is not whole responses (ESPIPE) before looking at any */
+	if (count % IOPF_RESP_SIZE || w == -EFAULT)
+		n = 0;
+	iopf_write_judge(&fuse_of(h)->memo, buf, n, n, w, &v);
+	for (uint64_t i = 0; i < v.accepted; i++) {
 		memcpy(&r, (const uint8_t *)buf + i * IOPF_RESP_SIZE, sizeof(r));
 		iopf_session_note_response(h->host.sess, &r, 0, t);
 	}
-	if (w < 0 && w != -EFAULT && count >= IOPF_RESP_SIZE && !(count % IOPF_RESP_SIZE)) {
-		memcpy(&r, buf, sizeof(r));
-		iopf_session_note_response(h->host.sess, &r, (uint32_t)-w, t);
+	if (v.refused_errno && !v.retry && v.accepted < n) {
+		memcpy(&r, (const uint8_t *)buf + v.accepted * IOPF_RESP_SIZE, sizeof(r));
+		iopf_session_note_response(h->host.sess, &r, v.refused_errno, t);
 	}
 	iopf_hfd_refresh(h);
 	return w;

@@ -93,10 +93,10 @@ int iopf_hfd_fuse_open(struct iopf_hfd **h, const struct iopf_hfd_host *host, in
 /* lib/replay-kfd.c: mock: a dup of the queue's fd in *fd, and the tap */
 int iopf_hfd_kfd_open(struct iopf_hfd **h, const struct iopf_hfd_host *host, int *fd,
 		      char *why, size_t whylen);
-/* the same over a tap already open (tests: NULL, records given by iopf_hfd_kfd_note()) */
+/* the same over a tap already open with cfg.events (tests: NULL, events given by iopf_hfd_kfd_event()) */
 int iopf_hfd_kfd_new(struct iopf_hfd **h, const struct iopf_hfd_host *host, struct iopf_tap *tap);
-/* one record the tap saw; then iopf_hfd_kfd_flush() when no more come for now */
-void iopf_hfd_kfd_note(struct iopf_hfd *h, const struct iopf_rec *r);
+/* one event the tap saw (lib/tap.c); then iopf_hfd_kfd_flush() when no more come for now */
+void iopf_hfd_kfd_event(struct iopf_hfd *h, const struct iopf_tap_event *ev);
 void iopf_hfd_kfd_flush(struct iopf_hfd *h);
 
 #endif

@@ -6,10 +6,11 @@
  * shows us what the kernel gave it and took from it.
  *
  * Everything this transport knows of the handler comes from the tap's
- * records (iopf_hfd_kfd_note()): a read's FAULT records are gathered and
- * noted as one read when its last group ends; RESPONSE records carry the
- * kernel's verdict on each response written.  Both on the tap's clock,
- * so latencies are the handler's own.
+ * typed events (iopf_hfd_kfd_event()): a READ is noted as the read it
+ * was, whole; a WRITE carries the kernel's verdict on each response
+ * written (the accepted ones, and the one refused, inside a partial
+ * write too; a resubmission of that one is not judged again).  Both on
+ * the tap's clock, so latencies are the handler's own.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -19,14 +20,11 @@
 
 #include "replay-hfd.h"
 
-#define TAP_GROUP_RECS	IOPF_GROUP_MAX_RECORDS	/* the most records of one read we gather from the tap */
-
 struct hfd_kfd {
 	struct iopf_hfd h;
 	struct iopf_tap *tap;
-	struct iommu_hwpt_pgfault *recs;	/* the tap's FAULT records of one read */
-	size_t n;
-	uint64_t t_ns, lost;
+	uint64_t lost;
+	uint64_t read_records;	/* records of a read the tap decodes */
 };
 
 static struct hfd_kfd *kfd_of(struct iopf_hfd *h)
@@ -34,41 +32,35 @@ static struct hfd_kfd *kfd_of(struct iopf_hfd *h)
 	return (struct hfd_kfd *)h;
 }
 
-static void flush_read(struct hfd_kfd *k)
-{
-	if (k->n) {
-		ssize_t g = iopf_session_note_read(k->h.host.sess, k->recs, k->n * IOPF_FAULT_SIZE,
-						   k->t_ns, NULL, NULL);
-
-		iopf_hfd_error(&k->h, g < 0 ? (int)g : 0);
-		k->n = 0;
-	}
-}
-
-void iopf_hfd_kfd_note(struct iopf_hfd *h, const struct iopf_rec *r)
+void iopf_hfd_kfd_event(struct iopf_hfd *h, const struct iopf_tap_event *ev)
 {
 	struct hfd_kfd *k = kfd_of(h);
+	struct iopf_session *s = h->host.sess;
 
-	if (r->type == IOPF_REC_LOST && !r->queue_id)	/* the trace buffer overflowed */
-		k->lost += r->u.lost;
-	if (r->queue_id != iopf_target_queue_id(h->host.t))
+	if (ev->kind == IOPF_TAP_EV_LOST) {	/* the tap's buffer overflowed */
+		k->lost += ev->lost;
 		return;
-	/* one read's records share its time stamp; its DELIVERY records come between groups */
-	if ((r->type != IOPF_REC_FAULT && r->type != IOPF_REC_DELIVERY) ||
-	    (r->type == IOPF_REC_FAULT && k->n && iopf_rec_ns(r) != k->t_ns))
-		flush_read(k);
-	switch (r->type) {
-	case IOPF_REC_FAULT:
-		if (k->n == TAP_GROUP_RECS)
-			flush_read(k);
-		k->t_ns = iopf_rec_ns(r);
-		k->recs[k->n++] = r->u.fault;
+	}
+	if (ev->queue != iopf_target_queue_id(h->host.t))
+		return;
+	switch (ev->kind) {
+	case IOPF_TAP_EV_READ:
+		if (ev->n) {
+			ssize_t g = iopf_session_note_read(s, ev->recs, ev->n * IOPF_FAULT_SIZE, ev->t_ns,
+							   NULL, NULL);
+
+			iopf_hfd_error(h, g < 0 ? (int)g : 0);
+		}
+		k->lost += ev->total - ev->n;
 		break;
-	case IOPF_REC_RESPONSE:
-		iopf_session_note_response(h->host.sess, &r->u.resp, r->status, iopf_rec_ns(r));
-		break;
-	case IOPF_REC_LOST:
-		k->lost += r->u.lost;
+	case IOPF_TAP_EV_WRITE:
+		for (size_t i = 0; i < ev->accepted && i < ev->n; i++)
+			iopf_session_note_response(s, &ev->resps[i], 0, ev->t_ns);
+		if (ev->refused_errno && !ev->retry && ev->accepted < ev->n)
+			iopf_session_note_response(s, &ev->resps[ev->accepted], ev->refused_errno,
+						   ev->t_ns);
+		if (ev->accepted > ev->n)
+			k->lost += ev->accepted - ev->n;
 		break;
 	default:
 		break;
@@ -77,18 +69,17 @@ void iopf_hfd_kfd_note(struct iopf_hfd *h, const struct iopf_rec *r)
 
 void iopf_hfd_kfd_flush(struct iopf_hfd *h)
 {
-	flush_read(kfd_of(h));
 	iopf_hfd_refresh(h);
 }
 
 /* Everything the tap has for us now. */
 static void take_tap(struct hfd_kfd *k)
 {
-	struct iopf_rec r;
+	struct iopf_tap_event ev;
 	int rc;
 
-	while ((rc = iopf_tap_next(k->tap, &r)) > 0)
-		iopf_hfd_kfd_note(&k->h, &r);
+	while ((rc = iopf_tap_next_event(k->tap, &ev)) > 0)
+		iopf_hfd_kfd_event(&k->h, &ev);
 	iopf_hfd_kfd_flush(&k->h);
 	if (rc < 0)
 		iopf_hfd_error(&k->h, rc);
@@ -105,7 +96,7 @@ static bool event(struct iopf_hfd *h, int fd, uint32_t events)
 	return true;
 }
 
-/* trace_pipe's poll wakes per page: look in anyway when the loop found nothing. */
+/* The tap's fd wakes late (trace_pipe per page, BPF past 1 MiB): look in anyway when the loop found nothing. */
 static void pass(struct iopf_hfd *h, bool idle)
 {
 	struct hfd_kfd *k = kfd_of(h);
@@ -115,14 +106,14 @@ static void pass(struct iopf_hfd *h, bool idle)
 }
 
 /*
- * The tap decodes IOPF_TAP_READ_RECORDS records of a read: keep fewer
- * records than that unread, so that no read of the handler's can hold
- * more (a group larger than that is injected alone).
+ * The tap decodes the first records of a read (IOPF_TAP_READ_RECORDS
+ * with kprobe events, IOPF_TAP_BPF_MAX_BYTES of them with BPF): keep
+ * fewer records than that unread, so that no read of the handler's can
+ * hold more (a group larger than that is injected alone).
  */
 static bool sees(const struct iopf_hfd *h, uint64_t unread, uint64_t max_group)
 {
-	(void)h;
-	return unread + max_group <= IOPF_TAP_READ_RECORDS;
+	return unread + max_group <= kfd_of((struct iopf_hfd *)h)->read_records;
 }
 
 static int finish(struct iopf_hfd *h)
@@ -136,10 +127,11 @@ static int finish(struct iopf_hfd *h)
 	}
 	if (k->lost)
 		iopf_logf(h->host.log, IOPF_LOG_WARN, "the tap could not see %llu records "
-			  "(it decodes the first 100 records of a read and the first 120 "
-			  "responses of a write, and loses events when its trace buffer is full): groups it missed count as unanswered and "
+			  "(it decodes the first %llu records of a read, and loses events when its "
+			  "buffer is full): groups it missed count as unanswered and "
 			  "answers to them as unknown; replay more slowly (--rate) or give "
-			  "--handler-fd socket", (unsigned long long)k->lost);
+			  "--handler-fd socket", (unsigned long long)k->lost,
+			  (unsigned long long)k->read_records);
 	return rc;
 }
 
@@ -149,7 +141,6 @@ static void free_kfd(struct iopf_hfd *h)
 
 	if (k->tap)
 		iopf_tap_close(k->tap);
-	free(k->recs);
 	free(k);
 }
 
@@ -168,10 +159,7 @@ int iopf_hfd_kfd_new(struct iopf_hfd **h, const struct iopf_hfd_host *host, stru
 	struct hfd_kfd *k = calloc(1, sizeof(*k));
 
 	*h = NULL;
-	if (k)
-		k->recs = malloc(TAP_GROUP_RECS * sizeof(*k->recs));
-	if (!k || !k->recs) {
-		free(k);
+	if (!k) {
 		if (tap)
 			iopf_tap_close(tap);
 		return -ENOMEM;
@@ -179,6 +167,8 @@ int iopf_hfd_kfd_new(struct iopf_hfd **h, const struct iopf_hfd_host *host, stru
 	k->h.ops = &kfd_ops;
 	k->h.host = *host;
 	k->tap = tap;
+	k->read_records = tap && iopf_tap_backend(tap) == IOPF_TAP_BPF ?
+			  IOPF_TAP_BPF_MAX_BYTES / IOPF_FAULT_SIZE : IOPF_TAP_READ_RECORDS;
 	*h = &k->h;
 	return 0;
 }
@@ -191,7 +181,7 @@ int iopf_hfd_kfd_new(struct iopf_hfd **h, const struct iopf_hfd_host *host, stru
 int iopf_hfd_kfd_open(struct iopf_hfd **h, const struct iopf_hfd_host *host, int *fd,
 		      char *why, size_t whylen)
 {
-	struct iopf_tap_cfg tcfg = { .pid = 0, .fd = -1 };
+	struct iopf_tap_cfg tcfg = { .pid = 0, .fd = -1, .events = true };
 	struct iopf_tap *tap;
 	int rc = iopf_tap_open(&tap, &tcfg, host->log, why, whylen);
 

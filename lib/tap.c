@@ -177,8 +177,7 @@ struct file_info {
 	bool announced;		/* META record written */
 	bool asked;		/* zero-length write attribution tried */
 	bool warned;		/* queue id unknown: said once */
-	bool refused_pending;	/* its last write was partial and refused @refused */
-	struct iommu_hwpt_page_response refused;
+	struct iopf_write_memo memo;	/* its last write's refused response (lib/check.c) */
 };
 
 struct outstanding {
@@ -1422,26 +1421,17 @@ static void on_write(struct iopf_tap *t, const struct tap_raw *r, struct file_in
 				     .ret = r->ret, .count = r->count, .total = given,
 				     .accepted = accepted };
 
+	struct iopf_write_memo none = { 0 };
+	struct iopf_write_verdict v;
+
 	if (have > given)
 		have = given;
-	if (accepted > given)
-		accepted = ev.accepted = given;	/* hostile input: the kernel never returns more */
+	iopf_write_judge(fi ? &fi->memo : &none, r->data, given, have, r->ret, &v);
+	accepted = ev.accepted = v.accepted;
+	ev.refused_errno = v.refused_errno;
+	ev.refused_partial = v.partial;
+	ev.retry = v.retry;
 	ev.n = have;
-	if (accepted < given && (r->ret > 0 || r->ret < 0)) {
-		ev.refused_errno = r->ret < 0 ? (uint32_t)(0 - (uint64_t)r->ret) : EINVAL;
-		ev.refused_partial = r->ret > 0;
-	}
-	/*
-	 * A handler that retries the rest of a short write sends the refused
-	 * response again first: the same response, judged once (at the
-	 * partial write), however the handler deals with a short count.
-	 */
-	if (fi && fi->refused_pending && have && !accepted && r->ret < 0) {
-		memcpy(&resp, r->data, IOPF_RESP_SIZE);
-		ev.retry = resp.cookie == fi->refused.cookie && resp.code == fi->refused.code;
-	}
-	if (fi)
-		fi->refused_pending = false;
 	event_who(&ev, r, fi, tgid);
 	push_event(t, &ev, r->data, have * IOPF_RESP_SIZE);
 	for (uint64_t i = 0; i < accepted && i < have; i++) {
@@ -1463,10 +1453,6 @@ static void on_write(struct iopf_tap *t, const struct tap_raw *r, struct file_in
 			response(t, q, &resp, ev.refused_errno, (uint32_t)accepted,
 				 ev.refused_partial ? TAP_RESP_PARTIAL : 0, r->t_ns);
 		t->counts.unexamined += given - accepted - 1;
-		if (ev.refused_partial && fi) {
-			fi->refused_pending = true;
-			fi->refused = resp;
-		}
 	}
 }
 

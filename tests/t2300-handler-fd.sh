@@ -71,6 +71,25 @@ test_expect_success FUSE 'every handle --bug mode: the same verdicts through the
 	test_cmp socket.v file.v
 '
 
+# A handler written apart from iopftool that answers every 7th group twice in
+# one write: the kernel (and the file) take the answer, refuse the duplicate
+# and return a short count.  Whether the handler writes the rest again or
+# drops it, the duplicate is judged once, as through the socket.
+test_expect_success FUSE 'a duplicate inside a short write: the same verdict through the file and the socket' '
+	for r in "" --no-resubmit; do
+		for k in file socket; do
+			iopftool -j replay --timeout "$(test_scale 1s)" --handler-fd $k \
+				--exec "$L --dup-every 7 $r" small.pcap >$k.json 2>$k.err
+			echo "rc $?" >$k.d
+			for f in ok groups responses violations.duplicate violations.unanswered; do
+				echo "$f $(jget $k.json $f)"
+			done >>$k.d
+		done
+		cat file.d && test_cmp socket.d file.d &&
+		grep "rc 1" file.d && grep "violations.duplicate 5" file.d && grep "responses 45" file.d || exit 1
+	done
+'
+
 test_expect_success FUSE 'a handler that never reads: every group unanswered, and it is ended' '
 	start=$(date +%s) &&
 	test_expect_code 1 iopftool -j replay --handler-fd file --timeout "$(test_scale 200ms)" \

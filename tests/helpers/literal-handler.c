@@ -12,9 +12,14 @@
  * groups (a run of one cookie ending with LAST_PAGE), and exits 3 if not.
  *
  *   literal-handler [--nonblock] [--buffer BYTES] [--fd N] [--code 0|1]
+ *                   [--dup-every N [--no-resubmit]]
  *
  * --nonblock: O_NONBLOCK and an edge-triggered epoll, the pattern of a
- * handler that drains on each wake-up.  At the end it prints
+ * handler that drains on each wake-up.  --dup-every N: a wrong handler
+ * that answers every Nth group twice, the duplicate right after the
+ * answer in the same write (the kernel takes the first, refuses the
+ * second and returns a short count); --no-resubmit: it then drops the
+ * rest of a short write instead of writing it again.  At the end it prints
  * "literal-handler: G groups, F faults, R responses, X refused" on stderr.
  */
 #include <errno.h>
@@ -45,6 +50,8 @@ struct st {
 	struct iommu_hwpt_page_response *out;
 	size_t nout, outcap;
 	unsigned long groups, faults, written, refused;
+	unsigned long dup_every;
+	bool no_resubmit;
 };
 
 static void die(const char *what, int e, int status)
@@ -90,6 +97,16 @@ static void take(struct st *s, size_t n)
 		}
 		s->out[s->nout++] = (struct iommu_hwpt_page_response){ f.cookie, s->code };
 		s->groups++;
+		if (s->dup_every && s->groups % s->dup_every == 0) {
+			if (s->nout == s->outcap) {
+				s->outcap *= 2;
+				s->out = realloc(s->out, s->outcap * sizeof(*s->out));
+				if (!s->out)
+					die("realloc", ENOMEM, 2);
+			}
+			s->out[s->nout] = s->out[s->nout - 1];
+			s->nout++;
+		}
 	}
 }
 
@@ -132,6 +149,10 @@ static void answer(struct st *s)
 			}
 			off += (size_t)w / IOPF_RESP_SIZE;
 			s->written += (size_t)w / IOPF_RESP_SIZE;
+			if (off < s->nout && s->no_resubmit) {
+				s->refused++;	/* the one refused; the rest dropped */
+				break;
+			}
 		} else if (w < 0 && errno == EINTR) {
 			continue;
 		} else if (w < 0 && errno == EINVAL) {
@@ -160,8 +181,13 @@ int main(int argc, char **argv)
 			s.fd = atoi(argv[++i]);
 		else if (!strcmp(argv[i], "--code") && i + 1 < argc)
 			s.code = (uint32_t)strtoul(argv[++i], NULL, 0);
+		else if (!strcmp(argv[i], "--dup-every") && i + 1 < argc)
+			s.dup_every = strtoul(argv[++i], NULL, 0);
+		else if (!strcmp(argv[i], "--no-resubmit"))
+			s.no_resubmit = true;
 		else {
-			fprintf(stderr, "usage: literal-handler [--nonblock] [--buffer BYTES] [--fd N] [--code 0|1]\n");
+			fprintf(stderr, "usage: literal-handler [--nonblock] [--buffer BYTES] [--fd N] [--code 0|1] "
+				"[--dup-every N [--no-resubmit]]\n");
 			return 64;
 		}
 	}

@@ -1,8 +1,8 @@
 // SPDX-License-Identifier: MIT
 /*
  * The replay's kernel-fd transport (lib/replay-kfd.c): what the tap saw
- * the handler read and write, as records, reaches the session as reads
- * and answers on the tap's clock.  No tap here: the records are given.
+ * the handler read and write, as typed events, reaches the session as reads
+ * and answers on the tap's clock.  No tap here: the events are given.
  */
 #include <errno.h>
 #include <string.h>
@@ -13,26 +13,19 @@
 
 TAP_LOG_CAPTURE
 
-static struct iopf_rec fault(uint32_t q, uint64_t t_us, uint32_t grpid, bool last, uint32_t cookie)
+static struct iommu_hwpt_pgfault fault(uint32_t grpid, bool last, uint32_t cookie)
 {
-	struct iopf_rec r = { .type = IOPF_REC_FAULT, .queue_id = q };
-
-	r.ts.tv_sec = (time_t)(t_us / 1000000);
-	r.ts.tv_nsec = (long)(t_us % 1000000) * 1000;
-	r.u.fault = (struct iommu_hwpt_pgfault){ .dev_id = 1, .grpid = grpid, .cookie = cookie,
-						 .perm = IOMMU_PGFAULT_PERM_READ, .addr = 0x1000 * cookie,
-						 .flags = last ? IOMMU_PGFAULT_FLAGS_LAST_PAGE : 0 };
-	return r;
+	return (struct iommu_hwpt_pgfault){ .dev_id = 1, .grpid = grpid, .cookie = cookie,
+					    .perm = IOMMU_PGFAULT_PERM_READ, .addr = 0x1000 * cookie,
+					    .flags = last ? IOMMU_PGFAULT_FLAGS_LAST_PAGE : 0 };
 }
 
-static struct iopf_rec response(uint32_t q, uint64_t t_us, uint32_t cookie, uint32_t status)
+static struct iopf_tap_event read_ev(uint32_t q, uint64_t t_us, const struct iommu_hwpt_pgfault *recs,
+				     size_t n, uint64_t total)
 {
-	struct iopf_rec r = { .type = IOPF_REC_RESPONSE, .queue_id = q, .status = status };
-
-	r.ts.tv_sec = (time_t)(t_us / 1000000);
-	r.ts.tv_nsec = (long)(t_us % 1000000) * 1000;
-	r.u.resp = (struct iommu_hwpt_page_response){ .cookie = cookie, .code = 0 };
-	return r;
+	return (struct iopf_tap_event){ .kind = IOPF_TAP_EV_READ, .queue = q, .t_ns = t_us * 1000,
+					.recs = recs, .n = n, .total = total,
+					.ret = (int64_t)(total * IOPF_FAULT_SIZE) };
 }
 
 int main(void)
@@ -40,7 +33,7 @@ int main(void)
 	struct test_host th;
 	struct iopf_hfd *h;
 	struct iopf_session_counts c;
-	struct iopf_rec r;
+	struct iopf_tap_event ev;
 	uint32_t q;
 
 	host_init(&th, &tlog);
@@ -52,45 +45,49 @@ int main(void)
 	is(h->ops->event(h, 0, 0), 0, "an fd not the tap's is not its own");
 
 	/* one read of two groups (3 records) at t=10 s, one of one group at t=11 s */
-	r = fault(q, 10000000, 1, false, 1);
-	iopf_hfd_kfd_note(h, &r);
-	r = fault(q, 10000000, 1, true, 1);
-	iopf_hfd_kfd_note(h, &r);
-	r = fault(q, 10000000, 2, true, 2);
-	iopf_hfd_kfd_note(h, &r);
+	struct iommu_hwpt_pgfault r1[3] = { fault(1, false, 1), fault(1, true, 1), fault(2, true, 2) };
+	struct iommu_hwpt_pgfault r2[1] = { fault(3, true, 3) }, r9[1] = { fault(9, true, 9) };
+
+	ev = read_ev(q, 10000000, r1, 3, 3);
+	iopf_hfd_kfd_event(h, &ev);
 	c = host_counts(&th);
-	is(c.reads, 0, "a read's records are gathered until its end");
-	r = fault(q + 1, 10500000, 9, true, 9);	/* another queue's */
-	iopf_hfd_kfd_note(h, &r);
-	r = fault(q, 11000000, 3, true, 3);
-	iopf_hfd_kfd_note(h, &r);
-	c = host_counts(&th);
-	ok(c.reads == 1 && c.groups == 2 && c.faults == 3, "a new time stamp ends the read: 1 read, 2 groups, 3 faults");
+	ok(c.reads == 1 && c.groups == 2 && c.faults == 3, "a READ event is one read: 2 groups, 3 faults");
+	ev = read_ev(q + 1, 10500000, r9, 1, 1);	/* another queue's */
+	iopf_hfd_kfd_event(h, &ev);
+	ev = read_ev(q, 11000000, r2, 1, 1);
+	iopf_hfd_kfd_event(h, &ev);
 	iopf_hfd_kfd_flush(h);
 	c = host_counts(&th);
 	ok(c.reads == 2 && c.groups == 3 && c.faults == 4 && c.outstanding == 3,
-	   "flush: the last read noted, the other queue's record not (2 reads, 3 groups, 4 faults)");
+	   "the other queue's read not noted (2 reads, 3 groups, 4 faults)");
 	ok(th.refreshes > 0, "the host was told its counts changed");
 
-	r = response(q, 11000100, 1, 0);
-	iopf_hfd_kfd_note(h, &r);
-	r = response(q, 11000200, 3, EINVAL);
-	iopf_hfd_kfd_note(h, &r);
+	/* one write of three: the first accepted, the second (a duplicate of it) refused, the third never looked at */
+	struct iommu_hwpt_page_response w[3] = { { .cookie = 1 }, { .cookie = 1 }, { .cookie = 2 } };
+
+	ev = (struct iopf_tap_event){ .kind = IOPF_TAP_EV_WRITE, .queue = q, .t_ns = 11000100000ull,
+				      .resps = w, .n = 3, .total = 3, .accepted = 1, .ret = 8,
+				      .refused_errno = EINVAL, .refused_partial = true };
+	iopf_hfd_kfd_event(h, &ev);
+	/* the handler resubmits the rest: the duplicate refused again is not judged twice */
+	ev = (struct iopf_tap_event){ .kind = IOPF_TAP_EV_WRITE, .queue = q, .t_ns = 11000200000ull,
+				      .resps = w + 1, .n = 2, .total = 2, .accepted = 0, .ret = -EINVAL,
+				      .refused_errno = EINVAL, .retry = true };
+	iopf_hfd_kfd_event(h, &ev);
 	iopf_hfd_kfd_flush(h);
 	c = host_counts(&th);
 	ok(c.responses == 2 && c.accepted == 1 && c.outstanding == 2,
-	   "the kernel's verdicts: 2 responses, 1 accepted, 2 outstanding");
+	   "the kernel's verdicts: 2 responses (the duplicate once), 1 accepted, 2 outstanding");
 
-	/* the window: the tap decodes IOPF_TAP_READ_RECORDS records of a read */
+	/* the window: the tap decodes IOPF_TAP_READ_RECORDS records of a read (no tap: the kprobe back-end's) */
 	ok(h->ops->sees(h, IOPF_TAP_READ_RECORDS - 4, 4), "%d unread with groups of 4: all seen",
 	   IOPF_TAP_READ_RECORDS - 4);
 	ok(!h->ops->sees(h, IOPF_TAP_READ_RECORDS - 3, 4), "%d unread with groups of 4: not",
 	   IOPF_TAP_READ_RECORDS - 3);
 
-	/* what the trace buffer lost is told at the end */
-	r = (struct iopf_rec){ .type = IOPF_REC_LOST, .queue_id = 0 };
-	r.u.lost = 5;
-	iopf_hfd_kfd_note(h, &r);
+	/* what the tap's buffer lost is told at the end */
+	ev = (struct iopf_tap_event){ .kind = IOPF_TAP_EV_LOST, .lost = 5 };
+	iopf_hfd_kfd_event(h, &ev);
 	warnings = 0;
 	is(h->ops->finish(h), 0, "finish");
 	ok(warnings == 1 && strstr(last_msg, "could not see 5 records"), "the loss is told: %s", last_msg);
