@@ -16,10 +16,10 @@
  *
  * --nonblock: O_NONBLOCK and an edge-triggered epoll, the pattern of a
  * handler that drains on each wake-up.  --dup-every N: a wrong handler
- * that answers every Nth group twice, the duplicate right after the
- * answer in the same write (the kernel takes the first, refuses the
- * second and returns a short count); --no-resubmit: it then drops the
- * rest of a short write instead of writing it again.  At the end it prints
+ * that answers every Nth group twice, the duplicates last in the same
+ * write (the kernel takes the answers, refuses the first duplicate and
+ * returns a short count); --no-resubmit: it then drops the rest of a
+ * short write (duplicates only) instead of writing it again.  At the end it prints
  * "literal-handler: G groups, F faults, R responses, X refused" on stderr.
  */
 #include <errno.h>
@@ -52,6 +52,8 @@ struct st {
 	unsigned long groups, faults, written, refused;
 	unsigned long dup_every;
 	bool no_resubmit;
+	struct iommu_hwpt_page_response *dups;	/* written again at the end of the next write */
+	size_t ndups;
 };
 
 static void die(const char *what, int e, int status)
@@ -98,14 +100,10 @@ static void take(struct st *s, size_t n)
 		s->out[s->nout++] = (struct iommu_hwpt_page_response){ f.cookie, s->code };
 		s->groups++;
 		if (s->dup_every && s->groups % s->dup_every == 0) {
-			if (s->nout == s->outcap) {
-				s->outcap *= 2;
-				s->out = realloc(s->out, s->outcap * sizeof(*s->out));
-				if (!s->out)
-					die("realloc", ENOMEM, 2);
-			}
-			s->out[s->nout] = s->out[s->nout - 1];
-			s->nout++;
+			s->dups = realloc(s->dups, (s->ndups + 1) * sizeof(*s->dups));
+			if (!s->dups)
+				die("realloc", ENOMEM, 2);
+			s->dups[s->ndups++] = s->out[s->nout - 1];
 		}
 	}
 }
@@ -139,6 +137,16 @@ static void answer(struct st *s)
 {
 	size_t off = 0;
 
+	for (size_t i = 0; i < s->ndups; i++) {
+		if (s->nout == s->outcap) {
+			s->outcap *= 2;
+			s->out = realloc(s->out, s->outcap * sizeof(*s->out));
+			if (!s->out)
+				die("realloc", ENOMEM, 2);
+		}
+		s->out[s->nout++] = s->dups[i];
+	}
+	s->ndups = 0;
 	while (off < s->nout) {
 		ssize_t w = write(s->fd, s->out + off, (s->nout - off) * IOPF_RESP_SIZE);
 
