@@ -238,12 +238,12 @@ static int reader_start_libpcap(struct iopf_reader *rd, off_t base, char *err, s
 int iopf_reader_open(struct iopf_reader **rdp, const char *path, char *err, size_t errlen)
 {
 	struct iopf_reader *rd;
-	char shown[1024];
+	char shown[256];
 	off_t base;
 	int rc;
 
 	*rdp = NULL;
-	iopf_escape(path, shown, sizeof(shown));	/* names in messages are escaped */
+	iopf_path_shown(path, shown, sizeof(shown));	/* escaped; a long one elided: err keeps its reason */
 	rd = calloc(1, sizeof(*rd));
 	if (!rd || !(rd->path = strdup(shown)) || !(rd->buf = malloc(READER_BUFSIZE))) {
 		if (rd)
@@ -695,22 +695,25 @@ int iopf_writer_open(struct iopf_writer **wp, const char *path, int linktype,
 	uint8_t *h;
 	int rc;
 
+	char shown[256];
+
 	*wp = NULL;
+	iopf_path_shown(path, shown, sizeof(shown));	/* in messages: escaped, a long one elided */
 	if (linktype < IOPF_LINKTYPE_MIN || linktype > IOPF_LINKTYPE_MAX) {
-		snprintf(err, errlen, "%s: link type %d is not one of %d..%d", path, linktype,
+		snprintf(err, errlen, "%s: link type %d is not one of %d..%d", shown, linktype,
 			 IOPF_LINKTYPE_MIN, IOPF_LINKTYPE_MAX);
 		return -EINVAL;
 	}
 	w = calloc(1, sizeof(*w));
 	if (!w || !(w->buf = malloc(WRITER_BUFSIZE))) {
 		free(w);
-		snprintf(err, errlen, "%s: out of memory", path);
+		snprintf(err, errlen, "%s: out of memory", shown);
 		return -ENOMEM;
 	}
 	w->fd = open_output(path);
 	if (w->fd < 0) {
 		rc = -errno;
-		snprintf(err, errlen, "cannot create %s: %s", path, strerror(-rc));
+		snprintf(err, errlen, "cannot create %s: %s", shown, strerror(-rc));
 		free(w->buf);
 		free(w);
 		return rc;

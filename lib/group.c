@@ -62,6 +62,11 @@ static uint64_t key_of(uint32_t queue, uint32_t cookie)
 }
 
 
+void iopf_grouper_set_name(struct iopf_grouper *gr, const char *name)
+{
+	gr->cfg.name = name;
+}
+
 static const char *gname(const struct iopf_grouper *gr)
 {
 	return gr->cfg.name ? gr->cfg.name : "capture";

@@ -191,4 +191,14 @@ void iopf_print_reported(struct iopf_out *o, const struct iopf_rec *r);
 #define __NR_pidfd_getfd 438
 #endif
 
+/* The file the grouper's warnings name (the caller's string, kept): replay learns it late. */
+void iopf_grouper_set_name(struct iopf_grouper *gr, const char *name);
+
+/*
+ * path escaped for a message (iopf_escape()), its middle elided with
+ * "..." when it does not fit in len: a long name never pushes the
+ * reason out of a fixed-size message.
+ */
+void iopf_path_shown(const char *path, char *buf, size_t len);
+
 #endif

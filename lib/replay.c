@@ -646,6 +646,7 @@ static int play_capture(struct iopf_replay *rp)
 		iopf_logf(rp->cfg.log, IOPF_LOG_ERR, "%s", err);
 		return rc;
 	}
+	iopf_grouper_set_name(rp->grouper, rp->capture);	/* warnings name the file, not "capture" */
 	rp->start_ns = 0;
 	rp->injected_loop = 0;
 	rp->have_ts0 = false;

@@ -11,15 +11,42 @@
 void iopf_logf(const struct iopf_log *log, enum iopf_log_level level,
 	       const char *fmt, ...)
 {
-	char buf[1024];
+	char buf[1024], *big = NULL;
 	va_list ap;
+	int n;
 
 	if (!log || !log->fn)
 		return;
 	va_start(ap, fmt);
-	vsnprintf(buf, sizeof(buf), fmt, ap);
+	n = vsnprintf(buf, sizeof(buf), fmt, ap);
 	va_end(ap);
-	log->fn(log->ctx, level, buf);
+	if (n >= (int)sizeof(buf) && (big = malloc((size_t)n + 1))) {
+		/* a long message whole: never cut before its reason */
+		va_start(ap, fmt);
+		vsnprintf(big, (size_t)n + 1, fmt, ap);
+		va_end(ap);
+	}
+	log->fn(log->ctx, level, big ? big : buf);
+	free(big);
+}
+
+void iopf_path_shown(const char *path, char *buf, size_t len)
+{
+	size_t n = iopf_escape(path, buf, len), keep;
+
+	if (n < len || len < 16)
+		return;
+	/* too long: its start and its end, so the message after it still fits */
+	keep = (len - 4) / 2;
+	char *tail = malloc(n + 1);
+
+	if (!tail)
+		return;
+	iopf_escape(path, tail, n + 1);
+	memcpy(buf + keep, "...", 3);
+	memcpy(buf + keep + 3, tail + n - (len - 1 - keep - 3), len - 1 - keep - 3);
+	buf[len - 1] = '\0';
+	free(tail);
 }
 
 /* A unit is f * 10^k nanoseconds, which keeps fractions exact. */

@@ -206,4 +206,30 @@ test_expect_success 'M2: nor record --print; the capture is whole' '
 	iopftool read stalled.pcap | tail -n 1 | grep "meta end=1"
 '
 
+# The Low list of issue 15.
+test_expect_success 'replay warnings name the file, not "capture"' '
+	"$MK" inc.pcap "fault,dev=1,grpid=3,cookie=1" "fault,dev=1,grpid=4,cookie=2,last" "resp,cookie=2" &&
+	iopftool replay inc.pcap >out 2>err &&
+	grep "warning: inc.pcap: record 1: its group" err && ! grep "capture: record" err
+'
+
+test_expect_success 'a long file name does not push the reason out of the message' '
+	long=$(printf "%01200d" 0) &&
+	for v in read stats replay; do
+		test_expect_code 2 iopftool $v "$long.pcap" >out 2>err &&
+		grep "File name too long" err || { echo "$v:"; cat err; return 1; }
+	done &&
+	test_expect_code 2 iopftool generate -w "nodir/$long.pcap" 2>err &&
+	grep "No such file or directory" err &&
+	test_expect_code 2 iopftool replay -w "nodir/$long.pcap" demo.pcap >out 2>err &&
+	grep "No such file or directory" err
+'
+
+unshare --mount true 2>/dev/null && test_set_prereq UNSHARE
+test_expect_success UNSHARE 'ps on an empty /proc says it could not look (exit 2)' '
+	test_expect_code 2 unshare --mount sh -c "mount -t tmpfs none /proc && exec \"\$0\" ps" \
+		"$IOPFTOOL" >out 2>err &&
+	grep "cannot look at the processes" err && ! grep "no process holds" err
+'
+
 test_done

@@ -121,6 +121,12 @@ int cmd_ps(int argc, char **argv)
 	int rc;
 
 	parse_verb(&ps_argp, argc, argv, &o);
+	/* an empty or missing /proc hides every process: that is "could not look", not "none" */
+	if (access("/proc/self/fd", R_OK)) {
+		p_err("cannot look at the processes: /proc/self/fd: %s (is /proc mounted?)",
+		      strerror(errno));
+		return EXIT_ERROR;
+	}
 	rc = iopf_proc_fds(&l, &n, o.pid);
 	if (rc) {
 		p_err("cannot list /proc: %s", strerror(-rc));

@@ -37,6 +37,17 @@ static error_t parse_global(int key, char *arg, struct argp_state *state)
 
 const struct argp global_argp = { .options = global_options, .parser = parse_global };
 
+/* s escaped (iopf_escape()) in a buffer of its own size, or in fallback (cut) without memory. */
+static char *escaped(const char *s, char *fallback, size_t len)
+{
+	size_t n = iopf_escape(s, fallback, len);
+	char *e = n < len ? NULL : malloc(n + 1);
+
+	if (e)
+		iopf_escape(s, e, n + 1);
+	return e ? e : fallback;
+}
+
 /*
  * argp's own messages (getopt's "unrecognized option '...'", every
  * argp_error()) echo the arguments raw, and argp exits from inside.  While
@@ -68,13 +79,14 @@ static void argp_capture_end(void)
 		goto out;
 	j = open_memstream(&joined, &jlen);
 	for (line = strtok_r(argp_msg, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
-		char esc[1024];
+		char buf[1024], *esc = escaped(line, buf, sizeof(buf));
 
-		iopf_escape(line, esc, sizeof(esc));
 		if (!gopts.json || !j)
 			fprintf(stderr, "%s\n", esc);
 		else
 			fprintf(j, "%s%s", ftell(j) > 0 ? " " : "", esc);
+		if (esc != buf)
+			free(esc);
 	}
 	if (j && !fclose(j) && gopts.json && joined && *joined) {
 		json_object *o = json_object_new_object();
@@ -145,13 +157,19 @@ void parse_verb(const struct argp *argp, int argc, char **argv, void *input)
 
 static void vmessage(const char *level, const char *fmt, va_list ap)
 {
-	char msg[1024];
+	char rawbuf[1024], msgbuf[1024], *raw = rawbuf, *msg;
+	va_list ap2;
+	int n;
 
-	char raw[1024];
-
-	/* file names and capture text in messages: no terminal controls */
-	vsnprintf(raw, sizeof(raw), fmt, ap);
-	iopf_escape(raw, msg, sizeof(msg));
+	/* file names and capture text in messages: no terminal controls; long ones whole */
+	va_copy(ap2, ap);
+	n = vsnprintf(rawbuf, sizeof(rawbuf), fmt, ap);
+	if (n >= (int)sizeof(rawbuf) && (raw = malloc((size_t)n + 1)))
+		vsnprintf(raw, (size_t)n + 1, fmt, ap2);
+	va_end(ap2);
+	if (!raw)
+		raw = rawbuf;
+	msg = escaped(raw, msgbuf, sizeof(msgbuf));
 	if (gopts.json) {
 		json_object *o = json_object_new_object();
 
@@ -163,6 +181,10 @@ static void vmessage(const char *level, const char *fmt, va_list ap)
 	} else {
 		fprintf(msg_stream(), "%s%s\n", level ? "" : "iopftool: ", msg);
 	}
+	if (msg != msgbuf)
+		free(msg);
+	if (raw != rawbuf)
+		free(raw);
 }
 
 void p_err(const char *fmt, ...)
