@@ -1146,6 +1146,9 @@ static void check_mode(struct iopf_doctor *d)
 	} else if (!n && !ident && !dma) {
 		verdict(c, IOPF_DOCTOR_PROBLEM, "no IOMMU groups: DMA is not translated at all");
 		advise(c, "enable the IOMMU (firmware and kernel)");
+	} else if (n && !ident && !dma && !other) {
+		verdict(c, IOPF_DOCTOR_WARNING, "%zu IOMMU groups, none with a readable type", n);
+		advise(c, "collect /sys/kernel/iommu_groups/*/type too");
 	} else if (ident && !dma) {
 		verdict(c, IOPF_DOCTOR_OK, "default domains are passthrough (identity); vfio-pci still gives its "
 			"devices translated domains");
