@@ -20,7 +20,6 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
-#include <linux/bpf.h>
 #include <linux/openat2.h>
 #include <stdarg.h>
 #include <stdlib.h>
@@ -1480,32 +1479,6 @@ static void check_processes(struct iopf_doctor *d)
 		verdict(c, IOPF_DOCTOR_OK, "no process holds a fault fd now");
 }
 
-#ifndef BPF_PROG_LOAD
-#define BPF_PROG_LOAD 5
-#endif
-
-/* Can this process load a trivial BPF program ("r0 = 0; exit")?  0 yes, else errno. */
-static int bpf_probe(void)
-{
-	struct bpf_insn insns[2] = {
-		{ .code = 0xb7, .dst_reg = 0, .imm = 0 },	/* BPF_ALU64 | BPF_MOV | BPF_K */
-		{ .code = 0x95 },				/* BPF_JMP | BPF_EXIT */
-	};
-	union bpf_attr a;
-	long fd;
-
-	memset(&a, 0, sizeof(a));
-	a.prog_type = BPF_PROG_TYPE_SOCKET_FILTER;
-	a.insns = (uint64_t)(uintptr_t)insns;
-	a.insn_cnt = 2;
-	a.license = (uint64_t)(uintptr_t)"GPL";
-	fd = syscall(SYS_bpf, BPF_PROG_LOAD, &a, sizeof(a));
-	if (fd < 0)
-		return errno;
-	close((int)fd);
-	return 0;
-}
-
 static void check_tap(struct iopf_doctor *d)
 {
 	struct chk *c = chk(d, "the tap (--source tap)", "tap");
@@ -1513,7 +1486,6 @@ static void check_tap(struct iopf_doctor *d)
 	const char *tfs = NULL;
 	char path[300], lock[128] = "", ub[16] = "";
 	bool kev = false, btf;
-	int bpf = -1;
 
 	for (size_t i = 0; i < ARRAY_SIZE(dirs) && !tfs; i++) {
 		snprintf(path, sizeof(path), "%s/trace", dirs[i]);
@@ -1533,13 +1505,35 @@ static void check_tap(struct iopf_doctor *d)
 	ev(c, "/sys/kernel/btf/vmlinux: %s", btf ? "present" : "absent (the tap uses its built-in offsets)");
 	if (dr_attr(d, "proc/sys/kernel/unprivileged_bpf_disabled", ub, sizeof(ub)))
 		ev(c, "kernel.unprivileged_bpf_disabled = %s", ub);
-	if (d->live && cfg_get(d, "CONFIG_BPF_SYSCALL") != 'n') {
-		bpf = bpf_probe();
-		ev(c, "BPF_PROG_LOAD of a 2-instruction program: %s", bpf ? strerror(bpf) : "loaded");
-	} else {
-		ev(c, "CONFIG_BPF_SYSCALL=%c", cfg_get(d, "CONFIG_BPF_SYSCALL"));
+	if (d->live) {
+		/* the tap's own probe (lib/tap.c): what each back-end needs, on this machine */
+		struct iopf_tap_probe p;
+
+		iopf_tap_probe(&p);
+		ev(c, "kprobe back-end: %s", p.kprobe_why[0] ? p.kprobe_why : "can run");
+		ev(c, "BPF back-end: %s%s", p.bpf_why[0] ? p.bpf_why : "can run",
+		   p.bpf && !p.btf && p.known_layout ? " (no BTF: a struct layout it knows)" : "");
+		if (!p.kprobe_why[0] || !p.bpf_why[0]) {
+			verdict(c, IOPF_DOCTOR_OK, "the tap can run (%s%s%s)", p.kprobe_why[0] ? "" : "kprobe events",
+				!p.kprobe_why[0] && !p.bpf_why[0] ? ", " : "", p.bpf_why[0] ? "" : "BPF");
+		} else {
+			verdict(c, IOPF_DOCTOR_WARNING, "the tap cannot run: %s", p.lockdown ?
+				"kernel lockdown (confidentiality)" : !p.tracefs ? "no tracefs, no BPF" :
+				"neither kprobe events nor BPF");
+			advise(c, "%s", p.kprobe_why[0] ? p.kprobe_why : p.bpf_why);
+		}
+		if (geteuid())
+			ev(c, "not root: the tap needs root");
+		if (cfg_get(d, "CONFIG_IOMMUFD") == 'n') {
+			verdict(c, IOPF_DOCTOR_WARNING, "the tap has nothing to watch: the kernel has no IOMMUFD "
+				"(its probes go on iommufd's fault fd functions)");
+			advise(c, "boot a kernel with CONFIG_IOMMUFD");
+		}
+		return;
 	}
-	/* security/lockdown: LOCKDOWN_KPROBES and LOCKDOWN_TRACEFS are confidentiality reasons */
+	ev(c, "CONFIG_BPF_SYSCALL=%c", cfg_get(d, "CONFIG_BPF_SYSCALL"));
+	/* a collected tree: from its files only (security/lockdown: LOCKDOWN_KPROBES and
+	 * LOCKDOWN_TRACEFS are confidentiality reasons) */
 	if (strstr(lock, "[confidentiality]")) {
 		verdict(c, IOPF_DOCTOR_WARNING, "the tap cannot run: kernel lockdown (confidentiality) forbids kprobes");
 		advise(c, "boot without lockdown=confidentiality (and Secure Boot's lockdown) to use --source tap");
@@ -1552,11 +1546,10 @@ static void check_tap(struct iopf_doctor *d)
 	} else if (!kev) {
 		verdict(c, IOPF_DOCTOR_WARNING, "the tap cannot run: no kprobe_events in tracefs");
 		advise(c, "boot a kernel with CONFIG_KPROBE_EVENTS");
-	} else if (d->live && geteuid()) {
-		verdict(c, IOPF_DOCTOR_WARNING, "the tap can run, as root only");
+	} else if (cfg_get(d, "CONFIG_IOMMUFD") == 'n') {
+		verdict(c, IOPF_DOCTOR_WARNING, "the tap has nothing to watch: the kernel has no IOMMUFD");
 	} else {
-		verdict(c, IOPF_DOCTOR_OK, "the tap can run (tracefs, kprobe events%s%s)", btf ? ", BTF" : "",
-			bpf == 0 ? ", BPF" : "");
+		verdict(c, IOPF_DOCTOR_OK, "the tap can run (tracefs, kprobe events%s)", btf ? ", BTF" : "");
 	}
 }
 
