@@ -317,26 +317,6 @@ const char *iopf_verdict_str(enum iopf_verdict v)
 	return verdict_names[v];
 }
 
-static const char *const bug_names[IOPF_BUG_COUNT] = {
-	[IOPF_BUG_NONE] = "none", [IOPF_BUG_ECHO_GRPID] = "echo-grpid",
-	[IOPF_BUG_DUPLICATE] = "duplicate", [IOPF_BUG_DROP] = "drop",
-	[IOPF_BUG_BAD_CODE] = "bad-code", [IOPF_BUG_DELAY] = "delay",
-	[IOPF_BUG_ZERO_COOKIE] = "zero-cookie",
-};
-
-const char *iopf_bug_name(enum iopf_bug bug)
-{
-	return (unsigned int)bug < IOPF_BUG_COUNT ? bug_names[bug] : "none";
-}
-
-int iopf_bug_parse(const char *name)
-{
-	for (int i = IOPF_BUG_ECHO_GRPID; i < IOPF_BUG_COUNT; i++)
-		if (name && !strcmp(name, bug_names[i]))
-			return i;
-	return -EINVAL;
-}
-
 void iopf_write_judge(struct iopf_write_memo *m, const void *resps, uint64_t given, uint64_t have,
 		      int64_t ret, struct iopf_write_verdict *v)
 {

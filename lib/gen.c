@@ -10,6 +10,10 @@
  * C libraries and with FMA contraction).  The only floating-point
  * operations are the conversion of cfg->rate and cfg->grpid_reuse, each
  * one correctly rounded IEEE operation.
+ *
+ * The random numbers are also the library's (struct iopf_rng): generate
+ * draws its handler's latencies from one, so a seed gives the same bytes
+ * on every C library.
  */
 #include <errno.h>
 #include <math.h>
@@ -25,7 +29,7 @@
 
 struct iopf_gen {
 	struct iopf_gen_cfg cfg;
-	uint64_t s[4];			/* xoshiro256** state */
+	struct iopf_rng rng;
 	uint64_t done;			/* groups generated */
 	uint64_t t_ns;			/* time of the last group */
 	uint64_t mean_q16;		/* mean inter-arrival, ns << 16; 0: rate 0 */
@@ -49,9 +53,9 @@ static inline uint64_t rotl(uint64_t x, int k)
 	return (x << k) | (x >> (64 - k));
 }
 
-static uint64_t rnd(struct iopf_gen *g)
+uint64_t iopf_rng_next(struct iopf_rng *rng)
 {
-	uint64_t *s = g->s;
+	uint64_t *s = rng->s;
 	uint64_t r = rotl(s[1] * 5, 7) * 9, t = s[1] << 17;
 
 	s[2] ^= s[0];
@@ -61,6 +65,17 @@ static uint64_t rnd(struct iopf_gen *g)
 	s[2] ^= t;
 	s[3] = rotl(s[3], 45);
 	return r;
+}
+
+void iopf_rng_seed(struct iopf_rng *rng, uint64_t seed)
+{
+	for (int i = 0; i < 4; i++)
+		rng->s[i] = splitmix64(&seed);
+}
+
+static uint64_t rnd(struct iopf_gen *g)
+{
+	return iopf_rng_next(&g->rng);
 }
 
 /*
@@ -102,16 +117,33 @@ static uint64_t mul_hi(uint64_t a, uint64_t b)
 	return hi;
 }
 
+uint64_t iopf_rng_below(struct iopf_rng *rng, uint64_t n)
+{
+	return mul_hi(iopf_rng_next(rng), n);
+}
+
+uint64_t iopf_rng_q53(double p)
+{
+	if (!(p > 0))	/* also NaN */
+		return 0;
+	return p >= 1 ? 1ull << 53 : (uint64_t)(p * 9007199254740992.0);
+}
+
+bool iopf_rng_chance(struct iopf_rng *rng, uint64_t q53)
+{
+	return (iopf_rng_next(rng) >> 11) < q53;
+}
+
 /* Uniform in [0, n), n >= 1 (multiply-shift: no division, tiny bias). */
 static uint64_t rnd_below(struct iopf_gen *g, uint64_t n)
 {
-	return mul_hi(rnd(g), n);
+	return iopf_rng_below(&g->rng, n);
 }
 
 /* True with probability q53 / 2^53. */
 static bool rnd_chance(struct iopf_gen *g, uint64_t q53)
 {
-	return (rnd(g) >> 11) < q53;
+	return iopf_rng_chance(&g->rng, q53);
 }
 
 /*
@@ -137,13 +169,28 @@ static uint64_t log2_q32(uint64_t x)
 }
 
 /* An Exp(1) variate as 32.32 fixed point: -ln(U), U uniform in (0, 1]. */
-static uint64_t rnd_exp_q32(struct iopf_gen *g)
+static uint64_t rng_exp_q32(struct iopf_rng *rng)
 {
 	static const uint64_t ln2_q64 = 0xb17217f7d1cf79acull;
-	uint64_t u = (rnd(g) >> 11) + 1;		/* 1 .. 2^53 */
+	uint64_t u = (iopf_rng_next(rng) >> 11) + 1;	/* 1 .. 2^53 */
 	uint64_t neg_log2 = (53ull << 32) - log2_q32(u);
 
 	return mul_hi(neg_log2, ln2_q64);
+}
+
+static uint64_t rnd_exp_q32(struct iopf_gen *g)
+{
+	return rng_exp_q32(&g->rng);
+}
+
+uint64_t iopf_rng_exp(struct iopf_rng *rng, uint64_t mean)
+{
+	uint64_t hi, lo;
+
+	mul_64x64(rng_exp_q32(rng), mean, &hi, &lo);
+	if (hi >> 32)
+		return UINT64_MAX;
+	return (hi << 32) | (lo >> 32);
 }
 
 static int gen_cfg_check(struct iopf_gen_cfg *c)
@@ -168,8 +215,7 @@ static int gen_cfg_check(struct iopf_gen_cfg *c)
 int iopf_gen_new(struct iopf_gen **gp, const struct iopf_gen_cfg *cfg)
 {
 	struct iopf_gen *g;
-	uint64_t x;
-	int err, i;
+	int err;
 
 	*gp = NULL;
 	g = calloc(1, sizeof(*g));
@@ -181,15 +227,13 @@ int iopf_gen_new(struct iopf_gen **gp, const struct iopf_gen_cfg *cfg)
 		free(g);
 		return err;
 	}
-	x = g->cfg.seed;
-	for (i = 0; i < 4; i++)
-		g->s[i] = splitmix64(&x);
+	iopf_rng_seed(&g->rng, g->cfg.seed);
 	if (g->cfg.rate > 0) {
 		double m = 65536e9 / g->cfg.rate;
 
 		g->mean_q16 = m >= 0x1p64 ? UINT64_MAX : m < 1 ? 1 : (uint64_t)m;
 	}
-	g->reuse_q53 = (uint64_t)(g->cfg.grpid_reuse * 9007199254740992.0);
+	g->reuse_q53 = iopf_rng_q53(g->cfg.grpid_reuse);
 	g->grpid_mask = (uint32_t)((1ull << g->cfg.grpid_bits) - 1);
 	/* Remember at most half the grpid space, so fresh values exist. */
 	g->recent_cap = g->cfg.grpid_bits > 4 ? RECENT : (1u << g->cfg.grpid_bits) / 2;

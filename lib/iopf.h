@@ -746,6 +746,26 @@ const char *iopf_bug_name(enum iopf_bug bug);
 /* The mode of a name in IOPF_BUG_LIST, or -EINVAL. */
 int iopf_bug_parse(const char *name);
 
+/* How a handler answers: right, or as one of the wrong handlers on every Nth group. */
+struct iopf_bug_cfg {
+	enum iopf_bug bug;
+	uint64_t every;		/* the bug hits groups every, 2 * every, ... (0 or 1: all) */
+	uint32_t code;		/* the right answer's code (IOMMUFD_PAGE_RESP_SUCCESS, _INVALID) */
+};
+#define IOPF_BUG_MAX_RESPONSES 2
+/*
+ * iopf_bug_answer() - what a handler writes for one group (lib/bug.c)
+ * @c: the handler
+ * @nth: the group's number, from 1, in the order the handler read them
+ * @last: the group's last record (its cookie and grpid)
+ * @out: the responses, in the order to write them
+ * @hold: set when they are to be written late (IOPF_BUG_DELAY; the caller says how late)
+ *
+ * Return: how many responses are in @out: 0 (dropped), 1 or 2 (duplicate, zero-cookie).
+ */
+size_t iopf_bug_answer(const struct iopf_bug_cfg *c, uint64_t nth, const struct iommu_hwpt_pgfault *last,
+		       struct iommu_hwpt_page_response out[IOPF_BUG_MAX_RESPONSES], bool *hold);
+
 /* Fill rep->latency_ns (count, min, mean, percentiles, max) from h. */
 void iopf_report_latency(struct iopf_report *rep, const struct iopf_hist *h);
 
@@ -1237,6 +1257,25 @@ void iopf_gen_free(struct iopf_gen *g);
  */
 int iopf_gen_next(struct iopf_gen *g, struct iommu_hwpt_pgfault *recs, size_t cap,
 		  size_t *n, uint64_t *t_ns);
+
+/*
+ * The generator's random numbers (lib/gen.c): xoshiro256** seeded through
+ * splitmix64, every draw integer arithmetic, so a seed gives the same
+ * numbers on every platform and C library (no libm).
+ */
+struct iopf_rng {
+	uint64_t s[4];
+};
+void iopf_rng_seed(struct iopf_rng *rng, uint64_t seed);
+uint64_t iopf_rng_next(struct iopf_rng *rng);
+/* Uniform in [0, n), n >= 1. */
+uint64_t iopf_rng_below(struct iopf_rng *rng, uint64_t n);
+/* A probability 0..1 as q53 for iopf_rng_chance(): p * 2^53, rounded down once. */
+uint64_t iopf_rng_q53(double p);
+/* True with probability q53 / 2^53. */
+bool iopf_rng_chance(struct iopf_rng *rng, uint64_t q53);
+/* An exponential variate of mean @mean (Poisson arrivals, handler latencies); UINT64_MAX when it would not fit. */
+uint64_t iopf_rng_exp(struct iopf_rng *rng, uint64_t mean);
 
 /* ------------------------------------------------------------------ */
 /* Live fault queues: sim[:X.Y], mock, fd:N, pid:PID:FD, device:PATH   */

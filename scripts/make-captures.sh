@@ -19,7 +19,7 @@ done
 "$T" generate -w $C/multi.pcap --seed 2 --groups 12 --group-size 2-6 --pasids 1 \
 	--rate 20000
 "$T" generate -w $C/nopasid.pcap --seed 3 --groups 10 --devs 2 --rate 20000
-"$T" generate -w $C/lost.pcap --seed 5 --groups 10 --group-size 1-2 --lost-every 7 \
+"$T" generate -w $C/lost.pcap --seed 1 --groups 10 --group-size 1-2 --lost-every 7 \
 	--rate 20000
 
 # mkcapture: hand-written records

@@ -153,7 +153,9 @@ test_expect_success '--bug delay with --deadline: late = responses slower than i
 		l=$(printf "%s\n" "$line" | "$JG" - latency_ns) &&
 		if [ "$l" -gt 150000 ]; then n=$((n + 1)); fi
 	done <r &&
-	test $n -ge 8 && test $n -le 10 &&
+	# the 10 delayed answers (100 times their latency: one may stay under
+	# 150us) and the rare clean one slower than that (mean 20us)
+	test $n -ge 8 && test $n -le 11 &&
 	jget c violations.late $n && jget c violations.unanswered 0 &&
 	test_expect_code 0 iopftool stats --check delay.pcap >/dev/null
 '
@@ -214,7 +216,7 @@ command -v xmllint >/dev/null && command -v rsvg-convert >/dev/null && test_set_
 test_expect_success 'stats shows a bpftrace-style log2 histogram' '
 	iopftool stats "$CAPTURES/demo.pcap" >out &&
 	grep -x "latency histogram (ns):" out &&
-	grep -E "^\[4K, 8K\) +5 \|@+ *\|$" out
+	grep -E "^\[16K, 32K\) +5 \|@+ *\|$" out
 '
 
 test_expect_success SVGTOOLS 'stats --svg writes a well-formed SVG that renders to a PNG' '

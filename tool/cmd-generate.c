@@ -17,7 +17,6 @@
  */
 #include <errno.h>
 #include <inttypes.h>
-#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -28,7 +27,6 @@
 #define T0_SEC		1767225600ull	/* 2026-01-01T00:00:00Z */
 #define MAX_GROUP	65536
 #define DELAY_FACTOR	100
-#define BAD_CODE	2
 
 
 struct gen_opts {
@@ -221,35 +219,15 @@ struct gen_state {
 	struct iopf_queue *q;
 	struct iopf_writer *w;
 	struct heap heap;
-	uint64_t rng;		/* handler latencies, --pasid-less */
+	struct iopf_rng rng;	/* handler latencies, --pasid-less (lib/gen.c: no libm) */
+	uint64_t pasid_less_q53;
+	struct iopf_bug_cfg bug;
 	uint64_t ngroups, nfaults, nresponses, nlost, nrec;
 	uint64_t now;		/* virtual time of the last event */
 	struct iommu_hwpt_pgfault *recs;
 	uint8_t *buf;
 	int err;
 };
-
-static uint64_t rng_next(struct gen_state *s)
-{
-	uint64_t z = (s->rng += 0x9e3779b97f4a7c15ull);
-
-	z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
-	z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
-	return z ^ (z >> 31);
-}
-
-/* Uniform in (0, 1]. */
-static double rng_unit(struct gen_state *s)
-{
-	return (double)((rng_next(s) >> 11) + 1) / 9007199254740992.0;
-}
-
-static uint64_t rng_exp(struct gen_state *s, uint64_t mean)
-{
-	double v = -log(rng_unit(s)) * (double)mean;
-
-	return v >= 1.8e19 ? UINT64_MAX : (uint64_t)v;
-}
 
 static struct timespec vtime(uint64_t t)
 {
@@ -280,32 +258,23 @@ static void emit(struct gen_state *s, struct iopf_rec *r)
 		s->err = rc;
 }
 
-static bool bug_hits(const struct gen_state *s, uint64_t group)
-{
-	return s->o->bug != IOPF_BUG_NONE && (group + 1) % s->o->bug_every == 0;
-}
-
-/* What the simulated handler will write for the group it just read. */
+/* What the simulated handler will write for the group it just read (lib/bug.c). */
 static int schedule(struct gen_state *s, uint64_t t, const struct iommu_hwpt_pgfault *last,
 		    uint64_t group)
 {
-	enum iopf_bug bug = bug_hits(s, group) ? s->o->bug : IOPF_BUG_NONE;
-	uint64_t lat = rng_exp(s, s->o->latency_ns);
-	struct answer a = { .t_read = t, .cookie = last->cookie };
-	int rc;
+	struct iommu_hwpt_page_response r[IOPF_BUG_MAX_RESPONSES];
+	uint64_t lat = iopf_rng_exp(&s->rng, s->o->latency_ns);
+	bool late;
+	size_t n = iopf_bug_answer(&s->bug, group + 1, last, r, &late);
+	int rc = 0;
 
-	if (bug == IOPF_BUG_DROP)
-		return 0;
-	if (bug == IOPF_BUG_DELAY)
+	if (late)
 		lat = lat > UINT64_MAX / DELAY_FACTOR ? UINT64_MAX : lat * DELAY_FACTOR;
-	a.t = t + lat < t ? UINT64_MAX : t + lat;
-	if (bug == IOPF_BUG_ECHO_GRPID)
-		a.cookie = last->grpid;
-	if (bug == IOPF_BUG_BAD_CODE)
-		a.code = BAD_CODE;
-	rc = heap_push(&s->heap, a);
-	if (!rc && bug == IOPF_BUG_DUPLICATE)
-		rc = heap_push(&s->heap, a);	/* right after: same time, later order */
+	/* a second answer (duplicate) right after: same time, later order */
+	for (size_t i = 0; i < n && !rc; i++)
+		rc = heap_push(&s->heap, (struct answer){ .t = t + lat < t ? UINT64_MAX : t + lat,
+							  .t_read = t, .cookie = r[i].cookie,
+							  .code = r[i].code });
 	return rc;
 }
 
@@ -327,7 +296,7 @@ static void answer(struct gen_state *s, const struct answer *a)
 /* --pasid-less: this group's faults lose their PASID (and the flags that go with it). */
 static void maybe_drop_pasid(struct gen_state *s, struct iommu_hwpt_pgfault *recs, size_t n)
 {
-	if (!s->o->cfg.pasids || s->o->pasid_less <= 0 || rng_unit(s) > s->o->pasid_less)
+	if (!s->o->cfg.pasids || !s->pasid_less_q53 || !iopf_rng_chance(&s->rng, s->pasid_less_q53))
 		return;
 	for (size_t i = 0; i < n; i++) {
 		recs[i].flags &= IOMMU_PGFAULT_FLAGS_LAST_PAGE;
@@ -413,7 +382,10 @@ static int setup(struct gen_state *s)
 	const struct gen_opts *o = s->o;
 	int rc;
 
-	s->rng = o->cfg.seed ^ 0x6c8e9cf570932bd5ull;
+	iopf_rng_seed(&s->rng, o->cfg.seed ^ 0x6c8e9cf570932bd5ull);
+	s->pasid_less_q53 = iopf_rng_q53(o->pasid_less);
+	s->bug = (struct iopf_bug_cfg){ .bug = o->bug, .every = o->bug_every,
+					.code = IOMMUFD_PAGE_RESP_SUCCESS };
 	s->recs = calloc(o->cfg.max_group, sizeof(*s->recs));
 	s->buf = malloc((size_t)o->cfg.max_group * IOPF_FAULT_SIZE);
 	if (!s->recs || !s->buf)

@@ -105,41 +105,30 @@ static const struct argp handle_argp = {
 	.children = children,
 };
 
-static int hold(struct handler *h, uint32_t cookie, uint64_t due)
+static int hold(struct handler *h, const struct iommu_hwpt_page_response *r, uint64_t due)
 {
 	int rc = vec_fifo_reserve(&h->held, &h->held_cap, sizeof(*h->held), &h->held_head,
 				  &h->held_tail);
 
 	if (!rc)
-		h->held[h->held_tail++] = (struct held){ { cookie, h->code }, due };
+		h->held[h->held_tail++] = (struct held){ *r, due };
 	return rc;
 }
 
-/* Queue the answer to one group, misbehaving as --bug says. */
+/* Queue the answer to one group, misbehaving as --bug says (lib/bug.c). */
 static int answer(struct handler *h, const struct iommu_hwpt_pgfault *last)
 {
-	bool bug = h->bug != IOPF_BUG_NONE && h->groups % h->bug_every == 0;
+	struct iopf_bug_cfg c = { .bug = h->bug, .every = h->bug_every, .code = h->code };
+	struct iommu_hwpt_page_response r[IOPF_BUG_MAX_RESPONSES];
+	bool late;
+	size_t n = iopf_bug_answer(&c, h->groups, last, r, &late);
 	int rc = 0;
 
-	if (!bug)
-		return resp_batch_push(&h->out, last->cookie, h->code);
-	switch (h->bug) {
-	case IOPF_BUG_ECHO_GRPID: rc = resp_batch_push(&h->out, last->grpid, h->code); break;
-	case IOPF_BUG_DUPLICATE:
-		rc = resp_batch_push(&h->out, last->cookie, h->code);
-		if (!rc)
-			rc = resp_batch_push(&h->out, last->cookie, h->code);
-		break;
-	case IOPF_BUG_DROP: h->dropped++; break;
-	case IOPF_BUG_BAD_CODE: rc = resp_batch_push(&h->out, last->cookie, 2); break;
-	case IOPF_BUG_DELAY: rc = hold(h, last->cookie, iopf_now_ns() + h->bug_delay_ns); break;
-	case IOPF_BUG_ZERO_COOKIE:	/* cookie 0 first, while the group is outstanding: iopftool(8) "Kernel facts" */
-		rc = resp_batch_push(&h->out, 0, h->code);
-		if (!rc)
-			rc = resp_batch_push(&h->out, last->cookie, h->code);
-		break;
-	default: break;
-	}
+	if (!n)
+		h->dropped++;
+	for (size_t i = 0; i < n && !rc; i++)
+		rc = late ? hold(h, &r[i], iopf_now_ns() + h->bug_delay_ns) :
+			    resp_batch_push(&h->out, r[i].cookie, r[i].code);
 	return rc;
 }
 

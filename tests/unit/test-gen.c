@@ -234,8 +234,54 @@ static void test_narrow_grpid(void)
 	iopf_gen_free(g);
 }
 
+/*
+ * The library's random numbers (generate's handler latencies): pinned
+ * values, so a change of generator or arithmetic shows here before it
+ * changes every seeded capture; the exponential's mean and tail; the
+ * edges of q53 and of a mean too large for 64 bits.
+ */
+static void test_rng(void)
+{
+	struct iopf_rng r;
+	uint64_t sum = 0, over3 = 0, sat = 0;
+	const int n = 1000000;
+
+	iopf_rng_seed(&r, 1);
+	ok(iopf_rng_next(&r) == 0xb3f2af6d0fc710c5ull && iopf_rng_next(&r) == 0x853b559647364ceaull &&
+	   iopf_rng_next(&r) == 0x92f89756082a4514ull, "rng: seed 1 gives the pinned numbers");
+	ok(iopf_rng_exp(&r, 20000) == 18764 && iopf_rng_exp(&r, 20000) == 7214 &&
+	   iopf_rng_exp(&r, 20000) == 38818 && iopf_rng_exp(&r, 20000) == 52888,
+	   "rng: exponential draws of mean 20000 are the pinned integers (no libm)");
+	is(iopf_rng_below(&r, 1000), 381, "rng: below 1000, pinned");
+	iopf_rng_seed(&r, 7);
+	for (int i = 0; i < n; i++) {
+		uint64_t v = iopf_rng_exp(&r, 20000);
+
+		sum += v;
+		over3 += v > 60000;
+	}
+	ok(fabs((double)sum / n - 20000) < 100, "rng: mean of 10^6 draws %.1f (20000)", (double)sum / n);
+	ok(fabs((double)over3 / n - exp(-3)) < 0.002, "rng: P(> 3 means) %.4f (e^-3 = %.4f)",
+	   (double)over3 / n, exp(-3));
+	for (int i = 0; i < 1000; i++)
+		sat += iopf_rng_exp(&r, UINT64_MAX) == UINT64_MAX;
+	ok(sat > 300 && sat < 450, "rng: a mean of 2^64-1 saturates every draw of a mean or more "
+	   "(%llu of 1000, e^-1 expected), never wraps", (unsigned long long)sat);
+	ok(iopf_rng_q53(0) == 0 && iopf_rng_q53(-1) == 0 && iopf_rng_q53(NAN) == 0 &&
+	   iopf_rng_q53(1) == 1ull << 53 && iopf_rng_q53(2) == 1ull << 53 &&
+	   iopf_rng_q53(0.5) == 1ull << 52, "rng: q53 of 0, -1, NaN, 1, 2, 0.5");
+	bool never = false, always = true;
+
+	for (int i = 0; i < 1000; i++) {
+		never |= iopf_rng_chance(&r, 0);
+		always &= iopf_rng_chance(&r, iopf_rng_q53(1));
+	}
+	ok(!never && always, "rng: chance 0 never, chance 1 always");
+}
+
 int main(void)
 {
+	test_rng();
 	test_determinism();
 	test_records();
 	test_no_pasid();
