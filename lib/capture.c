@@ -639,7 +639,16 @@ const char *iopf_reader_path(const struct iopf_reader *rd)
  * kernel with one write() per batch, never stdio, whose buffer may end in
  * the middle of a record: a capture cut by SIGKILL or a crash (after the
  * once-a-second flush of record and monitor) then ends on a record
- * boundary, and readers see every record that reached the file.
+ * boundary, and readers see every record that reached the file.  A write
+ * the kernel takes only part of (a full disk, a file size limit) is cut
+ * back to the file's last whole record (ftruncate), so an error leaves a
+ * capture cut short, never a torn one.
+ *
+ * Rotation (record -C, -G, -W, iopftool-record(8) "ROTATION"): the writer
+ * says when a switch is due; the caller switches at a point where its
+ * counts match what was written (between batches), so no group's records
+ * are split across files and each file's META end carries its own counts
+ * (the run's totals minus those at the file's start).
  */
 struct iopf_writer {
 	int fd;
@@ -647,6 +656,19 @@ struct iopf_writer {
 	size_t len;
 	uint64_t count;		/* records written, and the next seq */
 	int err;		/* first write error, sticky */
+	uint64_t on_disk;	/* bytes of whole records in the file */
+	uint64_t bytes;		/* of the current file, buffered ones included */
+	/* rotation */
+	struct iopf_rotate_cfg rot;
+	char *pattern;		/* the -w name */
+	char path[4096];	/* the current file */
+	bool strftime_name;	/* -G with a '%' in the name */
+	bool rotate_asked;	/* iopf_writer_request_rotate() */
+	uint64_t file_seq;	/* files opened before the current one */
+	uint64_t file_start_ns;	/* CLOCK_MONOTONIC */
+	int linktype;
+	char *start_text;	/* the META start text, for every file */
+	struct iopf_capture_counts base;	/* the run's counts when the file began */
 	uint8_t rec[IOPF_SNAPLEN];	/* one encoded record, reused */
 };
 
@@ -659,7 +681,11 @@ static int open_output(const char *path)
 	return fcntl(STDOUT_FILENO, F_DUPFD_CLOEXEC, 0);
 }
 
-/* Write the buffer: one write() unless the kernel takes less (a full disk, a pipe). */
+/*
+ * Write the buffer: one write() unless the kernel takes less (a full
+ * disk, a pipe).  On an error the file is cut back to where this batch
+ * began, its last whole record: a regular file is never left torn.
+ */
 static int writer_push(struct iopf_writer *w)
 {
 	size_t off = 0;
@@ -674,6 +700,9 @@ static int writer_push(struct iopf_writer *w)
 		else
 			off += (size_t)n;
 	}
+	if (w->err && off && ftruncate(w->fd, (off_t)w->on_disk) == 0)
+		off = 0;	/* not a regular file: what was written stays */
+	w->on_disk += off;
 	w->len = 0;
 	return w->err;
 }
@@ -688,11 +717,86 @@ static void put_u16(uint8_t *p, uint16_t v)
 	memcpy(p, &v, 2);
 }
 
-int iopf_writer_open(struct iopf_writer **wp, const char *path, int linktype,
-		     char *err, size_t errlen)
+/* The classic pcap file header (iopftool-capture(5)) at the start of the buffer. */
+static void file_header(struct iopf_writer *w)
+{
+	uint8_t *h = w->buf;
+
+	put_u32(h, PCAP_NSEC_MAGIC);
+	put_u16(h + 4, 2);		/* version 2.4 */
+	put_u16(h + 6, 4);
+	put_u32(h + 8, 0);		/* thiszone */
+	put_u32(h + 12, 0);		/* sigfigs */
+	put_u32(h + 16, IOPF_SNAPLEN);
+	put_u32(h + 20, (uint32_t)w->linktype);
+	w->len = PCAP_FILE_HDR_LEN;
+	w->bytes = PCAP_FILE_HDR_LEN;
+	w->on_disk = 0;
+}
+
+static uint64_t mono_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
+/* Decimal digits of n (at least 1). */
+static int digits(uint64_t n)
+{
+	int d = 1;
+
+	while (n >= 10) {
+		n /= 10;
+		d++;
+	}
+	return d;
+}
+
+/*
+ * The name of file number seq, as tcpdump makes them: the -w name, run
+ * through strftime(3) (local time) with -G and a '%' in it, then with -C
+ * or -W a file number (from 1, the first file without one; with -W
+ * from 0, wrapping at COUNT, zero-padded to COUNT's width).  -G without
+ * a '%' numbers its files too (tcpdump would overwrite the one file).
+ */
+static int make_name(const struct iopf_writer *w, uint64_t seq, char *out, size_t len)
+{
+	char base[4096];
+	bool numbered = w->rot.size || w->rot.count || (w->rot.interval_ns && !w->strftime_name);
+	int n;
+
+	if (w->strftime_name) {
+		time_t now = time(NULL);
+		struct tm tm;
+
+		if (!localtime_r(&now, &tm))
+			return -EINVAL;
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wformat-nonliteral"	/* the -w name is the pattern */
+		if (!strftime(base, sizeof(base), w->pattern, &tm))
+			return -ENAMETOOLONG;
+#pragma GCC diagnostic pop
+	} else {
+		snprintf(base, sizeof(base), "%s", w->pattern);
+	}
+	if (w->rot.count && (w->rot.size || !w->rot.interval_ns))
+		n = snprintf(out, len, "%s%0*" PRIu64, base, digits(w->rot.count - 1),
+			     seq % w->rot.count);
+	else if (w->rot.count && !w->strftime_name)
+		n = snprintf(out, len, "%s%0*" PRIu64, base, digits(w->rot.count - 1), seq);
+	else if (numbered && seq)
+		n = snprintf(out, len, "%s%" PRIu64, base, seq);
+	else
+		n = snprintf(out, len, "%s", base);
+	return n < 0 || (size_t)n >= len ? -ENAMETOOLONG : 0;
+}
+
+int iopf_writer_open_rotating(struct iopf_writer **wp, const char *path, int linktype,
+			      const struct iopf_rotate_cfg *rot, char *err, size_t errlen)
 {
 	struct iopf_writer *w;
-	uint8_t *h;
 	int rc;
 
 	char shown[256];
@@ -704,32 +808,49 @@ int iopf_writer_open(struct iopf_writer **wp, const char *path, int linktype,
 			 IOPF_LINKTYPE_MIN, IOPF_LINKTYPE_MAX);
 		return -EINVAL;
 	}
+	if (rot && (rot->size || rot->interval_ns || rot->count) && !strcmp(path, "-")) {
+		snprintf(err, errlen, "-w -: standard output cannot be rotated");
+		return -EINVAL;
+	}
 	w = calloc(1, sizeof(*w));
-	if (!w || !(w->buf = malloc(WRITER_BUFSIZE))) {
+	if (!w || !(w->buf = malloc(WRITER_BUFSIZE)) || !(w->pattern = strdup(path))) {
+		if (w)
+			free(w->buf);
 		free(w);
 		snprintf(err, errlen, "%s: out of memory", shown);
 		return -ENOMEM;
 	}
-	w->fd = open_output(path);
+	if (rot)
+		w->rot = *rot;
+	w->linktype = linktype;
+	w->strftime_name = w->rot.interval_ns && strchr(path, '%');
+	rc = make_name(w, 0, w->path, sizeof(w->path));
+	if (rc) {
+		snprintf(err, errlen, "%s: the file name is too long", path);
+		goto fail;
+	}
+	w->fd = open_output(w->path);
 	if (w->fd < 0) {
 		rc = -errno;
+		iopf_path_shown(w->path, shown, sizeof(shown));
 		snprintf(err, errlen, "cannot create %s: %s", shown, strerror(-rc));
-		free(w->buf);
-		free(w);
-		return rc;
+		goto fail;
 	}
-	/* The classic pcap file header (iopftool-capture(5)). */
-	h = w->buf;
-	put_u32(h, PCAP_NSEC_MAGIC);
-	put_u16(h + 4, 2);		/* version 2.4 */
-	put_u16(h + 6, 4);
-	put_u32(h + 8, 0);		/* thiszone */
-	put_u32(h + 12, 0);		/* sigfigs */
-	put_u32(h + 16, IOPF_SNAPLEN);
-	put_u32(h + 20, (uint32_t)linktype);
-	w->len = PCAP_FILE_HDR_LEN;
+	w->file_start_ns = mono_ns();
+	file_header(w);
 	*wp = w;
 	return 0;
+fail:
+	free(w->pattern);
+	free(w->buf);
+	free(w);
+	return rc;
+}
+
+int iopf_writer_open(struct iopf_writer **wp, const char *path, int linktype,
+		     char *err, size_t errlen)
+{
+	return iopf_writer_open_rotating(wp, path, linktype, NULL, err, errlen);
 }
 
 int iopf_writer_put(struct iopf_writer *w, struct iopf_rec *r)
@@ -755,6 +876,7 @@ int iopf_writer_put(struct iopf_writer *w, struct iopf_rec *r)
 	put_u32(h + 12, (uint32_t)n);
 	memcpy(h + PCAP_REC_HDR_LEN, w->rec, n);
 	w->len += PCAP_REC_HDR_LEN + n;
+	w->bytes += PCAP_REC_HDR_LEN + n;
 	w->count++;
 	return 0;
 }
@@ -774,6 +896,20 @@ int iopf_writer_meta(struct iopf_writer *w, const struct timespec *ts, const cha
 	return iopf_writer_put(w, &r);
 }
 
+/* META start: the saved lines, with file= and file_seq= when rotating. */
+static int write_start(struct iopf_writer *w, const struct timespec *ts)
+{
+	char text[4096 + 128];
+
+	if (!w->start_text)
+		return 0;
+	if (w->rot.size || w->rot.interval_ns || w->rot.count || w->file_seq)
+		snprintf(text, sizeof(text), "%sfile_seq=%" PRIu64 "\n", w->start_text, w->file_seq);
+	else
+		snprintf(text, sizeof(text), "%s", w->start_text);
+	return iopf_writer_meta(w, ts, text);
+}
+
 int iopf_writer_meta_start(struct iopf_writer *w, const struct timespec *ts, const char *source,
 			   const char *kernel, const char *extra)
 {
@@ -785,6 +921,31 @@ int iopf_writer_meta_start(struct iopf_writer *w, const struct timespec *ts, con
 	snprintf(text, sizeof(text),
 		 "tool=iopftool\nversion=%s\nsource=%s\nkernel=%s\nfault_record_size=%zu\n%s",
 		 IOPF_VERSION, source, kernel, IOPF_FAULT_SIZE, extra ? extra : "");
+	free(w->start_text);
+	w->start_text = strdup(text);
+	if (!w->start_text)
+		return -ENOMEM;
+	return write_start(w, ts);
+}
+
+static uint64_t minus(uint64_t a, uint64_t b)
+{
+	return a > b ? a - b : 0;
+}
+
+int iopf_writer_end(struct iopf_writer *w, const struct timespec *ts,
+		    const struct iopf_capture_counts *total)
+{
+	char text[1024];
+	int n;
+
+	n = snprintf(text, sizeof(text), "end=1\nfaults=%" PRIu64 "\ngroups=%" PRIu64
+		     "\nresponses=%" PRIu64 "\nlost=%" PRIu64 "\n",
+		     minus(total->faults, w->base.faults), minus(total->groups, w->base.groups),
+		     minus(total->responses, w->base.responses), minus(total->lost, w->base.lost));
+	if (total->has_auto_responses)
+		snprintf(text + n, sizeof(text) - (size_t)n, "auto_responses=%" PRIu64 "\n",
+			 minus(total->auto_responses, w->base.auto_responses));
 	return iopf_writer_meta(w, ts, text);
 }
 
@@ -792,9 +953,15 @@ int iopf_writer_meta_end(struct iopf_writer *w, const struct timespec *ts, uint6
 			 uint64_t groups, uint64_t responses, uint64_t lost, const char *extra)
 {
 	char text[1024];
+	struct iopf_capture_counts t = { .faults = faults, .groups = groups,
+					 .responses = responses, .lost = lost };
 
+	if (!extra || !*extra)
+		return iopf_writer_end(w, ts, &t);
 	snprintf(text, sizeof(text), "end=1\nfaults=%" PRIu64 "\ngroups=%" PRIu64 "\nresponses=%" PRIu64
-		 "\nlost=%" PRIu64 "\n%s", faults, groups, responses, lost, extra ? extra : "");
+		 "\nlost=%" PRIu64 "\n%s", minus(faults, w->base.faults),
+		 minus(groups, w->base.groups), minus(responses, w->base.responses),
+		 minus(lost, w->base.lost), extra);
 	return iopf_writer_meta(w, ts, text);
 }
 
@@ -803,15 +970,111 @@ int iopf_writer_flush(struct iopf_writer *w)
 	return writer_push(w);
 }
 
+bool iopf_writer_rotate_due(const struct iopf_writer *w, uint64_t now_ns)
+{
+	if (w->err)
+		return false;
+	if (w->rotate_asked || (w->rot.size && w->bytes >= w->rot.size))
+		return true;
+	return w->rot.interval_ns && now_ns - w->file_start_ns >= w->rot.interval_ns;
+}
+
+uint64_t iopf_writer_rotate_at(const struct iopf_writer *w)
+{
+	if (!w->rot.interval_ns)
+		return UINT64_MAX;
+	return w->file_start_ns + w->rot.interval_ns;
+}
+
+void iopf_writer_request_rotate(struct iopf_writer *w)
+{
+	w->rotate_asked = true;
+}
+
+const char *iopf_writer_path(const struct iopf_writer *w)
+{
+	return w->path;
+}
+
+uint64_t iopf_writer_files(const struct iopf_writer *w)
+{
+	return w->file_seq + 1;
+}
+
+int iopf_writer_rotate(struct iopf_writer *w, const struct iopf_capture_counts *total,
+		       char *err, size_t errlen)
+{
+	char next[sizeof(w->path)];
+	bool reopen = w->rotate_asked && !w->rot.size && !w->rot.interval_ns;
+	struct timespec ts;
+	int rc, fd;
+
+	/* -G with -W alone: stop after COUNT files (tcpdump) */
+	if (!reopen && w->rot.count && w->rot.interval_ns && !w->rot.size &&
+	    w->file_seq + 1 >= w->rot.count)
+		return 1;
+	w->rotate_asked = false;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	rc = iopf_writer_end(w, &ts, total);
+	rc = rc ?: writer_push(w);
+	if (rc) {
+		snprintf(err, errlen, "%s: write error: %s", w->path, strerror(-rc));
+		return rc;
+	}
+	if (close(w->fd) && errno != EINTR) {
+		w->fd = -1;
+		w->err = -errno;
+		snprintf(err, errlen, "%s: write error: %s", w->path, strerror(-w->err));
+		return w->err;
+	}
+	w->fd = -1;
+	if (reopen) {
+		snprintf(next, sizeof(next), "%s", w->path);	/* SIGHUP: the same name */
+	} else {
+		rc = make_name(w, w->file_seq + 1, next, sizeof(next));
+		/* a coarse strftime pattern: never truncate the file just finished */
+		if (!rc && !strcmp(next, w->path)) {
+			size_t l = strlen(next);
+
+			rc = snprintf(next + l, sizeof(next) - l, ".%" PRIu64, w->file_seq + 1) >=
+			     (int)(sizeof(next) - l) ? -ENAMETOOLONG : 0;
+		}
+		if (rc) {
+			w->err = rc;
+			snprintf(err, errlen, "%s: the next file name is too long", w->pattern);
+			return rc;
+		}
+		unlink(next);	/* -W: the oldest file goes (a reader holding it keeps it) */
+	}
+	fd = open_output(next);
+	if (fd < 0) {
+		w->err = -errno;
+		snprintf(err, errlen, "cannot create %s: %s", next, strerror(-w->err));
+		return w->err;
+	}
+	w->fd = fd;
+	snprintf(w->path, sizeof(w->path), "%s", next);
+	w->file_seq++;
+	w->file_start_ns = mono_ns();
+	w->base = *total;
+	file_header(w);
+	rc = write_start(w, &ts);
+	if (rc)
+		snprintf(err, errlen, "%s: write error: %s", w->path, strerror(-rc));
+	return rc;
+}
+
 int iopf_writer_close(struct iopf_writer *w)
 {
 	int rc;
 
 	if (!w)
 		return 0;
-	rc = writer_push(w);
-	if (close(w->fd) && !rc && errno != EINTR)
+	rc = w->fd >= 0 ? writer_push(w) : w->err;
+	if (w->fd >= 0 && close(w->fd) && !rc && errno != EINTR)
 		rc = -errno;
+	free(w->start_text);
+	free(w->pattern);
 	free(w->buf);
 	free(w);
 	return rc;

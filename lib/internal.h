@@ -200,5 +200,7 @@ void iopf_grouper_set_name(struct iopf_grouper *gr, const char *name);
  * reason out of a fixed-size message.
  */
 void iopf_path_shown(const char *path, char *buf, size_t len);
+/* EINVAL for 22...; NULL when the C library has no name for it. */
+const char *iopf_errno_name(uint32_t err);
 
 #endif

@@ -235,9 +235,74 @@ int iopf_writer_meta_start(struct iopf_writer *w, const struct timespec *ts, con
  */
 int iopf_writer_meta_end(struct iopf_writer *w, const struct timespec *ts, uint64_t faults,
 			 uint64_t groups, uint64_t responses, uint64_t lost, const char *extra);
+/* The run's totals a META end record carries (a rotated file: minus those at its start). */
+struct iopf_capture_counts {
+	uint64_t faults, groups, responses, lost, auto_responses;
+	bool has_auto_responses;	/* the tap's: write auto_responses= */
+};
+/* META end=1 with @total's counts, less those at the current file's start. */
+int iopf_writer_end(struct iopf_writer *w, const struct timespec *ts,
+		    const struct iopf_capture_counts *total);
+/*
+ * A writer that rotates its capture (record -C, -G, -W as tcpdump has
+ * them; iopftool-record(8) "ROTATION").  File names: @path through
+ * strftime(3) with -G and a '%' in it; then with -C or -W a file number
+ * (-C alone: the first file unnumbered, then 1, 2, ...; -W: 0..COUNT-1,
+ * zero-padded, wrapping: the oldest file is removed); -G without a '%'
+ * numbers its files like -C.  Every file is a whole capture: the META
+ * start text of iopf_writer_meta_start() (plus file_seq=N, the file's
+ * number from 0) and a META end record with that file's counts.
+ */
+struct iopf_rotate_cfg {
+	uint64_t size;		/* -C: switch once the file holds this many bytes; 0 none */
+	uint64_t interval_ns;	/* -G: switch when the file is this old; 0 none */
+	uint64_t count;		/* -W: -C: names wrap after COUNT files; -G alone: stop after COUNT */
+};
+int iopf_writer_open_rotating(struct iopf_writer **w, const char *path, int linktype,
+			      const struct iopf_rotate_cfg *rot, char *err, size_t errlen);
+/* A switch is due (size reached, interval over, or asked for); no system call. */
+bool iopf_writer_rotate_due(const struct iopf_writer *w, uint64_t now_mono_ns);
+/* CLOCK_MONOTONIC ns of the next -G switch; UINT64_MAX without -G. */
+uint64_t iopf_writer_rotate_at(const struct iopf_writer *w);
+/* Switch at the next iopf_writer_rotate() (SIGHUP: without -C/-G the same name, reopened). */
+void iopf_writer_request_rotate(struct iopf_writer *w);
+/*
+ * Switch files: META end (this file's counts: @total less the totals at
+ * its start), flush, close; open the next, META start.  Call it where
+ * @total matches what was written (between batches): records are never
+ * split from their group's.  Return: 0; 1 when -G with -W alone has made
+ * its COUNT files (nothing done: the caller stops and closes); -errno
+ * with a message in @err (the writer is then failed: its errors stick).
+ */
+int iopf_writer_rotate(struct iopf_writer *w, const struct iopf_capture_counts *total,
+		       char *err, size_t errlen);
+const char *iopf_writer_path(const struct iopf_writer *w);	/* the current file */
+uint64_t iopf_writer_files(const struct iopf_writer *w);	/* files opened so far */
 int iopf_writer_flush(struct iopf_writer *w);	/* -errno on a write error (ENOSPC...) */
 int iopf_writer_close(struct iopf_writer *w);	/* flush, close, free; -errno if anything failed */
 uint64_t iopf_writer_count(const struct iopf_writer *w);
+
+/* ------------------------------------------------------------------ */
+/* Metrics: Prometheus text format (lib/metrics.c)                     */
+/* ------------------------------------------------------------------ */
+/*
+ * Label sets kept apart: queues, and (queue, device, PASID) sets for the
+ * fault and group counters.  Records of any further ones are counted in
+ * one series labelled "other" (and in iopf_metrics_folded_total).
+ */
+#define IOPF_METRICS_QUEUES 32
+#define IOPF_METRICS_SETS 64
+struct iopf_metrics;
+/* tap: groups are the tap's DELIVERY records and queues carry pid and comm labels. */
+int iopf_metrics_new(struct iopf_metrics **m, bool tap);
+void iopf_metrics_free(struct iopf_metrics *m);
+/* Count one record (FAULT, RESPONSE, LOST, the tap's DELIVERY and AUTO_RESPONSE); no allocation. */
+void iopf_metrics_rec(struct iopf_metrics *m, const struct iopf_rec *r);
+/*
+ * The text exposition format (version 0.0.4), every metric with HELP and
+ * TYPE; in a buffer of the metrics' own, valid until the next call.
+ */
+const char *iopf_metrics_text(struct iopf_metrics *m, size_t *len);
 
 /* ------------------------------------------------------------------ */
 /* One output path for text and JSON (iproute2 json_print style)       */
@@ -895,6 +960,10 @@ struct iopf_target;
  *	read grown for a group bigger than the count the limit leaves may
  *	bring a few more (the kernel has no one-group read)
  * @log: warnings and errors (NULL: none)
+ * @metrics: count every record (lib/metrics.c), or NULL
+ *
+ * A rotating @writer (iopf_writer_open_rotating()) switches files before
+ * a group when a switch is due.
  */
 struct iopf_session_cfg {
 	uint64_t deadline_ns;
@@ -902,6 +971,7 @@ struct iopf_session_cfg {
 	struct iopf_writer *writer;
 	uint64_t limit;
 	const struct iopf_log *log;
+	struct iopf_metrics *metrics;	/* count every record (NULL: no); the caller's */
 };
 
 /**
@@ -1003,6 +1073,8 @@ void iopf_session_note_response(struct iopf_session *s, const struct iommu_hwpt_
 int iopf_session_meta_start(struct iopf_session *s, const char *source, const char *extra);
 /* The META end=1 record with the totals, unless a write failed: 0 or -errno. */
 int iopf_session_meta_end(struct iopf_session *s, uint64_t lost);
+/* A rotating writer's switch failed: write_err is set and the error was logged. */
+bool iopf_session_rotate_failed(const struct iopf_session *s);
 void iopf_session_counts(const struct iopf_session *s, struct iopf_session_counts *c);
 /* The session's checker: for iopf_check_finish() and iopf_check_lag(). */
 struct iopf_check *iopf_session_check(struct iopf_session *s);

@@ -57,7 +57,7 @@ const char *iopf_code_str(uint32_t code)
 	}
 }
 
-static const char *errno_name(uint32_t err)
+const char *iopf_errno_name(uint32_t err)
 {
 #if defined(__GLIBC__) && (__GLIBC__ > 2 || (__GLIBC__ == 2 && __GLIBC_MINOR__ >= 32))
 	if (err <= 4095)
@@ -202,7 +202,7 @@ void iopf_print_response(struct iopf_out *o, const struct iopf_rec *r)
 	iopf_out_uint(o, "code_raw", known ? NULL : " code %" PRIu64, code);
 	iopf_out_uint(o, "status", NULL, r->status);
 	if (r->status) {
-		name = errno_name(r->status);
+		name = iopf_errno_name(r->status);
 		if (name)
 			iopf_out_str(o, NULL, " rejected %s", name);
 		else

@@ -38,6 +38,7 @@ struct iopf_session {
 	struct iopf_session_counts n;
 	bool cookie0_out;		/* a group with cookie 0 was read and not answered */
 	bool warned_write0, warned_read0;
+	bool rotate_failed;		/* the error is logged */
 };
 
 /*
@@ -109,6 +110,8 @@ static void emit(struct iopf_session *s, struct iopf_rec *r)
 	r->seq = s->seq++;
 	if (s->cfg.out)
 		iopf_print_rec(s->cfg.out, r);
+	if (s->cfg.metrics)
+		iopf_metrics_rec(s->cfg.metrics, r);
 	if (s->cfg.writer && !s->n.write_err) {
 		int rc = iopf_writer_put(s->cfg.writer, r);
 
@@ -145,7 +148,37 @@ struct split_ctx {
 	void *ctx;
 	struct timespec ts;
 	int err;		/* the callback's first error: the rest of the read is still handled */
+	uint64_t faults, groups;	/* of this read, handed out so far */
 };
+
+/*
+ * A rotating writer (record -C, -G): switch files before a group, where
+ * the counts match what was written, so that a group's records stay in
+ * one file and each file's META end has its own counts.  A -G -W run
+ * that has made its files stays in the last one (the caller stops).
+ */
+static void maybe_rotate(struct iopf_session *s, const struct split_ctx *sc, uint64_t now)
+{
+	struct iopf_capture_counts c = { .faults = s->n.faults + sc->faults,
+					 .groups = s->n.groups + sc->groups,
+					 .responses = s->n.responses };
+	char err[4200];
+	int rc;
+
+	if (!s->cfg.writer || s->n.write_err || !iopf_writer_rotate_due(s->cfg.writer, now))
+		return;
+	rc = iopf_writer_rotate(s->cfg.writer, &c, err, sizeof(err));
+	if (rc < 0) {
+		iopf_logf(s->cfg.log, IOPF_LOG_ERR, "%s", err);
+		s->n.write_err = rc;
+		s->rotate_failed = true;
+	}
+}
+
+bool iopf_session_rotate_failed(const struct iopf_session *s)
+{
+	return s->rotate_failed;
+}
 
 /* One group of a read (lib/group.c): print and record its records, check it, hand it out. */
 static int on_split(void *ctx, struct iopf_group *g)
@@ -157,7 +190,8 @@ static int on_split(void *ctx, struct iopf_group *g)
 		iopf_logf(sc->s->cfg.log, IOPF_LOG_WARN, "%s: a read returned a group (cookie %u) "
 			  "without its LAST_PAGE record; taken as complete",
 			  iopf_target_name(sc->s->target), g->cookie);
-	if (sc->s->cfg.out || sc->s->cfg.writer) {
+	maybe_rotate(sc->s, sc, g->last_ns);
+	if (sc->s->cfg.out || sc->s->cfg.writer || sc->s->cfg.metrics) {
 		for (size_t i = 0; i < g->n; i++) {
 			r.u.fault = g->recs[i];
 			emit(sc->s, &r);
@@ -176,6 +210,8 @@ static int on_split(void *ctx, struct iopf_group *g)
 				  iopf_target_name(sc->s->target), COOKIE0_KERNELS);
 		}
 	}
+	sc->faults += g->n;
+	sc->groups++;
 	iopf_check_group(sc->s->check, g, g->last_ns);
 	if (sc->fn) {
 		int rc = sc->fn(sc->ctx, g);
@@ -279,7 +315,7 @@ static void note(struct iopf_session *s, const struct iommu_hwpt_page_response *
 		if (s->n.outstanding)
 			s->n.outstanding--;
 	}
-	if (!s->cfg.out && !s->cfg.writer) {
+	if (!s->cfg.out && !s->cfg.writer && !s->cfg.metrics) {
 		s->seq++;	/* neither printed nor recorded: only numbered */
 		return;
 	}

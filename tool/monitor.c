@@ -15,13 +15,15 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "export.h"
 #include "live.h"
 #include "monitor.h"
 #include "tap.h"
 #include "vec.h"
 
 enum { OPT_SOURCE = 256, OPT_POLICY, OPT_DELAY, OPT_DURATION, OPT_GEN_RATE, OPT_GEN_GROUPS,
-       OPT_GEN_SEED, OPT_GEN_SIZE, OPT_GEN_DEVS, OPT_GEN_PASIDS, OPT_TAP_BACKEND };
+       OPT_GEN_SEED, OPT_GEN_SIZE, OPT_GEN_DEVS, OPT_GEN_PASIDS, OPT_TAP_BACKEND, OPT_METRICS,
+       OPT_METRICS_LISTEN, OPT_METRICS_INTERVAL };
 
 static const struct argp_option options[] = {
 	{ "source", OPT_SOURCE, "QUEUE", 0, "sim (default), mock, fd:N, pid:PID:FD, device:PATH, or tap[:PID[:FD]] (read-only)", 0 },
@@ -36,6 +38,9 @@ static const struct argp_option options[] = {
 	{ "gen-group-size", OPT_GEN_SIZE, "MIN[-MAX]", 0, "sim/mock generator: records per group (default 1-4 on sim, 1 on mock)", 0 },
 	{ "gen-devs", OPT_GEN_DEVS, "N", 0, "sim/mock generator: devices (default 1)", 0 },
 	{ "gen-pasids", OPT_GEN_PASIDS, "N", 0, "sim/mock generator: PASIDs, 0 for none (default 2)", 0 },
+	{ "metrics", OPT_METRICS, "FILE", 0, "write Prometheus metrics to FILE every interval (atomically: a temporary file, then rename)", 0 },
+	{ "metrics-listen", OPT_METRICS_LISTEN, "[ADDR:]PORT", 0, "serve Prometheus metrics over HTTP at /metrics (ADDR default 127.0.0.1; port 0: any, printed)", 0 },
+	{ "metrics-interval", OPT_METRICS_INTERVAL, "DUR", 0, "how often --metrics rewrites FILE (default 10s)", 0 },
 	{ 0 }
 };
 
@@ -79,6 +84,13 @@ static error_t parse_common(int key, char *arg, struct argp_state *state)
 			argp_error(state, "--gen-devs: must be 1 or more");
 		return 0;
 	case OPT_GEN_PASIDS: o->gen.pasids = (uint32_t)arg_u64(state, "--gen-pasids", arg, 1u << 20); return 0;
+	case OPT_METRICS: o->metrics_file = arg; return 0;
+	case OPT_METRICS_LISTEN: export_arg_listen(state, arg); o->metrics_listen = arg; return 0;
+	case OPT_METRICS_INTERVAL:
+		o->metrics_interval_ns = arg_duration(state, "--metrics-interval", arg);
+		if (o->metrics_interval_ns < 100000000ull)
+			argp_error(state, "--metrics-interval: at least 100ms");
+		return 0;
 	case ARGP_KEY_ARG: argp_error(state, "unexpected argument '%s'", arg); return 0;
 	default: return ARGP_ERR_UNKNOWN;
 	}
@@ -93,6 +105,7 @@ void monitor_opts_init(struct monitor_opts *o)
 		.linktype = IOPF_LINKTYPE_DEFAULT,
 		.gen = { .seed = 1, .rate = 100, .min_group = 1, .max_group = 4, .devs = 1,
 			 .pasids = 2, .grpid_bits = 9 },
+		.metrics_interval_ns = EXPORT_INTERVAL_NS,
 	};
 }
 
@@ -106,6 +119,9 @@ struct monitor {
 	struct iopf_target *t;
 	struct iopf_session *sess;
 	struct iopf_writer *writer;
+	struct iopf_metrics *metrics;	/* --metrics, --metrics-listen */
+	struct exporter *ex;
+	bool files_done;		/* -G with -W: the last file is finished */
 	struct iopf_session_counts n;	/* the session's, after each step */
 	struct iopf_gen *gen;
 	int epfd, timerfd;
@@ -116,6 +132,7 @@ struct monitor {
 	struct held *held;		/* FIFO: the delay is constant, so due times grow */
 	size_t held_head, held_tail, held_cap;
 	int err, flush_err;
+	bool rotate_failed;		/* reported by monitor_rotate() */
 	int out_err;		/* stdout write error (EPIPE: the reader went away) */
 	/* --print: records go through a printer (lib/printer.c), never straight to stdout */
 	struct iopf_printer *printer;
@@ -217,6 +234,8 @@ static void arm_timer(struct monitor *m)
 		next = m->held[m->held_head].due_ns;
 	if (m->o->duration_ns && sat_add(m->start_ns, m->o->duration_ns) < next)
 		next = m->start_ns + m->o->duration_ns;
+	if (m->writer && iopf_writer_rotate_at(m->writer) < next)
+		next = iopf_writer_rotate_at(m->writer);
 	if (next != UINT64_MAX) {
 		its.it_value.tv_sec = (time_t)(next / 1000000000ull);
 		its.it_value.tv_nsec = (long)(next % 1000000000ull);
@@ -236,7 +255,7 @@ static bool iopf_target_fd_ready(const struct monitor *m)
 
 static bool done(const struct monitor *m)
 {
-	if (stop_requested || m->err || m->n.write_err || m->flush_err || m->out_err)
+	if (stop_requested || m->err || m->n.write_err || m->flush_err || m->out_err || m->files_done)
 		return true;
 	if (m->o->duration_ns && iopf_now_ns() >= sat_add(m->start_ns, m->o->duration_ns))
 		return true;
@@ -265,6 +284,62 @@ static int flush_now_and_then(struct monitor *m)
 	return 0;	/* done() sees flush_err and stops; the error is reported at close */
 }
 
+volatile sig_atomic_t hup_requested;
+
+static void on_hup(int sig)
+{
+	(void)sig;
+	hup_requested = 1;
+}
+
+void install_hup_handler(void)
+{
+	struct sigaction sa = { .sa_handler = on_hup };
+
+	sigemptyset(&sa.sa_mask);
+	sigaction(SIGHUP, &sa, NULL);
+}
+
+int monitor_rotate(struct iopf_writer *w, const struct iopf_capture_counts *total)
+{
+	char err[4200];
+	int rc;
+
+	if (hup_requested) {
+		hup_requested = 0;
+		iopf_writer_request_rotate(w);
+	}
+	if (!iopf_writer_rotate_due(w, iopf_now_ns()))
+		return 0;
+	rc = iopf_writer_rotate(w, total, err, sizeof(err));
+	if (rc < 0)
+		p_err("%s", err);
+	else if (!rc)
+		p_verbose("now writing %s", iopf_writer_path(w));
+	return rc;
+}
+
+/* Between steps the session's counts match what was written: switch files if due. */
+static int rotate(struct monitor *m)
+{
+	struct iopf_capture_counts c;
+	int rc;
+
+	if (!m->writer)
+		return 0;
+	iopf_session_counts(m->sess, &m->n);
+	c = (struct iopf_capture_counts){ .faults = m->n.faults, .groups = m->n.groups,
+					  .responses = m->n.responses };
+	rc = monitor_rotate(m->writer, &c);
+	if (rc == 1)
+		m->files_done = true;
+	if (rc < 0) {
+		m->flush_err = rc;	/* reported: stop, the writer is failed */
+		m->rotate_failed = true;
+	}
+	return 0;
+}
+
 static int step(struct monitor *m)
 {
 	struct epoll_event ev[4];
@@ -289,6 +364,8 @@ static int step(struct monitor *m)
 		return (int)g;
 	rc = rc ?: answer(m, false);
 	rc = rc ?: flush_now_and_then(m);
+	rc = rc ?: rotate(m);
+	exporter_step(m->ex);
 	/*
 	 * SIGPIPE is ignored (install_stop_handlers()), so a reader that went
 	 * away (| head -1) or a full disk shows only as a write error: hand
@@ -338,8 +415,19 @@ static int setup(struct monitor *m)
 		iopf_out_set_line(m->out, false);	/* flushed once a step (step()) */
 		cfg.out = m->out;
 	}
+	if (m->o->metrics_file || m->o->metrics_listen) {
+		struct export_cfg ecfg = { .file = m->o->metrics_file, .listen = m->o->metrics_listen,
+					   .interval_ns = m->o->metrics_interval_ns };
+
+		rc = iopf_metrics_new(&m->metrics, false);
+		rc = rc ?: exporter_new(&m->ex, &ecfg, m->metrics);
+		if (rc)
+			return rc;
+		cfg.metrics = m->metrics;
+	}
 	if (m->o->wfile) {
-		rc = iopf_writer_open(&m->writer, m->o->wfile, m->o->linktype, err, sizeof(err));
+		rc = iopf_writer_open_rotating(&m->writer, m->o->wfile, m->o->linktype, &m->o->rot,
+					       err, sizeof(err));
 		if (rc) {
 			p_err("%s", err);
 			return rc;
@@ -375,6 +463,11 @@ static int setup(struct monitor *m)
 		      rc == -EPERM ? " (it cannot be polled: a regular file or /dev/null is not a "
 				     "fault queue)" : "");
 		return rc;
+	}
+	if (m->ex) {
+		ev.data.fd = exporter_fd(m->ex);
+		if (epoll_ctl(m->epfd, EPOLL_CTL_ADD, ev.data.fd, &ev))
+			return -errno;
 	}
 	return 0;
 }
@@ -425,6 +518,8 @@ static void stop_printing(struct monitor *m)
 static void cleanup(struct monitor *m)
 {
 	stop_printing(m);	/* set-up failed after it started */
+	exporter_free(m->ex);	/* the file a last time, with the final counts */
+	iopf_metrics_free(m->metrics);
 	iopf_session_free(m->sess);
 	iopf_gen_free(m->gen);
 	iopf_target_close(m->t);
@@ -464,6 +559,8 @@ int monitor_run(struct monitor_opts *o)
 	if (tap_source(o->source))	/* read-only: tool/tap.c */
 		return tap_run(o);
 	install_stop_handlers();
+	if (o->wfile)
+		install_hup_handler();
 	rc = setup(&m);	/* says what failed */
 	if (!rc && o->wfile && (rc = write_meta(&m)))
 		p_err("%s: cannot start the capture %s: %s", o->source, o->wfile,
@@ -497,11 +594,18 @@ int monitor_run(struct monitor_opts *o)
 	if (m.writer) {
 		int wrc = m.flush_err;
 
-		if (wrc) {
+		char path[4096];
+
+		snprintf(path, sizeof(path), "%s", iopf_writer_path(m.writer));
+		if (m.sess && iopf_session_rotate_failed(m.sess)) {
+			wrc = -EIO;	/* logged by the session */
 			iopf_writer_close(m.writer);
-			p_err("%s: write error: %s", o->wfile, write_strerror(-wrc));
+		} else if (wrc) {
+			if (!m.rotate_failed)
+				p_err("%s: write error: %s", path, write_strerror(-wrc));
+			iopf_writer_close(m.writer);
 		} else {
-			wrc = live_close_capture(m.sess, m.writer, o->wfile);
+			wrc = live_close_capture(m.sess, m.writer, path);
 		}
 		m.writer = NULL;
 		rc = rc ?: (wrc ? -EIO : 0);
