@@ -764,7 +764,7 @@ static int digits(uint64_t n)
 static int make_name(const struct iopf_writer *w, uint64_t seq, char *out, size_t len)
 {
 	char base[4096];
-	bool numbered = w->rot.size || w->rot.count || (w->rot.interval_ns && !w->strftime_name);
+	bool numbered = w->rot.size || (w->rot.interval_ns && !w->strftime_name);
 	int n;
 
 	if (w->strftime_name) {

@@ -409,7 +409,7 @@ const char *iopf_metrics_text(struct iopf_metrics *m, size_t *len)
 		put(&s, "iopf_response_latency_seconds_count{%s} %" PRIu64 "\n", l, q->lat_count);
 	}
 	head(&s, "iopf_metrics_folded_total", "counter",
-	     "Records counted in an \"other\" series: more queues or (queue, device, PASID) "
+	     "Updates that went to an \"other\" series: more queues or (queue, device, PASID) "
 	     "label sets than the exporter keeps apart.");
 	put(&s, "iopf_metrics_folded_total %" PRIu64 "\n", m->folded);
 	*len = s.len;

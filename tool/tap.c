@@ -11,6 +11,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "export.h"
 #include "monitor.h"
 #include "tap.h"
 
@@ -20,12 +21,46 @@ struct tap_run {
 	struct iopf_writer *w;
 	struct iopf_out *out;
 	struct iopf_hist *lat;
+	struct iopf_metrics *metrics;
+	struct exporter *ex;
 	uint64_t seq, groups, faults, responses, refused, autos, lost;
 	int write_err;
+	bool files_done, rotate_failed;
 };
+
+static struct iopf_capture_counts totals(const struct tap_run *tr)
+{
+	return (struct iopf_capture_counts){ .faults = tr->faults, .groups = tr->groups,
+					     .responses = tr->responses, .lost = tr->lost,
+					     .auto_responses = tr->autos,
+					     .has_auto_responses = true };
+}
+
+/*
+ * Switch files (record -C, -G, SIGHUP) before any record but a FAULT:
+ * a group's FAULT records follow its DELIVERY and stay in its file.
+ */
+static void maybe_rotate(struct tap_run *tr, const struct iopf_rec *r)
+{
+	struct iopf_capture_counts c = totals(tr);
+	int rc;
+
+	if (!tr->w || tr->write_err || tr->files_done || (r && r->type == IOPF_REC_FAULT))
+		return;
+	rc = monitor_rotate(tr->w, &c);
+	if (rc == 1)
+		tr->files_done = true;
+	if (rc < 0) {
+		tr->write_err = rc;
+		tr->rotate_failed = true;
+	}
+}
 
 static void put(struct tap_run *tr, struct iopf_rec *r)
 {
+	maybe_rotate(tr, r);
+	if (tr->metrics)
+		iopf_metrics_rec(tr->metrics, r);
 	switch (r->type) {
 	case IOPF_REC_DELIVERY: tr->groups++; break;
 	case IOPF_REC_FAULT: tr->faults++; break;
@@ -70,7 +105,7 @@ static int drain_records(struct tap_run *tr)
 
 static bool done(const struct tap_run *tr, uint64_t start)
 {
-	if (stop_requested || tr->write_err)
+	if (stop_requested || tr->write_err || tr->files_done)
 		return true;
 	if (tr->o->duration_ns && iopf_now_ns() >= start + tr->o->duration_ns)
 		return true;
@@ -126,6 +161,8 @@ int tap_run(struct monitor_opts *o)
 	if (o->delay_ns || o->code != IOMMUFD_PAGE_RESP_SUCCESS)
 		p_warn("%s: --policy and --delay do nothing: the tap answers no fault", o->source);
 	install_stop_handlers();
+	if (o->wfile)
+		install_hup_handler();
 	rc = iopf_hist_new(&tr.lat);
 	if (rc) {
 		p_err("out of memory");
@@ -145,8 +182,17 @@ int tap_run(struct monitor_opts *o)
 		  iopf_tap_how(tr.tap));
 	if (o->print)
 		tr.out = out_stdout();
-	if (o->wfile) {
-		rc = iopf_writer_open(&tr.w, o->wfile, o->linktype, err, sizeof(err));
+	if (o->metrics_file || o->metrics_listen) {
+		struct export_cfg ecfg = { .file = o->metrics_file, .listen = o->metrics_listen,
+					   .interval_ns = o->metrics_interval_ns };
+
+		rc = iopf_metrics_new(&tr.metrics, true);
+		if (rc)
+			p_err("out of memory");
+		rc = rc ?: exporter_new(&tr.ex, &ecfg, tr.metrics);
+	}
+	if (!rc && o->wfile) {
+		rc = iopf_writer_open_rotating(&tr.w, o->wfile, o->linktype, &o->rot, err, sizeof(err));
 		if (rc)
 			p_err("%s", err);
 		else
@@ -156,14 +202,17 @@ int tap_run(struct monitor_opts *o)
 	uint64_t last_flush = start;
 
 	while (!rc && !done(&tr, start)) {
-		struct pollfd p = { .fd = iopf_tap_fd(tr.tap), .events = POLLIN };
+		struct pollfd p[2] = { { .fd = iopf_tap_fd(tr.tap), .events = POLLIN },
+				       { .fd = exporter_fd(tr.ex), .events = POLLIN } };
 
 		/* trace_pipe wakes readers late at times: poll with a short timeout */
-		if (poll(&p, 1, 100) < 0 && errno != EINTR) {
+		if (poll(p, tr.ex ? 2 : 1, 100) < 0 && errno != EINTR) {
 			rc = -errno;
 			break;
 		}
 		rc = drain_records(&tr);
+		maybe_rotate(&tr, NULL);	/* -G with no record coming, SIGHUP */
+		exporter_step(tr.ex);
 		if (!rc && tr.w && iopf_now_ns() - last_flush >= 1000000000ull) {
 			last_flush = iopf_now_ns();
 			rc = iopf_writer_flush(tr.w);
@@ -180,21 +229,24 @@ int tap_run(struct monitor_opts *o)
 		p_err("%s: %s", o->source, strerror(-rc));
 	summary(&tr, start);
 	if (tr.w) {
-		char autos[48];
+		struct iopf_capture_counts c = totals(&tr);
+		char path[4096];
 		int wrc = tr.write_err;
 
-		snprintf(autos, sizeof(autos), "auto_responses=%llu\n", (unsigned long long)tr.autos);
+		snprintf(path, sizeof(path), "%s", iopf_writer_path(tr.w));
 		if (!wrc)
-			wrc = iopf_writer_meta_end(tr.w, NULL, tr.faults, tr.groups, tr.responses,
-						   tr.lost, autos);
+			wrc = iopf_writer_end(tr.w, NULL, &c);
 		int rc2 = iopf_writer_close(tr.w);
 
 		wrc = wrc ?: rc2;
 		if (wrc) {
-			p_err("%s: write error: %s", o->wfile, write_strerror(-wrc));
+			if (!tr.rotate_failed)
+				p_err("%s: write error: %s", path, write_strerror(-wrc));
 			rc = rc ?: wrc;
 		}
 	}
+	exporter_free(tr.ex);
+	iopf_metrics_free(tr.metrics);
 	iopf_tap_close(tr.tap);
 	iopf_hist_free(tr.lat);
 	return out_finish(rc ? EXIT_ERROR : EXIT_OK);
