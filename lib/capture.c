@@ -700,8 +700,22 @@ static int writer_push(struct iopf_writer *w)
 		else
 			off += (size_t)n;
 	}
-	if (w->err && off && ftruncate(w->fd, (off_t)w->on_disk) == 0)
-		off = 0;	/* not a regular file: what was written stays */
+	if (w->err && off) {
+		/* the buffer holds whole records (after the file header at the start) */
+		size_t pos = w->on_disk ? 0 : PCAP_FILE_HDR_LEN, whole = 0;
+
+		while (pos <= off) {
+			uint32_t caplen;
+
+			whole = pos;
+			if (pos + PCAP_REC_HDR_LEN > off)
+				break;
+			memcpy(&caplen, w->buf + pos + 8, 4);
+			pos += PCAP_REC_HDR_LEN + caplen;
+		}
+		if (ftruncate(w->fd, (off_t)(w->on_disk + whole)) == 0)
+			off = whole;	/* not a regular file: what was written stays */
+	}
 	w->on_disk += off;
 	w->len = 0;
 	return w->err;

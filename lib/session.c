@@ -152,15 +152,16 @@ struct split_ctx {
 };
 
 /*
- * A rotating writer (record -C, -G): switch files before a group, where
- * the counts match what was written, so that a group's records stay in
- * one file and each file's META end has its own counts.  A -G -W run
+ * A rotating writer (record -C, -G): switch files before a group or a
+ * response, where the counts match what was written, so that a group's
+ * records stay in one file and each file's META end has its own counts
+ * (faults and groups: those of the read handed out so far).  A -G -W run
  * that has made its files stays in the last one (the caller stops).
  */
-static void maybe_rotate(struct iopf_session *s, const struct split_ctx *sc, uint64_t now)
+static void maybe_rotate(struct iopf_session *s, uint64_t faults, uint64_t groups, uint64_t now)
 {
-	struct iopf_capture_counts c = { .faults = s->n.faults + sc->faults,
-					 .groups = s->n.groups + sc->groups,
+	struct iopf_capture_counts c = { .faults = s->n.faults + faults,
+					 .groups = s->n.groups + groups,
 					 .responses = s->n.responses };
 	char err[4200];
 	int rc;
@@ -190,7 +191,7 @@ static int on_split(void *ctx, struct iopf_group *g)
 		iopf_logf(sc->s->cfg.log, IOPF_LOG_WARN, "%s: a read returned a group (cookie %u) "
 			  "without its LAST_PAGE record; taken as complete",
 			  iopf_target_name(sc->s->target), g->cookie);
-	maybe_rotate(sc->s, sc, g->last_ns);
+	maybe_rotate(sc->s, sc->faults, sc->groups, g->last_ns);
 	if (sc->s->cfg.out || sc->s->cfg.writer || sc->s->cfg.metrics) {
 		for (size_t i = 0; i < g->n; i++) {
 			r.u.fault = g->recs[i];
@@ -240,6 +241,7 @@ static ssize_t note_read(struct iopf_session *s, const void *buf, size_t bytes, 
 	ssize_t g;
 
 	s->n.reads++;
+	sc->faults = sc->groups = 0;	/* counted into s->n below */
 	realtime(&sc->ts);
 	g = iopf_group_split(s->queue_id, buf, nrec, t_ns, on_split, sc);
 	s->n.faults += nrec;
@@ -307,6 +309,7 @@ static void note(struct iopf_session *s, const struct iommu_hwpt_page_response *
 	}
 	v = iopf_check_response(s->check, s->queue_id, resp, status, t_ns, &lat);
 
+	maybe_rotate(s, 0, 0, t_ns);
 	s->n.responses++;
 	if (v == IOPF_OK || v == IOPF_V_LATE) {
 		if (resp->cookie == 0)

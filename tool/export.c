@@ -292,10 +292,18 @@ static void conn_read(struct exporter *ex, struct conn *c)
 			return;
 		if (n <= 0)
 			return conn_close(ex, c);	/* the client went away */
-		/* a bare LF or a NUL is refused: only CRLF ends lines */
-		for (size_t i = c->len; i < c->len + (size_t)n; i++)
-			if (!c->req[i] || (c->req[i] == '\n' && (!i || c->req[i - 1] != '\r')))
+		/*
+		 * Refused as soon as it arrives: a control character (NUL, an
+		 * escape...) or a byte past ASCII, and a bare LF (only CRLF
+		 * ends lines).  TLS or junk gets its 400 at once.
+		 */
+		for (size_t i = c->len; i < c->len + (size_t)n; i++) {
+			unsigned char b = (unsigned char)c->req[i];
+
+			if ((b < 0x20 && b != '\r' && b != '\n' && b != '\t') || b >= 0x7f ||
+			    (b == '\n' && (!i || c->req[i - 1] != '\r')))
 				return conn_error(ex, c, 400, "Bad Request");
+		}
 		c->len += (size_t)n;
 		end = memmem(c->req, c->len, "\r\n\r\n", 4);
 		if (end) {
