@@ -8,12 +8,14 @@
  *                               SECS; prints how many the server closed, and
  *                               the most it kept open at once (refused ones close at once)
  *   httpprobe flood PORT N      N connections opened and left idle at once, then
- *                               one GET: prints the GET's status
+ *                               one GET: prints the GET's status (-1: refused,
+ *                               0: closed unanswered, the server being full)
  */
 #include <arpa/inet.h>
 #include <errno.h>
 #include <netinet/in.h>
 #include <poll.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -23,26 +25,35 @@
 
 static int port;
 
-static int dial(void)
+/* A connection to the server; -1 (when may_fail) if it refused it. */
+static int dial_maybe(bool may_fail)
 {
 	struct sockaddr_in a = { .sin_family = AF_INET, .sin_port = htons((uint16_t)port) };
 	int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
 
 	a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
 	if (fd < 0 || connect(fd, (struct sockaddr *)&a, sizeof(a))) {
+		if (may_fail && fd >= 0 && errno == ECONNREFUSED) {
+			close(fd);
+			return -1;
+		}
 		perror("connect");
 		exit(2);
 	}
 	return fd;
 }
 
+
 /* Send req (len bytes), read the answer (5 s at most): its status code, 0 if none. */
 static int request(const char *req, size_t len, char *body, size_t blen)
 {
 	char buf[65536];
 	size_t got = 0;
-	int fd = dial(), status = 0;
+	int fd = dial_maybe(true), status = 0;
 	struct pollfd p = { .fd = fd, .events = POLLIN };
+
+	if (fd < 0)
+		return -1;	/* refused: the kernel's accept queue was full */
 
 	if (send(fd, req, len, MSG_NOSIGNAL) < 0) {
 		close(fd);
@@ -141,8 +152,10 @@ static int slow(int n, double secs)
 
 	if (!fd || !sent)
 		return 2;
-	for (int i = 0; i < n; i++)
-		fd[i] = dial();
+	for (int i = 0; i < n; i++) {
+		fd[i] = dial_maybe(true);
+		closed += fd[i] < 0;	/* refused by the kernel: the accept queue was full */
+	}
 	while (now_s() < end) {
 		int open_now = 0;
 
@@ -177,13 +190,13 @@ static int slow(int n, double secs)
 static int flood(int n)
 {
 	static const char req[] = "GET /metrics HTTP/1.1\r\nHost: x\r\n\r\n";
-	int st;
+	int st, refused = 0;
 
 	for (int i = 0; i < n; i++)
-		dial();		/* left open and idle */
+		refused += dial_maybe(true) < 0;	/* left open and idle */
 	usleep(200000);
 	st = request(req, sizeof(req) - 1, NULL, 0);
-	printf("get during flood %d\n", st);
+	printf("%d of %d refused by the kernel (backlog full); get during flood %d\n", refused, n, st);
 	return 0;
 }
 
