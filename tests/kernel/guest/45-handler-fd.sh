@@ -72,19 +72,26 @@ t 'the -w capture of a kernel-fd replay checks the same offline (refused answers
 '
 
 # A handler written apart from iopftool that answers every 7th group twice in
-# one write: the kernel takes the answer, refuses the duplicate and returns a
-# short count.  Resubmitting the rest or dropping it, the duplicate is judged
-# once, as through the socket (and on sim through the handler file, t2300).
-for r in "" --no-resubmit; do
-	t "a duplicate inside a short write ($L --dup-every 7 $r): the same verdict through the kernel fd and the socket" "
-		for k in file socket; do
-			\$R --handler-fd \$k --exec '$L --dup-every 7 $r' >\$k.json 2>\$k.err
-			echo \"exit \$?\" >\$k.d
-			for f in groups responses duplicate unanswered; do echo \"\$f \$(jnum \$f \$k.json)\"; done >>\$k.d
-		done
-		cat file.d file.err && diff socket.d file.d && grep -x 'exit 1' file.d && grep -x 'duplicate 3' file.d
-	"
-done
+# one write, the duplicates last: the kernel takes the answers, refuses the
+# first duplicate and returns a short count.  Resubmitting the rest, the
+# handler gets the same verdicts through the kernel fd as through the socket
+# (each duplicate judged once, not again when resubmitted).  Dropping the
+# rest instead, the kernel saw only the duplicates it refused: the replay's
+# count is the handler's own (and on sim through the handler file, t2300).
+t "a duplicate inside a short write, resubmitted: the same verdicts through the kernel fd and the socket" "
+	for k in file socket; do
+		\$R --handler-fd \$k --exec '$L --dup-every 7' >\$k.json 2>\$k.err
+		echo \"exit \$?\" >\$k.d
+		for f in groups responses duplicate unanswered; do echo \"\$f \$(jnum \$f \$k.json)\"; done >>\$k.d
+	done
+	cat file.d file.err && diff socket.d file.d && grep -x 'exit 1' file.d && grep -x 'duplicate 3' file.d
+"
+t "a duplicate inside a short write, the rest dropped: the duplicates the kernel refused, as the handler counted them" "
+	\$R --handler-fd file --exec '$L --dup-every 7 --no-resubmit' >nr.json 2>nr.err; rc=\$?
+	cat nr.json nr.err; test \$rc = 1 &&
+	refused=\$(sed -n 's/^literal-handler: .* \\([0-9]*\\) refused\$/\\1/p' nr.err) &&
+	test -n \"\$refused\" && test \"\$refused\" -ge 1 && want duplicate \$refused nr.json && want unanswered 0 nr.json
+"
 
 # Without tracefs the BPF back-end still taps (it needs none); the kprobe one cannot.
 if "$IOPFTOOL" monitor --source tap --tap-backend bpf --duration 0.1s >/dev/null 2>&1; then
