@@ -8,6 +8,7 @@
 #include <errno.h>
 #include <poll.h>
 #include <stdlib.h>
+#include <sys/resource.h>
 #include <string.h>
 #include <time.h>
 
@@ -178,6 +179,14 @@ int tap_run(struct monitor_opts *o)
 	       "each queue is still its handler (%s, removed on exit)",
 	       o->source, iopf_tap_backend(tr.tap) == IOPF_TAP_BPF ? "BPF programs" :
 	       iopf_tap_group(tr.tap));
+	/*
+	 * The probes run in the watched threads; what is left for us (decoding,
+	 * printing, the capture) waits for a CPU the workload leaves idle: the
+	 * buffer (BPF ring 8 MiB, trace 4 MiB a CPU) holds it meanwhile, and a
+	 * LOST record says when it did not.
+	 */
+	if (setpriority(PRIO_PROCESS, 0, 19))
+		p_verbose("tap: cannot lower its own priority: %s", strerror(errno));
 	p_verbose("tap: backend %s: %s", iopf_tap_backend(tr.tap) == IOPF_TAP_BPF ? "bpf" : "kprobe",
 		  iopf_tap_how(tr.tap));
 	if (o->print)

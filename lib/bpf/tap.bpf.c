@@ -129,6 +129,16 @@ static __always_inline __u32 file_queue(__u64 file, __u16 *flags)
 
 static __always_inline void read_prm(const struct iopf_fault *f, struct tb_prm *p)
 {
+	/* One read where the five fields lie as they always have (one helper call, not five). */
+	if (bpf_core_field_offset(struct iommu_fault_page_request, flags) == 0 &&
+	    bpf_core_field_offset(struct iommu_fault_page_request, pasid) == 4 &&
+	    bpf_core_field_offset(struct iommu_fault_page_request, grpid) == 8 &&
+	    bpf_core_field_offset(struct iommu_fault_page_request, perm) == 12 &&
+	    bpf_core_field_offset(struct iommu_fault_page_request, addr) == 16) {
+		if (bpf_core_read(p, sizeof(*p), &f->fault.prm))
+			__builtin_memset(p, 0, sizeof(*p));
+		return;
+	}
 	p->flags = BPF_CORE_READ(f, fault.prm.flags);
 	p->pasid = BPF_CORE_READ(f, fault.prm.pasid);
 	p->grpid = BPF_CORE_READ(f, fault.prm.grpid);
@@ -214,6 +224,13 @@ static __always_inline void read_prm(const void *f, struct tb_prm *p)
 {
 	const char *b = (const char *)f + off_prm;
 
+	/* One read where the five fields lie as in 6.12 (one helper call, not five). */
+	if (off_pr_flags == 0 && off_pr_pasid == 4 && off_pr_grpid == 8 && off_pr_perm == 12 &&
+	    off_pr_addr == 16) {
+		if (bpf_probe_read_kernel(p, sizeof(*p), b))
+			__builtin_memset(p, 0, sizeof(*p));
+		return;
+	}
 	p->flags = rd32(b, off_pr_flags);
 	p->pasid = rd32(b, off_pr_pasid);
 	p->grpid = rd32(b, off_pr_grpid);
