@@ -139,18 +139,20 @@ rate() { "$IOPFTOOL" monitor --source mock --gen-rate 1000000 --gen-groups 3000 
 	sed -n "s/.*responses .* in \([0-9.]*[a-z]*\)$/\1/p" rate.err |
 	awk "{ v = \$1; u = v; sub(/^[0-9.]+/, \"\", u); sub(/[a-z]+$/, \"\", v);
 	       print v * (u == \"ns\" ? 1e-9 : u == \"us\" ? 1e-6 : u == \"ms\" ? 1e-3 : 1) }"; }
-# The machine is shared and TCG is noisy: three runs without and with the
-# tap, alternated, and the best of each (the least disturbed).
-best() { awk "BEGIN { m = 0 } { if (m == 0 || \$1 < m) m = \$1 } END { print m }"; }
+# The machine is shared and TCG is noisy (the rate alone moves by 30% from
+# one run to the next): five pairs, each a run without the tap and one with
+# it right after, and the median of the five ratios.
+median() { sort -n | awk "{ v[NR] = \$1 } END { print v[int((NR + 1) / 2)] }"; }
 for B in $backends; do
 	t "tap overhead measured ($B)" '
-		: >s0 && : >s1 &&
-		for i in 1 2 3; do
-			rate >>s0 && start_tap tap7 record --tap-backend $B --source tap -w ov-$B.pcap &&
-			rate >>s1 && stop_tap 0.2 || exit 1
+		: >ratios && : >s0 && : >s1 &&
+		for i in 1 2 3 4 5; do
+			a=$(rate) && start_tap tap7 record --tap-backend $B --source tap -w ov-$B.pcap &&
+			b=$(rate) && stop_tap 0.2 && test -n "$a" && test -n "$b" || exit 1
+			echo "$a" >>s0 && echo "$b" >>s1 && awk -v a="$a" -v b="$b" "BEGIN { print a / b }" >>ratios
 		done &&
-		a=$(best <s0) && b=$(best <s1) && test -n "$a" && test -n "$b" &&
-		awk -v a="$a" -v b="$b" -v B="$B" "BEGIN { printf \"# tap overhead (%s): %.0f faults/s without the tap, %.0f with it, ratio %.2f (best of 3 each)\\n\", B, 3000/a, 3000/b, a/b }" >&2
+		awk -v a="$(median <s0)" -v b="$(median <s1)" -v r="$(median <ratios)" -v B="$B" -v all="$(sort -n ratios | tr "\n" " ")" \
+			"BEGIN { printf \"# tap overhead (%s): %.0f faults/s without the tap, %.0f with it (medians), ratio %.2f (median of 5 pairs: %s)\\n\", B, 3000/a, 3000/b, r, all }" >&2
 	'
 	grep "tap overhead" /tmp/t.out 2>/dev/null
 	# Where the time goes: one more tapped run with the kernel's BPF statistics on.
