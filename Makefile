@@ -5,6 +5,7 @@ libdir ?= $(prefix)/lib
 includedir ?= $(prefix)/include
 mandir ?= $(prefix)/share/man
 pkgconfigdir ?= $(libdir)/pkgconfig
+docdir ?= $(prefix)/share/doc/iopftool
 DESTDIR ?=
 # The Wireshark Lua plugin and the bash completion go where those programs
 # look, whatever prefix is: the directories tshark -G folders and
@@ -207,6 +208,12 @@ install: all
 	install -d $(DESTDIR)$(wiresharkluadir) $(DESTDIR)$(bashcompdir)
 	install -m 644 wireshark/iopf.lua $(DESTDIR)$(wiresharkluadir)/iopf.lua
 	install -m 644 completion/iopftool $(DESTDIR)$(bashcompdir)/iopftool
+	# The example systemd unit (not enabled: iopftool-record(8) "Service"), naming this bindir.
+	install -d $(DESTDIR)$(docdir)/examples
+	sed 's|/usr/local/bin/iopftool|$(bindir)/iopftool|' examples/iopftool-tap.service \
+		>$(DESTDIR)$(docdir)/examples/iopftool-tap.service
+	install -m 644 examples/iopftool-alerts.yml examples/prometheus-scrape.yml \
+		$(DESTDIR)$(docdir)/examples/
 
 uninstall:
 	rm -f $(DESTDIR)$(bindir)/iopftool $(addprefix $(DESTDIR)$(mandir)/man8/,$(notdir $(wildcard man/*.8))) \
@@ -215,6 +222,9 @@ uninstall:
 	      $(DESTDIR)$(includedir)/iopf.h $(DESTDIR)$(pkgconfigdir)/iopf.pc \
 	      $(DESTDIR)$(includedir)/iopf/uapi/linux/iommufd.h
 	rm -f $(DESTDIR)$(wiresharkluadir)/iopf.lua $(DESTDIR)$(bashcompdir)/iopftool
+	rm -f $(addprefix $(DESTDIR)$(docdir)/examples/,iopftool-tap.service iopftool-alerts.yml \
+		prometheus-scrape.yml)
+	-rmdir -p $(DESTDIR)$(docdir)/examples 2>/dev/null
 	-rmdir -p $(DESTDIR)$(includedir)/iopf/uapi/linux 2>/dev/null
 
 # O=DIR cleans that build directory only; plain `make clean` both default ones.

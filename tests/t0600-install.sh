@@ -26,6 +26,13 @@ test_expect_success PLAIN_BUILD 'make install DESTDIR= prefix=/usr installs the 
 	done
 '
 
+test_expect_success PLAIN_BUILD 'the example unit is installed (not enabled), naming the installed binary' '
+	u=$ROOT/usr/share/doc/iopftool/examples/iopftool-tap.service &&
+	grep "^ExecStart=/usr/bin/iopftool " "$u" &&
+	test -f "$ROOT/usr/share/doc/iopftool/examples/iopftool-alerts.yml" &&
+	! find "$ROOT" -path "*systemd*" | grep .
+'
+
 test_expect_success PLAIN_BUILD 'libiopf.so carries its soname and exports only iopf.h' '
 	so=$(readlink -f "$ROOT/usr/lib/libiopf.so") &&
 	objdump -p "$so" | grep -q "SONAME *libiopf\.so\.[0-9]" &&
