@@ -150,8 +150,11 @@ static int slow(int n, double secs)
 	int closed = 0, open_max = 0;
 	double end = now_s() + secs;
 
-	if (!fd || !sent)
+	if (!fd || !sent) {
+		free(fd);
+		free(sent);
 		return 2;
+	}
 	for (int i = 0; i < n; i++) {
 		fd[i] = dial_maybe(true);
 		closed += fd[i] < 0;	/* refused by the kernel: the accept queue was full */
@@ -184,6 +187,8 @@ static int slow(int n, double secs)
 	for (int i = 0; i < n; i++)
 		if (fd[i] >= 0)
 			close(fd[i]);
+	free(fd);
+	free(sent);
 	return 0;
 }
 
