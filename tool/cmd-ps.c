@@ -127,6 +127,15 @@ int cmd_ps(int argc, char **argv)
 		      strerror(errno));
 		return EXIT_ERROR;
 	}
+	if (o.pid) {
+		char dir[32];
+
+		snprintf(dir, sizeof(dir), "/proc/%d", o.pid);
+		if (access(dir, F_OK)) {	/* as monitor --source pid:PID:FD says it: exit 2 */
+			p_err("--pid %d: no such process", o.pid);
+			return EXIT_ERROR;
+		}
+	}
 	rc = iopf_proc_fds(&l, &n, o.pid);
 	if (rc) {
 		p_err("cannot list /proc: %s", strerror(-rc));
