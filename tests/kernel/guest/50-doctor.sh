@@ -10,6 +10,8 @@ if [ ! -x "${IOPFTOOL:-}" ]; then
 	exit 0
 fi
 cd /tmp || exit 1
+# tracefs for the tap check (40-tap.sh mounts it too; this script also runs alone)
+mkdir -p /sys/kernel/tracing && mount -t tracefs nodev /sys/kernel/tracing 2>/dev/null
 # st FILE ID: the status of check ID in a -j report
 st() { grep "\"id\":\"$2\"" "$1" | sed -n 's/.*"status":"\([a-z]*\)".*/\1/p'; }
 
@@ -35,21 +37,21 @@ t 'doctor: 6.12 lists no paging-HWPT fault queue and no PASID faults, 7.3 does n
 	*) ! grep "\"id\":\"kernel.known-issues\"" d.json | grep -q "paging HWPT" ;;
 	esac'
 
-t 'doctor: the kernel log read (klogctl), the tap can run (tracefs is mounted by 40-tap.sh)' '
+t 'doctor: the kernel log read (klogctl), the tap can run' '
 	grep "\"id\":\"tap\"" d.json | cut -c 1-600;
 	grep "\"id\":\"dmesg\"" d.json | grep -q "klogctl" &&
 	[ "$(st d.json tap)" = ok ]'
 
 t 'doctor: a fault fd held by monitor --source mock is seen' '
-	"$IOPFTOOL" -q monitor --source mock --duration 20s >/dev/null 2>mon.err & pid=$!
-	i=0; found=
-	while [ $i -lt 50 ]; do
-		"$IOPFTOOL" -j doctor >p.json 2>/dev/null
-		grep "\"id\":\"processes\"" p.json | grep -q "1 fault fd held" && { found=1; break; }
-		sleep 0.2; i=$((i + 1))
+	"$IOPFTOOL" -q monitor --source mock --duration 30s >/dev/null 2>mon.err & pid=$!
+	i=0
+	while [ $i -lt 100 ] && ! "$IOPFTOOL" ps 2>/dev/null | grep -q " fault "; do
+		sleep 0.1; i=$((i + 1))
 	done
+	"$IOPFTOOL" -j doctor >p.json 2>/dev/null
 	kill $pid; wait $pid 2>/dev/null
-	[ -n "$found" ] || { cat mon.err; grep processes p.json; false; }'
+	grep "\"id\":\"processes\"" p.json | grep -q "1 fault fd held" ||
+		{ cat mon.err; grep processes p.json; false; }'
 
 t 'bundle: written, readable by tar, read back by doctor --root' '
 	"$IOPFTOOL" bundle b.tar 2>b.err && tar tf b.tar >list &&
