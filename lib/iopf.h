@@ -961,6 +961,8 @@ struct iopf_target;
  *	bring a few more (the kernel has no one-group read)
  * @log: warnings and errors (NULL: none)
  * @metrics: count every record (lib/metrics.c), or NULL
+ * @read_bytes: the first read buffer, rounded down to whole records (0:
+ *	65520 bytes); it grows when a group does not fit
  *
  * A rotating @writer (iopf_writer_open_rotating()) switches files before
  * a group when a switch is due.
@@ -972,6 +974,7 @@ struct iopf_session_cfg {
 	uint64_t limit;
 	const struct iopf_log *log;
 	struct iopf_metrics *metrics;	/* count every record (NULL: no); the caller's */
+	size_t read_bytes;
 };
 
 /**
@@ -984,10 +987,12 @@ struct iopf_session_cfg {
  * @outstanding: groups read and not yet accepted
  * @write_err: the first capture write error (-errno), 0 if none; the
  *	session stops recording after it
+ * @refused: responses written that the queue refused (of @responses)
  */
 struct iopf_session_counts {
 	uint64_t reads, groups, faults, responses, accepted, outstanding;
 	int write_err;
+	uint64_t refused;
 };
 
 /**
@@ -1011,12 +1016,14 @@ void iopf_session_free(struct iopf_session *s);
  * @ctx: for @fn
  *
  * Reads with as few read() calls as possible, growing the buffer when the
- * first group does not fit (-EINVAL from the queue), up to a group of
- * IOPF_GROUP_MAX_RECORDS records.  Every group of a read is handled even
- * when @fn fails for one.
+ * first group does not fit (-EINVAL from the queue, or a read of 0 while
+ * the queue polls readable, which older kernels give),
+ * up to a group of IOPF_GROUP_MAX_RECORDS records.  Every group of a read
+ * is handled even when @fn fails for one.
  *
  * Return: the number of groups read, @fn's first non-zero return, or a
- * negative errno (-EMSGSIZE, logged, for a group too big to read).
+ * negative errno (-EMSGSIZE, logged, for a group too big to read;
+ * -ESHUTDOWN, not an error, at the end of a handler-fd socket's stream).
  */
 ssize_t iopf_session_drain(struct iopf_session *s, iopf_group_fn fn, void *ctx);
 

@@ -15,6 +15,7 @@
  */
 #include <errno.h>
 #include <inttypes.h>
+#include <poll.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -66,7 +67,9 @@ int iopf_session_new(struct iopf_session **sp, struct iopf_target *t,
 	ccfg.deadline_ns = s->cfg.deadline_ns;
 	s->target = t;
 	s->queue_id = iopf_target_queue_id(t);
-	s->cap = READ_BYTES;
+	s->cap = s->cfg.read_bytes / IOPF_FAULT_SIZE * IOPF_FAULT_SIZE;
+	if (!s->cap)
+		s->cap = READ_BYTES;
 	s->buf = malloc(s->cap);
 	if (!s->buf || iopf_check_new(&s->check, &ccfg)) {
 		iopf_session_free(s);
@@ -250,6 +253,14 @@ static ssize_t note_read(struct iopf_session *s, const void *buf, size_t bytes, 
 	return g;
 }
 
+/* The queue polls readable: a group waits. */
+static bool readable(const struct iopf_session *s)
+{
+	struct pollfd p = { .fd = iopf_target_fd(s->target), .events = POLLIN };
+
+	return p.fd >= 0 && poll(&p, 1, 0) == 1 && (p.revents & POLLIN);
+}
+
 ssize_t iopf_session_drain(struct iopf_session *s, iopf_group_fn fn, void *ctx)
 {
 	struct split_ctx sc = { .s = s, .fn = fn, .ctx = ctx };
@@ -262,6 +273,8 @@ ssize_t iopf_session_drain(struct iopf_session *s, iopf_group_fn fn, void *ctx)
 
 		if (r == -EINTR)
 			continue;
+		if (r == 0 && !total && !full && readable(s))
+			r = -EINVAL;	/* older kernels: 0, not EINVAL, when the first group does not fit */
 		if (r == -EINVAL) {
 			int rc = count < s->cap ? 0 : grow(s);
 
@@ -311,6 +324,7 @@ static void note(struct iopf_session *s, const struct iommu_hwpt_page_response *
 
 	maybe_rotate(s, 0, 0, t_ns);
 	s->n.responses++;
+	s->n.refused += status != 0;
 	if (v == IOPF_OK || v == IOPF_V_LATE) {
 		if (resp->cookie == 0)
 			s->cookie0_out = false;

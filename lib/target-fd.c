@@ -16,7 +16,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/statfs.h>
 #include <sys/syscall.h>
 #include <sys/sysmacros.h>
 #include <unistd.h>
@@ -24,6 +26,7 @@
 #include "internal.h"
 
 #define FAULT_FD_LINK "anon_inode:[iommufd-pgfault]"
+#define FUSE_SUPER_MAGIC 0x65735546	/* <linux/magic.h>: the handler file (lib/fusefd.c) is on FUSE */
 
 /* VFIO cdev uAPI (<linux/vfio.h>, Linux >= 6.6): VFIO_TYPE ';', VFIO_BASE 100. */
 #define VFIO_BIND_IOMMUFD	_IO(';', 100 + 18)	/* 0x3b76 */
@@ -88,14 +91,55 @@ static const struct iopf_target_ops fd_ops = {
 	.write = iopf_target_fd_write,
 };
 
+/*
+ * A socket with the handler-fd contract (iopftool-replay(8) "THE HANDLER
+ * FD"): one group per message.  Read as the fault fd reads: never
+ * blocking (-EAGAIN when nothing waits), a message larger than count left
+ * for a larger read (-EINVAL, as iommufd_fault_fops_read() does with a
+ * group); at the end of the stream -ESHUTDOWN, which a fault fd never
+ * gives.  A write is one message of responses, without SIGPIPE.
+ */
+static ssize_t sock_read(struct iopf_target *t, void *buf, size_t count)
+{
+	ssize_t len = recv(t->fd, NULL, 0, MSG_PEEK | MSG_TRUNC | MSG_DONTWAIT), n;
+
+	if (len < 0)
+		return -errno;
+	if (len == 0)
+		return -ESHUTDOWN;
+	if ((size_t)len > count)
+		return -EINVAL;
+	n = recv(t->fd, buf, count, MSG_DONTWAIT);
+	return n < 0 ? -errno : n;
+}
+
+static ssize_t sock_write(struct iopf_target *t, const void *buf, size_t count)
+{
+	ssize_t n = send(t->fd, buf, count, MSG_NOSIGNAL);
+
+	return n < 0 ? -errno : n;
+}
+
+static const struct iopf_target_ops sock_ops = {
+	.read = sock_read,
+	.write = sock_write,
+};
+
 static void check_fd_kind(struct iopf_target *t, int fd)
 {
 	char link[PATH_MAX];
+	struct statfs fs;
 	struct stat st;
 
 	if (fd_link(0, fd, link, sizeof(link)) == 0) {
 		if (!strcmp(link, FAULT_FD_LINK))
 			return;
+		/* lib/fusefd.c answers FUSE_STATFS with ENOSYS, which no kernel file system gives */
+		if (fstatfs(fd, &fs) == 0 ? fs.f_type == FUSE_SUPER_MAGIC : errno == ENOSYS) {
+			iopf_logf(&t->log, IOPF_LOG_INFO, "fd %d is a file on FUSE: assuming a handler "
+				  "file with the fault fd's read, write and poll (iopftool-replay(8))", fd);
+			return;
+		}
 		if (!strncmp(link, "socket:", 7)) {
 			iopf_logf(&t->log, IOPF_LOG_INFO,
 				  "fd %d is a socket: assuming a handler-fd peer (iopftool-replay(8))", fd);
@@ -114,6 +158,7 @@ static void check_fd_kind(struct iopf_target *t, int fd)
 
 int iopf_target_open_fd(struct iopf_target *t, const char *arg, char *err, size_t errlen)
 {
+	struct stat st;
 	int fd;
 
 	if (parse_fd(arg, &fd))
@@ -123,7 +168,7 @@ int iopf_target_open_fd(struct iopf_target *t, const char *arg, char *err, size_
 			    "fd %d is not open: start iopftool with the fault fd as fd %d (e.g. %d<&N)",
 			    fd, fd, fd);
 	check_fd_kind(t, fd);
-	t->ops = &fd_ops;
+	t->ops = fstat(fd, &st) == 0 && S_ISSOCK(st.st_mode) ? &sock_ops : &fd_ops;
 	t->fd = fd;
 	t->max_group = 0;
 	return 0;

@@ -1,18 +1,18 @@
 // SPDX-License-Identifier: MIT
 /*
  * iopftool handle: the reference handler for the handler-fd contract
- * (iopftool-replay(8) "THE HANDLER FD").  Reads whole groups from a fault fd (fd 3, or
- * $IOPF_FAULT_FD, or --fd N) with one large buffer per wake-up, answers
- * each group by policy in one batched write, and can misbehave on
- * purpose (--bug) to exercise checkers.
+ * (iopftool-replay(8) "THE HANDLER FD").  A live session (lib/session.c)
+ * on an fd:N target (fd 3, or $IOPF_FAULT_FD, or --fd N; lib/target-fd.c
+ * gives a socket the fault fd's read semantics): whole groups with one
+ * large buffer per wake-up, each group answered by policy, one batched
+ * write, resubmitted after a refused answer.  It can misbehave on purpose
+ * (--bug, lib/bug.c) to exercise checkers.
  */
 #include <errno.h>
 #include <poll.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/socket.h>
-#include <sys/stat.h>
-#include <unistd.h>
 
 #include "live.h"
 #include "vec.h"
@@ -25,35 +25,20 @@ struct held {
 	uint64_t due_ns;
 };
 
-/* Responses collected to be written in one batch. */
-struct resp_batch {
-	struct iommu_hwpt_page_response *r;
-	size_t n, cap;
-};
-
-static int resp_batch_push(struct resp_batch *b, uint32_t cookie, uint32_t code)
-{
-	int rc = vec_reserve(&b->r, &b->cap, sizeof(*b->r), b->n + 1);
-
-	if (!rc)
-		b->r[b->n++] = (struct iommu_hwpt_page_response){ .cookie = cookie, .code = code };
-	return rc;
-}
-
 struct handler {
 	int fd;
-	bool is_socket;		/* the replay socket: read 0 is end of stream */
 	uint32_t code;		/* --policy */
 	enum iopf_bug bug;
 	uint64_t bug_every;
 	uint64_t bug_delay_ns;
 	uint64_t max_groups;	/* -c */
-	size_t cap;
-	uint8_t *buf;
-	struct resp_batch out;	/* the batch to write */
+	size_t cap;		/* --buffer */
+	struct iopf_target *t;	/* fd:N */
+	struct iopf_session *s;	/* reads, answers in batches, counts */
 	struct held *held;	/* --bug delay: answers not yet due (FIFO: due times grow) */
 	size_t held_head, held_tail, held_cap;
-	uint64_t groups, faults, written, refused, dropped;
+	uint64_t groups, dropped;
+	bool eof;		/* the socket's end of stream */
 };
 
 static const struct argp_option options[] = {
@@ -115,43 +100,28 @@ static int hold(struct handler *h, const struct iommu_hwpt_page_response *r, uin
 	return rc;
 }
 
-/* Queue the answer to one group, misbehaving as --bug says (lib/bug.c). */
-static int answer(struct handler *h, const struct iommu_hwpt_pgfault *last)
+/* One group of a read (lib/session.c: whole groups): queue its answer, misbehaving as --bug says (lib/bug.c). */
+static int take_group(void *ctx, struct iopf_group *g)
 {
+	struct handler *h = ctx;
 	struct iopf_bug_cfg c = { .bug = h->bug, .every = h->bug_every, .code = h->code };
 	struct iommu_hwpt_page_response r[IOPF_BUG_MAX_RESPONSES];
 	bool late;
-	size_t n = iopf_bug_answer(&c, h->groups, last, r, &late);
+	size_t n;
 	int rc = 0;
 
+	h->groups++;
+	p_verbose("group cookie %u dev %u grpid %u", g->last.cookie, g->last.dev_id, g->last.grpid);
+	n = iopf_bug_answer(&c, h->groups, &g->last, r, &late);
 	if (!n)
 		h->dropped++;
 	for (size_t i = 0; i < n && !rc; i++)
 		rc = late ? hold(h, &r[i], iopf_now_ns() + h->bug_delay_ns) :
-			    resp_batch_push(&h->out, r[i].cookie, r[i].code);
+			    iopf_session_queue(h->s, r[i].cookie, r[i].code);
 	return rc;
 }
 
-/* One group of a read (lib/group.c: whole groups, LAST_PAGE last): answer it. */
-static int take_group(void *ctx, struct iopf_group *g)
-{
-	struct handler *h = ctx;
-
-	h->groups++;
-	p_verbose("group cookie %u dev %u grpid %u", g->last.cookie, g->last.dev_id, g->last.grpid);
-	return answer(h, &g->last);
-}
-
-static int take_groups(struct handler *h, size_t nrec)
-{
-	ssize_t n;
-
-	h->faults += nrec;
-	n = iopf_group_split(0, (const void *)h->buf, nrec, iopf_now_ns(), take_group, h);
-	return n < 0 ? (int)n : 0;
-}
-
-/* Move answers that are due (or all, at exit) from the held queue to the batch. */
+/* Queue the held answers that are due (or all, at exit). */
 static int release_held(struct handler *h, bool all)
 {
 	uint64_t now = iopf_now_ns();
@@ -159,7 +129,7 @@ static int release_held(struct handler *h, bool all)
 	while (h->held_head < h->held_tail &&
 	       (all || h->held[h->held_head].due_ns <= now)) {
 		const struct iommu_hwpt_page_response *r = &h->held[h->held_head].resp;
-		int rc = resp_batch_push(&h->out, r->cookie, r->code);
+		int rc = iopf_session_queue(h->s, r->cookie, r->code);
 
 		if (rc)
 			return rc;
@@ -168,33 +138,40 @@ static int release_held(struct handler *h, bool all)
 	return 0;
 }
 
-/* One write for the batch; after a refused entry resubmit the rest
- * (drivers/iommu/iommufd/fault.c: iommufd_fault_fops_write() stops at it). */
+/*
+ * One write for the queued answers; after a refused one the rest is
+ * written again (lib/session.c: drivers/iommu/iommufd/fault.c:
+ * iommufd_fault_fops_write() stops at it).
+ */
 static int flush_out(struct handler *h)
 {
-	size_t off = 0;
+	int rc = iopf_session_flush(h->s);
 
-	while (off < h->out.n) {
-		ssize_t w = write(h->fd, h->out.r + off, (h->out.n - off) * IOPF_RESP_SIZE);
-
-		if (w > 0) {
-			off += (size_t)w / IOPF_RESP_SIZE;
-			h->written += (size_t)w / IOPF_RESP_SIZE;
-		} else if (w < 0 && errno == EINTR) {
-			continue;
-		} else if (w < 0 && errno == EINVAL) {
-			p_verbose("response cookie %u code %u refused: %s", h->out.r[off].cookie,
-				  h->out.r[off].code, strerror(errno));
-			h->refused++;
-			off++;
-		} else {
-			p_err("write to fault fd %d: %s", h->fd, w < 0 ? strerror(errno) : "short write");
-			return -EIO;
-		}
-	}
-	h->out.n = 0;
-	return 0;
+	if (rc)
+		p_err("write to fault fd %d: %s", h->fd, strerror(-rc));
+	return rc;
 }
+
+/* What the fd is (lib/target-fd.c): said with -v only; warnings and errors always. */
+static void log_quiet_info(void *ctx, enum iopf_log_level level, const char *msg)
+{
+	tool_log.fn(ctx, level == IOPF_LOG_INFO ? IOPF_LOG_DEBUG : level, msg);
+}
+
+static const struct iopf_log handle_log = { .fn = log_quiet_info };
+
+/*
+ * The session's warnings judge the handler, and handle is the handler
+ * (wrong on purpose with --bug): judging is the replay's or monitor's
+ * job, so the session says only errors (as handle always did).
+ */
+static void log_errors(void *ctx, enum iopf_log_level level, const char *msg)
+{
+	if (level == IOPF_LOG_ERR)
+		tool_log.fn(ctx, level, msg);
+}
+
+static const struct iopf_log session_log = { .fn = log_errors };
 
 static int poll_timeout_ms(const struct handler *h)
 {
@@ -205,73 +182,52 @@ static int poll_timeout_ms(const struct handler *h)
 	return due <= now ? 0 : (int)((due - now + 999999) / 1000000);
 }
 
-/* Returns 1 at end of stream, 0 to go on, negative on error. */
-static int read_once(struct handler *h, bool pollin)
+/* Read every group waiting and queue their answers: 0, or a negative errno (said). */
+static int read_groups(struct handler *h)
 {
-	if (h->is_socket) {
-		/* One group per message (iopftool-replay(8)): make room for the whole message. */
-		ssize_t len = recv(h->fd, NULL, 0, MSG_PEEK | MSG_TRUNC | MSG_DONTWAIT);
+	ssize_t g = iopf_session_drain(h->s, take_group, h);
 
-		if (len > (ssize_t)h->cap && len <= (1 << 30)) {
-			void *p = realloc(h->buf, (size_t)len);
-
-			if (!p) {
-				p_err("fault fd %d: out of memory for a message of %zd bytes", h->fd, len);
-				return -ENOMEM;
-			}
-			h->buf = p;
-			h->cap = (size_t)len;
-		}
-	}
-	ssize_t r = read(h->fd, h->buf, h->cap);
-
-	if (r > 0)
-		return take_groups(h, (size_t)r / IOPF_FAULT_SIZE);
-	if (r == 0 && h->is_socket)
-		return 1;
-	if ((r == 0 && pollin) || (r < 0 && errno == EINVAL)) {
-		/* The first group does not fit (old kernels return 0): grow. */
-		void *p = h->cap < (1u << 26) ? realloc(h->buf, h->cap * 2) : NULL;
-
-		if (!p) {
-			p_err("fault fd %d: a group does not fit in %zu bytes", h->fd, h->cap);
-			return -EINVAL;
-		}
-		h->buf = p;
-		h->cap *= 2;
+	if (g == -ESHUTDOWN) {	/* the socket's end of stream (lib/target-fd.c) */
+		h->eof = true;
 		return 0;
 	}
-	if (r < 0 && errno != EINTR && errno != EAGAIN) {
-		p_err("read from fault fd %d: %s", h->fd, strerror(errno));
-		return -errno;
-	}
-	return 0;
+	if (g == -EMSGSIZE)	/* a group larger than the largest read: said by the session */
+		return (int)g;
+	if (g < 0)
+		p_err("read from fault fd %d: %s", h->fd, strerror((int)-g));
+	return g < 0 ? (int)g : 0;
+}
+
+static bool count_done(const struct handler *h)
+{
+	struct iopf_session_counts n;
+
+	if (!h->max_groups)
+		return false;
+	iopf_session_counts(h->s, &n);
+	return n.groups >= h->max_groups && h->held_head == h->held_tail;
 }
 
 static int run(struct handler *h)
 {
-	struct pollfd pfd = { .fd = h->fd, .events = POLLIN };
+	struct pollfd pfd = { .fd = iopf_target_fd(h->t), .events = POLLIN };
 	int rc = 0;
 
-	bool eof = false;
-
-	while (!rc && !eof && !stop_requested &&
-	       !(h->max_groups && h->groups >= h->max_groups && h->held_head == h->held_tail)) {
+	while (!rc && !h->eof && !stop_requested && !count_done(h)) {
 		int n = poll(&pfd, 1, poll_timeout_ms(h));
 
 		if (n < 0 && errno != EINTR) {
 			p_err("poll on fault fd %d: %s", h->fd, strerror(errno));
 			return -errno;
 		}
-		if (n > 0 && (pfd.revents & (POLLIN | POLLHUP)))
-			rc = read_once(h, pfd.revents & POLLIN);
-		eof = rc == 1;
-		rc = rc < 0 ? rc : release_held(h, false);
+		if (n > 0 && (pfd.revents & (POLLIN | POLLHUP | POLLERR)))
+			rc = read_groups(h);
+		rc = rc ?: release_held(h, false);
 		rc = rc ?: flush_out(h);
 	}
 	/* At exit answer every group still held (never leave the device waiting). */
 	if (rc >= 0 && release_held(h, true) == 0)
-		return flush_out(h) ? -EIO : 0;
+		return flush_out(h);
 	return rc;
 }
 
@@ -280,32 +236,37 @@ int cmd_handle(int argc, char **argv)
 	struct handler h = { .fd = 3, .bug_every = 1, .bug_delay_ns = 50000000ull,
 			     .cap = 65536 / IOPF_FAULT_SIZE * IOPF_FAULT_SIZE };
 	const char *env = getenv("IOPF_FAULT_FD");
-	struct stat st;
+	struct iopf_session_counts n;
+	char spec[32], err[512];
 	uint64_t v;
+	int rc;
 
 	if (env && !iopf_parse_u64(env, INT32_MAX, &v))
 		h.fd = (int)v;
 	parse_verb(&handle_argp, argc, argv, &h);
-	if (fstat(h.fd, &st)) {
-		p_err("fault fd %d: %s (start me with the fault fd as fd 3, or give --fd)", h.fd,
-		      strerror(errno));
-		return EXIT_ERROR;
+	snprintf(spec, sizeof(spec), "fd:%d", h.fd);
+	rc = iopf_target_open(&h.t, spec, &handle_log, err, sizeof(err));
+	if (rc) {
+		p_err("%s (start me with the fault fd as fd 3, or give --fd)", err);
+		return out_finish(EXIT_ERROR);
 	}
-	h.is_socket = S_ISSOCK(st.st_mode);
-	h.buf = malloc(h.cap);
-	if (!h.buf) {
+	struct iopf_session_cfg cfg = { .limit = h.max_groups, .read_bytes = h.cap, .log = &session_log };
+
+	rc = iopf_session_new(&h.s, h.t, &cfg);
+	if (rc) {
 		p_err("out of memory");
-		return EXIT_ERROR;
+		iopf_target_close(h.t);
+		return out_finish(EXIT_ERROR);
 	}
 	install_stop_handlers();
-	int rc = run(&h);
-
+	rc = run(&h);
+	iopf_session_counts(h.s, &n);
 	p_info("handle: %llu groups, %llu faults, %llu responses written, %llu refused, %llu dropped",
-	       (unsigned long long)h.groups, (unsigned long long)h.faults,
-	       (unsigned long long)h.written, (unsigned long long)h.refused,
+	       (unsigned long long)n.groups, (unsigned long long)n.faults,
+	       (unsigned long long)(n.responses - n.refused), (unsigned long long)n.refused,
 	       (unsigned long long)h.dropped);
-	free(h.buf);
-	free(h.out.r);
+	iopf_session_free(h.s);
+	iopf_target_close(h.t);
 	free(h.held);
 	return out_finish(rc < 0 ? EXIT_ERROR : EXIT_OK);
 }

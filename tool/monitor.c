@@ -129,6 +129,7 @@ struct monitor {
 	struct iommu_hwpt_pgfault grp[4096];
 	size_t ngrp;
 	bool gen_have, gen_finite;
+	bool eof;		/* a handler-fd socket ended its stream */
 	struct held *held;		/* FIFO: the delay is constant, so due times grow */
 	size_t held_head, held_tail, held_cap;
 	int err, flush_err;
@@ -255,7 +256,8 @@ static bool iopf_target_fd_ready(const struct monitor *m)
 
 static bool done(const struct monitor *m)
 {
-	if (stop_requested || m->err || m->n.write_err || m->flush_err || m->out_err || m->files_done)
+	if (stop_requested || m->eof || m->err || m->n.write_err || m->flush_err || m->out_err ||
+	    m->files_done)
 		return true;
 	if (m->o->duration_ns && iopf_now_ns() >= sat_add(m->start_ns, m->o->duration_ns))
 		return true;
@@ -360,6 +362,10 @@ static int step(struct monitor *m)
 	ssize_t g = rc ? 0 : iopf_session_drain(m->sess, on_group, m);
 
 	iopf_session_counts(m->sess, &m->n);
+	if (g == -ESHUTDOWN) {	/* a handler-fd socket's end of stream: nothing more will come */
+		m->eof = true;
+		g = 0;
+	}
 	if (g < 0)
 		return (int)g;
 	rc = rc ?: answer(m, false);

@@ -3,6 +3,7 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 #include "iopf.h"
@@ -195,8 +196,84 @@ static void test_capture(void)
 	iopf_target_close(t);
 }
 
+/*
+ * fd:N on a handler-fd socket (handle under replay --handler-fd socket):
+ * one group per message, never blocking, a message larger than the
+ * buffer read whole after growing it, -ESHUTDOWN at the end of the
+ * stream, responses sent as one message.
+ */
+static void test_socket(void)
+{
+	struct iommu_hwpt_pgfault f[40];
+	struct iommu_hwpt_page_response r[4];
+	struct iopf_session_cfg cfg = { .read_bytes = 10 * IOPF_FAULT_SIZE };
+	struct iopf_session_counts c;
+	struct iopf_target *t;
+	struct iopf_session *s;
+	struct seen seen = { .order_ok = true };
+	char spec[32], err[256];
+	int sv[2];
+
+	if (!ok(socketpair(AF_UNIX, SOCK_SEQPACKET, 0, sv) == 0, "socket: a SEQPACKET pair"))
+		return;
+	snprintf(spec, sizeof(spec), "fd:%d", sv[1]);
+	if (!ok(iopf_target_open(&t, spec, NULL, err, sizeof(err)) == 0, "socket: %s opens", spec))
+		return;
+	is(iopf_session_new(&s, t, &cfg), 0, "socket: session with a 10-record buffer");
+	is(iopf_session_drain(s, on_group, &seen), 0, "socket: nothing sent, nothing read, no blocking");
+	for (uint32_t i = 0; i < 40; i++)
+		f[i] = (struct iommu_hwpt_pgfault){ .dev_id = 1, .grpid = 1 + i / 37, .addr = 0x1000 * (i % 37 + 1),
+						    .cookie = 7 + i / 37,
+						    .flags = i == 36 || i == 39 ? IOMMU_PGFAULT_FLAGS_LAST_PAGE : 0 };
+	for (uint32_t i = 37; i < 40; i++)
+		f[i].addr = 0x1000 * (i - 36);
+	send(sv[0], f, 37 * IOPF_FAULT_SIZE, 0);	/* a group of 37: more than the buffer */
+	send(sv[0], f + 37, 3 * IOPF_FAULT_SIZE, 0);
+	is(iopf_session_drain(s, on_group, &seen), 2, "socket: two messages, two groups");
+	ok(seen.count == 2 && seen.n[0] == 37 && seen.n[1] == 3 && seen.order_ok,
+	   "socket: the group of 37 read whole after the buffer grew, then the group of 3");
+	r[0] = (struct iommu_hwpt_page_response){ .cookie = 7 };
+	r[1] = (struct iommu_hwpt_page_response){ .cookie = 8 };
+	is(iopf_session_respond(s, r, 2), 0, "socket: respond");
+	is(recv(sv[0], r + 2, 2 * IOPF_RESP_SIZE, MSG_DONTWAIT), 2 * IOPF_RESP_SIZE,
+	   "socket: both responses in one message");
+	iopf_session_counts(s, &c);
+	ok(c.groups == 2 && c.faults == 40 && c.accepted == 2 && c.refused == 0,
+	   "socket: 2 groups, 40 faults, 2 accepted, none refused");
+	shutdown(sv[0], SHUT_WR);
+	is(iopf_session_drain(s, on_group, &seen), -ESHUTDOWN, "socket: end of stream is -ESHUTDOWN");
+	iopf_session_free(s);
+	iopf_target_close(t);
+	close(sv[0]);
+	close(sv[1]);
+}
+
+/* A response the queue refuses is counted refused. */
+static void test_refused(void)
+{
+	uint32_t dev;
+	struct iopf_target *t = sim(&dev);
+	struct iopf_session *s;
+	struct iopf_session_counts c;
+	struct seen seen = { .order_ok = true };
+
+	is(iopf_session_new(&s, t, NULL), 0, "refused: session");
+	inject(t, dev, 5, 1);
+	iopf_session_drain(s, on_group, &seen);
+	iopf_session_queue(s, 4242, IOMMUFD_PAGE_RESP_SUCCESS);
+	iopf_session_queue(s, seen.cookie[0], IOMMUFD_PAGE_RESP_SUCCESS);
+	is(iopf_session_flush(s), 0, "refused: flush");
+	iopf_session_counts(s, &c);
+	ok(c.responses == 2 && c.refused == 1 && c.accepted == 1,
+	   "refused: 2 responses, 1 refused, 1 accepted");
+	iopf_session_free(s);
+	iopf_target_close(t);
+}
+
 int main(void)
 {
+	test_socket();
+	test_refused();
 	test_read_and_answer();
 	test_grow_and_limit();
 	test_callback_error();
