@@ -426,7 +426,9 @@ static int setup(struct monitor *m)
 					   .interval_ns = m->o->metrics_interval_ns };
 
 		rc = iopf_metrics_new(&m->metrics, false);
-		rc = rc ?: exporter_new(&m->ex, &ecfg, m->metrics);
+		if (rc)
+			p_err("metrics: %s", strerror(-rc));
+		rc = rc ?: exporter_new(&m->ex, &ecfg, m->metrics);	/* says what failed */
 		if (rc)
 			return rc;
 		cfg.metrics = m->metrics;
