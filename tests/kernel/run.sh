@@ -152,7 +152,7 @@ run_qemu() {
 # TCG by default: KVM hangs on machines without nested virtualization.
 # IOPF_QEMU_ACCEL=auto tries KVM for 30 s first, then falls back to TCG.
 boot() {
-	local accel=${IOPF_QEMU_ACCEL:-tcg} limit=${IOPF_VM_TIMEOUT:-300} start=$SECONDS rc=0
+	local accel=${IOPF_QEMU_ACCEL:-tcg} limit=${IOPF_VM_TIMEOUT:-900} start=$SECONDS rc=0
 	if [ "$accel" = auto ]; then
 		accel=tcg
 		if [ -w /dev/kvm ]; then
@@ -174,7 +174,7 @@ check_done() {
 	local last
 	last=$(sed -n 's/^@@@ BEGIN //p' "$work/results.txt" | tail -n 1)
 	if [ "$qemu_rc" -eq 124 ]; then
-		fail "the guest did not finish within ${IOPF_VM_TIMEOUT:-300} s (in ${last:-boot})" "$work/console"
+		fail "the guest did not finish within ${IOPF_VM_TIMEOUT:-900} s (in ${last:-boot})" "$work/console"
 		return 1
 	fi
 	fail "the guest stopped early, in ${last:-boot} (qemu exit $qemu_rc)" "$work/console"
@@ -193,7 +193,7 @@ guest_tap() {
 		"@@@ END "*)
 			case $line in
 			*" rc=0") ;;
-			*" rc=143") not_ok "guest script ${line#@@@ END } (killed after 120 s)" ;;
+			*" rc=143") not_ok "guest script ${line#@@@ END } (killed: over its time limit, 120 s or its own guest-timeout)" ;;
 			*) not_ok "guest script ${line#@@@ END }" ;;
 			esac ;;
 		"@@@ DONE") ;;

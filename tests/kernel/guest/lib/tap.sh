@@ -1,0 +1,35 @@
+# Sourced by the tap's guest tests (40-tap.sh, 41-tap-overhead.sh).
+# start_tap NAME ARGS...: a tap in the background ($tap_pid), ready when it
+# has said so on stderr (its probes exist then).
+start_tap() {
+	name=$1
+	shift
+	"$IOPFTOOL" "$@" 2>"$name.err" &
+	tap_pid=$!
+	i=0
+	while ! grep -q "read-only" "$name.err" 2>/dev/null; do
+		i=$((i + 1))
+		[ $i -gt 100 ] && { echo "tap did not start:"; cat "$name.err"; return 1; }
+		kill -0 $tap_pid 2>/dev/null || { echo "tap exited:"; cat "$name.err"; return 1; }
+		sleep 0.1
+	done
+}
+stop_tap() {
+	sleep "${1:-0.5}"
+	kill -INT $tap_pid && wait $tap_pid
+}
+# What `iopftool read` shows, in tiny-handler's words.
+faults() { sed -n 's/.* fault \(q[0-9]*\) dev \([0-9]*\) .* grpid \([0-9]*\) .* addr \(0x[0-9a-f]*\) cookie \([0-9]*\).*/fault \1 dev \2 grpid \3 addr \4 cookie \5/p'; }
+responses() { sed -n 's/.* response \(q[0-9]*\) cookie \([0-9]*\) \([a-z]*\)\( rejected [A-Z]*\)* latency.*/response \1 cookie \2 \3\4/p'; }
+autos() { sed -n 's/.* auto_response \(q[0-9]*\) cookie \([0-9]*\) .*/auto \1 cookie \2/p'; }
+probes_left() { grep -c "iopftool_" $TFS/kprobe_events; ls $TFS/instances | grep -c iopftool_; }
+
+# $backends: every back-end the kernel can run: kprobe events
+# always; BPF (fentry/fexit with BTF, kprobes with the known 6.12 layout
+# without); BPF forced onto kprobes where BTF would give fentry.
+backends=kprobe
+"$IOPFTOOL" -v monitor --source tap --tap-backend bpf --duration 0.1s >/dev/null 2>bpf.err &&
+	backends="$backends bpf" || { echo "# no BPF back-end here:"; sed 's/^/#   /' bpf.err; }
+[ -e /sys/kernel/btf/vmlinux ] && case $backends in *bpf*) backends="$backends bpf-kprobe" ;; esac
+grep "backend" bpf.err | sed 's/^/# /'
+echo "# tap back-ends: $backends"
