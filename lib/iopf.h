@@ -1423,9 +1423,9 @@ bool iopf_tap_spec(const char *spec, int *pid, int *fd);
 /* How the tap sees the kernel (iopftool-monitor(8), BACKENDS). */
 enum iopf_tap_backend {
 	IOPF_TAP_AUTO = 0,	/* BPF where it can load, else kprobe events */
-	IOPF_TAP_BPF,		/* BPF: fentry/fexit with BTF, kprobes without (lib/tap-bpf.c) */
+	IOPF_TAP_BPF,		/* BPF kprobes: CO-RE offsets with BTF, known layouts without (lib/tap-bpf.c) */
 	IOPF_TAP_KPROBE,	/* kprobe events in tracefs, decoded from trace_pipe text */
-	IOPF_TAP_BPF_KPROBE,	/* BPF with kprobes even where fentry/fexit would load */
+	IOPF_TAP_BPF_FENTRY,	/* BPF fentry/fexit (BTF only; not the default: doc/kernel-notes.md §14) */
 };
 
 struct iopf_tap_cfg {
@@ -1501,7 +1501,7 @@ struct iopf_tap_probe {
 	char kprobe_why[256], bpf_why[256];	/* "" when that back-end can run */
 };
 void iopf_tap_probe(struct iopf_tap_probe *p);
-/* "bpf", "kprobe", "auto", "bpf-kprobe"; or -1 for another name. */
+/* "bpf", "kprobe", "auto", "bpf-fentry"; or -1 for another name. */
 int iopf_tap_backend_parse(const char *name);
 
 struct iopf_tap;

@@ -55,7 +55,7 @@ struct tap_bpf;
 struct tap_bpf_cfg {
 	int filter_tgid, self_tgid;
 	bool btf;			/* the kernel has BTF: the CO-RE object */
-	bool force_kprobe;		/* kprobes even with BTF */
+	bool fentry;			/* fentry/fexit (BTF only), not kprobes */
 	const int *layout;		/* no BTF: offsets (enum tap_off order), else NULL */
 	const struct iopf_log *log;
 };

@@ -1960,7 +1960,7 @@ static int open_bpf(struct iopf_tap *t, const struct iopf_tap_cfg *cfg, char *er
 	struct tap_bpf_cfg bc = {
 		.filter_tgid = cfg->pid, .self_tgid = (int)t->self,
 		.btf = !access("/sys/kernel/btf/vmlinux", R_OK),
-		.force_kprobe = cfg->backend == IOPF_TAP_BPF_KPROBE, .log = &t->log,
+		.fentry = cfg->backend == IOPF_TAP_BPF_FENTRY, .log = &t->log,
 	};
 	int rc;
 
@@ -2111,7 +2111,7 @@ int iopf_tap_backend_parse(const char *name)
 {
 	static const char *const names[] = { [IOPF_TAP_AUTO] = "auto", [IOPF_TAP_BPF] = "bpf",
 					     [IOPF_TAP_KPROBE] = "kprobe",
-					     [IOPF_TAP_BPF_KPROBE] = "bpf-kprobe" };
+					     [IOPF_TAP_BPF_FENTRY] = "bpf-fentry" };
 
 	for (size_t i = 0; i < ARRAY_SIZE(names); i++)
 		if (!strcmp(name, names[i]))

@@ -17,8 +17,7 @@ need_kprobe_events
 . /iopf/guest/lib/tap.sh
 
 
-# Every test below runs once per back-end in $backends (lib/tap.sh); the
-# forced BPF-on-kprobes one of a BTF kernel only the first two.
+# Every test below runs once per back-end in $backends (lib/tap.sh).
 for B in $backends; do
 	t "$B: tap sees exactly what tiny-handler saw: faults, cookies, responses (one refused), detach auto-responses" '
 		start_tap tap1 record --tap-backend $B --source tap -w tap1-$B.pcap &&
@@ -40,8 +39,6 @@ for B in $backends; do
 		grep "\"unknown_cookie\":1" chk.json && grep "\"unanswered\":3" chk.json &&
 		grep "\"latency_ns\":{\"count\":9" chk.json
 	'
-
-	[ "$B" = bpf-kprobe ] && continue
 
 	t "$B: the tap measured the handler latency of every accepted response" '
 		"$IOPFTOOL" read --type response tap1-$B.pcap | grep -v rejected >r.txt &&
