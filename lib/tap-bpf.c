@@ -6,11 +6,10 @@
  * lib/tap.c.
  *
  *  - With BTF (/sys/kernel/btf/vmlinux): the CO-RE object, kprobes and
- *    kretprobes; fentry/fexit only when asked (--tap-backend bpf-fentry:
- *    on the 7.3.4 test kernel a call of iommufd_auto_response_faults()
- *    after a fentry/fexit tap had come and gone jumped to address 0,
- *    doc/kernel-notes.md §14), falling back to kprobes when the kernel
- *    has no BPF trampoline.
+ *    kretprobes (fentry/fexit when asked: --tap-backend bpf-fentry), on
+ *    every function but iommufd_auto_response_faults() and
+ *    iommufd_fault_destroy() (a BPF probe on the first oopsed the 7.3.4
+ *    test kernel, doc/kernel-notes.md §14).
  *  - Without BTF: the object without CO-RE relocations, kprobes and
  *    kretprobes, the struct offsets of a layout lib/tap.c knows for this
  *    kernel passed in as read-only globals.  The offset of private_data
@@ -273,13 +272,19 @@ static int open_core(struct tap_bpf *b, const struct tap_bpf_cfg *cfg, bool fent
 		return iopf_fail(err, errlen, errno ? -errno : -EINVAL,
 				 "tap: BPF: cannot open the CO-RE object: %s", strerror(errno));
 	b->core = s;
+	/*
+	 * Not iommufd_auto_response_faults() nor iommufd_fault_destroy(): on
+	 * 7.3.4 a BPF kprobe on the first oopsed the kernel (kernel-notes §14);
+	 * the kernel's own answers are those given outside a write.
+	 */
 	struct bpf_program *all[] = { s->progs.kp_read, s->progs.kr_read, s->progs.kp_write,
-				      s->progs.kr_write, s->progs.kp_report, s->progs.kp_ar, s->progs.kr_ar,
-				      s->progs.kp_fd, s->progs.kr_fd, s->progs.kp_gr,
-				      s->progs.fx_read, s->progs.fx_write, s->progs.fe_report, s->progs.fe_ar,
-				      s->progs.fx_ar, s->progs.fe_fd, s->progs.fx_fd, s->progs.fe_gr };
-	struct bpf_program **on = fentry ? all + 10 : all;
-	size_t non = fentry ? 8 : 10;
+				      s->progs.kr_write, s->progs.kp_report, s->progs.kp_gr,
+				      s->progs.fx_read, s->progs.fe_write, s->progs.fx_write,
+				      s->progs.fe_report, s->progs.fe_gr,
+				      s->progs.kp_ar, s->progs.kr_ar, s->progs.kp_fd, s->progs.kr_fd,
+				      s->progs.fe_ar, s->progs.fx_ar, s->progs.fe_fd, s->progs.fx_fd };
+	struct bpf_program **on = fentry ? all + 6 : all;
+	size_t non = fentry ? 5 : 6;
 
 	set_autoload(all, ARRAY_SIZE(all), on, non);
 	s->rodata->filter_tgid = (uint32_t)(cfg->filter_tgid > 0 ? cfg->filter_tgid : 0);

@@ -439,14 +439,26 @@ static __always_inline int bracket(__u16 kind, __u32 queue, __u32 dev)
 	return 0;
 }
 
-/* Only the kernel's own answers: a handler's responses are in its write event. */
+/*
+ * Only the kernel's own answers: a handler's responses are in its write
+ * event.  Without BTF (6.11, 6.12) the probes on iommufd_auto_response_faults()
+ * and iommufd_fault_destroy() say when the kernel answers; with BTF those
+ * functions are not probed (on 7.3.4 a BPF kprobe there oopsed the kernel,
+ * doc/kernel-notes.md §14), and an answer given outside every write of a
+ * fault fd is the kernel's own (lib/tap.c matches it to its group).
+ */
 static __always_inline int group_response(const void *group, __u32 code)
 {
 	__u64 pid_tgid = bpf_get_current_pid_tgid();
 	struct tb_ev *e;
 
+#if TAP_CORE
+	if (bpf_map_lookup_elem(&calls, &pid_tgid))
+		return 0;
+#else
 	if (!bpf_map_lookup_elem(&in_auto, &pid_tgid))
 		return 0;
+#endif
 	e = small(TB_GR, sizeof(struct tb_prm));
 
 	if (!e)
@@ -561,9 +573,18 @@ int BPF_PROG(fx_read, void *file, void *buf, __u64 count, void *ppos, long ret)
 	return rw_done(0, (__u64)file, (__u64)buf, count, ret);
 }
 
+SEC("fentry/iommufd_fault_fops_write")
+int BPF_PROG(fe_write, void *file, void *buf, __u64 count)
+{
+	return call_enter((__u64)file, (__u64)buf, count);	/* marks the thread as writing */
+}
+
 SEC("fexit/iommufd_fault_fops_write")
 int BPF_PROG(fx_write, void *file, void *buf, __u64 count, void *ppos, long ret)
 {
+	__u64 pid_tgid = bpf_get_current_pid_tgid();
+
+	bpf_map_delete_elem(&calls, &pid_tgid);
 	if (!count)
 		return cal((__u64)file);
 	return rw_done(1, (__u64)file, (__u64)buf, count, ret);
