@@ -4,9 +4,12 @@
  *   fd:N          a fault fd the tool was started with (or a socket obeying
  *                 the handler-fd contract of iopftool-replay(8), THE HANDLER FD)
  *   pid:PID:FD    another process's fault fd, taken with pidfd_getfd(2)
- *   device:PATH   a VFIO cdev: bind it to a new iommufd context, allocate
- *                 the fault queue and a HWPT carrying it, attach
- *                 (doc/kernel-notes.md §7)
+ *   device:PATH[,pasid=N][,map=IOVA+LEN]
+ *                 a VFIO cdev: bind it to a new iommufd context, allocate
+ *                 the fault queue and a HWPT carrying it, attach at the
+ *                 RID or at PASID N (doc/kernel-notes.md §7); map=: LEN
+ *                 bytes of anonymous memory mapped at IOVA in the IOAS, so
+ *                 a device retrying after SUCCESS finds its pages
  * None of them can inject faults: max_group is 0.
  */
 #include <errno.h>
@@ -16,6 +19,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
+#include <sys/mman.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/statfs.h>
@@ -51,9 +55,43 @@ struct vfio_detach {
 	__u32 flags;
 };
 
+/* Linux >= 6.14: the same two ioctls at a PASID (include/uapi/linux/vfio.h) */
+#define VFIO_ATTACH_PASID	(1u << 0)	/* VFIO_DEVICE_ATTACH_PASID / _DETACH_PASID */
+struct vfio_attach_pasid {
+	__u32 argsz;
+	__u32 flags;
+	__u32 pt_id;
+	__u32 pasid;
+};
+
+struct vfio_detach_pasid {
+	__u32 argsz;
+	__u32 flags;
+	__u32 pasid;
+};
+
+/* IOMMU_IOAS_MAP (<linux/iommufd.h>): not in libiopf's fault-queue copy of the header */
+#define IOPF_IOMMU_IOAS_MAP	_IO(';', 0x85)
+#define IOPF_IOAS_MAP_FIXED_IOVA (1u << 0)
+#define IOPF_IOAS_MAP_WRITEABLE	(1u << 1)
+#define IOPF_IOAS_MAP_READABLE	(1u << 2)
+#define IOPF_HWPT_ALLOC_PASID	(1u << 3)	/* IOMMU_HWPT_ALLOC_PASID, Linux >= 6.14 */
+struct iopf_ioas_map {
+	__u32 size;
+	__u32 flags;
+	__u32 ioas_id;
+	__u32 reserved;
+	__aligned_u64 user_va;
+	__aligned_u64 length;
+	__aligned_u64 iova;
+};
+
 _Static_assert(sizeof(struct vfio_bind) == 16, "vfio_device_bind_iommufd is 16 bytes");
 _Static_assert(sizeof(struct vfio_attach) == 12, "vfio_device_attach_iommufd_pt is 12 bytes (6.12)");
 _Static_assert(sizeof(struct vfio_detach) == 8, "vfio_device_detach_iommufd_pt is 8 bytes");
+_Static_assert(sizeof(struct vfio_attach_pasid) == 16, "vfio_device_attach_iommufd_pt is 16 bytes (7.x)");
+_Static_assert(sizeof(struct vfio_detach_pasid) == 12, "vfio_device_detach_iommufd_pt is 12 bytes (7.x)");
+_Static_assert(sizeof(struct iopf_ioas_map) == 40, "iommu_ioas_map is 40 bytes");
 
 /* readlink of /proc/PID/fd/FD (pid 0: self); -errno or 0. */
 static int fd_link(pid_t pid, int fd, char *buf, size_t len)
@@ -303,8 +341,104 @@ struct vdev {
 	uint32_t dev_id;	/* bind out_devid: the dev_id in fault records */
 	uint32_t ioas_id;
 	uint32_t hwpt_id;
+	uint32_t rid_hwpt_id;	/* pasid=: the RID's own PASID-compatible paging HWPT */
 	bool attached;		/* to hwpt_id */
+	bool use_pasid;
+	uint32_t pasid;
+	uint64_t map_iova, map_len;
+	void *map;
+	char path[PATH_MAX];
 };
+
+/* "PATH[,pasid=N][,map=IOVA+LEN]" */
+static int parse_device_arg(struct vdev *v, const char *arg, char *err, size_t errlen)
+{
+	const char *c = strchr(arg, ',');
+	size_t n = c ? (size_t)(c - arg) : strlen(arg);
+
+	if (n >= sizeof(v->path))
+		return iopf_fail(err, errlen, -ENAMETOOLONG, "device: path too long");
+	memcpy(v->path, arg, n);
+	v->path[n] = '\0';
+	while (c) {
+		const char *o = c + 1, *next = strchr(o, ',');
+		char opt[64];
+		size_t len = next ? (size_t)(next - o) : strlen(o);
+		char *plus;
+		uint64_t x;
+
+		if (len >= sizeof(opt))
+			return iopf_fail(err, errlen, -EINVAL, "device: option too long");
+		memcpy(opt, o, len);
+		opt[len] = '\0';
+		if (!strncmp(opt, "pasid=", 6)) {
+			if (iopf_parse_u64(opt + 6, 0xfffff, &x))
+				return iopf_fail(err, errlen, -EINVAL,
+					    "device: pasid= takes a number 0..1048575");
+			v->use_pasid = true;
+			v->pasid = (uint32_t)x;
+		} else if (!strncmp(opt, "map=", 4) && (plus = strchr(opt + 4, '+'))) {
+			*plus = '\0';
+			if (iopf_parse_u64(opt + 4, UINT64_MAX, &v->map_iova) ||
+			    iopf_parse_u64(plus + 1, 1ull << 30, &v->map_len) || !v->map_len ||
+			    (v->map_iova | v->map_len) & 4095)
+				return iopf_fail(err, errlen, -EINVAL,
+					    "device: map= takes IOVA+LEN, both multiples of 4096, LEN at most 1 GiB");
+		} else {
+			return iopf_fail(err, errlen, -EINVAL,
+				    "device: unknown option '%s' (pasid=N, map=IOVA+LEN)", opt);
+		}
+		c = next;
+	}
+	return 0;
+}
+
+/* The page-request state of the PCI device behind a VFIO cdev, for the
+ * message when a fault HWPT cannot be attached. */
+static const char *pri_state(const char *path, char *buf, size_t len)
+{
+	char sys[PATH_MAX + 32], dev[PATH_MAX];
+	struct stat st;
+	unsigned off = 0x100;
+	uint32_t h;
+	uint16_t ctl;
+	int fd;
+
+	if (stat(path, &st))
+		return "";
+	snprintf(sys, sizeof(sys), "/sys/dev/char/%u:%u/device", major(st.st_rdev), minor(st.st_rdev));
+	if (!realpath(sys, dev))
+		return "";
+	snprintf(sys, sizeof(sys), "%s/config", dev);
+	fd = open(sys, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return "";
+	while (off >= 0x100 && off < 4096) {
+		if (pread(fd, &h, 4, off) != 4 || h == 0 || h == 0xffffffff) {
+			close(fd);
+			snprintf(buf, len, "; %s has no PCIe PRI capability (or its extended "
+				 "config space is not readable: run as root)", dev);
+			return buf;
+		}
+		if ((h & 0xffff) == 0x13)
+			break;
+		off = h >> 20;
+	}
+	if (off < 0x100 || off >= 4096 || pread(fd, &ctl, 2, off + 4) != 2) {
+		close(fd);
+		snprintf(buf, len, "; %s has no PCIe PRI capability", dev);
+		return buf;
+	}
+	close(fd);
+	if (!(ctl & 1))
+		snprintf(buf, len, "; PRI is disabled on %s: the IOMMU driver enables it at probe "
+			 "only when the IOMMU supports page requests (VT-d ecap PRS, dmesg \"dmar\"/"
+			 "\"prq\") and the device has ATS and PRI; something may have disabled it since",
+			 dev);
+	else
+		snprintf(buf, len, "; PRI is enabled on %s", dev);
+	return buf;
+}
 
 /* Is PATH a VFIO device cdev (class vfio-dev), judged from sysfs? */
 static int check_vfio_cdev(const char *path, char *err, size_t errlen)
@@ -374,8 +508,41 @@ static int bind_device(struct vdev *v, const char *path, char *err, size_t errle
 	if (rc)
 		return iopf_fail(err, errlen, rc, "IOMMU_IOAS_ALLOC failed: %s", strerror(-rc));
 	v->ioas_id = ioas.out_ioas_id;
-	/* Intel <= 6.15 enables ATS only with a paging domain attached first. */
+	if (v->map_len) {
+		struct iopf_ioas_map m = {
+			.size = sizeof(m), .ioas_id = v->ioas_id, .length = v->map_len, .iova = v->map_iova,
+			.flags = IOPF_IOAS_MAP_FIXED_IOVA | IOPF_IOAS_MAP_WRITEABLE | IOPF_IOAS_MAP_READABLE,
+		};
+
+		v->map = mmap(NULL, v->map_len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+		if (v->map == MAP_FAILED) {
+			v->map = NULL;
+			return iopf_fail(err, errlen, -errno, "device: map=: mmap of %llu bytes failed: %s",
+				    (unsigned long long)v->map_len, strerror(errno));
+		}
+		m.user_va = (uintptr_t)v->map;
+		rc = iopf_ioctl(v->iommufd, IOPF_IOMMU_IOAS_MAP, &m);
+		if (rc)
+			return iopf_fail(err, errlen, rc, "device: map=: IOMMU_IOAS_MAP at %#llx failed: %s",
+				    (unsigned long long)v->map_iova, strerror(-rc));
+	}
 	at.pt_id = v->ioas_id;
+	if (v->use_pasid) {
+		/* A PASID attach needs the RID's domain PASID-compatible too (iommufd
+		 * iommufd_hwpt_pasid_compat()): allocate it rather than the IOAS's auto one. */
+		struct iommu_hwpt_alloc ha = { .size = sizeof(ha), .flags = IOPF_HWPT_ALLOC_PASID,
+					       .dev_id = v->dev_id, .pt_id = v->ioas_id };
+
+		rc = iopf_ioctl(v->iommufd, IOMMU_HWPT_ALLOC, &ha);
+		if (rc)
+			return iopf_fail(err, errlen, rc,
+				    "device: pasid=: cannot allocate a PASID-compatible HWPT for the RID: %s%s",
+				    strerror(-rc), rc == -EOPNOTSUPP || rc == -EINVAL ?
+				    " (IOMMU_HWPT_ALLOC_PASID needs Linux >= 6.14 and an IOMMU with PASID support)" : "");
+		v->rid_hwpt_id = ha.out_hwpt_id;
+		at.pt_id = v->rid_hwpt_id;
+	}
+	/* Intel <= 6.15 enables ATS only with a paging domain attached first. */
 	rc = iopf_ioctl(v->devfd, VFIO_ATTACH_IOMMUFD_PT, &at);
 	if (rc)
 		return iopf_fail(err, errlen, rc, "cannot attach %s to an IOAS: %s", path, strerror(-rc));
@@ -388,6 +555,8 @@ static int attach_fault_queue(struct iopf_target *t, struct vdev *v, const char 
 	struct iommu_fault_alloc fa = { .size = sizeof(fa) };
 	struct iommu_hwpt_alloc ha = { .size = sizeof(ha), .flags = IOMMU_HWPT_FAULT_ID_VALID };
 	struct vfio_attach at = { .argsz = sizeof(at) };
+	struct vfio_attach_pasid atp = { .argsz = sizeof(atp), .flags = VFIO_ATTACH_PASID };
+	char why[PATH_MAX + 300];
 	int rc = iopf_ioctl(v->iommufd, IOMMU_FAULT_QUEUE_ALLOC, &fa);
 
 	if (rc == -ENOTTY)
@@ -400,6 +569,8 @@ static int attach_fault_queue(struct iopf_target *t, struct vdev *v, const char 
 	ha.dev_id = v->dev_id;
 	ha.pt_id = v->ioas_id;
 	ha.fault_id = fa.out_fault_id;
+	if (v->use_pasid)
+		ha.flags |= IOPF_HWPT_ALLOC_PASID;
 	rc = iopf_ioctl(v->iommufd, IOMMU_HWPT_ALLOC, &ha);
 	if (rc == -EOPNOTSUPP)
 		return iopf_fail(err, errlen, rc,
@@ -409,11 +580,20 @@ static int attach_fault_queue(struct iopf_target *t, struct vdev *v, const char 
 			    strerror(-rc));
 	v->hwpt_id = ha.out_hwpt_id;
 	at.pt_id = v->hwpt_id;
-	rc = iopf_ioctl(v->devfd, VFIO_ATTACH_IOMMUFD_PT, &at);
+	if (v->use_pasid) {
+		atp.pt_id = v->hwpt_id;
+		atp.pasid = v->pasid;
+		rc = iopf_ioctl(v->devfd, VFIO_ATTACH_IOMMUFD_PT, &atp);
+	} else {
+		rc = iopf_ioctl(v->devfd, VFIO_ATTACH_IOMMUFD_PT, &at);
+	}
 	if (rc == -ENODEV || rc == -EINVAL)
 		return iopf_fail(err, errlen, rc,
-			    "cannot enable page faults on %s: %s (it needs PRI/ATS or stall support, "
-			    "must not be a VF, and the kernel needs CONFIG_IOMMU_IOPF)", path, strerror(-rc));
+			    "cannot enable page faults on %s%s: %s (the device needs PRI and ATS enabled, "
+			    "or stall support; it must not be a VF; the kernel needs CONFIG_IOMMU_IOPF%s)%s",
+			    path, v->use_pasid ? " at its PASID" : "", strerror(-rc),
+			    v->use_pasid ? ", and the device PASID enabled" : "",
+			    pri_state(path, why, sizeof(why)));
 	if (rc)
 		return iopf_fail(err, errlen, rc, "cannot attach %s to the fault HWPT: %s", path,
 			    strerror(-rc));
@@ -421,13 +601,22 @@ static int attach_fault_queue(struct iopf_target *t, struct vdev *v, const char 
 	return 0;
 }
 
+static int detach_fault_hwpt(struct vdev *v)
+{
+	struct vfio_detach dt = { .argsz = sizeof(dt) };
+	struct vfio_detach_pasid dp = { .argsz = sizeof(dp), .flags = VFIO_ATTACH_PASID,
+					.pasid = v->pasid };
+
+	return v->use_pasid ? iopf_ioctl(v->devfd, VFIO_DETACH_IOMMUFD_PT, &dp)
+			    : iopf_ioctl(v->devfd, VFIO_DETACH_IOMMUFD_PT, &dt);
+}
+
 /* Detach first (answers pending groups INVALID), then the order of doc/kernel-notes.md §7. */
 static void vdev_teardown(struct iopf_target *t, struct vdev *v)
 {
-	struct vfio_detach dt = { .argsz = sizeof(dt) };
 	struct iommu_destroy d = { .size = sizeof(d) };
 
-	if (v->attached && iopf_ioctl(v->devfd, VFIO_DETACH_IOMMUFD_PT, &dt))
+	if (v->attached && detach_fault_hwpt(v))
 		iopf_logf(&t->log, IOPF_LOG_WARN, "device: detach failed: %s", strerror(errno));
 	if (v->hwpt_id) {
 		d.id = v->hwpt_id;
@@ -444,6 +633,8 @@ static void vdev_teardown(struct iopf_target *t, struct vdev *v)
 		close(v->devfd);	/* unbinds */
 	if (v->iommufd >= 0)
 		close(v->iommufd);
+	if (v->map)
+		munmap(v->map, v->map_len);
 	free(v);
 }
 
@@ -455,14 +646,13 @@ static void vdev_close(struct iopf_target *t)
 static int vdev_detach(struct iopf_target *t, uint32_t live_dev_id)
 {
 	struct vdev *v = t->priv;
-	struct vfio_detach dt = { .argsz = sizeof(dt) };
 	int rc;
 
 	if (live_dev_id != v->dev_id)
 		return -ENOENT;
 	if (!v->attached)
 		return 0;
-	rc = iopf_ioctl(v->devfd, VFIO_DETACH_IOMMUFD_PT, &dt);
+	rc = detach_fault_hwpt(v);
 	if (!rc)
 		v->attached = false;
 	return rc;
@@ -480,20 +670,21 @@ int iopf_target_open_device(struct iopf_target *t, const char *arg, char *err, s
 	struct vdev *v;
 	int rc;
 
-	if (!*arg)
+	if (!*arg || *arg == ',')
 		return iopf_fail(err, errlen, -EINVAL, "device: needs a path, e.g. device:/dev/vfio/devices/vfio0");
-	rc = check_vfio_cdev(arg, err, errlen);
-	if (rc)
-		return rc;
 	v = calloc(1, sizeof(*v));
 	if (!v)
 		return -ENOMEM;
 	v->iommufd = v->devfd = -1;
-	rc = open_dev_files(v, arg, err, errlen);
+	rc = parse_device_arg(v, arg, err, errlen);
 	if (!rc)
-		rc = bind_device(v, arg, err, errlen);
+		rc = check_vfio_cdev(v->path, err, errlen);
 	if (!rc)
-		rc = attach_fault_queue(t, v, arg, err, errlen);
+		rc = open_dev_files(v, v->path, err, errlen);
+	if (!rc)
+		rc = bind_device(v, v->path, err, errlen);
+	if (!rc)
+		rc = attach_fault_queue(t, v, v->path, err, errlen);
 	if (rc) {
 		vdev_teardown(t, v);
 		t->queue_id = 0;
@@ -502,7 +693,11 @@ int iopf_target_open_device(struct iopf_target *t, const char *arg, char *err, s
 	t->ops = &vdev_ops;
 	t->priv = v;
 	t->max_group = 0;
-	iopf_logf(&t->log, IOPF_LOG_INFO, "%s: device %u, fault queue %u on fd %d", arg, v->dev_id,
-		  t->queue_id, t->fd);
+	if (v->use_pasid)
+		iopf_logf(&t->log, IOPF_LOG_INFO, "%s: device %u pasid %u, fault queue %u on fd %d", v->path,
+			  v->dev_id, v->pasid, t->queue_id, t->fd);
+	else
+		iopf_logf(&t->log, IOPF_LOG_INFO, "%s: device %u, fault queue %u on fd %d", v->path,
+			  v->dev_id, t->queue_id, t->fd);
 	return 0;
 }

@@ -3,6 +3,10 @@
 #   tests/kernel/fetch-source.sh list          one line per kernel the tier tests:
 #                                              "SERIES PACKAGE-VERSION TARBALL"
 #   tests/kernel/fetch-source.sh fetch         download the newest backports source
+#   tests/kernel/fetch-source.sh qemu          download Debian's qemu source (the newest
+#                                              >= 10.2 the mirror serves) and bookworm-
+#                                              backports' meson .deb, for build-qemu.sh
+#   tests/kernel/fetch-source.sh list-qemu     "VERSION DSC MESON-DEB" of the cached ones
 #
 # Two kernels are tested:
 #  - 6.12: Debian 12's own linux-source-6.12 (installed by scripts/deps.sh,
@@ -18,6 +22,7 @@
 # the newest source already in the cache is used.
 set -eu
 CACHE_ROOT=${XDG_CACHE_HOME:-$HOME/.cache}/iopftool
+here=$(cd "$(dirname "$0")" && pwd)
 src=$CACHE_ROOT/src
 apt_dir=$src/apt
 suite=${IOPF_BACKPORTS_SUITE:-trixie-backports}
@@ -32,10 +37,12 @@ mirror() {
 	echo "${m:-http://deb.debian.org/debian}"
 }
 
+# apt_opts [DIR]: apt options for a private sources list and lists in DIR
 apt_opts() {
-	echo "-o Dir::Etc::sourcelist=$apt_dir/sources.list -o Dir::Etc::sourceparts=-" \
-	     "-o Dir::State::Lists=$apt_dir/lists -o Dir::Cache::pkgcache= -o Dir::Cache::srcpkgcache=" \
-	     "-o Dir::Cache::archives=$apt_dir/archives -o Debug::NoLocking=1 -o APT::Sandbox::User=root"
+	local d=${1:-$apt_dir}
+	echo "-o Dir::Etc::sourcelist=$d/sources.list -o Dir::Etc::sourceparts=-" \
+	     "-o Dir::State::Lists=$d/lists -o Dir::Cache::pkgcache= -o Dir::Cache::srcpkgcache=" \
+	     "-o Dir::Cache::archives=$d/archives -o Debug::NoLocking=1 -o APT::Sandbox::User=root"
 }
 
 # The newest linux-source-X.Y in the suite: "PACKAGE VERSION"
@@ -101,8 +108,87 @@ list() {
 	echo "$series ${d#*-} $src/linux-source-$d/usr/src/linux-source-$series.tar.xz"
 }
 
+# QEMU for the real-path tier (build-qemu.sh).  Its own private list
+# ($src/apt-qemu: deb-src of sid and trixie-backports for qemu, deb of
+# bookworm-backports for meson), so the kernel's list above is unchanged.
+# Versions are tried newest first, among those with a test patch
+# (tests/kernel/qemu-iopf-X.Y.patch); a 404 (the mirror lists a version whose
+# files it does not serve) moves on to the next, down to 10.2 (the first
+# Debian qemu with the PCI ATS/PRI API the test device needs).
+qemu_fetch() {
+	local d=$src/apt-qemu v dir m qs
+	mkdir -p "$d/lists/partial" "$d/archives/partial"
+	exec 8>"$src/.lock"
+	flock 8
+	{
+		for s in sid trixie-backports; do
+			printf 'deb-src [signed-by=/usr/share/keyrings/debian-archive-keyring.gpg] %s %s main\n' "$(mirror)" "$s"
+		done
+		printf 'deb [signed-by=/usr/share/keyrings/debian-archive-keyring.gpg] %s bookworm-backports main\n' "$(mirror)"
+	} >"$d/sources.list"
+	# shellcheck disable=SC2046
+	if ! apt-get $(apt_opts "$d") update -qq >"$d/update.log" 2>&1; then
+		echo "fetch-source.sh: apt-get update for qemu failed (offline?); using the cache" >&2
+		return 0
+	fi
+	# meson >= 1.5: bookworm-backports' (pure Python, unpacked by build-qemu.sh)
+	m=$(apt-cache $(apt_opts "$d") madison meson 2>/dev/null | awk -F' [|] ' '$3 ~ /bookworm-backports/ { print $2; exit }')
+	# shellcheck disable=SC2046
+	if [ -n "$m" ] && [ ! -f "$src/meson/meson_${m#*:}_all.deb" ]; then
+		rm -rf "$src/meson" && mkdir -p "$src/meson"
+		# shellcheck disable=SC2046
+		(cd "$src/meson" && apt-get $(apt_opts "$d") download -qq "meson=$m" >&2) ||
+			echo "fetch-source.sh: download of meson $m failed" >&2
+	fi
+	# shellcheck disable=SC2046
+	for v in $(apt-cache $(apt_opts "$d") showsrc qemu 2>/dev/null | sed -n 's/^Version: //p' | sort -urV); do
+		case ${v#*:} in
+		[0-9].*|10.[01].*) continue ;;	# older than 10.2
+		esac
+		# only a version the project's test patch is written for
+		qs=$(echo "${v#*:}" | cut -d. -f1-2)
+		if [ ! -f "$here/qemu-iopf-$qs.patch" ]; then
+			echo "# qemu $v: no tests/kernel/qemu-iopf-$qs.patch, trying an older one" >&2
+			continue
+		fi
+		dir=$src/qemu-${v#*:}
+		[ -f "$dir/ok" ] && return 0
+		echo "# downloading qemu $v source" >&2
+		rm -rf "$dir" && mkdir -p "$dir"
+		# shellcheck disable=SC2046
+		if (cd "$dir" && apt-get $(apt_opts "$d") source --download-only -qq "qemu=$v" >"$dir/download.log" 2>&1); then
+			touch "$dir/ok"
+			for old in "$src"/qemu-*; do
+				[ "$old" = "$dir" ] || rm -rf "$old"
+			done
+			echo "# qemu source: $v" >&2
+			return 0
+		fi
+		echo "# qemu $v: $(grep -m1 -o '[0-9][0-9][0-9] *Not Found' "$dir/download.log" || echo failed), trying an older one" >&2
+		rm -rf "$dir"
+	done
+	echo "fetch-source.sh: no qemu source >= 10.2 could be downloaded" >&2
+	return 0
+}
+
+qemu_list() {
+	local d best= dsc deb
+	for d in "$src"/qemu-*; do
+		[ -f "$d/ok" ] && best="$best${best:+
+}${d##*/qemu-}"
+	done
+	[ -n "$best" ] || return 0
+	best=$(printf '%s\n' "$best" | sort -V | tail -n 1)
+	dsc=$(ls "$src/qemu-$best"/*.dsc 2>/dev/null | head -n 1)
+	deb=$(ls "$src"/meson/meson_*.deb 2>/dev/null | head -n 1)
+	[ -n "$dsc" ] && [ -n "$deb" ] && echo "$best $dsc $deb"
+	return 0
+}
+
 case ${1:-list} in
 fetch)	fetch ;;
 list)	list ;;
-*)	echo "usage: $0 list|fetch" >&2; exit 64 ;;
+qemu)	qemu_fetch ;;
+list-qemu) qemu_list ;;
+*)	echo "usage: $0 list|fetch|qemu|list-qemu" >&2; exit 64 ;;
 esac
