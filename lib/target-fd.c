@@ -4,10 +4,10 @@
  *   fd:N          a fault fd the tool was started with (or a socket obeying
  *                 the handler-fd contract of iopftool-replay(8), THE HANDLER FD)
  *   pid:PID:FD    another process's fault fd, taken with pidfd_getfd(2)
- *   device:PATH[,pasid=N][,map=IOVA+LEN]
+ *   device:PATH[,pasid=N[:N...]][,map=IOVA+LEN]
  *                 a VFIO cdev: bind it to a new iommufd context, allocate
  *                 the fault queue and a HWPT carrying it, attach at the
- *                 RID or at PASID N (doc/kernel-notes.md §7); map=: LEN
+ *                 RID or at each PASID N (doc/kernel-notes.md §7); map=: LEN
  *                 bytes of anonymous memory mapped at IOVA in the IOAS, so
  *                 a device retrying after SUCCESS finds its pages
  * None of them can inject faults: max_group is 0.
@@ -344,13 +344,14 @@ struct vdev {
 	uint32_t rid_hwpt_id;	/* pasid=: the RID's own PASID-compatible paging HWPT */
 	bool attached;		/* to hwpt_id */
 	bool use_pasid;
-	uint32_t pasid;
+	unsigned npasid, nattached;
+	uint32_t pasid[8];
 	uint64_t map_iova, map_len;
 	void *map;
 	char path[PATH_MAX];
 };
 
-/* "PATH[,pasid=N][,map=IOVA+LEN]" */
+/* "PATH[,pasid=N[:N...]][,map=IOVA+LEN]" */
 static int parse_device_arg(struct vdev *v, const char *arg, char *err, size_t errlen)
 {
 	const char *c = strchr(arg, ',');
@@ -372,11 +373,19 @@ static int parse_device_arg(struct vdev *v, const char *arg, char *err, size_t e
 		memcpy(opt, o, len);
 		opt[len] = '\0';
 		if (!strncmp(opt, "pasid=", 6)) {
-			if (iopf_parse_u64(opt + 6, 0xfffff, &x))
-				return iopf_fail(err, errlen, -EINVAL,
-					    "device: pasid= takes a number 0..1048575");
+			char *p = opt + 6, *colon;
+
 			v->use_pasid = true;
-			v->pasid = (uint32_t)x;
+			do {
+				colon = strchr(p, ':');
+				if (colon)
+					*colon = '\0';
+				if (iopf_parse_u64(p, 0xfffff, &x) || v->npasid == 8)
+					return iopf_fail(err, errlen, -EINVAL,
+						    "device: pasid= takes 1 to 8 numbers 0..1048575 separated by ':'");
+				v->pasid[v->npasid++] = (uint32_t)x;
+				p = colon + 1;
+			} while (colon);
 		} else if (!strncmp(opt, "map=", 4) && (plus = strchr(opt + 4, '+'))) {
 			*plus = '\0';
 			if (iopf_parse_u64(opt + 4, UINT64_MAX, &v->map_iova) ||
@@ -582,8 +591,14 @@ static int attach_fault_queue(struct iopf_target *t, struct vdev *v, const char 
 	at.pt_id = v->hwpt_id;
 	if (v->use_pasid) {
 		atp.pt_id = v->hwpt_id;
-		atp.pasid = v->pasid;
-		rc = iopf_ioctl(v->devfd, VFIO_ATTACH_IOMMUFD_PT, &atp);
+		for (rc = 0; !rc && v->nattached < v->npasid; ) {
+			atp.pasid = v->pasid[v->nattached];
+			rc = iopf_ioctl(v->devfd, VFIO_ATTACH_IOMMUFD_PT, &atp);
+			if (!rc)
+				v->nattached++;
+		}
+		if (v->nattached)
+			v->attached = true;
 	} else {
 		rc = iopf_ioctl(v->devfd, VFIO_ATTACH_IOMMUFD_PT, &at);
 	}
@@ -604,11 +619,19 @@ static int attach_fault_queue(struct iopf_target *t, struct vdev *v, const char 
 static int detach_fault_hwpt(struct vdev *v)
 {
 	struct vfio_detach dt = { .argsz = sizeof(dt) };
-	struct vfio_detach_pasid dp = { .argsz = sizeof(dp), .flags = VFIO_ATTACH_PASID,
-					.pasid = v->pasid };
+	struct vfio_detach_pasid dp = { .argsz = sizeof(dp), .flags = VFIO_ATTACH_PASID };
+	int rc = 0;
 
-	return v->use_pasid ? iopf_ioctl(v->devfd, VFIO_DETACH_IOMMUFD_PT, &dp)
-			    : iopf_ioctl(v->devfd, VFIO_DETACH_IOMMUFD_PT, &dt);
+	if (!v->use_pasid)
+		return iopf_ioctl(v->devfd, VFIO_DETACH_IOMMUFD_PT, &dt);
+	while (v->nattached) {
+		dp.pasid = v->pasid[v->nattached - 1];
+		rc = iopf_ioctl(v->devfd, VFIO_DETACH_IOMMUFD_PT, &dp);
+		if (rc)
+			break;
+		v->nattached--;
+	}
+	return rc;
 }
 
 /* Detach first (answers pending groups INVALID), then the order of doc/kernel-notes.md §7. */
@@ -694,8 +717,8 @@ int iopf_target_open_device(struct iopf_target *t, const char *arg, char *err, s
 	t->priv = v;
 	t->max_group = 0;
 	if (v->use_pasid)
-		iopf_logf(&t->log, IOPF_LOG_INFO, "%s: device %u pasid %u, fault queue %u on fd %d", v->path,
-			  v->dev_id, v->pasid, t->queue_id, t->fd);
+		iopf_logf(&t->log, IOPF_LOG_INFO, "%s: device %u pasid %u%s, fault queue %u on fd %d", v->path,
+			  v->dev_id, v->pasid[0], v->npasid > 1 ? " (and more)" : "", t->queue_id, t->fd);
 	else
 		iopf_logf(&t->log, IOPF_LOG_INFO, "%s: device %u, fault queue %u on fd %d", v->path,
 			  v->dev_id, t->queue_id, t->fd);

@@ -5,7 +5,10 @@
  * is bound to vfio-pci and iopftool holds its VFIO cdev.  The register
  * interface is tests/kernel/README.qemu.
  *
- *   pri-testdev find                 the device's BDF (exit 1: none)
+ *   pri-testdev find                 the device's BDF (exit 1: none): the
+ *                                    first with a PRI capability, or
+ *                                    $PRI_TESTDEV_BDF
+ *   pri-testdev list                 every test device: "BDF pri|nopri"
  *   pri-testdev bind                 bind it to vfio-pci; print its cdev
  *                                    (/dev/vfio/devices/vfioN)
  *   pri-testdev unbind               unbind it from its driver
@@ -76,12 +79,34 @@ static unsigned read_hex(const char *path)
 	return v;
 }
 
-static int find(void)
+static unsigned ext_cap(int fd, unsigned id);
+
+/* Does the device at sysfs BDF have a PRI capability? */
+static int has_pri(const char *b)
+{
+	char p[600];
+	int fd, r;
+
+	snprintf(p, sizeof(p), "/sys/bus/pci/devices/%s/config", b);
+	fd = open(p, O_RDONLY);
+	if (fd < 0)
+		return 0;
+	r = ext_cap(fd, 0x13) != 0;
+	close(fd);
+	return r;
+}
+
+static int find(int list)
 {
 	DIR *d = opendir("/sys/bus/pci/devices");
 	struct dirent *e;
 	char p[600];
+	int found = 0;
 
+	if (getenv("PRI_TESTDEV_BDF") && !list) {
+		snprintf(bdf, sizeof(bdf), "%s", getenv("PRI_TESTDEV_BDF"));
+		return 0;
+	}
 	if (!d)
 		return -1;
 	while ((e = readdir(d))) {
@@ -93,12 +118,19 @@ static int find(void)
 		snprintf(p, sizeof(p), "/sys/bus/pci/devices/%s/device", e->d_name);
 		if (read_hex(p) != DEVICE)
 			continue;
+		if (list) {
+			printf("%s %s\n", e->d_name, has_pri(e->d_name) ? "pri" : "nopri");
+			found = 1;
+			continue;
+		}
+		if (!has_pri(e->d_name))
+			continue;
 		snprintf(bdf, sizeof(bdf), "%s", e->d_name);
 		closedir(d);
 		return 0;
 	}
 	closedir(d);
-	return -1;
+	return found ? 0 : -1;
 }
 
 static void write_file(const char *path, const char *s)
@@ -254,7 +286,9 @@ int main(int argc, char **argv)
 	volatile uint32_t *b;
 	const char *cmd = argc > 1 ? argv[1] : "";
 
-	if (find()) {
+	if (!strcmp(cmd, "list"))
+		return find(1) ? 1 : 0;
+	if (find(0)) {
 		fprintf(stderr, "pri-testdev: no iopf-testdev (%04x:%04x) on the PCI bus\n", VENDOR, DEVICE);
 		return 1;
 	}

@@ -33,3 +33,20 @@ kernel_key() {
 		cat "$3" "$KDIR/build-kernel.sh"
 	} | sha256sum | cut -c1-16
 }
+
+# The real-path tier's qemu (build-qemu.sh): qemu_patch_for VERSION names
+# tests/kernel/qemu-iopf-X.Y.patch for Debian's qemu VERSION (1:10.2.2+ds-1
+# -> 10.2), qemu_key VERSION PATCH hashes the source version, the patch and
+# build-qemu.sh (which holds the configure flags).
+qemu_patch_for() {
+	local v=${1#*:}
+	v=$(echo "$v" | cut -d. -f1-2)
+	[ -f "$KDIR/qemu-iopf-$v.patch" ] && echo "$KDIR/qemu-iopf-$v.patch"
+}
+
+qemu_key() {
+	{
+		echo "qemu $1"
+		cat "$2" "$KDIR/build-qemu.sh"
+	} | sha256sum | cut -c1-16
+}
