@@ -274,6 +274,9 @@ static int on_fault(struct iopf_grouper *gr, const struct iopf_rec *r, uint64_t 
 		s->g.first = *f;
 		s->g.first_recno = recno;
 		s->g.first_ns = iopf_rec_ns(r);
+		s->g.mixed_pasid = false;
+	} else if (!iopf_same_pasid(&s->g.first, f)) {
+		s->g.mixed_pasid = true;
 	}
 	if (!keep(gr, s, f)) {
 		if (!s->g.nkept && gr->cfg.keep_records)
@@ -440,6 +443,7 @@ ssize_t iopf_group_split(uint32_t queue, const struct iommu_hwpt_pgfault *recs, 
 		size_t j = i;
 
 		while (j < nrec && recs[j].cookie == g.cookie) {
+			g.mixed_pasid |= !iopf_same_pasid(&recs[i], &recs[j]);
 			if (recs[j++].flags & IOMMU_PGFAULT_FLAGS_LAST_PAGE) {
 				g.terminated = true;
 				break;

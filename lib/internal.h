@@ -44,6 +44,14 @@ ssize_t iopf_target_fd_write(struct iopf_target *t, const void *buf, size_t coun
 bool iopf_target_is_sim(const struct iopf_target *t);
 
 /* A record's time stamp in nanoseconds. */
+/* Do two fault records carry the same PASID, or both none? */
+static inline bool iopf_same_pasid(const struct iommu_hwpt_pgfault *a, const struct iommu_hwpt_pgfault *b)
+{
+	bool pa = a->flags & IOMMU_PGFAULT_FLAGS_PASID_VALID, pb = b->flags & IOMMU_PGFAULT_FLAGS_PASID_VALID;
+
+	return pa == pb && (!pa || a->pasid == b->pasid);
+}
+
 static inline uint64_t iopf_rec_ns(const struct iopf_rec *r)
 {
 	return (uint64_t)r->ts.tv_sec * 1000000000ull + (uint64_t)r->ts.tv_nsec;

@@ -613,6 +613,9 @@ enum iopf_group_state {
  * @first_ns: time stamp of its first record (capture: ns since the epoch)
  * @last_ns: time stamp of its newest record: when it was delivered
  * @user: the caller's, 0 when the group opens
+ * @mixed_pasid: its records do not all carry the PASID (or no PASID) of its
+ *	first: the kernel joins partial faults by group id alone
+ *	(doc/kernel-notes.md, "partial faults of two PASIDs")
  */
 struct iopf_group {
 	uint32_t queue_id;
@@ -627,6 +630,7 @@ struct iopf_group {
 	uint64_t first_recno, last_recno;
 	uint64_t first_ns, last_ns;
 	uint64_t user;
+	bool mixed_pasid;
 };
 
 /* Called per group; a non-zero return stops the caller and is returned. */
@@ -877,7 +881,7 @@ struct iopf_stats_cfg {
 struct iopf_stats_result {
 	uint64_t records, faults, groups, incomplete_groups, responses;
 	uint64_t lost, lost_records, meta, bad, unknown, seq_gaps;
-	uint64_t grpid_reuse, untracked_faults, duration_ns;
+	uint64_t grpid_reuse, untracked_faults, duration_ns, mixed_pasid;
 	const char *source;
 	bool complete;
 	const struct iopf_hist *latency;

@@ -81,7 +81,7 @@ struct iopf_stats {
 	struct file_info *file;
 	size_t nfiles, fcap;
 	uint64_t records, faults, groups, responses, lost, lost_records, meta, bad, unknown;
-	uint64_t incomplete, seq_gaps, grpid_reuse, untracked;
+	uint64_t incomplete, seq_gaps, grpid_reuse, untracked, mixed_pasid;
 	uint64_t first_ns, last_ns;
 	struct table devs, pasids, perms, codes, statuses;
 	uint64_t sizes[SIZE_BUCKETS];
@@ -159,6 +159,12 @@ static int group_delivered(void *ctx, struct iopf_group *g)
 	table_row(&st->devs, f->dev_id)->b++;
 	table_row(&st->pasids, pv ? f->pasid : UINT64_MAX)->b++;
 	reuse_deliver(st, g);
+	if (g->mixed_pasid && st->mixed_pasid++ < 10)
+		iopf_logf(st->cfg.log, IOPF_LOG_WARN,
+			  "%s: the group of record %" PRIu64 " (grpid %u, cookie %u) has faults of more "
+			  "than one PASID: the kernel joined partial faults by group id alone, and its "
+			  "response goes to the PASID of the last", st->fi ? st->fi->path : "capture",
+			  g->first_recno, g->last.grpid, g->cookie);
 	iopf_check_group(st->chk, g, g->last_ns);
 	return 0;
 }
@@ -449,6 +455,7 @@ void iopf_stats_result(const struct iopf_stats *st, struct iopf_stats_result *re
 	res->unknown = st->unknown;
 	res->seq_gaps = st->seq_gaps;
 	res->grpid_reuse = st->grpid_reuse;
+	res->mixed_pasid = st->mixed_pasid;
 	res->untracked_faults = st->untracked;
 	res->duration_ns = st->last_ns > st->first_ns ? st->last_ns - st->first_ns : 0;
 	res->source = st->source_mixed ? "mixed" : st->source[0] ? st->source : "unknown";
@@ -731,6 +738,8 @@ static void print_violations(struct iopf_out *o, const struct iopf_stats *st)
 	iopf_out_close_object(o, "\n");
 	iopf_out_uint(o, "grpid_reuse", "grpid reuse while outstanding: %" PRIu64 " groups\n",
 		      st->grpid_reuse);
+	iopf_out_uint(o, "mixed_pasid", "groups with faults of more than one PASID: %" PRIu64 "\n",
+		      st->mixed_pasid);
 }
 
 void iopf_stats_print(struct iopf_out *o, struct iopf_stats *st)

@@ -164,6 +164,11 @@ static int on_group(void *ctx, struct iopf_group *g)
 {
 	struct monitor *m = ctx;
 
+	if (g->mixed_pasid)
+		iopf_logf(&tool_log, IOPF_LOG_WARN,
+			  "group cookie %u (grpid %u) has faults of more than one PASID: the kernel "
+			  "joined partial faults by group id alone; the response goes to PASID %u",
+			  g->cookie, g->last.grpid, g->last.pasid);
 	return m->o->delay_ns ? hold(m, g->cookie, sat_add(g->last_ns, m->o->delay_ns))
 			      : iopf_session_queue(m->sess, g->cookie, m->o->code);
 }

@@ -289,6 +289,67 @@ static void test_split(void)
 	is(iopf_group_split(1, b, 0, 0, on_split, &s), 0, "an empty buffer has no group");
 }
 
+static struct iopf_group *pfault(struct iopf_grouper *gr, uint32_t cookie, bool last, bool pv,
+				  uint32_t pasid)
+{
+	struct iopf_rec r = { .type = IOPF_REC_FAULT, .queue_id = 1 };
+	struct iopf_group *g;
+
+	r.u.fault.cookie = cookie;
+	r.u.fault.grpid = 7;
+	r.u.fault.pasid = pasid;
+	r.u.fault.flags = (last ? IOMMU_PGFAULT_FLAGS_LAST_PAGE : 0) |
+			  (pv ? IOMMU_PGFAULT_FLAGS_PASID_VALID : 0);
+	if (iopf_grouper_rec(gr, &r, ++recno, &g))
+		abort();
+	return g;
+}
+
+/* The kernel joins partial faults by grpid alone: one group, two PASIDs. */
+static void test_mixed_pasid(void)
+{
+	struct seen s;
+	struct iopf_log log;
+	struct iopf_grouper *gr = new_grouper(&s, &log, false);
+	struct iopf_group *g;
+
+	recno = 0;
+	g = pfault(gr, 1, false, true, 1);
+	ok(g && !g->mixed_pasid, "one record of PASID 1: not mixed");
+	g = pfault(gr, 1, true, true, 5);
+	ok(g && g->mixed_pasid, "a record of PASID 5 in the same group: mixed");
+	g = pfault(gr, 2, false, true, 5);
+	ok(g && !g->mixed_pasid, "a new group starts unmixed");
+	g = pfault(gr, 2, true, true, 5);
+	ok(g && !g->mixed_pasid, "same PASID: not mixed");
+	g = pfault(gr, 3, false, false, 0);
+	g = pfault(gr, 3, true, true, 0);
+	ok(g && g->mixed_pasid, "no PASID then PASID 0: mixed");
+	iopf_grouper_free(gr);
+}
+
+static int split_mixed(void *ctx, struct iopf_group *g)
+{
+	bool *m = ctx;
+
+	m[g->id - 1] = g->mixed_pasid;
+	return 0;
+}
+
+static void test_split_mixed_pasid(void)
+{
+	const uint32_t pv = IOMMU_PGFAULT_FLAGS_PASID_VALID, lp = IOMMU_PGFAULT_FLAGS_LAST_PAGE;
+	struct iommu_hwpt_pgfault b[6] = {
+		{ .cookie = 1, .flags = pv, .pasid = 1 }, { .cookie = 1, .flags = pv | lp, .pasid = 5 },
+		{ .cookie = 2, .flags = pv, .pasid = 5 }, { .cookie = 2, .flags = pv | lp, .pasid = 5 },
+		{ .cookie = 3, .pasid = 5 }, { .cookie = 3, .flags = pv | lp, .pasid = 5 },
+	};
+	bool m[3] = { false, true, false };
+
+	is(iopf_group_split(1, b, 6, 0, split_mixed, m), 3, "split: three groups");
+	ok(m[0] && !m[1] && m[2], "split: PASIDs 1 and 5 mixed, 5 and 5 not, none and 5 mixed");
+}
+
 int main(void)
 {
 	test_interleaved();
@@ -298,5 +359,7 @@ int main(void)
 	test_big_group();
 	test_many_keys();
 	test_split();
+	test_mixed_pasid();
+	test_split_mixed_pasid();
 	return tap_done();
 }
