@@ -5,6 +5,8 @@
 #   scripts/deps.sh kernel   what the kernel VM tier needs (tests/kernel): the
 #                            packages, then the newest backports kernel source
 #                            (tests/kernel/fetch-source.sh fetch, into the cache)
+#                            and Debian's qemu source with meson for the real
+#                            path (fetch-source.sh qemu)
 #   scripts/deps.sh fuzz     clang with libFuzzer's runtime, llvm-cov (fuzz/)
 #   scripts/deps.sh valgrind valgrind (make check-valgrind)
 #   scripts/deps.sh check    the whole suite: kernel, fuzz, plus groff to lint the man pages,
@@ -16,6 +18,9 @@ set -eu
 here=$(cd "$(dirname "$0")" && pwd)
 build="gcc make libc6-dev pkg-config libpcap-dev libjson-c-dev zlib1g-dev libbpf-dev clang bpftool"
 kernel="$build linux-source-6.12 patch rsync qemu-system-x86 busybox-static bc bison flex libelf-dev cpio xz-utils gzip dwarves"
+# the real path's own qemu (tests/kernel/build-qemu.sh): Debian's source built
+# with Debian 12's toolchain; its firmware from seabios and qemu-system-data
+kernel="$kernel dpkg-dev ninja-build pkgconf libglib2.0-dev zlib1g-dev libfdt-dev python3-venv seabios qemu-system-data"
 fuzz="clang-14 libclang-rt-14-dev llvm-14"
 fetch=false
 case "${1:-build}" in
@@ -30,7 +35,7 @@ bench)	pkgs="$build tcpdump tshark" ;;
 esac
 # After the packages: the newest trixie-backports kernel source (needs only apt).
 fetch_source() {
-	! $fetch || "$here/../tests/kernel/fetch-source.sh" fetch
+	! $fetch || { "$here/../tests/kernel/fetch-source.sh" fetch && "$here/../tests/kernel/fetch-source.sh" qemu; }
 }
 
 missing=

@@ -146,3 +146,25 @@ t 'a device without PRI: attaching the fault HWPT fails (ENODEV, exit 2) and iop
 	grep -q "No such device" nopri.err && grep -q "needs PRI and ATS enabled" nopri.err &&
 	grep -q "has no PCIe PRI capability" nopri.err
 '
+
+t 'the seed'"'"'s point: partial faults of PASIDs 1 and 5 with the same PRGI are joined into one group (the kernel matches partials by group id alone); the response goes to PASID 5 only' '
+	start mix record --source "device:$dev,pasid=1:5,map=$MAP+0x10000" -c 1 -w mix.pcap &&
+	$PT send iova=$MAP npages=2 prgi=21 pasid=1 flags=r,nolast &&
+	$PT send iova=$((MAP + 0x2000)) npages=1 prgi=21 pasid=5 flags=r && $PT wait 1 && finish &&
+	"$IOPFTOOL" read mix.pcap && resp 0 "code=success prgi=21 pasid=5 answered=1 dma_ok=1" &&
+	test "$(field outstanding)" = 2 &&
+	"$IOPFTOOL" -j read --type fault mix.pcap >mix.json &&
+	test "$(grep -c "\"pasid\":1,\"pasid_valid\":true" mix.json)" = 2 &&
+	test "$(grep -c "\"pasid\":5,\"pasid_valid\":true" mix.json)" = 1 &&
+	test "$(grep -o "\"cookie\":[0-9]*" mix.json | sort -u | wc -l)" = 1
+'
+
+t 'stats, stats --check and monitor warn about the group whose faults carry more than one PASID' '
+	"$IOPFTOOL" -j stats mix.pcap >mixs.json 2>mixs.err; cat mixs.err; grep -q "\"mixed_pasid\":1" mixs.json &&
+	grep -q "more than one PASID" mixs.err &&
+	"$IOPFTOOL" stats --check mix.pcap 2>mixc.err; cat mixc.err; grep -q "more than one PASID" mixc.err &&
+	start mixm monitor --source "device:$dev,pasid=1:5,map=$MAP+0x10000" -c 1 &&
+	$PT send iova=$MAP npages=1 prgi=22 pasid=1 flags=r,nolast &&
+	$PT send iova=$MAP npages=1 prgi=22 pasid=5 flags=r && $PT wait 1 && finish &&
+	cat mixm.err && grep -q "more than one PASID" mixm.err
+'
