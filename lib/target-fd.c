@@ -511,7 +511,9 @@ static int bind_device(struct vdev *v, const char *path, char *err, size_t errle
 			    path);
 	if (rc)
 		return iopf_fail(err, errlen, rc, "cannot bind %s to iommufd: %s%s", path, strerror(-rc),
-			    rc == -EBUSY ? " (already in use, e.g. by a VFIO group user)" : "");
+			    rc == -EBUSY ? " (already in use, e.g. by a VFIO group user)" :
+			    rc == -EPERM ? " (no MSI isolation: interrupt remapping is off; iommufd refuses "
+					   "such devices unless iommufd.allow_unsafe_interrupts=1)" : "");
 	v->dev_id = bind.out_devid;
 	rc = iopf_ioctl(v->iommufd, IOMMU_IOAS_ALLOC, &ioas);
 	if (rc)

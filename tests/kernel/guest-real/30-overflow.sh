@@ -16,7 +16,13 @@ dev=$($PT bind)
 start() {
 	name=$1; shift
 	"$IOPFTOOL" -v "$@" >"$name.out" 2>"$name.err" & pid=$!
-	i=0; while ! grep -q "fault queue" "$name.err" 2>/dev/null; do i=$((i + 1)); [ $i -gt 200 ] && return 1; sleep 0.05; done
+	i=0
+	while ! grep -q "fault queue" "$name.err" 2>/dev/null; do
+		i=$((i + 1))
+		[ $i -gt 200 ] && { echo "iopftool did not attach:"; cat "$name.err"; return 1; }
+		kill -0 $pid 2>/dev/null || { echo "iopftool exited:"; cat "$name.err"; return 1; }
+		sleep 0.05
+	done
 	$PT master && $PT clear
 }
 field() { $PT show | tr ' ' '\n' | sed -n "s/^$1=//p" | head -n 1; }
