@@ -19,8 +19,9 @@ here=$(cd "$(dirname "$0")" && pwd)
 build="gcc make libc6-dev pkg-config libpcap-dev libjson-c-dev zlib1g-dev libbpf-dev clang bpftool"
 kernel="$build linux-source-6.12 patch rsync qemu-system-x86 busybox-static bc bison flex libelf-dev cpio xz-utils gzip dwarves"
 # the real path's own qemu (tests/kernel/build-qemu.sh): Debian's source built
-# with Debian 12's toolchain; its firmware from seabios and qemu-system-data
-kernel="$kernel dpkg-dev ninja-build pkgconf libglib2.0-dev zlib1g-dev libfdt-dev python3-venv seabios qemu-system-data"
+# with Debian 12's toolchain (configure's Python venv needs pip's distlib and
+# setuptools); its firmware from seabios and qemu-system-data
+kernel="$kernel dpkg-dev ninja-build pkgconf libglib2.0-dev zlib1g-dev libfdt-dev python3-venv python3-pip python3-setuptools seabios qemu-system-data"
 fuzz="clang-14 libclang-rt-14-dev llvm-14"
 fetch=false
 case "${1:-build}" in
