@@ -53,3 +53,24 @@ for B in $backends; do
 		esac
 	'
 done
+
+# examples/iopftool-tap.service: root with the bounding set cut to
+# CAP_BPF (39), CAP_PERFMON (38), CAP_DAC_READ_SEARCH (2), CAP_SYS_PTRACE
+# (19).  (tiny-handler runs as root too: the last two are not put to the
+# test here; without CAP_BPF the BPF back-end must fail.)
+CAPS=39,38,2,19
+case $backends in *bpf*)
+	t "the example unit's capabilities are enough for the BPF back-end, and CAP_BPF is needed" '
+		rm -f cap.pcap* &&
+		/iopf/bin/capbset $CAPS "$IOPFTOOL" record --tap-backend bpf --source tap -w cap.pcap 			-C 1k -W 4 --metrics cap.prom 2>cap.err &
+		pid=$! &&
+		i=0 && while ! grep -q "read-only" cap.err; do
+			i=$((i + 1)); [ $i -gt 100 ] && { cat cap.err; exit 1; }; sleep 0.1; done &&
+		grep "CapBnd:[[:space:]]*000000c000080004" /proc/$pid/status &&
+		$TINY -n 12 -u 3 -Q 2 -b >tiny.log 2>tiny.err &&
+		sleep 0.5 && kill -INT $pid && wait $pid && cat cap.err &&
+		test "$(sum iopf_groups_total cap.prom)" = 12 &&
+		/iopf/bin/capbset 38,2,19 "$IOPFTOOL" monitor --tap-backend bpf --source tap \
+			--duration 0.2s >/dev/null 2>nobpf.err; rc=$?; cat nobpf.err; test $rc = 2
+	'
+;; esac
