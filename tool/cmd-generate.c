@@ -69,21 +69,6 @@ static const struct argp_option gen_options[] = {
 	{ 0 }
 };
 
-static void parse_group_size(struct argp_state *state, struct gen_opts *o, const char *arg)
-{
-	char buf[64], *dash;
-
-	snprintf(buf, sizeof(buf), "%s", arg);
-	dash = strchr(buf, '-');
-	if (dash)
-		*dash++ = '\0';
-	o->cfg.min_group = (uint32_t)arg_u64(state, "--group-size", buf, MAX_GROUP);
-	o->cfg.max_group = dash ? (uint32_t)arg_u64(state, "--group-size", dash, MAX_GROUP) :
-			   o->cfg.min_group;
-	if (!o->cfg.min_group || o->cfg.min_group > o->cfg.max_group)
-		argp_error(state, "--group-size: '%s' is not MIN[-MAX] with 1 <= MIN <= MAX", arg);
-}
-
 static error_t parse_gen_more(int key, char *arg, struct argp_state *state, struct gen_opts *o)
 {
 	switch (key) {
@@ -124,7 +109,9 @@ static error_t parse_gen(int key, char *arg, struct argp_state *state)
 	case 'w': o->out = arg; return 0;
 	case OPT_SEED: c->seed = arg_u64(state, "--seed", arg, UINT64_MAX); return 0;
 	case OPT_GROUPS: c->groups = arg_count(state, "--groups", arg, UINT64_MAX); return 0;
-	case OPT_GROUP_SIZE: parse_group_size(state, o, arg); return 0;
+	case OPT_GROUP_SIZE:
+		arg_range(state, "--group-size", arg, MAX_GROUP, &c->min_group, &c->max_group);
+		return 0;
 	case OPT_DEVS: c->devs = (uint32_t)arg_u64(state, "--devs", arg, 1u << 24);
 		if (!c->devs)
 			argp_error(state, "--devs: must be 1 or more");

@@ -12,8 +12,9 @@ static const struct argp monitor_argp = {
 	.parser = NULL,
 	.doc = "Attach to a live fault queue, print each record as it arrives, answer each group "
 	       "by policy, and print a summary on exit.\v"
-	       "Reading a fault fd consumes its faults: iopftool is always the handler, never a "
-	       "passive observer.  On sim and mock a built-in generator injects the faults.",
+	       "Reading a fault fd consumes its faults: on a queue iopftool is the handler; "
+	       "--source tap watches every queue without consuming or answering anything.  "
+	       "On sim and mock a built-in generator injects the faults.",
 	.children = children,
 };
 

@@ -10,7 +10,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "proxy.h"
+#include "exec.h"
 
 /* Long-only options. */
 enum { OPT_HANDLER = 256, OPT_SPEED, OPT_RATE, OPT_TOPSPEED, OPT_LOOP, OPT_TIMEOUT,
@@ -159,7 +159,7 @@ static void to_cfg(const struct replay_opts *o, struct iopf_replay_cfg *c)
 }
 
 /* The handler's fd 3 (iopftool-replay(8) "THE HANDLER FD"), then the handler. */
-static int start_handler(const struct replay_opts *o, struct iopf_replay *rp, struct proxy *proxy)
+static int start_handler(const struct replay_opts *o, struct iopf_replay *rp, struct exec_child *child)
 {
 	char why[512];
 	int fd, kind = iopf_replay_handler_open(rp, o->hfd, &fd, why, sizeof(why));
@@ -175,7 +175,7 @@ static int start_handler(const struct replay_opts *o, struct iopf_replay *rp, st
 		p_warn("handler fd 3 is a socket, not a file with the fault fd's semantics (%s); "
 		       "see iopftool-replay(8) \"THE HANDLER FD\"", why);
 	p_verbose("handler fd 3: %s", iopf_replay_handler_fd_name(rp));
-	int rc = proxy_start(proxy, o->exec, fd);
+	int rc = exec_start(child, o->exec, fd);
 
 	if (rc)
 		p_err("cannot start handler '%s': %s", o->exec, strerror(-rc));
@@ -207,7 +207,7 @@ static int replay(const struct replay_opts *o, struct iopf_target **t, struct io
 	struct iopf_replay_cfg cfg;
 	struct iopf_replay *rp;
 	struct iopf_report rep = { 0 };
-	struct proxy proxy = { .pid = -1 };
+	struct exec_child child = { .pid = -1 };
 	char err[512];
 	int rc, wrc = 0;
 
@@ -228,12 +228,12 @@ static int replay(const struct replay_opts *o, struct iopf_target **t, struct io
 		cfg.writer = *w;
 	}
 	if (o->exec) {
-		cfg.handler_end = proxy_end;
-		cfg.handler_end_ctx = &proxy;
+		cfg.handler_end = exec_end;
+		cfg.handler_end_ctx = &child;
 	}
 	rc = iopf_replay_new(&rp, *t, &cfg);
 	if (!rc && o->exec)
-		rc = start_handler(o, rp, &proxy);
+		rc = start_handler(o, rp, &child);
 	if (!rc) {
 		struct iopf_session_counts n;
 
@@ -265,7 +265,7 @@ static int replay(const struct replay_opts *o, struct iopf_target **t, struct io
 			p_err("%s: write error: %s", o->wfile, write_strerror(-wrc));
 	}
 	if (o->exec)
-		proxy_reap(&proxy, o->exec, PROXY_GRACE_NS);
+		exec_reap(&child, o->exec, EXEC_GRACE_NS);
 	if (rc < 0 && rc != -EBADMSG && rc != -EOPNOTSUPP && rc != -ECANCELED)
 		p_err("replay stopped: %s", strerror(-rc));	/* never exit 2 without a word */
 	if (rc || wrc || rep.interrupted)

@@ -376,6 +376,25 @@ uint64_t arg_count(struct argp_state *state, const char *opt, const char *arg, u
 	return v;
 }
 
+void arg_range(struct argp_state *state, const char *opt, const char *arg, uint32_t max,
+	       uint32_t *lo, uint32_t *hi)
+{
+	const char *dash = strchr(arg, '-');
+	size_t n = dash ? (size_t)(dash - arg) : strlen(arg);
+	char min[24];
+	uint64_t a, b;
+
+	if (n < sizeof(min)) {
+		memcpy(min, arg, n);
+		min[n] = '\0';
+	}
+	if (n >= sizeof(min) || iopf_parse_u64(min, max, &a) || (dash && iopf_parse_u64(dash + 1, max, &b)) ||
+	    !a || (dash && b < a))
+		argp_error(state, "%s: '%s' is not MIN[-MAX] with 1 <= MIN <= MAX <= %u", opt, arg, max);
+	*lo = (uint32_t)a;
+	*hi = dash ? (uint32_t)b : *lo;
+}
+
 uint64_t arg_duration_nz(struct argp_state *state, const char *opt, const char *arg, const char *without)
 {
 	uint64_t ns = arg_duration(state, opt, arg);

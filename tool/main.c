@@ -26,7 +26,6 @@ static const struct cmd {
 };
 
 const char *argp_program_version = "iopftool " IOPF_VERSION;
-const char *argp_program_bug_address = "the iopftool issue tracker";
 
 /* The text after the options; the verb list is made from cmds[] in help_filter(). */
 static const char doc[] =

@@ -44,20 +44,6 @@ static const struct argp_option options[] = {
 	{ 0 }
 };
 
-static void parse_range(struct argp_state *state, const char *arg, uint32_t *min, uint32_t *max)
-{
-	char buf[64], *dash;
-
-	snprintf(buf, sizeof(buf), "%s", arg);
-	dash = strchr(buf, '-');
-	if (dash)
-		*dash++ = 0;
-	*min = (uint32_t)arg_u64(state, "--gen-group-size", buf, 65536);
-	*max = dash ? (uint32_t)arg_u64(state, "--gen-group-size", dash, 65536) : *min;
-	if (!*min || *max < *min)
-		argp_error(state, "--gen-group-size: '%s' is not MIN or MIN-MAX with 1 <= MIN <= MAX", arg);
-}
-
 static error_t parse_common(int key, char *arg, struct argp_state *state)
 {
 	struct monitor_opts *o = state->input;
@@ -76,7 +62,7 @@ static error_t parse_common(int key, char *arg, struct argp_state *state)
 	case OPT_GEN_RATE: o->gen.rate = arg_double(state, "--gen-rate", arg, 1e-3, 1e9); return 0;
 	case OPT_GEN_GROUPS: o->gen.groups = arg_count(state, "--gen-groups", arg, UINT64_MAX); return 0;
 	case OPT_GEN_SEED: o->gen.seed = arg_u64(state, "--gen-seed", arg, UINT64_MAX); return 0;
-	case OPT_GEN_SIZE: parse_range(state, arg, &o->gen.min_group, &o->gen.max_group);
+	case OPT_GEN_SIZE: arg_range(state, "--gen-group-size", arg, 65536, &o->gen.min_group, &o->gen.max_group);
 		o->size_given = true;
 		return 0;
 	case OPT_GEN_DEVS: o->gen.devs = (uint32_t)arg_u64(state, "--gen-devs", arg, 64);

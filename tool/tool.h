@@ -75,6 +75,9 @@ enum iopf_bug arg_bug(struct argp_state *state, const char *arg);
 uint64_t arg_count(struct argp_state *state, const char *opt, const char *arg, uint64_t max);
 uint64_t arg_duration_nz(struct argp_state *state, const char *opt, const char *arg, const char *without);
 double arg_double(struct argp_state *state, const char *opt, const char *arg, double min, double max);
+/* MIN[-MAX] (--group-size, --gen-group-size): 1 <= MIN <= MAX <= max; MAX is MIN when left out. */
+void arg_range(struct argp_state *state, const char *opt, const char *arg, uint32_t max,
+	       uint32_t *lo, uint32_t *hi);
 
 /*
  * True, and said, when the output OUT ("-": standard output) is one of

@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: MIT
-/* Starting and reaping the --exec handler: see proxy.h. */
+/* Starting and reaping the --exec handler: see exec.h. */
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
@@ -9,7 +9,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "proxy.h"
+#include "exec.h"
 
 #define HANDLER_FD 3
 
@@ -21,7 +21,7 @@ static void child(int fd, const char *cmd)
 	} else {
 		fcntl(fd, F_SETFD, 0);	/* dup2 to itself would keep FD_CLOEXEC */
 	}
-	setpgid(0, 0);	/* its own group: proxy_reap() ends it all (the parent sets it too) */
+	setpgid(0, 0);	/* its own group: exec_reap() ends it all (the parent sets it too) */
 	dup2(STDERR_FILENO, STDOUT_FILENO);	/* keep our stdout for the report */
 	setenv("IOPF_FAULT_FD", "3", 1);
 	signal(SIGPIPE, SIG_DFL);
@@ -30,7 +30,7 @@ static void child(int fd, const char *cmd)
 	_exit(127);
 }
 
-int proxy_start(struct proxy *p, const char *cmd, int fd)
+int exec_start(struct exec_child *p, const char *cmd, int fd)
 {
 	memset(p, 0, sizeof(*p));
 	fflush(NULL);
@@ -50,15 +50,15 @@ int proxy_start(struct proxy *p, const char *cmd, int fd)
 	return 0;
 }
 
-void proxy_end(void *ctx)
+void exec_end(void *ctx)
 {
-	struct proxy *p = ctx;
+	struct exec_child *p = ctx;
 
 	if (p->pgid > 0 && !kill(-p->pgid, SIGTERM))
 		p->ended = true;
 }
 
-static bool wait_for(struct proxy *p, uint64_t ns)
+static bool wait_for(struct exec_child *p, uint64_t ns)
 {
 	uint64_t end = iopf_now_ns() + ns;
 
@@ -72,7 +72,7 @@ static bool wait_for(struct proxy *p, uint64_t ns)
 	return false;
 }
 
-void proxy_reap(struct proxy *p, const char *cmd, uint64_t grace_ns)
+void exec_reap(struct exec_child *p, const char *cmd, uint64_t grace_ns)
 {
 	if (p->pid <= 0)
 		return;
