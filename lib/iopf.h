@@ -1429,7 +1429,7 @@ enum iopf_tap_backend {
 	IOPF_TAP_AUTO = 0,	/* BPF where it can load, else kprobe events */
 	IOPF_TAP_BPF,		/* BPF kprobes: CO-RE offsets with BTF, known layouts without (lib/tap-bpf.c) */
 	IOPF_TAP_KPROBE,	/* kprobe events in tracefs, decoded from trace_pipe text */
-	IOPF_TAP_BPF_FENTRY,	/* BPF fentry/fexit (BTF only; not the default: doc/kernel-notes.md §14) */
+	IOPF_TAP_BPF_FENTRY,	/* BPF fentry/fexit (BTF only; opt-in: doc/kernel-notes.md §14) */
 };
 
 struct iopf_tap_cfg {

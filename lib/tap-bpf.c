@@ -8,8 +8,8 @@
  *  - With BTF (/sys/kernel/btf/vmlinux): the CO-RE object, kprobes and
  *    kretprobes (fentry/fexit when asked: --tap-backend bpf-fentry), on
  *    every function but iommufd_auto_response_faults() and
- *    iommufd_fault_destroy() (a BPF probe on the first oopsed the 7.3.4
- *    test kernel, doc/kernel-notes.md §14).
+ *    iommufd_fault_destroy() (fewer probes where the 7.3.4 test kernel
+ *    oopsed, doc/kernel-notes.md §14).
  *  - Without BTF: the object without CO-RE relocations, kprobes and
  *    kretprobes, the struct offsets of a layout lib/tap.c knows for this
  *    kernel passed in as read-only globals.  The offset of private_data
@@ -274,7 +274,7 @@ static int open_core(struct tap_bpf *b, const struct tap_bpf_cfg *cfg, bool fent
 	b->core = s;
 	/*
 	 * Not iommufd_auto_response_faults() nor iommufd_fault_destroy(): on
-	 * 7.3.4 a BPF kprobe on the first oopsed the kernel (kernel-notes §14);
+	 * 7.3.4 the test kernel oopsed under probes there (kernel-notes §14);
 	 * the kernel's own answers are those given outside a write.
 	 */
 	struct bpf_program *all[] = { s->progs.kp_read, s->progs.kr_read, s->progs.kp_write,

@@ -1936,21 +1936,6 @@ static void on_line(struct iopf_tap *t, char *line)
 
 /* ---- public API ------------------------------------------------------------------ */
 
-/*
- * Whether auto picks BPF on this kernel: Linux 6.x.  On the 7.3.4 test
- * kernel every BPF probe (kprobe or fentry, with or without our programs'
- * work) sent the probed function's ftrace call site to a wild address
- * (doc/kernel-notes.md §14), so from 7.0 on auto uses kprobe events until
- * a 7.x kernel is seen to run them clean; --tap-backend bpf forces BPF.
- */
-static bool bpf_by_default(void)
-{
-	struct utsname u;
-	unsigned maj = 0;
-
-	return !uname(&u) && sscanf(u.release, "%u.", &maj) == 1 && maj == 6;
-}
-
 /* A kernel without BTF whose struct layouts the BPF back-end knows: 6.11 and 6.12 (the top of this file). */
 static bool known_layout(void)
 {
@@ -2047,11 +2032,7 @@ int iopf_tap_open(struct iopf_tap **tp, const struct iopf_tap_cfg *cfg, const st
 	clock_gettime(CLOCK_REALTIME, &rt);
 	clock_gettime(CLOCK_MONOTONIC, &mono);
 	t->rt_offset_ns = ((int64_t)rt.tv_sec - mono.tv_sec) * 1000000000 + (rt.tv_nsec - mono.tv_nsec);
-	if (cfg->backend == IOPF_TAP_AUTO && !bpf_by_default()) {
-		snprintf(bpf_err, sizeof(bpf_err), "tap: BPF: not by default on Linux 7.x "
-			 "(doc/kernel-notes.md §14; --tap-backend bpf forces it)");
-		iopf_logf(&t->log, IOPF_LOG_DEBUG, "%s", bpf_err);
-	} else if (cfg->backend != IOPF_TAP_KPROBE) {
+	if (cfg->backend != IOPF_TAP_KPROBE) {
 		rc = open_bpf(t, cfg, bpf_err, sizeof(bpf_err));
 		if (rc && cfg->backend != IOPF_TAP_AUTO) {
 			snprintf(err, errlen, "%s", bpf_err);

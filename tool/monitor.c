@@ -27,7 +27,7 @@ enum { OPT_SOURCE = 256, OPT_POLICY, OPT_DELAY, OPT_DURATION, OPT_GEN_RATE, OPT_
 
 static const struct argp_option options[] = {
 	{ "source", OPT_SOURCE, "QUEUE", 0, "sim (default), mock, fd:N, pid:PID:FD, device:PATH, or tap[:PID[:FD]] (read-only)", 0 },
-	{ "tap-backend", OPT_TAP_BACKEND, "HOW", 0, "tap: auto (default: bpf where it loads on Linux 6.x, else kprobe), bpf, bpf-fentry or kprobe", 0 },
+	{ "tap-backend", OPT_TAP_BACKEND, "HOW", 0, "tap: auto (default: bpf where it loads, else kprobe), bpf, bpf-fentry or kprobe", 0 },
 	{ "policy", OPT_POLICY, "CODE", 0, "answer success (default) or invalid", 0 },
 	{ "delay", OPT_DELAY, "DUR", 0, "hold each answer this long (a slow handler)", 0 },
 	{ "count", 'c', "N", 0, "stop after N groups", 0 },

@@ -443,8 +443,8 @@ static __always_inline int bracket(__u16 kind, __u32 queue, __u32 dev)
  * Only the kernel's own answers: a handler's responses are in its write
  * event.  Without BTF (6.11, 6.12) the probes on iommufd_auto_response_faults()
  * and iommufd_fault_destroy() say when the kernel answers; with BTF those
- * functions are not probed (on 7.3.4 a BPF kprobe there oopsed the kernel,
- * doc/kernel-notes.md §14), and an answer given outside every write of a
+ * functions are not probed (fewer probes where the 7.3.4 test kernel
+ * oopsed, doc/kernel-notes.md §14), and an answer given outside every write of a
  * fault fd is the kernel's own (lib/tap.c matches it to its group).
  */
 static __always_inline int group_response(const void *group, __u32 code)

@@ -14,7 +14,7 @@ TINY=/iopf/bin/tiny-handler
 cd /tmp || exit 1
 need_kprobe_events
 
-# $backends as the other tap tests have them (not BPF on 7.x: lib/tap.sh)
+# $backends as the other tap tests have them (lib/tap.sh)
 . /iopf/guest/lib/tap.sh
 
 # sum METRIC FILE: the sum of its samples

@@ -94,7 +94,7 @@ t "a duplicate inside a short write, the rest dropped: the duplicates the kernel
 "
 
 # Without tracefs the BPF back-end still taps (it needs none); the kprobe one cannot.
-# (The replay's tap is auto's choice: BPF where it loads on 6.x, kprobe events on 7.x.)
+# (The replay's tap is auto's choice: BPF where it loads, else kprobe events.)
 if "$IOPFTOOL" -v monitor --source tap --duration 0.1s 2>&1 >/dev/null | grep -q "backend bpf"; then
 	t '--handler-fd file without tracefs (unmounted): the BPF tap needs none' '
 		umount $TFS &&
