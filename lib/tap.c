@@ -588,7 +588,7 @@ static void remove_group(const char *tracefs, const char *group, const struct io
 /* Remove the probes and instances of taps whose process is gone. */
 static void remove_stale(const char *tracefs, const struct iopf_log *log)
 {
-	char path[PATH_MAX + 32], *defs, *p;
+	char path[PATH_MAX + 300], *defs, *p;	/* tracefs + "/instances/" + a d_name */
 	DIR *d;
 	struct dirent *de;
 
