@@ -36,6 +36,8 @@ O ?= $(if $(SANITIZE),build-san,build)
 
 DEPS_CFLAGS = $(shell $(PKG_CONFIG) --cflags libpcap json-c zlib libbpf 2>/dev/null)
 DEPS_LIBS = $(shell $(PKG_CONFIG) --libs libpcap json-c zlib libbpf 2>/dev/null || echo -lpcap -ljson-c -lz -lbpf -lelf)
+# The library itself needs no json-c (its JSON is its own emitter, lib/out.c): the tool and the tests do.
+LIB_LIBS = $(shell $(PKG_CONFIG) --libs libpcap zlib libbpf 2>/dev/null || echo -lpcap -lz -lbpf -lelf)
 # <linux/iommufd.h> is used when it has the fault queue (Linux >= 6.11 headers).
 HASH := \#
 HAVE_LINUX_IOMMUFD := $(shell printf '$(HASH)include <linux/iommufd.h>\n$(HASH)ifndef IOMMU_FAULT_QUEUE_ALLOC\n$(HASH)error\n$(HASH)endif\n' | \
@@ -111,7 +113,7 @@ $(O)/libiopf.map: lib/iopf.h
 
 $(LIBIOPF_SO): $(LIB_OBJ) $(O)/libiopf.map
 	$(call quiet,LINK,$@)$(CC) $(LDFLAGS) -shared -Wl,-soname,libiopf.so.$(SOMAJOR) -Wl,-Bsymbolic-functions \
-		-Wl,--version-script=$(O)/libiopf.map -o $@ $(LIB_OBJ) $(DEPS_LIBS) -lm
+		-Wl,--version-script=$(O)/libiopf.map -o $@ $(LIB_OBJ) $(LIB_LIBS) -lm
 
 # iopf.pc is made at install time: it names prefix, libdir and includedir.
 IOPF_PC_SED = sed -e 's|@prefix@|$(prefix)|; s|@libdir@|$(libdir)|' \

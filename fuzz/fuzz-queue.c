@@ -45,6 +45,7 @@
 #include <string.h>
 
 #include "iopf.h"
+#include "internal.h"	/* what only libiopf and its tests use */
 
 #define CHECK(cond) do {						\
 	if (!(cond)) {							\

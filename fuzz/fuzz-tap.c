@@ -20,6 +20,7 @@
 #include <string.h>
 
 #include "iopf.h"
+#include "internal.h"	/* what only libiopf and its tests use */
 
 #define FAIL(...) do { fprintf(stderr, "fuzz-tap: " __VA_ARGS__); fputc('\n', stderr); abort(); } while (0)
 

@@ -7,6 +7,18 @@
  *    failure; they never exit, never print to stderr and keep no globals;
  *  - objects are opaque handles: iopf_<object>_new/_free, iopf_<object>_<verb>;
  *  - diagnostics go to a caller-set log callback (struct iopf_log).
+ *
+ * The error contract: a function that returns an error has said it
+ * already, once, naming what it concerns: to the log it was given (its
+ * cfg's or its object's), or, for those that take an err buffer instead
+ * (iopf_target_open(), iopf_reader_open(), iopf_writer_open(), ...), in
+ * that buffer for the caller to print as it is.  A caller adds context if
+ * it likes, but never decodes an errno to guess what was already said.
+ * (Functions whose error is part of their result, such as a parser's
+ * -EINVAL or iopf_session_drain()'s -ESHUTDOWN at a socket's end of
+ * stream, say nothing; their comment says so.)
+ *
+ * What only the library and its tests use is in lib/internal.h, not here.
  */
 #ifndef IOPF_H
 #define IOPF_H
@@ -120,22 +132,6 @@ const char *iopf_bad_str(enum iopf_bad why);
 /* Encode r (header + payload) into buf; returns the length, or 0 when cap is too small. */
 size_t iopf_rec_encode(const struct iopf_rec *r, uint8_t *buf, size_t cap);
 
-/* Little-endian field access on a bounds-checked cursor. */
-struct iopf_cur {
-	const uint8_t *p, *end;
-};
-bool iopf_get_le16(struct iopf_cur *c, uint16_t *v);
-bool iopf_get_le32(struct iopf_cur *c, uint32_t *v);
-bool iopf_get_le64(struct iopf_cur *c, uint64_t *v);
-void iopf_put_le32(uint8_t *p, uint32_t v);
-void iopf_put_le64(uint8_t *p, uint64_t v);
-
-/* Decode/encode one struct iommu_hwpt_pgfault (40 LE bytes) and response (8). */
-bool iopf_fault_decode(const uint8_t *p, size_t len, struct iommu_hwpt_pgfault *f);
-void iopf_fault_encode(const struct iommu_hwpt_pgfault *f, uint8_t out[40]);
-bool iopf_resp_decode(const uint8_t *p, size_t len, struct iommu_hwpt_page_response *r);
-void iopf_resp_encode(const struct iommu_hwpt_page_response *r, uint8_t out[8]);
-
 /* ------------------------------------------------------------------ */
 /* Capture files (libpcap)                                             */
 /* ------------------------------------------------------------------ */
@@ -195,8 +191,6 @@ int iopf_writer_open(struct iopf_writer **w, const char *path, int linktype,
  * writer goes on.  Write errors (ENOSPC, EFBIG) stick.
  */
 int iopf_writer_put(struct iopf_writer *w, struct iopf_rec *r);
-/* Append a META record of key=value lines (text need not end with '\n'). */
-int iopf_writer_meta(struct iopf_writer *w, const struct timespec *ts, const char *text);
 /**
  * iopf_meta_get() - one value of a META record (iopftool-capture(5))
  * @r: a META record
@@ -277,10 +271,8 @@ void iopf_writer_request_rotate(struct iopf_writer *w);
 int iopf_writer_rotate(struct iopf_writer *w, const struct iopf_capture_counts *total,
 		       char *err, size_t errlen);
 const char *iopf_writer_path(const struct iopf_writer *w);	/* the current file */
-uint64_t iopf_writer_files(const struct iopf_writer *w);	/* files opened so far */
 int iopf_writer_flush(struct iopf_writer *w);	/* -errno on a write error (ENOSPC...) */
 int iopf_writer_close(struct iopf_writer *w);	/* flush, close, free; -errno if anything failed */
-uint64_t iopf_writer_count(const struct iopf_writer *w);
 
 /* ------------------------------------------------------------------ */
 /* Metrics: Prometheus text format (lib/metrics.c)                     */
@@ -405,20 +397,11 @@ struct iopf_bits {
 };
 const struct iopf_bits *iopf_perm_bits(void);	/* read write exec priv */
 const struct iopf_bits *iopf_flag_bits(void);	/* pasid_valid last */
-/* The bits of v no entry of t names. */
-uint32_t iopf_bits_unknown(const struct iopf_bits *t, uint32_t v);
 
 enum iopf_bits_style {
 	IOPF_BITS_LETTERS,	/* "rw--", unknown bits "+0x110" */
 	IOPF_BITS_NAMES,	/* "read,write,0x10"; "none" when 0 */
 };
-/*
- * Print v as the JSON array key of bit names, unknown bits as "0x10"
- * strings (one per bit), and in text in the given style after fmt
- * (printed as it is, e.g. " perm ").  Unknown bits are never dropped.
- */
-void iopf_print_bits(struct iopf_out *o, const char *key, const char *fmt,
-		     const struct iopf_bits *t, uint32_t v, enum iopf_bits_style style);
 
 /* ------------------------------------------------------------------ */
 /* The userspace model of the kernel fault queue (doc/kernel-notes.md) */
@@ -439,19 +422,10 @@ enum iopf_kernel_model {
 
 /* "6.12" or "7.3": 0, else -EINVAL. */
 int iopf_kernel_model_parse(const char *s, enum iopf_kernel_model *m);
-/*
- * A `uname -r` release ("7.3.4+deb13-amd64"): the newest model not newer
- * than it (the oldest model for older kernels).  -EINVAL if it does not
- * start with MAJOR.MINOR.
- */
-int iopf_kernel_model_from_release(const char *release, enum iopf_kernel_model *m);
 const char *iopf_kernel_model_str(enum iopf_kernel_model m);	/* "6.12", "7.3" */
 
-/* A queue that behaves like the given kernel version's fault object. */
-int iopf_queue_new_version(struct iopf_queue **q, uint32_t fault_id, enum iopf_kernel_model m);
-/* iopf_queue_new_version(q, fault_id, IOPF_KERNEL_DEFAULT) */
+/* A queue with the default kernel's semantics (iopf_queue_new_version(), lib/internal.h: another's). */
 int iopf_queue_new(struct iopf_queue **q, uint32_t fault_id);
-enum iopf_kernel_model iopf_queue_kernel_model(const struct iopf_queue *q);
 /* Destroy: every delivered and outstanding group is answered INVALID. */
 void iopf_queue_free(struct iopf_queue *q);
 uint32_t iopf_queue_id(const struct iopf_queue *q);
@@ -462,7 +436,6 @@ uint32_t iopf_queue_id(const struct iopf_queue *q);
  * Detach answers INVALID all delivered and outstanding groups of dev_id.
  */
 int iopf_queue_attach(struct iopf_queue *q, uint32_t dev_id);
-int iopf_queue_detach(struct iopf_queue *q, uint32_t dev_id);
 /*
  * A page request from the device, as iommu_report_device_fault() sees
  * it: f->flags without LAST_PAGE is a partial fault, held until the
@@ -476,9 +449,6 @@ int iopf_queue_inject(struct iopf_queue *q, const struct iommu_hwpt_pgfault *f);
 /* Handler side: exactly the kernel's read(), write() and poll(). */
 ssize_t iopf_queue_read(struct iopf_queue *q, void *buf, size_t count);
 ssize_t iopf_queue_write(struct iopf_queue *q, const void *buf, size_t count);
-short iopf_queue_poll(const struct iopf_queue *q); /* POLLOUT, | POLLIN|POLLRDNORM while groups wait */
-/* An eventfd that is readable exactly while groups wait, for epoll. */
-int iopf_queue_fd(const struct iopf_queue *q);
 
 /* What the device got back (for tests and the device-side report). */
 struct iopf_queue_counts {
@@ -486,64 +456,6 @@ struct iopf_queue_counts {
 	uint64_t pending_groups, outstanding_groups;
 };
 void iopf_queue_counts(const struct iopf_queue *q, struct iopf_queue_counts *c);
-
-/* ------------------------------------------------------------------ */
-/* Handler file: a real file with the kernel fault fd's semantics       */
-/* ------------------------------------------------------------------ */
-/*
- * A file (a one-file FUSE mount over /dev/fuse, served by this process)
- * whose read(2), write(2) and poll(2) are those of the kernel's fault fd,
- * answered from a queue: give it to a handler under test as its fd 3.
- * Needs /dev/fuse and CAP_SYS_ADMIN (root); otherwise open fails with a
- * message in err saying what is missing.  How it differs from the
- * kernel's fd: iopftool-replay(8), THE HANDLER FD.
- */
-struct iopf_handler_file;
-
-/* What the file serves: the kernel's read(), write() and poll() (lib/queue.c). */
-struct iopf_handler_ops {
-	ssize_t (*read)(void *ctx, void *buf, size_t count);	/* bytes or -errno */
-	ssize_t (*write)(void *ctx, const void *buf, size_t count);
-	short (*poll)(void *ctx);	/* POLLOUT, | POLLIN|POLLRDNORM while groups wait */
-};
-
-struct iopf_handler_file_stats {
-	uint64_t opens, reads, writes, polls, notifies, read_bytes, write_bytes;
-	unsigned open_files;	/* open file descriptions now (the caller's and the handler's) */
-};
-
-/*
- * Create the file and open it O_RDWR | O_CLOEXEC into *fd (the caller
- * dup2()s it to 3 in the child, and closes its own copy).  The file is
- * served from q (iopf_queue_read/_write/_poll), or from ops/ctx.
- */
-int iopf_handler_file_open(struct iopf_handler_file **hf, struct iopf_queue *q,
-			   const struct iopf_log *log, int *fd, char *err, size_t errlen);
-int iopf_handler_file_open_ops(struct iopf_handler_file **hf, const struct iopf_handler_ops *ops,
-			       void *ctx, const struct iopf_log *log, int *fd,
-			       char *err, size_t errlen);
-/* Poll this fd for POLLIN, then serve: every operation on the file waits for it. */
-int iopf_handler_file_fd(const struct iopf_handler_file *hf);
-/*
- * Answer the requests waiting, without blocking, at most 64 a call (a
- * handler that never stops asking must not hold the caller: the fd stays
- * readable for the rest): the number answered, or -ENOTCONN once every
- * descriptor of the file is closed (the handler exited), or another -errno.
- */
-int iopf_handler_file_serve(struct iopf_handler_file *hf);
-/* A group was delivered: wake the file's pollers (wake_up_interruptible() in the kernel). */
-int iopf_handler_file_notify(struct iopf_handler_file *hf);
-/* Or serve from a thread; lock/unlock then guard the queue (inject) against it. */
-int iopf_handler_file_start(struct iopf_handler_file *hf);
-void iopf_handler_file_stop(struct iopf_handler_file *hf);
-void iopf_handler_file_lock(struct iopf_handler_file *hf);
-void iopf_handler_file_unlock(struct iopf_handler_file *hf);
-/* Reads and writes up to this many bytes reach the queue whole (1044480 on x86-64). */
-size_t iopf_handler_file_max_io(const struct iopf_handler_file *hf);
-bool iopf_handler_file_gone(const struct iopf_handler_file *hf);
-void iopf_handler_file_stats(const struct iopf_handler_file *hf, struct iopf_handler_file_stats *st);
-/* Stop serving: a handler still holding the file then gets ENOTCONN. */
-void iopf_handler_file_close(struct iopf_handler_file *hf);
 
 /* ------------------------------------------------------------------ */
 /* Latency statistics: real percentiles in constant memory             */
@@ -636,24 +548,6 @@ struct iopf_group {
 /* Called per group; a non-zero return stops the caller and is returned. */
 typedef int (*iopf_group_fn)(void *ctx, struct iopf_group *g);
 
-/**
- * iopf_group_split() - split a read() buffer into its groups, without copying
- * @queue: queue id to put in each group
- * @recs: the records a read returned
- * @nrec: how many
- * @t_ns: the read's time
- * @fn: called per group, in buffer order (may be NULL)
- * @ctx: for @fn
- *
- * A group runs to its LAST_PAGE record; a cookie change before it, or
- * the end of the buffer, also ends it, with @terminated false (the
- * kernel only returns whole groups).
- *
- * Return: the number of groups, or @fn's non-zero return.
- */
-ssize_t iopf_group_split(uint32_t queue, const struct iommu_hwpt_pgfault *recs, size_t nrec,
-			 uint64_t t_ns, iopf_group_fn fn, void *ctx);
-
 struct iopf_grouper;
 
 /**
@@ -729,9 +623,6 @@ int iopf_grouper_rec(struct iopf_grouper *gr, const struct iopf_rec *r, uint64_t
  * Return: the number of incomplete groups.
  */
 uint64_t iopf_grouper_end(struct iopf_grouper *gr);
-void iopf_grouper_counts(const struct iopf_grouper *gr, struct iopf_grouper_counts *c);
-/* Records held for open groups now (with keep_records). */
-size_t iopf_grouper_open_records(const struct iopf_grouper *gr);
 
 /* ------------------------------------------------------------------ */
 /* The response checker (iopftool-replay(8), THE REPORT)              */
@@ -834,9 +725,6 @@ struct iopf_bug_cfg {
  */
 size_t iopf_bug_answer(const struct iopf_bug_cfg *c, uint64_t nth, const struct iommu_hwpt_pgfault *last,
 		       struct iommu_hwpt_page_response out[IOPF_BUG_MAX_RESPONSES], bool *hold);
-
-/* Fill rep->latency_ns (count, min, mean, percentiles, max) from h. */
-void iopf_report_latency(struct iopf_report *rep, const struct iopf_hist *h);
 
 /* Print a report (iopftool-replay(8), THE REPORT) with its identifying strings. */
 void iopf_print_report(struct iopf_out *o, const char *capture, const char *target,
@@ -1032,25 +920,6 @@ void iopf_session_free(struct iopf_session *s);
 ssize_t iopf_session_drain(struct iopf_session *s, iopf_group_fn fn, void *ctx);
 
 /**
- * iopf_session_note_read() - records another reader got from the queue
- * @s: the session
- * @buf: what one read() returned: whole groups
- * @bytes: its length (a multiple of 40)
- * @t_ns: when, on CLOCK_MONOTONIC (latencies are measured from it)
- * @fn: as for iopf_session_drain(), or NULL
- * @ctx: for @fn
- *
- * For a queue the session does not read itself (a handler process reads
- * it, and we see what it got): the records are printed, recorded and
- * checked as iopf_session_drain() does with its own reads.  Answers the
- * reader wrote go to iopf_session_note_response().
- *
- * Return: the number of groups, or @fn's first non-zero return.
- */
-ssize_t iopf_session_note_read(struct iopf_session *s, const void *buf, size_t bytes, uint64_t t_ns,
-			       iopf_group_fn fn, void *ctx);
-
-/**
  * iopf_session_respond() - write responses to the queue in one batch
  * @s: the session
  * @r: the responses
@@ -1069,9 +938,6 @@ int iopf_session_queue(struct iopf_session *s, uint32_t cookie, uint32_t code);
 size_t iopf_session_queued(const struct iopf_session *s);
 /* iopf_session_respond() the queued responses, if any, and empty the queue. */
 int iopf_session_flush(struct iopf_session *s);
-/* Print, record and classify a response whose verdict is already known (a peer's). */
-void iopf_session_note_response(struct iopf_session *s, const struct iommu_hwpt_page_response *r,
-				uint32_t status, uint64_t t_ns);
 
 /**
  * iopf_session_meta_start() - write the capture's first META record
@@ -1098,71 +964,8 @@ struct iopf_check *iopf_session_check(struct iopf_session *s);
  * stays bounded by the window, not the capture, and nothing is lost.
  */
 #define IOPF_WINDOW_GROUPS 4096
-/*
- * iopf_session_in_flight() - groups injected into the session's queue and
- * not answered yet: still waiting to be read, or read and without an
- * accepted response.  @injected: the groups the caller injected so far.
- */
-uint64_t iopf_session_in_flight(const struct iopf_session *s, uint64_t injected);
-/* iopf_session_in_flight() has reached @window (0: IOPF_WINDOW_GROUPS). */
+/* The groups injected (@injected so far) and not answered have reached @window (0: IOPF_WINDOW_GROUPS). */
 bool iopf_session_window_full(const struct iopf_session *s, uint64_t injected, uint64_t window);
-
-/* ------------------------------------------------------------------ */
-/* The handler-fd peer: iopftool-replay(8) "THE HANDLER FD" (lib/peer.c) */
-/* ------------------------------------------------------------------ */
-struct iopf_peer;
-
-struct iopf_peer_counts {
-	uint64_t sent;		/* groups sent */
-	uint64_t queued_max;	/* most bytes waiting for the socket at once */
-};
-
-/**
- * iopf_peer_new() - our end of a handler's SOCK_SEQPACKET socket
- * @p: set to the peer
- * @sock: the socket (made non-blocking; the peer owns it from here on and
- *	closes it in iopf_peer_free(), unless this fails)
- * @log: warnings about what the handler writes (NULL: none)
- *
- * Return: 0 or a negative errno.
- */
-int iopf_peer_new(struct iopf_peer **p, int sock, const struct iopf_log *log);
-void iopf_peer_free(struct iopf_peer *p);
-int iopf_peer_fd(const struct iopf_peer *p);	/* poll it: POLLIN responses, POLLOUT room */
-
-/**
- * iopf_peer_send() - send one group as one message
- * @p: the peer
- * @recs: its records, LAST_PAGE last
- * @n: how many
- *
- * Never blocks: while the socket is full the group is queued, in order,
- * for iopf_peer_flush().  A group larger than the socket can carry (even
- * after growing its send buffer) is not sent, with a warning; after the
- * handler went away groups are dropped.
- *
- * Return: 0 or -ENOMEM.
- */
-int iopf_peer_send(struct iopf_peer *p, const struct iommu_hwpt_pgfault *recs, size_t n);
-/* Send queued groups: 1 while some are still queued, 0 when none are. */
-int iopf_peer_flush(struct iopf_peer *p);
-bool iopf_peer_pending(const struct iopf_peer *p);
-
-/**
- * iopf_peer_recv() - take one message of responses
- * @p: the peer
- * @r: set to the responses (valid until the next call)
- *
- * A tail that is not a whole 8-byte response is dropped with a warning.
- *
- * Return: the number of responses, 0 when none are waiting, -EPIPE once
- * the handler closed its end or went away.
- */
-ssize_t iopf_peer_recv(struct iopf_peer *p, const struct iommu_hwpt_page_response **r);
-/* Close our sending side: the handler reads end of stream. */
-void iopf_peer_shutdown(struct iopf_peer *p);
-bool iopf_peer_eof(const struct iopf_peer *p);
-void iopf_peer_counts(const struct iopf_peer *p, struct iopf_peer_counts *c);
 
 /* ------------------------------------------------------------------ */
 /* Replay: a capture into a live queue, checked (lib/replay.c)          */
@@ -1538,83 +1341,6 @@ void iopf_tap_cost(const struct iopf_tap *t, char *buf, size_t len);
 void iopf_tap_counts(const struct iopf_tap *t, struct iopf_tap_counts *c);
 /* Remove the probes and the instance; free. */
 void iopf_tap_close(struct iopf_tap *t);
-/* For tests: a tap without tracefs, fed trace_pipe text by iopf_tap_feed(). */
-int iopf_tap_open_offline(struct iopf_tap **t, const struct iopf_tap_cfg *cfg);
-void iopf_tap_feed(struct iopf_tap *t, const char *text);
-/* For tests: one BPF ring buffer event (lib/bpf/tap-bpf.h: struct tb_ev + data). */
-void iopf_tap_feed_bpf(struct iopf_tap *t, const void *ev, size_t len);
-
-/*
- * From a BTF blob (/sys/kernel/btf/vmlinux): the byte offset of member in
- * struct type, or the value of an enumerator.  0, -ENOENT when absent,
- * -EBADMSG when the blob is malformed, or -errno reading it.
- */
-int iopf_btf_member_offset(const char *path, const char *type, const char *member, uint32_t *bytes);
-int iopf_btf_enum_value(const char *path, const char *name, int64_t *value);
-
-/* ------------------------------------------------------------------ */
-/* Activity over time and SVG pictures (stats --svg)                   */
-/* ------------------------------------------------------------------ */
-#define IOPF_TL_BINS 256	/* intervals kept; they widen as a capture grows */
-#define IOPF_TL_DEVS 8		/* devices with a series of their own; the rest are "other" */
-
-/** struct iopf_tl_bin - one interval of a timeline */
-struct iopf_tl_bin {
-	uint64_t faults[IOPF_TL_DEVS + 1];	/* per device slot; [IOPF_TL_DEVS]: other devices */
-	uint64_t responses;			/* accepted responses with a latency */
-	uint64_t latency_sum, latency_max;	/* ns */
-};
-
-/** struct iopf_timeline_view - a timeline's bins, read only, valid until it changes */
-struct iopf_timeline_view {
-	uint64_t t0_ns, width_ns;	/* start (the first event's time stamp) and interval */
-	uint32_t nbins;
-	const struct iopf_tl_bin *bins;
-	uint32_t ndevs;			/* device slots in use */
-	const uint32_t *devs;		/* their dev_ids */
-	bool other;			/* some faults came from devices past IOPF_TL_DEVS */
-};
-
-struct iopf_timeline;
-
-/**
- * iopf_timeline_new() - an empty timeline, a few KiB whatever it is fed
- * @tl: set to the new timeline
- *
- * Return: 0, or -ENOMEM.
- */
-int iopf_timeline_new(struct iopf_timeline **tl);
-/** iopf_timeline_free() - free a timeline (NULL is fine) */
-void iopf_timeline_free(struct iopf_timeline *tl);
-/**
- * iopf_timeline_fault() - count one fault
- * @tl: the timeline
- * @t_ns: its time stamp (ns since the epoch: the capture's CLOCK_REALTIME)
- * @dev_id: its device
- */
-void iopf_timeline_fault(struct iopf_timeline *tl, uint64_t t_ns, uint32_t dev_id);
-/**
- * iopf_timeline_response() - count one accepted response and its latency
- * @tl: the timeline
- * @t_ns: the response's time stamp
- * @latency_ns: from the read that delivered its group
- */
-void iopf_timeline_response(struct iopf_timeline *tl, uint64_t t_ns, uint64_t latency_ns);
-/** iopf_timeline_get() - the bins as they stand */
-void iopf_timeline_get(const struct iopf_timeline *tl, struct iopf_timeline_view *v);
-
-/**
- * iopf_svg_write() - a standalone SVG picture for a ticket
- * @f: where to write it
- * @title: shown at the top (a capture's name)
- * @latency: the response latency histogram, drawn on log2 buckets
- * @tl: faults per interval per device, and latency over time
- * @deadline_ns: drawn as a line on the latency-over-time panel; 0: none
- *
- * Return: 0, or a negative errno when writing failed.
- */
-int iopf_svg_write(FILE *f, const char *title, const struct iopf_hist *latency,
-		   const struct iopf_timeline *tl, uint64_t deadline_ns);
 
 /* ------------------------------------------------------------------ */
 /* Small helpers shared by the tool                                    */

@@ -64,6 +64,7 @@ struct iopf_replay {
 	const char *capture;
 	int epfd, timerfd;
 	int err;			/* first runtime error */
+	int said;			/* an error returned that was logged where it happened */
 	/* capture dev_id -> live dev_id */
 	uint32_t *dev_cap, *dev_live;
 	size_t ndevs, dev_capn;
@@ -644,6 +645,7 @@ static int play_capture(struct iopf_replay *rp)
 
 	if (rc) {
 		iopf_logf(rp->cfg.log, IOPF_LOG_ERR, "%s", err);
+		rp->said = rc;
 		return rc;
 	}
 	iopf_grouper_set_name(rp->grouper, rp->capture);	/* warnings name the file, not "capture" */
@@ -657,8 +659,10 @@ static int play_capture(struct iopf_replay *rp)
 			if (iopf_reader_bad_shown(rd) || rc != -EBADMSG)
 				iopf_logf(rp->cfg.log, IOPF_LOG_ERR, "%s: %s", rp->capture,
 					  iopf_reader_error(rd));
-			if (rc != -EBADMSG)
+			if (rc != -EBADMSG) {
+				rp->said = rc;
 				break;
+			}
 			rp->bad_records++;
 			rc = 0;
 			continue;
@@ -736,6 +740,9 @@ int iopf_replay_new(struct iopf_replay **rpp, struct iopf_target *t, const struc
 		if (rc == -EOPNOTSUPP)
 			iopf_logf(cfg->log, IOPF_LOG_ERR, "cannot replay into %s: the tool can only "
 				  "inject faults into sim and mock", iopf_target_name(t));
+		else
+			iopf_logf(cfg->log, IOPF_LOG_ERR, "replay: invalid configuration (a callback "
+				  "handler without a function, an unknown handler, or a rate of 0)");
 		if (peer_fd)
 			close(cfg->peer_fd);
 		free(rp);
@@ -767,6 +774,7 @@ int iopf_replay_new(struct iopf_replay **rpp, struct iopf_target *t, const struc
 		rc = iopf_session_meta_start(rp->sess, cfg->source ? cfg->source : iopf_target_name(t),
 					     NULL);
 	if (rc) {
+		iopf_logf(cfg->log, IOPF_LOG_ERR, "cannot set up the replay: %s", strerror(-rc));
 		iopf_replay_free(rp);
 		return rc;
 	}
@@ -897,8 +905,11 @@ int iopf_replay_run(struct iopf_replay *rp, const char *capture, struct iopf_rep
 
 	memset(rep, 0, sizeof(*rep));
 	rp->capture = capture;
-	if (rp->cfg.handler == IOPF_REPLAY_PEER && !rp->x)
-		return -EINVAL;	/* iopf_replay_handler_open() was not called */
+	if (rp->cfg.handler == IOPF_REPLAY_PEER && !rp->x) {
+		iopf_logf(rp->cfg.log, IOPF_LOG_ERR, "replay: no handler fd (iopf_replay_handler_open() "
+			  "was not called)");
+		return -EINVAL;
+	}
 	if (rp->cfg.handler == IOPF_REPLAY_PEER && rp->cfg.settle_ns)	/* a handler needs a moment to start */
 		rc = pump(rp, after(rp->cfg.settle_ns), NULL);
 	for (uint64_t i = 0; !rc && i < rp->cfg.loops && !stopped(rp); i++)
@@ -915,9 +926,11 @@ int iopf_replay_run(struct iopf_replay *rp, const char *capture, struct iopf_rep
 		refresh(rp);
 	}
 	fill_report(rp, rep);
+	if (rc < 0 && rc != rp->said)	/* the error contract (lib/iopf.h): every error said once */
+		iopf_logf(rp->cfg.log, IOPF_LOG_ERR, "replay stopped: %s", strerror(-rc));
 	if (rc)
 		return rc;
-	return rp->bad_records ? -EBADMSG : 0;
+	return rp->bad_records ? -EBADMSG : 0;	/* each bad record was logged */
 }
 
 void iopf_replay_counts(const struct iopf_replay *rp, struct iopf_session_counts *c)

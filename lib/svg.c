@@ -13,7 +13,7 @@
 #include <math.h>
 #include <string.h>
 
-#include "iopf.h"
+#include "internal.h"
 
 #define W 960		/* picture width */
 #define PH 250		/* panel height */

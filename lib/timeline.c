@@ -9,7 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "iopf.h"
+#include "internal.h"
 
 struct iopf_timeline {
 	bool started;

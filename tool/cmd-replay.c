@@ -231,9 +231,9 @@ static int replay(const struct replay_opts *o, struct iopf_target **t, struct io
 		cfg.handler_end = exec_end;
 		cfg.handler_end_ctx = &child;
 	}
-	rc = iopf_replay_new(&rp, *t, &cfg);
+	rc = iopf_replay_new(&rp, *t, &cfg);	/* libiopf's errors are logged (lib/iopf.h) */
 	if (!rc && o->exec)
-		rc = start_handler(o, rp, &child);
+		rc = start_handler(o, rp, &child);	/* said */
 	if (!rc) {
 		struct iopf_session_counts n;
 
@@ -250,11 +250,8 @@ static int replay(const struct replay_opts *o, struct iopf_target **t, struct io
 		iopf_print_report(out_stdout(), o->capture, iopf_target_name(*t),
 					  o->exec ? o->exec : o->handler, &rep);
 		iopf_replay_free(rp);	/* closes the handler's socket: it sees the end */
-	} else if (rp) {
-		iopf_replay_free(rp);	/* the handler could not be started (said) */
-		rc = -ECANCELED;
-	} else if (rc != -EOPNOTSUPP) {
-		p_err("replay: %s", strerror(-rc));
+	} else {
+		iopf_replay_free(rp);
 	}
 	if (*w) {
 		int crc = iopf_writer_close(*w);
@@ -266,8 +263,6 @@ static int replay(const struct replay_opts *o, struct iopf_target **t, struct io
 	}
 	if (o->exec)
 		exec_reap(&child, o->exec, EXEC_GRACE_NS);
-	if (rc < 0 && rc != -EBADMSG && rc != -EOPNOTSUPP && rc != -ECANCELED)
-		p_err("replay stopped: %s", strerror(-rc));	/* never exit 2 without a word */
 	if (rc || wrc || rep.interrupted)
 		return EXIT_ERROR;
 	return rep.ok ? EXIT_OK : EXIT_VIOLATIONS;

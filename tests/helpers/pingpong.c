@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include "iopf.h"
+#include "internal.h"	/* what only libiopf and its tests use */
 
 static void child(int fd)
 {

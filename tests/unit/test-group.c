@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "iopf.h"
+#include "internal.h"	/* what only libiopf and its tests use */
 #include "tap.h"
 
 #define MAXLOG 16

@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "iopf.h"
+#include "internal.h"	/* what only libiopf and its tests use */
 #include "tap.h"
 
 static struct iopf_rec fault(uint32_t q, uint32_t dev, int pasid, bool last)

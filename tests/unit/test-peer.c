@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include "iopf.h"
+#include "internal.h"	/* what only libiopf and its tests use */
 #include "tap.h"
 
 TAP_LOG_CAPTURE

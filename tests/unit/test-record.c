@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "iopf.h"
+#include "internal.h"	/* what only libiopf and its tests use */
 #include "tap.h"
 
 #define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))

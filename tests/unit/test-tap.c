@@ -8,6 +8,7 @@
 #include <linux/types.h>
 
 #include "iopf.h"
+#include "internal.h"	/* what only libiopf and its tests use */
 #include "bpf/tap-bpf.h"
 #include "tap.h"
 

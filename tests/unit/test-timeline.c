@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "iopf.h"
+#include "internal.h"	/* what only libiopf and its tests use */
 #include "tap.h"
 
 static void totals(const struct iopf_timeline *tl, uint64_t *faults, uint64_t *resp,
