@@ -22,7 +22,7 @@ sum() { sed -n "s/^$1{[^}]*} //p" "$2" | awk '{ s += $1 } END { print s + 0 }'; 
 
 for B in $backends; do
 	t "$B: record --source tap -C 1k --metrics: whole files, the handler's totals, its labels" '
-		rm -f fl-$B.pcap* fl.prom &&
+		rm -f fl-$B.pcap* fl.prom fl.err &&
 		"$IOPFTOOL" record --tap-backend $B --source tap -w fl-$B.pcap -C 1k \
 			--metrics fl.prom --metrics-interval 100ms 2>fl.err &
 		pid=$! &&

@@ -4,6 +4,7 @@
 start_tap() {
 	name=$1
 	shift
+	rm -f "$name.err"	# an earlier tap's "read-only" must not count
 	"$IOPFTOOL" "$@" 2>"$name.err" &
 	tap_pid=$!
 	i=0
