@@ -29,7 +29,7 @@ build)	pkgs=$build ;;
 kernel)	pkgs=$kernel fetch=true ;;
 fuzz)	pkgs=$fuzz ;;
 valgrind) pkgs=valgrind ;;
-check)	pkgs="$kernel $fuzz groff-base tshark jq bash-completion libxml2-utils librsvg2-bin bsdutils prometheus curl systemd" fetch=true ;;
+check)	pkgs="$kernel $fuzz groff-base tshark jq bash-completion libxml2-utils librsvg2-bin bsdutils prometheus curl systemd procps" fetch=true ;;
 fresh)	pkgs="debootstrap" ;;
 bench)	pkgs="$build tcpdump tshark" ;;
 *)	echo "usage: $0 build|kernel|fuzz|valgrind|check|fresh|bench" >&2; exit 64 ;;
