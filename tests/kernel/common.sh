@@ -17,11 +17,11 @@ patch_for() {
 	[ -n "$best" ] && echo "$KDIR/mock-partial-iopf-$best.patch"
 }
 
-# extra_config_for SERIES: the fragment added to tests/kernel/config, if any:
-# config-btf for every series but Debian 12's 6.12 (which keeps the no-BTF
-# path of the tap tested).
+# extra_config_for SERIES: the fragment added to tests/kernel/config:
+# config-ftrace for Debian 12's 6.12 (no BTF: it keeps the tap's no-BTF path
+# tested), config-btf for every newer series.
 extra_config_for() {
-	[ "$1" = 6.12 ] || echo "$KDIR/config-btf"
+	if [ "$1" = 6.12 ]; then echo "$KDIR/config-ftrace"; else echo "$KDIR/config-btf"; fi
 }
 
 # kernel_key SERIES PACKAGE-VERSION PATCH
