@@ -352,7 +352,7 @@ static const char *dr_read_max(struct iopf_doctor *d, const char *rel, size_t ma
 	int fd = dr_open(d, rel, O_RDONLY);
 	struct stat st;
 	char *buf;
-	size_t len = 0, cap = 4096;
+	size_t len = 0;
 	int e;
 
 	if (trunc)
@@ -370,49 +370,13 @@ static const char *dr_read_max(struct iopf_doctor *d, const char *rel, size_t ma
 		errno = S_ISDIR(st.st_mode) ? EISDIR : EINVAL;
 		return NULL;
 	}
-	buf = malloc(cap + 1);
-	while (buf) {
-		ssize_t n;
-
-		if (len == cap) {
-			char *nb;
-
-			if (cap >= max)
-				break;
-			cap = cap * 2 > max ? max : cap * 2;
-			nb = realloc(buf, cap + 1);
-			if (!nb) {
-				free(buf);
-				buf = NULL;
-				break;
-			}
-			buf = nb;
-		}
-		n = read(fd, buf + len, cap - len);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0) {
-			e = errno;
-			free(buf);
-			close(fd);
-			errno = e == EAGAIN ? EIO : e;
-			return NULL;
-		}
-		if (n == 0)
-			break;
-		len += (size_t)n;
-	}
-	if (buf && len == cap && cap >= max && trunc) {
-		char x;
-
-		*trunc = read(fd, &x, 1) == 1;
-	}
+	buf = iopf_read_fd(fd, max, &len, trunc);
+	e = errno;
 	close(fd);
 	if (!buf) {
-		errno = ENOMEM;
+		errno = e;
 		return NULL;
 	}
-	buf[len] = '\0';
 	record(d, rel, IOPF_DOCTOR_FILE, buf, len);
 	free(buf);
 	for (size_t i = d->nin; i-- > 0;)

@@ -93,6 +93,14 @@ int iopf_target_open_fd(struct iopf_target *t, const char *arg, char *err, size_
 int iopf_target_open_pid(struct iopf_target *t, const char *arg, char *err, size_t errlen);
 int iopf_target_open_device(struct iopf_target *t, const char *arg, char *err, size_t errlen);
 
+/*
+ * The contents of fd from where it is, NUL-terminated, at most max bytes
+ * (malloc'd; *lenp its length, if given).  *trunc, if given: more was
+ * there.  NULL with errno set (a non-blocking fd with nothing to read:
+ * EIO).  The file readers of the tap (/proc, tracefs) and of doctor.
+ */
+char *iopf_read_fd(int fd, size_t max, size_t *lenp, bool *trunc);
+
 /* ------------------------------------------------------------------ */
 /* Formatting helpers shared by lib/out.c, lib/print.c and lib/util.c */
 /* ------------------------------------------------------------------ */

@@ -318,40 +318,15 @@ static int tfs_write(const struct iopf_tap *t, const char *name, const char *s, 
 /* Read a whole small file into a malloc'd string; NULL on failure (errno set). */
 static char *slurp(const char *path, size_t max)
 {
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
-	size_t len = 0, cap = 4096;
+	int fd = open(path, O_RDONLY | O_CLOEXEC), e;
 	char *buf;
 
 	if (fd < 0)
 		return NULL;
-	buf = malloc(cap + 1);
-	while (buf) {
-		ssize_t n;
-
-		if (len == cap) {
-			char *nb;
-
-			if (cap >= max)
-				break;
-			cap *= 2;
-			nb = realloc(buf, cap + 1);
-			if (!nb) {
-				free(buf);
-				buf = NULL;
-				break;
-			}
-			buf = nb;
-		}
-		n = read(fd, buf + len, cap - len);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n <= 0)
-			break;
-		len += (size_t)n;
-	}
+	buf = iopf_read_fd(fd, max, NULL, NULL);
+	e = errno;
 	close(fd);
-	if (buf)
-		buf[len] = '\0';
+	errno = e;
 	return buf;
 }
 

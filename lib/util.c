@@ -5,6 +5,7 @@
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "internal.h"
 
@@ -405,4 +406,57 @@ size_t iopf_escape(const char *s, char *buf, size_t len)
 	if (len)
 		buf[out < len ? out : len - 1] = '\0';
 	return out;
+}
+
+char *iopf_read_fd(int fd, size_t max, size_t *lenp, bool *trunc)
+{
+	size_t len = 0, cap = max < 4096 ? max : 4096;
+	char *buf = malloc(cap + 1);
+	int e;
+
+	if (trunc)
+		*trunc = false;
+	while (buf) {
+		ssize_t n;
+
+		if (len == cap) {
+			char *nb;
+
+			if (cap >= max) {
+				char x;
+
+				if (trunc)
+					*trunc = read(fd, &x, 1) == 1;
+				break;
+			}
+			cap = cap > max / 2 ? max : cap * 2;
+			nb = realloc(buf, cap + 1);
+			if (!nb) {
+				free(buf);
+				buf = NULL;
+				break;
+			}
+			buf = nb;
+		}
+		n = read(fd, buf + len, cap - len);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0) {
+			e = errno;
+			free(buf);
+			errno = e == EAGAIN ? EIO : e;
+			return NULL;
+		}
+		if (n == 0)
+			break;
+		len += (size_t)n;
+	}
+	if (!buf) {
+		errno = ENOMEM;
+		return NULL;
+	}
+	buf[len] = '\0';
+	if (lenp)
+		*lenp = len;
+	return buf;
 }

@@ -1,10 +1,13 @@
 // SPDX-License-Identifier: MIT
 /* Small helpers: duration and number parsing, time stamps, logging. */
 #include <errno.h>
+#include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "iopf.h"
+#include "internal.h"
 #include "tap.h"
 
 #define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
@@ -274,6 +277,47 @@ static void test_log(void)
 	   "logf: a long message is truncated, not overflowed (%zu bytes)", strlen(seen.msg));
 }
 
+/* iopf_read_fd: the whole of a pipe, at most max bytes, said when cut. */
+static void test_read_fd(void)
+{
+	static char data[20000];
+	int p[2];
+	size_t len = 1;
+	bool trunc = true;
+	char *s;
+
+	for (size_t i = 0; i < sizeof(data); i++)
+		data[i] = (char)('a' + i % 26);
+	ok(pipe(p) == 0, "read_fd: a pipe");
+	ok(write(p[1], data, sizeof(data)) == (ssize_t)sizeof(data), "read_fd: 20000 bytes written");
+	close(p[1]);
+	s = iopf_read_fd(p[0], 1 << 20, &len, &trunc);
+	ok(s && len == sizeof(data) && !memcmp(s, data, len) && s[len] == '\0' && !trunc,
+	   "read_fd: 20000 bytes read whole and NUL-terminated (%zu)", len);
+	free(s);
+	close(p[0]);
+
+	ok(pipe(p) == 0, "read_fd: another pipe");
+	ok(write(p[1], data, sizeof(data)) == (ssize_t)sizeof(data), "read_fd: 20000 bytes written");
+	close(p[1]);
+	s = iopf_read_fd(p[0], 5000, &len, &trunc);
+	ok(s && len == 5000 && !memcmp(s, data, len) && s[len] == '\0' && trunc,
+	   "read_fd: cut at max (5000 of 20000) and said so (%zu)", len);
+	free(s);
+	close(p[0]);
+
+	ok(pipe(p) == 0, "read_fd: an empty pipe");
+	close(p[1]);
+	s = iopf_read_fd(p[0], 100, &len, &trunc);
+	ok(s && len == 0 && s[0] == '\0' && !trunc, "read_fd: nothing is an empty string");
+	free(s);
+	close(p[0]);
+
+	errno = 0;
+	s = iopf_read_fd(-1, 100, NULL, NULL);
+	ok(!s && errno == EBADF, "read_fd: a bad fd is NULL with errno EBADF");
+}
+
 int main(void)
 {
 	test_duration();
@@ -283,5 +327,6 @@ int main(void)
 	test_duration_format();
 	test_clock();
 	test_log();
+	test_read_fd();
 	return tap_done();
 }
