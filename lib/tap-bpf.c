@@ -6,10 +6,8 @@
  * lib/tap.c.
  *
  *  - With BTF (/sys/kernel/btf/vmlinux): the CO-RE object, kprobes and
- *    kretprobes (fentry/fexit when asked: --tap-backend bpf-fentry), on
- *    every function but iommufd_auto_response_faults() and
- *    iommufd_fault_destroy() (fewer probes where the 7.3.4 test kernel
- *    oopsed, doc/kernel-notes.md §14).
+ *    kretprobes (fentry/fexit when asked: --tap-backend bpf-fentry; they
+ *    need the function tracer too).
  *  - Without BTF: the object without CO-RE relocations, kprobes and
  *    kretprobes, the struct offsets of a layout lib/tap.c knows for this
  *    kernel passed in as read-only globals.  The offset of private_data
@@ -273,18 +271,18 @@ static int open_core(struct tap_bpf *b, const struct tap_bpf_cfg *cfg, bool fent
 				 "tap: BPF: cannot open the CO-RE object: %s", strerror(errno));
 	b->core = s;
 	/*
-	 * Not iommufd_auto_response_faults() nor iommufd_fault_destroy(): on
-	 * 7.3.4 the test kernel oopsed under probes there (kernel-notes §14);
-	 * the kernel's own answers are those given outside a write.
+	 * Every function, iommufd_auto_response_faults() and
+	 * iommufd_fault_destroy() included: their brackets give the kernel's
+	 * own answers their reason (lib/tap.c on_group_response()).
 	 */
 	struct bpf_program *all[] = { s->progs.kp_read, s->progs.kr_read, s->progs.kp_write,
 				      s->progs.kr_write, s->progs.kp_report, s->progs.kp_gr,
+				      s->progs.kp_ar, s->progs.kr_ar, s->progs.kp_fd, s->progs.kr_fd,
 				      s->progs.fx_read, s->progs.fe_write, s->progs.fx_write,
 				      s->progs.fe_report, s->progs.fe_gr,
-				      s->progs.kp_ar, s->progs.kr_ar, s->progs.kp_fd, s->progs.kr_fd,
 				      s->progs.fe_ar, s->progs.fx_ar, s->progs.fe_fd, s->progs.fx_fd };
-	struct bpf_program **on = fentry ? all + 6 : all;
-	size_t non = fentry ? 5 : 6;
+	struct bpf_program **on = fentry ? all + 10 : all;
+	size_t non = fentry ? 9 : 10;
 
 	set_autoload(all, ARRAY_SIZE(all), on, non);
 	s->rodata->filter_tgid = (uint32_t)(cfg->filter_tgid > 0 ? cfg->filter_tgid : 0);

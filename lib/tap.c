@@ -1953,6 +1953,26 @@ static int open_bpf(struct iopf_tap *t, const struct iopf_tap_cfg *cfg, char *er
 					 "needs CONFIG_IOMMUFD (with CONFIG_IOMMU_IOPF) and CONFIG_KALLSYMS, and "
 					 "the function must not be inlined in this build", funcs[i]);
 		}
+	/*
+	 * fentry/fexit programs attach through a BPF trampoline at the call
+	 * to __fentry__ that the function tracer (CONFIG_FUNCTION_TRACER)
+	 * compiles into every function, and their arguments are typed by BTF:
+	 * say which is missing rather than let the attach fail without a word.
+	 */
+	if (bc.fentry && kallsyms && kallsyms[0]) {
+		bool ft = kallsyms_has(kallsyms, "__fentry__") > 0;
+
+		if (!ft || !bc.btf) {
+			free(kallsyms);
+			return iopf_fail(err, errlen, -ENOSYS,
+					 "tap: BPF: fentry/fexit need the kernel's function tracer "
+					 "(CONFIG_FUNCTION_TRACER) and BTF (CONFIG_DEBUG_INFO_BTF); this "
+					 "kernel has %s%s%s; --tap-backend bpf uses kprobes",
+					 ft ? "" : "no __fentry__ in /proc/kallsyms",
+					 !ft && !bc.btf ? " and " : "",
+					 bc.btf ? "" : "no /sys/kernel/btf/vmlinux");
+		}
+	}
 	free(kallsyms);
 	t->lay = layout_612;
 	if (!bc.btf && known_layout())

@@ -441,11 +441,13 @@ static __always_inline int bracket(__u16 kind, __u32 queue, __u32 dev)
 
 /*
  * Only the kernel's own answers: a handler's responses are in its write
- * event.  Without BTF (6.11, 6.12) the probes on iommufd_auto_response_faults()
- * and iommufd_fault_destroy() say when the kernel answers; with BTF those
- * functions are not probed (fewer probes where the 7.3.4 test kernel
- * oopsed, doc/kernel-notes.md §14), and an answer given outside every write of a
- * fault fd is the kernel's own (lib/tap.c matches it to its group).
+ * event.  The probes on iommufd_auto_response_faults() and
+ * iommufd_fault_destroy() say when the kernel answers, and why (lib/tap.c
+ * gives the answer its reason from that bracket).  Without BTF only an
+ * answer inside such a bracket is sent; with BTF every answer given
+ * outside a write of a fault fd (a build may inline those two functions:
+ * lib/tap.c then matches the answer to a group it saw delivered, reason
+ * 0, unknown).
  */
 static __always_inline int group_response(const void *group, __u32 code)
 {
