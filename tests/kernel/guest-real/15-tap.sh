@@ -12,8 +12,11 @@ need_kprobe_events
 MAP=0x100000
 dev=$($PT bind)
 
-t 'tap beside device: the same 3 faults, 1 delivery and the SUCCESS response as the handler'"'"'s capture' '
-	"$IOPFTOOL" record --source tap -w tap.pcap 2>tap.err & tpid=$!
+# Both back-ends (the real path runs on the 7.3 kernel: BTF, CO-RE).
+for B in kprobe bpf; do
+t "$B: tap beside device: the same 3 faults, 1 delivery and the SUCCESS response as the handler's capture" '
+	rm -f tap.err dev.err;
+	"$IOPFTOOL" -v record --tap-backend $B --source tap -w tap.pcap 2>tap.err & tpid=$!
 	i=0; while ! grep -q "read-only" tap.err 2>/dev/null; do i=$((i + 1)); [ $i -gt 100 ] && break; sleep 0.1; done
 	"$IOPFTOOL" -v record --source "device:$dev,map=$MAP+0x10000" -c 1 -w dev.pcap 2>dev.err & dpid=$!
 	i=0; while ! grep -q "fault queue" dev.err 2>/dev/null; do i=$((i + 1)); [ $i -gt 200 ] && break; sleep 0.05; done
@@ -24,5 +27,7 @@ t 'tap beside device: the same 3 faults, 1 delivery and the SUCCESS response as 
 	proj <tap.txt | sort >t.proj && proj <dev.txt | sort >d.proj && cat d.proj &&
 	test "$(grep -c "^fault" d.proj)" = 3 && diff d.proj t.proj &&
 	test "$(grep -c " delivery " tap.txt)" = 1 &&
-	$PT resp 0 | grep -q "code=success prgi=33"
+	$PT resp 0 | grep -q "code=success prgi=33" &&
+	grep "tap: backend $B" tap.err
 '
+done

@@ -28,6 +28,8 @@ for B in $backends; do
 		grep -v "^auto" tiny.log | sort >want && diff want got &&
 		faults <tap1.txt >a && grep "^fault" tiny.log >b && diff b a &&
 		autos <tap1.txt | sort >got && grep "^auto" tiny.log | sort >want && diff want got &&
+		test -s got && ! grep " auto_response .* unknown" tap1.txt &&
+		test "$(grep -c " auto_response .* detach" tap1.txt)" = "$(wc -l <got)" &&
 		test "$(grep -c " delivery " tap1.txt)" = 12 &&
 		grep "tap=read-only" tap1.txt && grep "source=tap" tap1.txt && grep "tap.queue" tap1.txt
 	'
@@ -80,6 +82,19 @@ for B in $backends; do
 		test "$(grep -c ^fault other.log)" = 4
 	'
 done
+
+# fentry/fexit needs the function tracer's __fentry__ call sites and BTF:
+# neither test kernel has both (6.12: no BTF; 7.3: no function tracer).
+t 'bpf-fentry: exits 2 naming what this kernel lacks (function tracer, BTF); auto runs BPF kprobes' '
+	"$IOPFTOOL" monitor --source tap --tap-backend bpf-fentry --duration 0.1s >/dev/null 2>fe.err; rc=$?;
+	cat fe.err; ft=$(grep -c " __fentry__$" /proc/kallsyms); echo "__fentry__ in kallsyms: $ft, BTF: $(test -r /sys/kernel/btf/vmlinux && echo yes || echo no)";
+	if [ "$ft" != 0 ] && [ -r /sys/kernel/btf/vmlinux ]; then test $rc = 0; else
+		test $rc = 2 && grep -q "fentry/fexit need the kernel.s function tracer (CONFIG_FUNCTION_TRACER) and BTF" fe.err &&
+		{ [ "$ft" != 0 ] || grep -q "no __fentry__ in /proc/kallsyms" fe.err; } &&
+		{ [ -r /sys/kernel/btf/vmlinux ] || grep -q "no /sys/kernel/btf/vmlinux" fe.err; }; fi &&
+	"$IOPFTOOL" -v monitor --source tap --duration 0.1s >/dev/null 2>auto.err; cat auto.err;
+	case " $backends " in *" bpf "*) grep -q "BPF kprobes" auto.err ;; *) true ;; esac
+'
 
 t 'kprobe: after a SIGKILLed tap the next one removes its stale probes' '
 	start_tap tap4 monitor --tap-backend kprobe --source tap && k=$tap_pid && kill -KILL $k && wait $k;
