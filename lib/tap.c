@@ -1474,8 +1474,7 @@ static void on_group_response(struct iopf_tap *t, const struct tap_raw *r)
 		 * thread is still the kernel's own, if it answers a group we saw
 		 * delivered.  (The kprobe-event back-end knows the writes in
 		 * progress; the BPF programs send no response given inside a
-		 * write of a fault fd, and with BTF they do not probe those two
-		 * functions at all: reason 0, unknown.)
+		 * write of a fault fd.)  Reason 0, unknown.
 		 */
 		if (write_in_progress(t, r->tid))
 			return;	/* a handler's own response, seen at its write */
