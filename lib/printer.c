@@ -157,6 +157,19 @@ static void *printer_thread(void *arg)
 	return NULL;
 }
 
+/* Free p, its stream, ring and locks (the thread has ended or never started). */
+static void destroy(struct iopf_printer *p)
+{
+	if (p->stream)
+		fclose(p->stream);
+	pthread_cond_destroy(&p->progress);
+	pthread_cond_destroy(&p->more);
+	pthread_mutex_destroy(&p->lock);
+	free(p->line);
+	free(p->ring);
+	free(p);
+}
+
 int iopf_printer_new(struct iopf_printer **pp, int fd, size_t cap)
 {
 	static const cookie_io_functions_t io = { .write = cookie_write };
@@ -181,14 +194,7 @@ int iopf_printer_new(struct iopf_printer **pp, int fd, size_t cap)
 		p->running = rc == 0;
 	}
 	if (rc) {
-		if (p->stream)
-			fclose(p->stream);
-		pthread_cond_destroy(&p->progress);
-		pthread_cond_destroy(&p->more);
-		pthread_mutex_destroy(&p->lock);
-		free(p->line);
-		free(p->ring);
-		free(p);
+		destroy(p);
 		return rc;
 	}
 	*pp = p;
@@ -258,12 +264,6 @@ int iopf_printer_close(struct iopf_printer *p, uint64_t idle_ns, uint64_t *dropp
 	err = p->err;
 	if (dropped)
 		*dropped = p->dropped;
-	fclose(p->stream);
-	pthread_cond_destroy(&p->progress);
-	pthread_cond_destroy(&p->more);
-	pthread_mutex_destroy(&p->lock);
-	free(p->line);
-	free(p->ring);
-	free(p);
+	destroy(p);
 	return err;
 }

@@ -2237,13 +2237,18 @@ static int pump(struct iopf_tap *t)
 	return (int)n;
 }
 
-int iopf_tap_next(struct iopf_tap *t, struct iopf_rec *r)
+/*
+ * Make the queue *head..*tail (records or events) non-empty if the trace
+ * has more: release what is due, else read once more.  1: something is
+ * queued, 0: nothing yet, or -errno.
+ */
+static int refill(struct iopf_tap *t, const size_t *head, const size_t *tail)
 {
-	for (int round = 0; t->out_head == t->nout && round < 2; round++) {
+	for (int round = 0; *head == *tail && round < 2; round++) {
 		int rc;
 
 		release(t, false);
-		if (t->out_head < t->nout)
+		if (*head < *tail)
 			break;
 		rc = pump(t);
 		if (rc < 0)
@@ -2251,8 +2256,15 @@ int iopf_tap_next(struct iopf_tap *t, struct iopf_rec *r)
 		if (rc == 0)
 			break;
 	}
-	if (t->out_head == t->nout)
-		return 0;
+	return *head < *tail;
+}
+
+int iopf_tap_next(struct iopf_tap *t, struct iopf_rec *r)
+{
+	int rc = refill(t, &t->out_head, &t->nout);
+
+	if (rc <= 0)
+		return rc;
 	*r = t->outq[t->out_head].r;
 	if (r->payload)
 		r->payload = t->outq[t->out_head].payload;
@@ -2262,22 +2274,13 @@ int iopf_tap_next(struct iopf_tap *t, struct iopf_rec *r)
 
 int iopf_tap_next_event(struct iopf_tap *t, struct iopf_tap_event *ev)
 {
+	int rc;
+
 	if (!t->events_mode)
 		return -EINVAL;
-	for (int round = 0; t->ev_head == t->nev && round < 2; round++) {
-		int rc;
-
-		release(t, false);
-		if (t->ev_head < t->nev)
-			break;
-		rc = pump(t);
-		if (rc < 0)
-			return rc;
-		if (rc == 0)
-			break;
-	}
-	if (t->ev_head == t->nev)
-		return 0;
+	rc = refill(t, &t->ev_head, &t->nev);
+	if (rc <= 0)
+		return rc;
 	struct ev_slot *e = &t->evq[t->ev_head++];
 
 	*ev = e->ev;
