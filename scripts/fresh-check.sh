@@ -88,6 +88,12 @@ else
 		>"$root/etc/apt/sources.list" 2>/dev/null ||
 		printf 'deb %s %s main\n' "$mirror" "$suite" >"$root/etc/apt/sources.list"
 fi
+# ... and its apt's Acquire settings (a machine of this kind may carry some,
+# such as Check-Valid-Until for a mirror whose Release files lag), so apt
+# in the chroot behaves as on a new machine of this kind.
+for f in /etc/apt/apt.conf.d/*; do
+	[ -f "$f" ] && grep -q '^[[:space:]]*Acquire::' "$f" && cp "$f" "$root/etc/apt/apt.conf.d/"
+done
 cp /etc/resolv.conf "$root/etc/resolv.conf" 2>/dev/null || true
 
 say "cloning $(git -C "$repo" rev-parse --short HEAD) into $root/work/iopftool"

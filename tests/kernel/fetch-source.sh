@@ -127,9 +127,15 @@ qemu_fetch() {
 		printf 'deb [signed-by=/usr/share/keyrings/debian-archive-keyring.gpg] %s bookworm-backports main\n' "$(mirror)"
 	} >"$d/sources.list"
 	# shellcheck disable=SC2046
+	# One suite that does not update (offline, or an expired Release file
+	# on a mirror that lags) leaves the others usable: go on with what did.
 	if ! apt-get $(apt_opts "$d") update -qq >"$d/update.log" 2>&1; then
-		echo "fetch-source.sh: apt-get update for qemu failed (offline?); using the cache" >&2
-		return 0
+		echo "fetch-source.sh: apt-get update for qemu: $(grep -m1 '^E:' "$d/update.log" || echo failed)" >&2
+		ls "$d"/lists/*_Sources* >/dev/null 2>&1 || {
+			echo "fetch-source.sh: no qemu source list could be had (offline?); using the cache" >&2
+			return 0
+		}
+		echo "fetch-source.sh: going on with the suites that did update" >&2
 	fi
 	# meson >= 1.5: bookworm-backports' (pure Python, unpacked by build-qemu.sh)
 	m=$(apt-cache $(apt_opts "$d") madison meson 2>/dev/null | awk -F' [|] ' '$3 ~ /bookworm-backports/ { print $2; exit }')
