@@ -143,7 +143,10 @@ test_expect_success 'malformed, slow and flooding clients while faults flow: eve
 	g=$(sed -n "s/^sim: \([0-9]*\) groups.*/\1/p" err) &&
 	r=$(sed -n "s/.*faults, \([0-9]*\) responses.*/\1/p" err) && test "$g" = "$r" && test "$g" -gt 1000 &&
 	p99=$(sed -n "s/.*p99 \([^ ]*\) max.*/\1/p" err) && echo "p99 $p99" &&
-	case $p99 in *ns|*us|*ms) ;; *) echo "p99 $p99: answers were held up"; exit 1 ;; esac
+	# under valgrind every answer is slow, clients or not: the bound is for the plain build
+	if test_have_prereq PLAIN; then
+		case $p99 in *ns|*us|*ms) ;; *) echo "p99 $p99: answers were held up"; exit 1 ;; esac
+	fi
 '
 
 test_expect_success PLAIN 'peak memory: the same with 200 idle, 40 slow and the malformed clients as with none' '
