@@ -72,7 +72,7 @@ int main(int argc, char **argv)
 	rc = iopf_replay_run(rp, argv[1], &rep);
 	if (rc == 0 || rc == -EBADMSG) {
 		struct iopf_out *o = iopf_out_new(stdout, IOPF_OUT_JSON);
-		iopf_print_report(o, argv[1], "sim", echo_grpid ? "echo-grpid" : "callback", &rep);
+		iopf_report_print(o, argv[1], "sim", echo_grpid ? "echo-grpid" : "callback", &rep);
 		iopf_out_free(o);
 	} else {
 		fprintf(stderr, "replay-capture: %s: %s\n", argv[1], strerror(-rc));

@@ -47,7 +47,7 @@ static int handle(struct iopf_target *t, struct iopf_check *chk, uint32_t queue)
 	for (size_t i = 0; i < count; i++) {
 		if (!(recs[i].flags & IOMMU_PGFAULT_FLAGS_LAST_PAGE))
 			continue;	/* reads return whole groups, LAST_PAGE last */
-		uint64_t now = iopf_now_ns();
+		uint64_t now = iopf_time_now();
 		iopf_check_delivered(chk, queue, recs + first, i - first + 1, now);
 		struct iommu_hwpt_page_response r = {
 			.cookie = recs[i].cookie,	/* echo the cookie, not grpid */
@@ -55,7 +55,7 @@ static int handle(struct iopf_target *t, struct iopf_check *chk, uint32_t queue)
 		};
 		ssize_t w = iopf_target_write(t, &r, sizeof(r));
 		uint64_t lat;
-		iopf_check_response(chk, queue, &r, w < 0 ? (uint32_t)-w : 0, iopf_now_ns(), &lat);
+		iopf_check_response(chk, queue, &r, w < 0 ? (uint32_t)-w : 0, iopf_time_now(), &lat);
 		first = i + 1;
 	}
 	return (int)count;
@@ -91,7 +91,7 @@ int main(int argc, char **argv)
 	}
 	iopf_check_finish(chk, &rep);
 	struct iopf_out *o = iopf_out_new(stdout, IOPF_OUT_JSON);
-	iopf_print_report(o, "-", "sim", "sim-handler", &rep);
+	iopf_report_print(o, "-", "sim", "sim-handler", &rep);
 	iopf_out_free(o);
 	iopf_check_free(chk);
 	iopf_target_close(t);

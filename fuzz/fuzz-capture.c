@@ -103,7 +103,7 @@ static char *print_alone(const struct iopf_rec *r, enum iopf_out_mode mode, size
 	struct printer p;
 
 	printer_open(&p, mode);
-	iopf_print_rec(p.o, r);
+	iopf_rec_print(p.o, r);
 	printer_close(&p);
 	*len = p.len;
 	return p.buf;
@@ -154,8 +154,8 @@ static void print_checked(struct printer *text, struct printer *json, const stru
 	size_t t0 = text->len, j0 = json->len, n;
 	char *alone;
 
-	iopf_print_rec(text->o, r);
-	iopf_print_rec(json->o, r);
+	iopf_rec_print(text->o, r);
+	iopf_rec_print(json->o, r);
 	/* the printers buffer whole records themselves (lib/out.c): flush them, then the streams */
 	CHECK(iopf_out_flush(text->o) == 0 && iopf_out_flush(json->o) == 0);
 	CHECK(fflush(text->f) == 0 && fflush(json->f) == 0);
@@ -193,7 +193,7 @@ static void check_feed(struct iopf_check *c, const struct iopf_rec *r, uint64_t 
 	} else if (r->type == IOPF_REC_RESPONSE) {
 		v = iopf_check_response(c, r->queue_id, &r->u.resp, r->status, *t, &lat);
 		CHECK((unsigned int)v < IOPF_V_COUNT && v != IOPF_V_UNANSWERED);
-		CHECK(strcmp(iopf_verdict_str(v), "unknown"));
+		CHECK(strcmp(iopf_verdict_name(v), "unknown"));
 		if (v != IOPF_OK && v != IOPF_V_LATE)
 			CHECK(lat == 0);
 	}
@@ -356,7 +356,7 @@ static void fuzz_record(const uint8_t *data, size_t size)
 	size_t n, cap = size + 64;
 
 	why = iopf_rec_decode(data, size, &r);
-	CHECK(strcmp(iopf_bad_str(why), "unknown error"));
+	CHECK(strcmp(iopf_bad_name(why), "unknown error"));
 	if (why != IOPF_BAD_NONE) {
 		CHECK(r.ts.tv_sec == 1767225600);	/* untouched */
 		return;
@@ -367,8 +367,8 @@ static void fuzz_record(const uint8_t *data, size_t size)
 
 	printer_open(&text, IOPF_OUT_TEXT);
 	printer_open(&json, IOPF_OUT_PRETTY);
-	iopf_print_rec(text.o, &r);
-	iopf_print_rec(json.o, &r);
+	iopf_rec_print(text.o, &r);
+	iopf_rec_print(json.o, &r);
 	printer_close(&text);
 	printer_close(&json);
 	if (known_type(r.type)) {

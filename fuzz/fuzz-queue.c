@@ -640,7 +640,7 @@ static void op_write(struct run *r, struct input *in)
 		}
 		v = iopf_check_response(r->chk, r->qid, &resp[i], status, r->t, &lat);
 		w = c_response(&r->cm, &resp[i], status, r->t, &wlat);
-		TRACE("  check cookie %u status %u: %s\n", resp[i].cookie, status, iopf_verdict_str(v));
+		TRACE("  check cookie %u status %u: %s\n", resp[i].cookie, status, iopf_verdict_name(v));
 		CHECK_EQ(v, w);
 		CHECK_EQ(lat, wlat);
 	}

@@ -310,7 +310,7 @@ static const char *const verdict_names[IOPF_V_COUNT] = {
 	[IOPF_V_LATE] = "late",
 };
 
-const char *iopf_verdict_str(enum iopf_verdict v)
+const char *iopf_verdict_name(enum iopf_verdict v)
 {
 	if ((unsigned int)v >= IOPF_V_COUNT)
 		return "unknown";

@@ -12,7 +12,7 @@
  * walk_in_root() does the same by hand where openat2 is missing),
  * only regular files are read, each read is bounded, a symlink loop is
  * an ELOOP like any unreadable file, and every string that comes from a
- * file is escaped before it is kept (iopf_escape()).
+ * file is escaped before it is kept (iopf_str_escape()).
  */
 #define _GNU_SOURCE
 #include <ctype.h>
@@ -90,10 +90,10 @@ static char *vesc(const char *fmt, va_list ap)
 	size_t n;
 
 	vsnprintf(raw, sizeof(raw), fmt, ap);
-	n = iopf_escape(raw, NULL, 0) + 1;
+	n = iopf_str_escape(raw, NULL, 0) + 1;
 	out = malloc(n);
 	if (out)
-		iopf_escape(raw, out, n);
+		iopf_str_escape(raw, out, n);
 	return out;
 }
 
@@ -1420,7 +1420,7 @@ static void check_processes(struct iopf_doctor *d)
 	} else {
 		struct iopf_proc_fd *l;
 		size_t n;
-		int rc = iopf_proc_fds(&l, &n, 0);
+		int rc = iopf_proc_scan(&l, &n, 0);
 
 		if (rc) {
 			verdict(c, IOPF_DOCTOR_WARNING, "/proc cannot be listed: %s", strerror(-rc));
@@ -1947,7 +1947,7 @@ void iopf_doctor_print(const struct iopf_doctor *d, struct iopf_out *o)
 	}
 	if (!iopf_out_is_json(o)) {
 		iopf_out_begin(o);
-		iopf_out_text(o, "%zu checks: %zu ok, %zu warnings, %zu problems\n", d->nc, n[0], n[1], n[2]);
+		iopf_out_printf(o, "%zu checks: %zu ok, %zu warnings, %zu problems\n", d->nc, n[0], n[1], n[2]);
 		iopf_out_end(o);
 	}
 }

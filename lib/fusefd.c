@@ -157,16 +157,16 @@ static int do_init(struct iopf_handler_file *hf, const struct fuse_in_header *ih
 
 	memcpy(&in, arg, len < sizeof(in) ? len : sizeof(in));
 	if (in.major != FUSE_KERNEL_VERSION) {
-		iopf_logf(&hf->log, IOPF_LOG_ERR, "handler file: the kernel speaks FUSE %u.%u, not %u",
-			  in.major, in.minor, FUSE_KERNEL_VERSION);
+		iopf_log_printf(&hf->log, IOPF_LOG_ERR, "handler file: the kernel speaks FUSE %u.%u, not %u",
+				in.major, in.minor, FUSE_KERNEL_VERSION);
 		hf->gone = true;
 		return reply_err(hf, ih->unique, -EPROTO);
 	}
 	if (!(in.flags & FUSE_MAX_PAGES)) {
 		/* Without max_pages requests are cut at 32 pages, not at our multiple of 40. */
-		iopf_logf(&hf->log, IOPF_LOG_ERR,
-			  "handler file: the kernel's FUSE %u.%u has no FUSE_MAX_PAGES (Linux >= 4.20)",
-			  in.major, in.minor);
+		iopf_log_printf(&hf->log, IOPF_LOG_ERR,
+				"handler file: the kernel's FUSE %u.%u has no FUSE_MAX_PAGES (Linux >= 4.20)",
+				in.major, in.minor);
 		hf->gone = true;
 		return reply_err(hf, ih->unique, -EPROTO);
 	}
@@ -230,9 +230,9 @@ static int do_read(struct iopf_handler_file *hf, const struct fuse_in_header *ih
 	rc = reply(hf, ih->unique, 0, hf->out, (size_t)n);
 	if (rc == -ENOENT && n > 0)
 		/* The reader was killed as we answered: those groups are read and lost. */
-		iopf_logf(&hf->log, IOPF_LOG_WARN,
-			  "handler file: the reader went away; %zd bytes of groups it read are lost "
-			  "(they stay outstanding)", n);
+		iopf_log_printf(&hf->log, IOPF_LOG_WARN,
+				"handler file: the reader went away; %zd bytes of groups it read are lost "
+				"(they stay outstanding)", n);
 	return rc == -ENOENT ? 0 : rc;
 }
 
@@ -381,9 +381,9 @@ static int serve_locked(struct iopf_handler_file *hf)
 		if (rc == -ENOENT)
 			rc = 0;
 		if (rc < 0 && rc != -ENODEV) {
-			iopf_logf(&hf->log, IOPF_LOG_WARN, "handler file: request %u: %s",
-				  n >= 8 ? ((const struct fuse_in_header *)(const void *)hf->in)->opcode : 0,
-				  strerror(-rc));
+			iopf_log_printf(&hf->log, IOPF_LOG_WARN, "handler file: request %u: %s",
+					n >= 8 ? ((const struct fuse_in_header *)(const void *)hf->in)->opcode : 0,
+					strerror(-rc));
 			if (rc == -EPROTO)
 				return rc;
 		}

@@ -242,10 +242,10 @@ static int on_fault(struct iopf_grouper *gr, const struct iopf_rec *r, uint64_t 
 	if (s && s->g.state == IOPF_GROUP_COMPLETE) {
 		/* The kernel would not hand out a cookie still outstanding. */
 		if (warn_once_more(&gr->n.reused, gr->base.reused))
-			iopf_logf(gr->cfg.log, IOPF_LOG_WARN,
-				  "%s: record %" PRIu64 ": cookie %u (queue %u) reused while its group "
-				  "(first record %" PRIu64 ") is unanswered: that group ends unanswered",
-				  gname(gr), recno, f->cookie, r->queue_id, s->g.first_recno);
+			iopf_log_printf(gr->cfg.log, IOPF_LOG_WARN,
+					"%s: record %" PRIu64 ": cookie %u (queue %u) reused while its group "
+					"(first record %" PRIu64 ") is unanswered: that group ends unanswered",
+					gname(gr), recno, f->cookie, r->queue_id, s->g.first_recno);
 	}
 	bool fresh = !s;
 
@@ -259,9 +259,9 @@ static int on_fault(struct iopf_grouper *gr, const struct iopf_rec *r, uint64_t 
 		s = slot_new(gr, key);
 		if (!s) {
 			if (warn_once_more(&gr->n.untracked, gr->base.untracked))
-				iopf_logf(gr->cfg.log, IOPF_LOG_WARN,
-					  "%s: record %" PRIu64 ": more than %u groups open at once; "
-					  "fault not tracked", gname(gr), recno, KEY_LIMIT);
+				iopf_log_printf(gr->cfg.log, IOPF_LOG_WARN,
+						"%s: record %" PRIu64 ": more than %u groups open at once; "
+						"fault not tracked", gname(gr), recno, KEY_LIMIT);
 			*out = NULL;
 			return 0;
 		}
@@ -283,10 +283,10 @@ static int on_fault(struct iopf_grouper *gr, const struct iopf_rec *r, uint64_t 
 			return -ENOMEM;
 		/* Too big to keep (or out of memory): complete it here, go on with a new one. */
 		if (warn_once_more(&gr->n.cut, gr->base.cut))
-			iopf_logf(gr->cfg.log, IOPF_LOG_WARN,
-				  "%s: record %" PRIu64 ": the group of record %" PRIu64 " has more than "
-				  "%zu records; taken as complete there", gname(gr), recno,
-				  s->g.first_recno, s->g.nkept);
+			iopf_log_printf(gr->cfg.log, IOPF_LOG_WARN,
+					"%s: record %" PRIu64 ": the group of record %" PRIu64 " has more than "
+					"%zu records; taken as complete there", gname(gr), recno,
+					s->g.first_recno, s->g.nkept);
 		rc = complete(gr, s);
 		if (rc)
 			return rc;
@@ -316,10 +316,10 @@ static int on_response(struct iopf_grouper *gr, const struct iopf_rec *r, uint64
 	if (s->g.state == IOPF_GROUP_OPEN) {
 		/* Reads return whole groups only: an answered group was complete. */
 		if (warn_once_more(&gr->n.closed_by_response, gr->base.closed_by_response))
-			iopf_logf(gr->cfg.log, IOPF_LOG_WARN,
-				  "%s: record %" PRIu64 ": a response answers the group of record %" PRIu64
-				  " (cookie %u), which has no LAST_PAGE record; taken as complete",
-				  gname(gr), recno, s->g.first_recno, s->g.cookie);
+			iopf_log_printf(gr->cfg.log, IOPF_LOG_WARN,
+					"%s: record %" PRIu64 ": a response answers the group of record %" PRIu64
+					" (cookie %u), which has no LAST_PAGE record; taken as complete",
+					gname(gr), recno, s->g.first_recno, s->g.cookie);
 		rc = complete(gr, s);
 		if (rc)
 			return rc;
@@ -377,26 +377,26 @@ uint64_t iopf_grouper_end(struct iopf_grouper *gr)
 	for (size_t i = 0; i < nopen; i++) {
 		gr->n.incomplete++;
 		if (gr->n.incomplete - before <= WARN_LIMIT)
-			iopf_logf(gr->cfg.log, IOPF_LOG_WARN,
-				  "%s: record %" PRIu64 ": its group (cookie %u, %zu records) has no "
-				  "LAST_PAGE record and no response: the recording was cut short; "
-				  "incomplete group left out", gname(gr), open[i]->g.first_recno,
-				  open[i]->g.cookie, open[i]->g.n);
+			iopf_log_printf(gr->cfg.log, IOPF_LOG_WARN,
+					"%s: record %" PRIu64 ": its group (cookie %u, %zu records) has no "
+					"LAST_PAGE record and no response: the recording was cut short; "
+					"incomplete group left out", gname(gr), open[i]->g.first_recno,
+					open[i]->g.cookie, open[i]->g.n);
 	}
 	if (gr->n.incomplete - before > WARN_LIMIT)
-		iopf_logf(gr->cfg.log, IOPF_LOG_WARN, "%s: %" PRIu64 " incomplete groups in all",
-			  gname(gr), gr->n.incomplete - before);
+		iopf_log_printf(gr->cfg.log, IOPF_LOG_WARN, "%s: %" PRIu64 " incomplete groups in all",
+				gname(gr), gr->n.incomplete - before);
 	free(open);
 	for (size_t i = 0; i < gr->ns; i++)
 		if (gr->s[i].used)
 			slot_forget(gr, i);
 	if (gr->n.closed_by_response - gr->base.closed_by_response > WARN_LIMIT)
-		iopf_logf(gr->cfg.log, IOPF_LOG_WARN, "%s: %" PRIu64 " groups without a LAST_PAGE "
-			  "record were answered, taken as complete", gname(gr),
-			  gr->n.closed_by_response - gr->base.closed_by_response);
+		iopf_log_printf(gr->cfg.log, IOPF_LOG_WARN, "%s: %" PRIu64 " groups without a LAST_PAGE "
+				"record were answered, taken as complete", gname(gr),
+				gr->n.closed_by_response - gr->base.closed_by_response);
 	if (gr->n.reused - gr->base.reused > WARN_LIMIT)
-		iopf_logf(gr->cfg.log, IOPF_LOG_WARN, "%s: %" PRIu64 " cookies were reused while "
-			  "outstanding", gname(gr), gr->n.reused - gr->base.reused);
+		iopf_log_printf(gr->cfg.log, IOPF_LOG_WARN, "%s: %" PRIu64 " cookies were reused while "
+				"outstanding", gname(gr), gr->n.reused - gr->base.reused);
 	gr->base = gr->n;
 	return gr->n.incomplete - before;
 }

@@ -211,7 +211,7 @@ void iopf_print_reported(struct iopf_out *o, const struct iopf_rec *r);
 void iopf_grouper_set_name(struct iopf_grouper *gr, const char *name);
 
 /*
- * path escaped for a message (iopf_escape()), its middle elided with
+ * path escaped for a message (iopf_str_escape()), its middle elided with
  * "..." when it does not fit in len: a long name never pushes the
  * reason out of a fixed-size message.
  */
@@ -436,6 +436,19 @@ int iopf_writer_meta(struct iopf_writer *w, const struct timespec *ts, const cha
 
 uint64_t iopf_writer_files(const struct iopf_writer *w);
 uint64_t iopf_writer_count(const struct iopf_writer *w);
+
+/* Named bits of the fault's perm and flags fields. */
+struct iopf_bit_name {
+	uint32_t bit;
+	const char *name;	/* JSON, and text in the NAMES style */
+	char letter;		/* text in the LETTERS style; 0 if none */
+};
+struct iopf_bits {
+	const struct iopf_bit_name *bit;
+	size_t n;
+};
+const struct iopf_bits *iopf_perm_bits(void);	/* read write exec priv */
+const struct iopf_bits *iopf_flag_bits(void);	/* pasid_valid last */
 
 /* The bits of v no entry of t names. */
 uint32_t iopf_bits_unknown(const struct iopf_bits *t, uint32_t v);

@@ -66,8 +66,8 @@ struct iopf_log {
 };
 
 /* Format and pass a message to log->fn; no-op when log or log->fn is NULL. */
-void iopf_logf(const struct iopf_log *log, enum iopf_log_level level,
-	       const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+void iopf_log_printf(const struct iopf_log *log, enum iopf_log_level level,
+		     const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 
 /* ------------------------------------------------------------------ */
 /* Capture records (iopftool-capture(5)): 32-byte header, LE fields   */
@@ -127,7 +127,7 @@ enum iopf_bad {
  * caller decides to skip them.  r->ts is left untouched.
  */
 enum iopf_bad iopf_rec_decode(const uint8_t *p, size_t len, struct iopf_rec *r);
-const char *iopf_bad_str(enum iopf_bad why);
+const char *iopf_bad_name(enum iopf_bad why);
 
 /* Encode r (header + payload) into buf; returns the length, or 0 when cap is too small. */
 size_t iopf_rec_encode(const struct iopf_rec *r, uint8_t *buf, size_t cap);
@@ -319,11 +319,11 @@ void iopf_out_double(struct iopf_out *o, const char *key, const char *fmt, doubl
 void iopf_out_bool(struct iopf_out *o, const char *key, const char *fmt, bool v);
 void iopf_out_str(struct iopf_out *o, const char *key, const char *fmt, const char *s);
 void iopf_out_hex64(struct iopf_out *o, const char *key, const char *fmt, uint64_t v); /* JSON "0x%016llx" */
-/* JSON integer nanoseconds; text fmt gets iopf_format_duration() for its %s. */
+/* JSON integer nanoseconds; text fmt gets iopf_duration_format() for its %s. */
 void iopf_out_duration(struct iopf_out *o, const char *key, const char *fmt, uint64_t ns);
-/* JSON string, text fmt's %s: iopf_format_time(), cached per second. */
+/* JSON string, text fmt's %s: iopf_time_format(), cached per second. */
 void iopf_out_time(struct iopf_out *o, const char *key, const char *fmt, const struct timespec *ts);
-void iopf_out_text(struct iopf_out *o, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+void iopf_out_printf(struct iopf_out *o, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 void iopf_out_open_object(struct iopf_out *o, const char *key, const char *fmt);
 void iopf_out_close_object(struct iopf_out *o, const char *fmt);
 void iopf_out_open_array(struct iopf_out *o, const char *key, const char *fmt);
@@ -366,9 +366,9 @@ int iopf_printer_close(struct iopf_printer *p, uint64_t idle_ns, uint64_t *dropp
 /* (lib/record.c, lib/print.c, lib/util.c)                             */
 /* ------------------------------------------------------------------ */
 /* Print one record as iopftool-capture(5) JSON or one text line; nothing for an unknown type. */
-void iopf_print_rec(struct iopf_out *o, const struct iopf_rec *r);
+void iopf_rec_print(struct iopf_out *o, const struct iopf_rec *r);
 /* "success", "invalid" or "unknown" */
-const char *iopf_code_str(uint32_t code);
+const char *iopf_code_name(uint32_t code);
 /* "fault", "response", "lost", "meta"; "unknown" for other types. */
 const char *iopf_rec_type_name(unsigned int type);
 /* The type of a record type name, or -EINVAL. */
@@ -379,24 +379,11 @@ int iopf_rec_type_parse(const char *name);
  * 3.000s (three decimals, truncated).  Returns the full length; buf
  * gets what fits, NUL-terminated.  32 bytes always suffice.
  */
-size_t iopf_format_duration(uint64_t ns, char *buf, size_t len);
+size_t iopf_duration_format(uint64_t ns, char *buf, size_t len);
 #define IOPF_DURATION_LEN 32
 
 /* s with terminal controls (C0, DEL, C1, bidi overrides) and invalid UTF-8 as \xNN. */
-size_t iopf_escape(const char *s, char *buf, size_t len);
-
-/* Named bits of the fault's perm and flags fields. */
-struct iopf_bit_name {
-	uint32_t bit;
-	const char *name;	/* JSON, and text in the NAMES style */
-	char letter;		/* text in the LETTERS style; 0 if none */
-};
-struct iopf_bits {
-	const struct iopf_bit_name *bit;
-	size_t n;
-};
-const struct iopf_bits *iopf_perm_bits(void);	/* read write exec priv */
-const struct iopf_bits *iopf_flag_bits(void);	/* pasid_valid last */
+size_t iopf_str_escape(const char *s, char *buf, size_t len);
 
 enum iopf_bits_style {
 	IOPF_BITS_LETTERS,	/* "rw--", unknown bits "+0x110" */
@@ -422,7 +409,7 @@ enum iopf_kernel_model {
 
 /* "6.12" or "7.3": 0, else -EINVAL. */
 int iopf_kernel_model_parse(const char *s, enum iopf_kernel_model *m);
-const char *iopf_kernel_model_str(enum iopf_kernel_model m);	/* "6.12", "7.3" */
+const char *iopf_kernel_model_name(enum iopf_kernel_model m);	/* "6.12", "7.3" */
 
 /* A queue with the default kernel's semantics (iopf_queue_new_version(), lib/internal.h: another's). */
 int iopf_queue_new(struct iopf_queue **q, uint32_t fault_id);
@@ -638,7 +625,7 @@ enum iopf_verdict {
 	IOPF_V_LATE,
 	IOPF_V_COUNT
 };
-const char *iopf_verdict_str(enum iopf_verdict v); /* the JSON counter names */
+const char *iopf_verdict_name(enum iopf_verdict v); /* the JSON counter names */
 
 struct iopf_report {
 	uint64_t groups, faults, responses;
@@ -727,7 +714,7 @@ size_t iopf_bug_answer(const struct iopf_bug_cfg *c, uint64_t nth, const struct 
 		       struct iommu_hwpt_page_response out[IOPF_BUG_MAX_RESPONSES], bool *hold);
 
 /* Print a report (iopftool-replay(8), THE REPORT) with its identifying strings. */
-void iopf_print_report(struct iopf_out *o, const char *capture, const char *target,
+void iopf_report_print(struct iopf_out *o, const char *capture, const char *target,
 		       const char *handler, const struct iopf_report *rep);
 
 /* ------------------------------------------------------------------ */
@@ -1213,7 +1200,7 @@ struct iopf_proc_fd {
 };
 
 /* Every fault fd, /dev/iommu and /dev/vfio/... fd in /proc (only_pid > 0: of that process). */
-int iopf_proc_fds(struct iopf_proc_fd **list, size_t *n, int only_pid);
+int iopf_proc_scan(struct iopf_proc_fd **list, size_t *n, int only_pid);
 
 /* "tap", "tap:PID", "tap:PID:FD": true when spec names the tap; *pid -1 when malformed. */
 bool iopf_tap_spec(const char *spec, int *pid, int *fd);
@@ -1346,12 +1333,12 @@ void iopf_tap_close(struct iopf_tap *t);
 /* Small helpers shared by the tool                                    */
 /* ------------------------------------------------------------------ */
 /* "250ns", "10us", "2ms", "1.5s", "3m": -EINVAL without a known unit. */
-int iopf_parse_duration(const char *s, uint64_t *ns);
+int iopf_duration_parse(const char *s, uint64_t *ns);
 /* Strict unsigned parse: whole string, base 0 (hex with 0x), within max. */
-int iopf_parse_u64(const char *s, uint64_t max, uint64_t *v);
-uint64_t iopf_now_ns(void);		/* CLOCK_MONOTONIC */
+int iopf_u64_parse(const char *s, uint64_t max, uint64_t *v);
+uint64_t iopf_time_now(void);		/* CLOCK_MONOTONIC */
 /* RFC 3339 in UTC with nanoseconds, 64-bit seconds (years 0..9999, else "@SEC.NS"). */
-void iopf_format_time(const struct timespec *ts, char *buf, size_t len);
+void iopf_time_format(const struct timespec *ts, char *buf, size_t len);
 
 /* ------------------------------------------------------------------ */
 /* Doctor: why a machine delivers no page faults (lib/doctor.c), and   */

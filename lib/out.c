@@ -925,7 +925,7 @@ static void text_clean(struct iopf_out *o, const char *s, size_t n, int width, b
 
 	if (!left && width > 0) {
 		/* right-aligned: the cleaned length decides the padding */
-		size_t len = iopf_escape(s, NULL, 0);
+		size_t len = iopf_str_escape(s, NULL, 0);
 
 		pad(o, ' ', width - (int)len);
 	}
@@ -1338,7 +1338,7 @@ void iopf_out_duration(struct iopf_out *o, const char *key, const char *fmt, uin
 	char buf[IOPF_DURATION_LEN];
 
 	if (want_text(o, fmt)) {
-		iopf_format_duration(ns, buf, sizeof(buf));
+		iopf_duration_format(ns, buf, sizeof(buf));
 		text_plain_str(o, fmt, buf);	/* digits and a unit: nothing to clean */
 		text_done(o);
 	}
@@ -1392,7 +1392,7 @@ void iopf_out_time(struct iopf_out *o, const char *key, const char *fmt, const s
 	}
 }
 
-void iopf_out_text(struct iopf_out *o, const char *fmt, ...)
+void iopf_out_printf(struct iopf_out *o, const char *fmt, ...)
 {
 	va_list ap;
 

@@ -142,9 +142,9 @@ static int send_one(struct iopf_peer *p, const void *grp, size_t len)
 		break;
 	}
 	if (errno == EMSGSIZE) {
-		iopf_logf(&p->log, IOPF_LOG_WARN, "handler socket: a group of %zu records (%zu bytes) "
-			  "does not fit one message (the socket's send buffer); not sent, it stays "
-			  "unanswered", len / IOPF_FAULT_SIZE, len);
+		iopf_log_printf(&p->log, IOPF_LOG_WARN, "handler socket: a group of %zu records (%zu bytes) "
+				"does not fit one message (the socket's send buffer); not sent, it stays "
+				"unanswered", len / IOPF_FAULT_SIZE, len);
 		return 1;
 	}
 	p->eof = true;	/* the handler went away: its groups stay unanswered */
@@ -187,14 +187,14 @@ ssize_t iopf_peer_recv(struct iopf_peer *p, const struct iommu_hwpt_page_respons
 		return -EPIPE;
 	}
 	if (n > (ssize_t)RECV_BYTES) {
-		iopf_logf(&p->log, IOPF_LOG_WARN, "handler wrote %zd bytes in one write; only the "
-			  "first %u are taken", n, RECV_BYTES);
+		iopf_log_printf(&p->log, IOPF_LOG_WARN, "handler wrote %zd bytes in one write; only the "
+				"first %u are taken", n, RECV_BYTES);
 		n = RECV_BYTES;
 	}
 	if (n % (ssize_t)IOPF_RESP_SIZE)
-		iopf_logf(&p->log, IOPF_LOG_WARN, "handler wrote %zd bytes, not a multiple of %zu: "
-			  "the tail is ignored (the kernel would refuse the write with ESPIPE)",
-			  n, IOPF_RESP_SIZE);
+		iopf_log_printf(&p->log, IOPF_LOG_WARN, "handler wrote %zd bytes, not a multiple of %zu: "
+				"the tail is ignored (the kernel would refuse the write with ESPIPE)",
+				n, IOPF_RESP_SIZE);
 	*r = p->rbuf;
 	return n / (ssize_t)IOPF_RESP_SIZE;
 }

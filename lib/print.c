@@ -45,7 +45,7 @@ const struct iopf_bits *iopf_flag_bits(void)
 	return &flag_bits;
 }
 
-const char *iopf_code_str(uint32_t code)
+const char *iopf_code_name(uint32_t code)
 {
 	switch (code) {
 	case IOMMUFD_PAGE_RESP_SUCCESS:
@@ -198,7 +198,7 @@ void iopf_print_response(struct iopf_out *o, const struct iopf_rec *r)
 
 	iopf_out_uint(o, "queue", " q%" PRIu64, r->queue_id);
 	iopf_out_uint(o, "cookie", " cookie %" PRIu64, r->u.resp.cookie);
-	iopf_out_str(o, "code", " %s", iopf_code_str(code));
+	iopf_out_str(o, "code", " %s", iopf_code_name(code));
 	iopf_out_uint(o, "code_raw", known ? NULL : " code %" PRIu64, code);
 	iopf_out_uint(o, "status", NULL, r->status);
 	if (r->status) {
@@ -434,7 +434,7 @@ void iopf_print_auto_response(struct iopf_out *o, const struct iopf_rec *r)
 	uint64_t addr = tap_u32(r, 32) | tap_u32(r, 36) << 32;
 	iopf_out_uint(o, "queue", " q%" PRIu64, r->queue_id);
 	iopf_out_uint(o, "cookie", " cookie %" PRIu64, tap_u32(r, 0));
-	iopf_out_str(o, "code", " %s", iopf_code_str((uint32_t)code));
+	iopf_out_str(o, "code", " %s", iopf_code_name((uint32_t)code));
 	iopf_out_uint(o, "dev_id", " dev %" PRIu64, tap_u32(r, 8));
 	iopf_out_uint(o, "grpid", " grpid %" PRIu64, tap_u32(r, 16));
 	iopf_out_uint(o, "pasid", flags & IOMMU_PGFAULT_FLAGS_PASID_VALID ? " pasid %" PRIu64
@@ -458,7 +458,7 @@ void iopf_print_reported(struct iopf_out *o, const struct iopf_rec *r)
 }
 
 /* The record's common head, then its type's members (the table in lib/record.c). */
-void iopf_print_rec(struct iopf_out *o, const struct iopf_rec *r)
+void iopf_rec_print(struct iopf_out *o, const struct iopf_rec *r)
 {
 	const struct iopf_rec_type_info *t = iopf_rec_type_info(r->type);
 

@@ -149,7 +149,7 @@ static void *printer_thread(void *arg)
 			p->head = (p->head + (size_t)w) % p->cap;
 			p->len -= (size_t)w;
 		}
-		p->last_progress_ns = iopf_now_ns();
+		p->last_progress_ns = iopf_time_now();
 		pthread_cond_broadcast(&p->progress);
 	}
 	pthread_cond_broadcast(&p->progress);
@@ -189,7 +189,7 @@ int iopf_printer_new(struct iopf_printer **pp, int fd, size_t cap)
 	if (p->ring && p->line)
 		p->stream = fopencookie(p, "w", io);
 	if (p->stream && !setvbuf(p->stream, NULL, _IOFBF, STREAM_BUF)) {
-		p->last_progress_ns = iopf_now_ns();
+		p->last_progress_ns = iopf_time_now();
 		rc = -pthread_create(&p->thread, NULL, printer_thread, p);
 		p->running = rc == 0;
 	}
@@ -241,7 +241,7 @@ int iopf_printer_close(struct iopf_printer *p, uint64_t idle_ns, uint64_t *dropp
 	if (p->line_len || p->line_over)	/* a last line without its newline */
 		p->dropped++;
 	/* Wait while the reader takes what is left; give up once it takes nothing for idle_ns. */
-	while (p->len && !p->err && iopf_now_ns() - p->last_progress_ns < idle_ns) {
+	while (p->len && !p->err && iopf_time_now() - p->last_progress_ns < idle_ns) {
 		struct timespec until;
 
 		clock_gettime(CLOCK_REALTIME, &until);

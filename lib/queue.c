@@ -501,7 +501,7 @@ int iopf_kernel_model_from_release(const char *release, enum iopf_kernel_model *
 	return 0;
 }
 
-const char *iopf_kernel_model_str(enum iopf_kernel_model m)
+const char *iopf_kernel_model_name(enum iopf_kernel_model m)
 {
 	return (unsigned int)m < IOPF_KERNEL_NMODELS ? model_names[m] : "?";
 }

@@ -260,7 +260,7 @@ enum iopf_bad iopf_rec_decode(const uint8_t *p, size_t len, struct iopf_rec *r)
 	return IOPF_BAD_NONE;
 }
 
-const char *iopf_bad_str(enum iopf_bad why)
+const char *iopf_bad_name(enum iopf_bad why)
 {
 	static const char *const str[] = {
 		[IOPF_BAD_NONE] = "ok",

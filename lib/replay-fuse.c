@@ -41,7 +41,7 @@ static ssize_t file_read(void *ctx, void *buf, size_t count)
 	ssize_t r = iopf_target_read(h->host.t, buf, count);
 
 	if (r > 0) {
-		ssize_t g = iopf_session_note_read(h->host.sess, buf, (size_t)r, iopf_now_ns(), NULL, NULL);
+		ssize_t g = iopf_session_note_read(h->host.sess, buf, (size_t)r, iopf_time_now(), NULL, NULL);
 
 		iopf_hfd_error(h, g < 0 ? (int)g : 0);
 		iopf_hfd_refresh(h);
@@ -60,7 +60,7 @@ static ssize_t file_write(void *ctx, const void *buf, size_t count)
 {
 	struct iopf_hfd *h = ctx;
 	ssize_t w = iopf_target_write(h->host.t, buf, count);
-	uint64_t t = iopf_now_ns();
+	uint64_t t = iopf_time_now();
 	struct iommu_hwpt_page_response r;
 	struct iopf_write_verdict v;
 	uint64_t n = count / IOPF_RESP_SIZE;
@@ -117,11 +117,11 @@ static void group(struct iopf_hfd *h, const struct iopf_group *g, const char *ca
 	size_t max = iopf_handler_file_max_io(f->hf);
 
 	if (g->n * IOPF_FAULT_SIZE > max && !f->warned_big++)
-		iopf_logf(h->host.log, IOPF_LOG_WARN, "%s: a group of %zu records is larger than a "
-			  "read of the handler file can carry (%zu records: fs.fuse.max_pages_limit): "
-			  "the handler cannot read it, and it counts as unanswered; replay it with "
-			  "--handler-fd socket (iopftool-replay(8) \"THE HANDLER FD\")", capture,
-			  g->n, max / IOPF_FAULT_SIZE);
+		iopf_log_printf(h->host.log, IOPF_LOG_WARN, "%s: a group of %zu records is larger than a "
+				"read of the handler file can carry (%zu records: fs.fuse.max_pages_limit): "
+				"the handler cannot read it, and it counts as unanswered; replay it with "
+				"--handler-fd socket (iopftool-replay(8) \"THE HANDLER FD\")", capture,
+				g->n, max / IOPF_FAULT_SIZE);
 }
 
 /*
@@ -136,8 +136,8 @@ static void injected(struct iopf_hfd *h)
 	int rc = iopf_handler_file_notify(f->hf);
 
 	if (rc && !f->warned_wake++)
-		iopf_logf(h->host.log, IOPF_LOG_WARN, "handler file: cannot wake its pollers: %s",
-			  strerror(-rc));
+		iopf_log_printf(h->host.log, IOPF_LOG_WARN, "handler file: cannot wake its pollers: %s",
+				strerror(-rc));
 }
 
 static int finish(struct iopf_hfd *h)
@@ -147,10 +147,10 @@ static int finish(struct iopf_hfd *h)
 
 	iopf_handler_file_stats(fuse_of(h)->hf, &st);
 	iopf_session_counts(h->host.sess, &n);
-	iopf_logf(h->host.log, IOPF_LOG_DEBUG, "handler file: %llu reads of %llu groups, "
-		  "%llu writes, %llu polls, %llu wake-ups", (unsigned long long)st.reads,
-		  (unsigned long long)n.groups, (unsigned long long)st.writes,
-		  (unsigned long long)st.polls, (unsigned long long)st.notifies);
+	iopf_log_printf(h->host.log, IOPF_LOG_DEBUG, "handler file: %llu reads of %llu groups, "
+			"%llu writes, %llu polls, %llu wake-ups", (unsigned long long)st.reads,
+			(unsigned long long)n.groups, (unsigned long long)st.writes,
+			(unsigned long long)st.polls, (unsigned long long)st.notifies);
 	return 0;
 }
 

@@ -126,12 +126,12 @@ static int finish(struct iopf_hfd *h)
 		take_tap(k);
 	}
 	if (k->lost)
-		iopf_logf(h->host.log, IOPF_LOG_WARN, "the tap could not see %llu records "
-			  "(it decodes the first %llu records of a read, and loses events when its "
-			  "buffer is full): groups it missed count as unanswered and "
-			  "answers to them as unknown; replay more slowly (--rate) or give "
-			  "--handler-fd socket", (unsigned long long)k->lost,
-			  (unsigned long long)k->read_records);
+		iopf_log_printf(h->host.log, IOPF_LOG_WARN, "the tap could not see %llu records "
+				"(it decodes the first %llu records of a read, and loses events when its "
+				"buffer is full): groups it missed count as unanswered and "
+				"answers to them as unknown; replay more slowly (--rate) or give "
+				"--handler-fd socket", (unsigned long long)k->lost,
+				(unsigned long long)k->read_records);
 	return rc;
 }
 

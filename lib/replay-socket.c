@@ -129,9 +129,9 @@ static int finish(struct iopf_hfd *h)
 
 	iopf_peer_counts(sock_of(h)->peer, &pc);
 	iopf_session_counts(h->host.sess, &n);
-	iopf_logf(h->host.log, IOPF_LOG_DEBUG, "handler: %llu groups sent in %llu reads of the "
-		  "queue, at most %llu bytes waiting for its socket", (unsigned long long)pc.sent,
-		  (unsigned long long)n.reads, (unsigned long long)pc.queued_max);
+	iopf_log_printf(h->host.log, IOPF_LOG_DEBUG, "handler: %llu groups sent in %llu reads of the "
+			"queue, at most %llu bytes waiting for its socket", (unsigned long long)pc.sent,
+			(unsigned long long)n.reads, (unsigned long long)pc.queued_max);
 	return 0;
 }
 

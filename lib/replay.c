@@ -88,7 +88,7 @@ struct iopf_replay {
 /* now + d, saturated: --timeout 18446744073s must not wrap into the past. */
 static uint64_t after(uint64_t d)
 {
-	uint64_t now = iopf_now_ns();
+	uint64_t now = iopf_time_now();
 
 	return d > UINT64_MAX - now ? UINT64_MAX : now + d;
 }
@@ -104,7 +104,7 @@ static void refresh(struct iopf_replay *rp)
 
 	iopf_session_counts(rp->sess, &rp->n);
 	if (rp->n.accepted != accepted)
-		rp->last_answer_ns = iopf_now_ns();
+		rp->last_answer_ns = iopf_time_now();
 }
 
 static void refresh_cb(void *ctx)
@@ -313,7 +313,7 @@ static int pump(struct iopf_replay *rp, uint64_t deadline_ns,
 			return rp->err;
 		if (done && done(rp))
 			return 0;
-		if (deadline_ns && iopf_now_ns() >= deadline_ns)
+		if (deadline_ns && iopf_time_now() >= deadline_ns)
 			return 0;
 		int n = epoll_wait(rp->epfd, ev, 8, deadline_ns ? (rp->x ? rp->x->ops->wait_ms : -1) : 0);
 
@@ -354,8 +354,8 @@ static int live_dev(struct iopf_replay *rp, uint32_t cap_dev, uint32_t *live)
 	if (rc)
 		return rc;
 	if (*live != cap_dev)
-		iopf_logf(rp->cfg.log, IOPF_LOG_DEBUG, "capture dev_id %u is live dev_id %u on %s",
-			  cap_dev, *live, iopf_target_name(rp->t));
+		iopf_log_printf(rp->cfg.log, IOPF_LOG_DEBUG, "capture dev_id %u is live dev_id %u on %s",
+				cap_dev, *live, iopf_target_name(rp->t));
 	rc = u64map_put(&rp->dev_idx, cap_dev, rp->ndevs);
 	if (rc)
 		return rc;
@@ -410,7 +410,7 @@ static uint64_t due_ns(struct iopf_replay *rp, uint64_t ts_ns)
 	if (c->schedule == IOPF_REPLAY_TOPSPEED)
 		return 0;
 	if (!rp->start_ns)	/* the schedule starts with the loop's first group */
-		rp->start_ns = iopf_now_ns();
+		rp->start_ns = iopf_time_now();
 	if (c->schedule == IOPF_REPLAY_RATE)
 		return rp->start_ns + (uint64_t)((double)rp->injected_loop * 1e9 / c->rate);
 	if (!rp->have_ts0) {
@@ -423,10 +423,10 @@ static uint64_t due_ns(struct iopf_replay *rp, uint64_t ts_ns)
 		if (!rp->gaps_cut++) {
 			char gap[IOPF_DURATION_LEN], max[IOPF_DURATION_LEN];
 
-			iopf_format_duration(ts_ns - rp->ts_last, gap, sizeof(gap));
-			iopf_format_duration(c->max_gap_ns, max, sizeof(max));
-			iopf_logf(c->log, IOPF_LOG_INFO, "%s: a pause of %s in the capture is cut to "
-				  "--max-gap %s", rp->capture, gap, max);
+			iopf_duration_format(ts_ns - rp->ts_last, gap, sizeof(gap));
+			iopf_duration_format(c->max_gap_ns, max, sizeof(max));
+			iopf_log_printf(c->log, IOPF_LOG_INFO, "%s: a pause of %s in the capture is cut to "
+					"--max-gap %s", rp->capture, gap, max);
 		}
 		rp->skipped += ts_ns - rp->ts_last - c->max_gap_ns;
 	}
@@ -482,14 +482,14 @@ static void learn_wakeup(struct iopf_replay *rp, uint64_t wake, uint64_t now)
 static int wait_until(struct iopf_replay *rp, uint64_t due)
 {
 	bool peer = rp->cfg.handler == IOPF_REPLAY_PEER;
-	uint64_t now = iopf_now_ns();
+	uint64_t now = iopf_time_now();
 	int rc = 0;
 
 	if (now >= due)
 		return 0;
 	if (!peer && in_flight(rp)) {	/* groups injected late wait for a batch: serve them first */
 		rc = service(rp);
-		now = iopf_now_ns();
+		now = iopf_time_now();
 		if (rc || now >= due)
 			return rc;
 	}
@@ -505,7 +505,7 @@ static int wait_until(struct iopf_replay *rp, uint64_t due)
 			while (!stopped(rp) &&
 			       clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &ts, NULL) == EINTR)
 				;
-		now = iopf_now_ns();
+		now = iopf_time_now();
 		if (!stopped(rp))
 			learn_wakeup(rp, wake, now);
 	}
@@ -514,7 +514,7 @@ static int wait_until(struct iopf_replay *rp, uint64_t due)
 			rc = pump(rp, 0, NULL);
 		else
 			cpu_relax();
-		now = iopf_now_ns();
+		now = iopf_time_now();
 	}
 	return rc;
 }
@@ -568,11 +568,11 @@ static int backpressure(struct iopf_replay *rp)
 		if (rp->n.accepted != answered) {
 			answered = rp->n.accepted;
 			deadline = after(timeout);
-		} else if (iopf_now_ns() >= deadline) {
+		} else if (iopf_time_now() >= deadline) {
 			if (!rp->written_off)
-				iopf_logf(rp->cfg.log, IOPF_LOG_WARN, "the handler answered none of %llu "
-					  "groups in flight for %.3f s: not waiting for them",
-					  (unsigned long long)in_flight(rp), (double)timeout / 1e9);
+				iopf_log_printf(rp->cfg.log, IOPF_LOG_WARN, "the handler answered none of %llu "
+						"groups in flight for %.3f s: not waiting for them",
+						(unsigned long long)in_flight(rp), (double)timeout / 1e9);
 			rp->written_off += in_flight(rp);
 			break;
 		}
@@ -603,7 +603,7 @@ static int play_group(void *ctx, struct iopf_group *g)
 		return rc;
 	/* At top speed the clock is read once a batch: the report's wall needs no more. */
 	bool clock = due || !(rp->injected % TOPSPEED_BATCH);
-	uint64_t now = clock ? iopf_now_ns() : rp->last_inject_ns;
+	uint64_t now = clock ? iopf_time_now() : rp->last_inject_ns;
 
 	bool late = due && now > due;
 
@@ -614,7 +614,7 @@ static int play_group(void *ctx, struct iopf_group *g)
 	rc = inject_group(rp, g);
 	rp->injected++;
 	rp->injected_loop++;
-	rp->last_inject_ns = clock ? iopf_now_ns() : now;
+	rp->last_inject_ns = clock ? iopf_time_now() : now;
 	if (rc)
 		return rc;
 	if (rp->cfg.handler == IOPF_REPLAY_PEER)	/* one pass: forward what was delivered */
@@ -644,7 +644,7 @@ static int play_capture(struct iopf_replay *rp)
 	int rc = iopf_reader_open(&rd, rp->capture, err, sizeof(err));
 
 	if (rc) {
-		iopf_logf(rp->cfg.log, IOPF_LOG_ERR, "%s", err);
+		iopf_log_printf(rp->cfg.log, IOPF_LOG_ERR, "%s", err);
 		rp->said = rc;
 		return rc;
 	}
@@ -657,8 +657,8 @@ static int play_capture(struct iopf_replay *rp)
 
 		if (rc < 0) {
 			if (iopf_reader_bad_shown(rd) || rc != -EBADMSG)
-				iopf_logf(rp->cfg.log, IOPF_LOG_ERR, "%s: %s", rp->capture,
-					  iopf_reader_error(rd));
+				iopf_log_printf(rp->cfg.log, IOPF_LOG_ERR, "%s: %s", rp->capture,
+						iopf_reader_error(rd));
 			if (rc != -EBADMSG) {
 				rp->said = rc;
 				break;
@@ -681,9 +681,9 @@ static int play_capture(struct iopf_replay *rp)
 		}
 	}
 	if (iopf_reader_bad_summary(rd))
-		iopf_logf(rp->cfg.log, IOPF_LOG_ERR, "%s: %s", rp->capture, iopf_reader_bad_summary(rd));
+		iopf_log_printf(rp->cfg.log, IOPF_LOG_ERR, "%s: %s", rp->capture, iopf_reader_bad_summary(rd));
 	if (rc == 0 && iopf_reader_torn(rd))
-		iopf_logf(rp->cfg.log, IOPF_LOG_WARN, "%s: %s", rp->capture, iopf_reader_torn(rd));
+		iopf_log_printf(rp->cfg.log, IOPF_LOG_WARN, "%s: %s", rp->capture, iopf_reader_torn(rd));
 	if (rc >= 0 && !stopped(rp))
 		iopf_grouper_end(rp->grouper);	/* incomplete groups: warned about, not injected */
 	iopf_reader_free(rd);
@@ -738,11 +738,11 @@ int iopf_replay_new(struct iopf_replay **rpp, struct iopf_target *t, const struc
 		rc = 0;
 	if (rc) {
 		if (rc == -EOPNOTSUPP)
-			iopf_logf(cfg->log, IOPF_LOG_ERR, "cannot replay into %s: the tool can only "
-				  "inject faults into sim and mock", iopf_target_name(t));
+			iopf_log_printf(cfg->log, IOPF_LOG_ERR, "cannot replay into %s: the tool can only "
+					"inject faults into sim and mock", iopf_target_name(t));
 		else
-			iopf_logf(cfg->log, IOPF_LOG_ERR, "replay: invalid configuration (a callback "
-				  "handler without a function, an unknown handler, or a rate of 0)");
+			iopf_log_printf(cfg->log, IOPF_LOG_ERR, "replay: invalid configuration (a callback "
+					"handler without a function, an unknown handler, or a rate of 0)");
 		if (peer_fd)
 			close(cfg->peer_fd);
 		free(rp);
@@ -774,7 +774,7 @@ int iopf_replay_new(struct iopf_replay **rpp, struct iopf_target *t, const struc
 		rc = iopf_session_meta_start(rp->sess, cfg->source ? cfg->source : iopf_target_name(t),
 					     NULL);
 	if (rc) {
-		iopf_logf(cfg->log, IOPF_LOG_ERR, "cannot set up the replay: %s", strerror(-rc));
+		iopf_log_printf(cfg->log, IOPF_LOG_ERR, "cannot set up the replay: %s", strerror(-rc));
 		iopf_replay_free(rp);
 		return rc;
 	}
@@ -869,16 +869,16 @@ static void fill_report(struct iopf_replay *rp, struct iopf_report *rep)
 	uint64_t end = rp->last_answer_ns > rp->last_inject_ns ? rp->last_answer_ns : rp->last_inject_ns;
 
 	if (end <= rp->first_inject_ns)
-		end = iopf_now_ns();
+		end = iopf_time_now();
 
 	iopf_check_finish(iopf_session_check(rp->sess), rep);
 	if (rp->injected_parts > rp->n.groups && !stopped(rp)) {
 		/* A handler with a file reads the queue itself: what it never read still waits. */
 		uint64_t unread = rp->injected_parts - rp->n.groups;
 
-		iopf_logf(rp->cfg.log, IOPF_LOG_WARN, "%llu injected groups were never read by the "
-			  "handler: they count as unanswered (a device would still be waiting)",
-			  (unsigned long long)unread);
+		iopf_log_printf(rp->cfg.log, IOPF_LOG_WARN, "%llu injected groups were never read by the "
+				"handler: they count as unanswered (a device would still be waiting)",
+				(unsigned long long)unread);
 		rep->v[IOPF_V_UNANSWERED] += unread;
 		rep->ok = false;
 	}
@@ -894,9 +894,9 @@ static void fill_report(struct iopf_replay *rp, struct iopf_report *rep)
 		rep->ok = false;
 	}
 	if (rp->split)
-		iopf_logf(rp->cfg.log, IOPF_LOG_WARN, "%llu multi-record groups were injected split "
-			  "into single-record groups: %s makes only single-record groups",
-			  (unsigned long long)rp->split, iopf_target_name(rp->t));
+		iopf_log_printf(rp->cfg.log, IOPF_LOG_WARN, "%llu multi-record groups were injected split "
+				"into single-record groups: %s makes only single-record groups",
+				(unsigned long long)rp->split, iopf_target_name(rp->t));
 }
 
 int iopf_replay_run(struct iopf_replay *rp, const char *capture, struct iopf_report *rep)
@@ -906,8 +906,8 @@ int iopf_replay_run(struct iopf_replay *rp, const char *capture, struct iopf_rep
 	memset(rep, 0, sizeof(*rep));
 	rp->capture = capture;
 	if (rp->cfg.handler == IOPF_REPLAY_PEER && !rp->x) {
-		iopf_logf(rp->cfg.log, IOPF_LOG_ERR, "replay: no handler fd (iopf_replay_handler_open() "
-			  "was not called)");
+		iopf_log_printf(rp->cfg.log, IOPF_LOG_ERR, "replay: no handler fd (iopf_replay_handler_open() "
+				"was not called)");
 		return -EINVAL;
 	}
 	if (rp->cfg.handler == IOPF_REPLAY_PEER && rp->cfg.settle_ns)	/* a handler needs a moment to start */
@@ -927,7 +927,7 @@ int iopf_replay_run(struct iopf_replay *rp, const char *capture, struct iopf_rep
 	}
 	fill_report(rp, rep);
 	if (rc < 0 && rc != rp->said)	/* the error contract (lib/iopf.h): every error said once */
-		iopf_logf(rp->cfg.log, IOPF_LOG_ERR, "replay stopped: %s", strerror(-rc));
+		iopf_log_printf(rp->cfg.log, IOPF_LOG_ERR, "replay stopped: %s", strerror(-rc));
 	if (rc)
 		return rc;
 	return rp->bad_records ? -EBADMSG : 0;	/* each bad record was logged */

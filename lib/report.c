@@ -3,7 +3,7 @@
  * The replay report (iopftool-replay(8)), also printed by stats --check.
  * One output path: every member is printed with one iopf_out_* call
  * carrying both the JSON key and the text format; durations are integer
- * nanoseconds in JSON and iopf_format_duration() in text (the one
+ * nanoseconds in JSON and iopf_duration_format() in text (the one
  * duration format of every verb), through iopf_out_duration().
  */
 #include <inttypes.h>
@@ -19,7 +19,7 @@ static void report_head(struct iopf_out *o, const char *capture, const char *tar
 	/* stats --check passes handler "recorded": an offline check, not a replay. */
 	bool offline = !target || (handler && !strcmp(handler, "recorded"));
 
-	iopf_out_text(o, "%s", offline ? "check" : "replay");
+	iopf_out_printf(o, "%s", offline ? "check" : "replay");
 	if (capture)
 		iopf_out_str(o, "capture", " of %s", capture);
 	if (target)
@@ -55,14 +55,14 @@ static void report_violations(struct iopf_out *o, const struct iopf_report *rep)
 	iopf_out_open_object(o, "violations", "\n  violations:");
 	for (i = 0; i < ARRAY_SIZE(report_order); i++) {
 		v = report_order[i];
-		iopf_out_uint(o, iopf_verdict_str(v), NULL, rep->v[v]);
+		iopf_out_uint(o, iopf_verdict_name(v), NULL, rep->v[v]);
 		if (!rep->v[v])
 			continue;
-		iopf_out_text(o, "%s%s %" PRIu64, sep, iopf_verdict_str(v), rep->v[v]);
+		iopf_out_printf(o, "%s%s %" PRIu64, sep, iopf_verdict_name(v), rep->v[v]);
 		sep = ", ";
 	}
 	if (!strcmp(sep, " "))	/* none counted (ok, or failed for another reason) */
-		iopf_out_text(o, " none");
+		iopf_out_printf(o, " none");
 	iopf_out_close_object(o, NULL);
 }
 
@@ -131,7 +131,7 @@ static void report_devices(struct iopf_out *o, const struct iopf_report *rep)
  * few lines of text.  NULL strings are left out.  Text lines start
  * with their "\n": iopf_out_end() ends the last one.
  */
-void iopf_print_report(struct iopf_out *o, const char *capture, const char *target,
+void iopf_report_print(struct iopf_out *o, const char *capture, const char *target,
 		       const char *handler, const struct iopf_report *rep)
 {
 	iopf_out_begin(o);

@@ -112,7 +112,7 @@ static void emit(struct iopf_session *s, struct iopf_rec *r)
 	r->queue_id = s->queue_id;
 	r->seq = s->seq++;
 	if (s->cfg.out)
-		iopf_print_rec(s->cfg.out, r);
+		iopf_rec_print(s->cfg.out, r);
 	if (s->cfg.metrics)
 		iopf_metrics_rec(s->cfg.metrics, r);
 	if (s->cfg.writer && !s->n.write_err) {
@@ -130,9 +130,9 @@ static int grow(struct iopf_session *s)
 	uint8_t *buf;
 
 	if (s->cap >= READ_MAX) {
-		iopf_logf(s->cfg.log, IOPF_LOG_ERR, "%s: a group does not fit in a read of %zu bytes "
-			  "(%zu records, the most a group may have)", iopf_target_name(s->target),
-			  s->cap, s->cap / IOPF_FAULT_SIZE);
+		iopf_log_printf(s->cfg.log, IOPF_LOG_ERR, "%s: a group does not fit in a read of %zu bytes "
+				"(%zu records, the most a group may have)", iopf_target_name(s->target),
+				s->cap, s->cap / IOPF_FAULT_SIZE);
 		return -EMSGSIZE;
 	}
 	if (cap > READ_MAX)
@@ -173,7 +173,7 @@ static void maybe_rotate(struct iopf_session *s, uint64_t faults, uint64_t group
 		return;
 	rc = iopf_writer_rotate(s->cfg.writer, &c, err, sizeof(err));
 	if (rc < 0) {
-		iopf_logf(s->cfg.log, IOPF_LOG_ERR, "%s", err);
+		iopf_log_printf(s->cfg.log, IOPF_LOG_ERR, "%s", err);
 		s->n.write_err = rc;
 		s->rotate_failed = true;
 	}
@@ -191,9 +191,9 @@ static int on_split(void *ctx, struct iopf_group *g)
 	struct iopf_rec r = { .type = IOPF_REC_FAULT, .ts = sc->ts };
 
 	if (!g->terminated)
-		iopf_logf(sc->s->cfg.log, IOPF_LOG_WARN, "%s: a read returned a group (cookie %u) "
-			  "without its LAST_PAGE record; taken as complete",
-			  iopf_target_name(sc->s->target), g->cookie);
+		iopf_log_printf(sc->s->cfg.log, IOPF_LOG_WARN, "%s: a read returned a group (cookie %u) "
+				"without its LAST_PAGE record; taken as complete",
+				iopf_target_name(sc->s->target), g->cookie);
 	maybe_rotate(sc->s, sc->faults, sc->groups, g->last_ns);
 	if (sc->s->cfg.out || sc->s->cfg.writer || sc->s->cfg.metrics) {
 		for (size_t i = 0; i < g->n; i++) {
@@ -207,11 +207,11 @@ static int on_split(void *ctx, struct iopf_group *g)
 		sc->s->cookie0_out = true;
 		if (!sc->s->warned_read0) {
 			sc->s->warned_read0 = true;
-			iopf_logf(sc->s->cfg.log, IOPF_LOG_WARN, "%s: the queue handed out cookie 0: "
-				  "a response with cookie 0 written while groups were outstanding "
-				  "has poisoned it (a bug of %s, see iopftool(8) \"Kernel facts\"); "
-				  "a handler that takes cookie 0 for \"none\" never answers these groups",
-				  iopf_target_name(sc->s->target), COOKIE0_KERNELS);
+			iopf_log_printf(sc->s->cfg.log, IOPF_LOG_WARN, "%s: the queue handed out cookie 0: "
+					"a response with cookie 0 written while groups were outstanding "
+					"has poisoned it (a bug of %s, see iopftool(8) \"Kernel facts\"); "
+					"a handler that takes cookie 0 for \"none\" never answers these groups",
+					iopf_target_name(sc->s->target), COOKIE0_KERNELS);
 		}
 	}
 	sc->faults += g->n;
@@ -288,7 +288,7 @@ ssize_t iopf_session_drain(struct iopf_session *s, iopf_group_fn fn, void *ctx)
 		if (r < 0)
 			return r;
 		full = false;
-		ssize_t g = note_read(s, s->buf, (size_t)r, iopf_now_ns(), &sc);
+		ssize_t g = note_read(s, s->buf, (size_t)r, iopf_time_now(), &sc);
 
 		total += g;
 		if (sc.err)
@@ -315,10 +315,10 @@ static void note(struct iopf_session *s, const struct iommu_hwpt_page_response *
 
 	if (resp->cookie == 0 && !s->cookie0_out && s->n.outstanding && !s->warned_write0) {
 		s->warned_write0 = true;
-		iopf_logf(s->cfg.log, IOPF_LOG_WARN, "%s: the handler wrote a response with cookie 0 "
-			  "while %" PRIu64 " groups were outstanding: on %s this fails with EINVAL "
-			  "and from then on the queue hands out cookie 0 (iopftool(8) \"Kernel facts\")",
-			  iopf_target_name(s->target), s->n.outstanding, COOKIE0_KERNELS);
+		iopf_log_printf(s->cfg.log, IOPF_LOG_WARN, "%s: the handler wrote a response with cookie 0 "
+				"while %" PRIu64 " groups were outstanding: on %s this fails with EINVAL "
+				"and from then on the queue hands out cookie 0 (iopftool(8) \"Kernel facts\")",
+				iopf_target_name(s->target), s->n.outstanding, COOKIE0_KERNELS);
 	}
 	v = iopf_check_response(s->check, s->queue_id, resp, status, t_ns, &lat);
 
@@ -358,7 +358,7 @@ int iopf_session_respond(struct iopf_session *s, const struct iommu_hwpt_page_re
 
 	while (off < n) {
 		ssize_t w = iopf_target_write(s->target, resp + off, (n - off) * IOPF_RESP_SIZE);
-		uint64_t t = iopf_now_ns();
+		uint64_t t = iopf_time_now();
 		struct timespec ts;
 
 		realtime(&ts);

@@ -160,11 +160,11 @@ static int group_delivered(void *ctx, struct iopf_group *g)
 	table_row(&st->pasids, pv ? f->pasid : UINT64_MAX)->b++;
 	reuse_deliver(st, g);
 	if (g->mixed_pasid && st->mixed_pasid++ < 10)
-		iopf_logf(st->cfg.log, IOPF_LOG_WARN,
-			  "%s: the group of record %" PRIu64 " (grpid %u, cookie %u) has faults of more "
-			  "than one PASID: the kernel joined partial faults by group id alone, and its "
-			  "response goes to the PASID of the last", st->fi ? st->fi->path : "capture",
-			  g->first_recno, g->last.grpid, g->cookie);
+		iopf_log_printf(st->cfg.log, IOPF_LOG_WARN,
+				"%s: the group of record %" PRIu64 " (grpid %u, cookie %u) has faults of more "
+				"than one PASID: the kernel joined partial faults by group id alone, and its "
+				"response goes to the PASID of the last", st->fi ? st->fi->path : "capture",
+				g->first_recno, g->last.grpid, g->cookie);
 	iopf_check_group(st->chk, g, g->last_ns);
 	return 0;
 }
@@ -333,8 +333,8 @@ void iopf_stats_add(struct iopf_stats *st, const struct iopf_rec *r, uint64_t re
 	if (!st->fi->cookie0 && ((r->type == IOPF_REC_FAULT && r->u.fault.cookie == 0) ||
 				 (r->type == IOPF_REC_RESPONSE && r->u.resp.cookie == 0))) {
 		st->fi->cookie0 = true;
-		iopf_logf(st->cfg.log, IOPF_LOG_WARN, "%s: record %" PRIu64 " %s", st->fi->path,
-			  recno, IOPF_COOKIE0_WARNING);
+		iopf_log_printf(st->cfg.log, IOPF_LOG_WARN, "%s: record %" PRIu64 " %s", st->fi->path,
+				recno, IOPF_COOKIE0_WARNING);
 	}
 	switch (r->type) {
 	case IOPF_REC_FAULT: on_fault(st, r, recno); break;
@@ -347,11 +347,11 @@ void iopf_stats_add(struct iopf_stats *st, const struct iopf_rec *r, uint64_t re
 			break;
 		st->unknown++;
 		if (offset == UINT64_MAX)	/* pcapng from a pipe */
-			iopf_logf(st->cfg.log, IOPF_LOG_WARN, "%s: record %" PRIu64 " (offset unknown)"
-				  ": unknown record type %u, skipped", st->fi->path, recno, r->type);
+			iopf_log_printf(st->cfg.log, IOPF_LOG_WARN, "%s: record %" PRIu64 " (offset unknown)"
+					": unknown record type %u, skipped", st->fi->path, recno, r->type);
 		else
-			iopf_logf(st->cfg.log, IOPF_LOG_WARN, "%s: record %" PRIu64 " at offset %" PRIu64
-				  ": unknown record type %u, skipped", st->fi->path, recno, offset, r->type);
+			iopf_log_printf(st->cfg.log, IOPF_LOG_WARN, "%s: record %" PRIu64 " at offset %" PRIu64
+					": unknown record type %u, skipped", st->fi->path, recno, offset, r->type);
 		break;
 	}
 }
@@ -392,7 +392,7 @@ int iopf_stats_file(struct iopf_stats *st, const char *path, volatile int *stop)
 	int rc;
 
 	if (iopf_reader_open(&rd, path, err, sizeof(err)) < 0) {
-		iopf_logf(st->cfg.log, IOPF_LOG_ERR, "%s", err);
+		iopf_log_printf(st->cfg.log, IOPF_LOG_ERR, "%s", err);
 		rc = iopf_stats_begin(st, path);
 		st->bad++;
 		if (!rc)
@@ -410,7 +410,7 @@ int iopf_stats_file(struct iopf_stats *st, const char *path, volatile int *stop)
 		memset(&r, 0, sizeof(r));
 		rc = iopf_reader_next(rd, &r);
 		if (rc == 0 && iopf_reader_torn(rd))
-			iopf_logf(st->cfg.log, IOPF_LOG_WARN, "%s: %s", path, iopf_reader_torn(rd));
+			iopf_log_printf(st->cfg.log, IOPF_LOG_WARN, "%s: %s", path, iopf_reader_torn(rd));
 		if (rc == 0 || (stop && *stop))
 			break;
 		if (rc == 1) {
@@ -424,13 +424,13 @@ int iopf_stats_file(struct iopf_stats *st, const char *path, volatile int *stop)
 			continue;
 		}
 		if (iopf_reader_bad_shown(rd) || rc != -EBADMSG)
-			iopf_logf(st->cfg.log, IOPF_LOG_ERR, "%s: %s", path, iopf_reader_error(rd));
+			iopf_log_printf(st->cfg.log, IOPF_LOG_ERR, "%s: %s", path, iopf_reader_error(rd));
 		iopf_stats_bad(st);
 		if (rc != -EBADMSG)
 			break;
 	}
 	if (iopf_reader_bad_summary(rd))
-		iopf_logf(st->cfg.log, IOPF_LOG_ERR, "%s: %s", path, iopf_reader_bad_summary(rd));
+		iopf_log_printf(st->cfg.log, IOPF_LOG_ERR, "%s: %s", path, iopf_reader_bad_summary(rd));
 	iopf_reader_free(rd);
 	bool bad = st->fi->bad != 0;
 
@@ -535,10 +535,10 @@ static void print_other(struct iopf_out *o, const struct trow *r, const char *a,
 	iopf_out_open_object(o, NULL, NULL);
 	iopf_out_bool(o, "other", "  other:", true);
 	iopf_out_uint(o, a, " %" PRIu64 " ", r->a);
-	iopf_out_text(o, "%s", a);
+	iopf_out_printf(o, "%s", a);
 	if (b) {
 		iopf_out_uint(o, b, ", %" PRIu64 " ", r->b);
-		iopf_out_text(o, "%s", b);
+		iopf_out_printf(o, "%s", b);
 	}
 	iopf_out_close_object(o, "\n");
 }
@@ -621,7 +621,7 @@ static void print_codes(struct iopf_out *o, struct iopf_stats *st)
 		const struct trow *r = &st->codes.row[i];
 
 		iopf_out_open_object(o, NULL, NULL);
-		iopf_out_str(o, "code", "  %s", iopf_code_str((uint32_t)r->key));
+		iopf_out_str(o, "code", "  %s", iopf_code_name((uint32_t)r->key));
 		iopf_out_uint(o, "code_raw", " (%" PRIu64 "):", r->key);
 		iopf_out_uint(o, "responses", " %" PRIu64 " responses", r->a);
 		iopf_out_close_object(o, "\n");
@@ -639,8 +639,8 @@ static void print_statuses(struct iopf_out *o, struct iopf_stats *st)
 
 		iopf_out_open_object(o, NULL, NULL);
 		iopf_out_uint(o, "status", "  status %" PRIu64, r->key);
-		iopf_out_text(o, " (%s):", !r->key ? "accepted" :
-			      r->key < 4096 ? strerror((int)r->key) : "unknown");
+		iopf_out_printf(o, " (%s):", !r->key ? "accepted" :
+				r->key < 4096 ? strerror((int)r->key) : "unknown");
 		iopf_out_uint(o, "responses", " %" PRIu64 " responses", r->a);
 		iopf_out_close_object(o, "\n");
 	}
@@ -705,11 +705,11 @@ static void print_hist(struct iopf_out *o, const struct iopf_hist *h)
 		else
 			snprintf(range, sizeof(range), "[%s, %s)", pow2_label(l1, i), pow2_label(l2, i + 1));
 		iopf_out_open_object(o, NULL, NULL);
-		iopf_out_text(o, "%-16s", range);
+		iopf_out_printf(o, "%-16s", range);
 		iopf_out_duration(o, "le_ns", NULL, le);
 		iopf_out_uint(o, "count", " %8" PRIu64, b[i]);
-		iopf_out_text(o, " |%-*.*s|", BAR_WIDTH, w,
-			      "@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@");
+		iopf_out_printf(o, " |%-*.*s|", BAR_WIDTH, w,
+				"@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@");
 		iopf_out_close_object(o, "\n");
 	}
 	iopf_out_close_array(o, NULL);
@@ -732,8 +732,8 @@ static void print_violations(struct iopf_out *o, const struct iopf_stats *st)
 		enum iopf_verdict v = violation_order[i];
 		char fmt[48];
 
-		snprintf(fmt, sizeof(fmt), " %s %%" PRIu64, iopf_verdict_str(v));
-		iopf_out_uint(o, iopf_verdict_str(v), fmt, st->rep.v[v]);
+		snprintf(fmt, sizeof(fmt), " %s %%" PRIu64, iopf_verdict_name(v));
+		iopf_out_uint(o, iopf_verdict_name(v), fmt, st->rep.v[v]);
 	}
 	iopf_out_close_object(o, "\n");
 	iopf_out_uint(o, "grpid_reuse", "grpid reuse while outstanding: %" PRIu64 " groups\n",
@@ -778,5 +778,5 @@ void iopf_stats_print_check(struct iopf_out *o, struct iopf_stats *st)
 		}
 	}
 	iopf_stats_result(st, &res);
-	iopf_print_report(o, st->capture_names, res.source, "recorded", &res.check);
+	iopf_report_print(o, st->capture_names, res.source, "recorded", &res.check);
 }

@@ -67,7 +67,7 @@ static void panel_frame(FILE *f, int top, const char *title, const char *ylabel)
 
 static void dur(char *buf, size_t len, uint64_t ns)
 {
-	iopf_format_duration(ns, buf, len);
+	iopf_duration_format(ns, buf, len);
 }
 
 static void panel_histogram(FILE *f, int top, const struct iopf_hist *h)

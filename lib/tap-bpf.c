@@ -60,7 +60,7 @@ static int libbpf_print(enum libbpf_print_level level, const char *fmt, va_list 
 	n = strlen(msg);
 	while (n && msg[n - 1] == '\n')
 		msg[--n] = '\0';
-	iopf_logf(bpf_log, IOPF_LOG_DEBUG, "tap: libbpf: %s", msg);
+	iopf_log_printf(bpf_log, IOPF_LOG_DEBUG, "tap: libbpf: %s", msg);
 	return 0;
 }
 

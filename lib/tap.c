@@ -366,13 +366,13 @@ bool iopf_tap_spec(const char *spec, int *pid, int *fd)
 	colon = strchr(buf, ':');
 	if (colon)
 		*colon++ = '\0';
-	if (iopf_parse_u64(buf, INT_MAX, &v) || !v) {
+	if (iopf_u64_parse(buf, INT_MAX, &v) || !v) {
 		*pid = -1;
 		return true;
 	}
 	*pid = (int)v;
 	if (colon) {
-		if (iopf_parse_u64(colon, INT_MAX, &v)) {
+		if (iopf_u64_parse(colon, INT_MAX, &v)) {
 			*pid = -1;
 			return true;
 		}
@@ -403,7 +403,7 @@ static void read_comm(int pid, char *comm, size_t len)
 	comm[strcspn(comm, "\n")] = '\0';
 }
 
-int iopf_proc_fds(struct iopf_proc_fd **list, size_t *n, int only_pid)
+int iopf_proc_scan(struct iopf_proc_fd **list, size_t *n, int only_pid)
 {
 	DIR *proc = opendir("/proc");
 	struct dirent *de;
@@ -532,7 +532,7 @@ static void remove_group(const char *tracefs, const char *group, const struct io
 	/* Disable first: an event enabled in an instance cannot be deleted. */
 	snprintf(path, sizeof(path), "%s/instances/%s", tracefs, group);
 	if (rmdir(path) && errno != ENOENT)
-		iopf_logf(log, IOPF_LOG_WARN, "tap: cannot remove %s: %s", path, strerror(errno));
+		iopf_log_printf(log, IOPF_LOG_WARN, "tap: cannot remove %s: %s", path, strerror(errno));
 	snprintf(path, sizeof(path), "%s/kprobe_events", tracefs);
 	defs = slurp(path, 1 << 22);
 	if (!defs)
@@ -552,8 +552,8 @@ static void remove_group(const char *tracefs, const char *group, const struct io
 		snprintf(cmd, sizeof(cmd), "-:%s", colon + 1);
 		fd = open(path, O_WRONLY | O_APPEND | O_CLOEXEC);
 		if (fd < 0 || write(fd, cmd, strlen(cmd)) < 0)
-			iopf_logf(log, IOPF_LOG_WARN, "tap: cannot remove probe %s: %s", colon + 1,
-				  strerror(errno));
+			iopf_log_printf(log, IOPF_LOG_WARN, "tap: cannot remove probe %s: %s", colon + 1,
+					strerror(errno));
 		if (fd >= 0)
 			close(fd);
 	}
@@ -577,8 +577,8 @@ static void remove_stale(const char *tracefs, const struct iopf_log *log)
 		if (*end != '/' || pid <= 0 || pid > INT_MAX || !(kill((pid_t)pid, 0) && errno == ESRCH))
 			continue;
 		snprintf(group, sizeof(group), "iopftool_%ld", pid);
-		iopf_logf(log, IOPF_LOG_INFO, "tap: removing the stale probes of %s (pid %ld is gone)",
-			  group, pid);
+		iopf_log_printf(log, IOPF_LOG_INFO, "tap: removing the stale probes of %s (pid %ld is gone)",
+				group, pid);
 		remove_group(tracefs, group, log);
 		free(defs);
 		defs = slurp(path, 1 << 22);	/* start over on the shorter list */
@@ -598,7 +598,7 @@ static void remove_stale(const char *tracefs, const struct iopf_log *log)
 			continue;
 		snprintf(path, sizeof(path), "%s/instances/%s", tracefs, de->d_name);
 		if (rmdir(path) == 0)
-			iopf_logf(log, IOPF_LOG_INFO, "tap: removed the stale instance %s", de->d_name);
+			iopf_log_printf(log, IOPF_LOG_INFO, "tap: removed the stale instance %s", de->d_name);
 	}
 	if (d)
 		closedir(d);
@@ -694,7 +694,7 @@ static int create_probes(struct iopf_tap *t, char *err, size_t errlen)
 				 strerror(-rc));
 	snprintf(path, sizeof(path), "instances/%s/buffer_size_kb", t->group);
 	if (tfs_write(t, path, "4096", false))
-		iopf_logf(&t->log, IOPF_LOG_WARN, "tap: cannot grow the trace buffer; keeping its size");
+		iopf_log_printf(&t->log, IOPF_LOG_WARN, "tap: cannot grow the trace buffer; keeping its size");
 	snprintf(path, sizeof(path), "instances/%s/events/%s/enable", t->group, t->group);
 	rc = tfs_write(t, path, "1", false);
 	if (rc)
@@ -887,8 +887,8 @@ static void load_layout(struct iopf_tap *t)
 	for (size_t i = 0; i < ARRAY_SIZE(m); i++) {
 		rc = iopf_btf_member_offset(btf, m[i].type, m[i].member, &off);
 		if (rc) {
-			iopf_logf(&t->log, IOPF_LOG_DEBUG, "tap: BTF: no %s.%s (%s): using the 6.12 layout",
-				  m[i].type, m[i].member, strerror(-rc));
+			iopf_log_printf(&t->log, IOPF_LOG_DEBUG, "tap: BTF: no %s.%s (%s): using the 6.12 layout",
+					m[i].type, m[i].member, strerror(-rc));
 			continue;
 		}
 		found++;
@@ -936,7 +936,7 @@ static int ask_files(struct iopf_tap *t, int pid, int only_fd)
 {
 	struct iopf_proc_fd *list;
 	size_t n;
-	int rc = iopf_proc_fds(&list, &n, pid), asked = 0;
+	int rc = iopf_proc_scan(&list, &n, pid), asked = 0;
 
 	if (rc)
 		return rc;
@@ -949,8 +949,8 @@ static int ask_files(struct iopf_tap *t, int pid, int only_fd)
 		pfd = (int)syscall(__NR_pidfd_open, list[i].pid, 0);
 		fd = pfd < 0 ? -1 : (int)syscall(__NR_pidfd_getfd, pfd, list[i].fd, 0);
 		if (fd < 0) {
-			iopf_logf(&t->log, IOPF_LOG_DEBUG, "tap: cannot copy fd %d of pid %d: %s",
-				  list[i].fd, list[i].pid, strerror(errno));
+			iopf_log_printf(&t->log, IOPF_LOG_DEBUG, "tap: cannot copy fd %d of pid %d: %s",
+					list[i].fd, list[i].pid, strerror(errno));
 		} else if (!grow((void **)&t->own, &t->cown, t->nown + 1, sizeof(*t->own))) {
 			/* The kernel takes fault->mutex, finds no response and returns 0. */
 			if (write(fd, "", 0) == 0) {
@@ -1211,16 +1211,16 @@ static void on_cal(struct iopf_tap *t, const struct tap_raw *r, uint32_t tgid)
 		t->cal_mask = t->cal_events++ ? t->cal_mask & mask : mask;
 		if (t->cal_slot < 0 && t->cal_mask) {
 			t->cal_slot = __builtin_ctz(t->cal_mask);
-			iopf_logf(&t->log, IOPF_LOG_DEBUG,
-				  "tap: struct file private_data at offset %d (from %llu writes%s)",
-				  t->cal_slot * 8, (unsigned long long)t->cal_events,
-				  t->cal_mask & (t->cal_mask - 1) ? ", more than one candidate left" : "");
+			iopf_log_printf(&t->log, IOPF_LOG_DEBUG,
+					"tap: struct file private_data at offset %d (from %llu writes%s)",
+					t->cal_slot * 8, (unsigned long long)t->cal_events,
+					t->cal_mask & (t->cal_mask - 1) ? ", more than one candidate left" : "");
 			set_file_offset(t);
 		} else if (t->cal_slot >= 0 && !(t->cal_mask & (1u << t->cal_slot))) {
 			/* The offset we used is contradicted: take the next candidate, if any. */
 			t->cal_slot = t->cal_mask ? __builtin_ctz(t->cal_mask) : -1;
-			iopf_logf(&t->log, IOPF_LOG_WARN, "tap: struct file offset recalibrated (%d)",
-				  t->cal_slot * 8);
+			iopf_log_printf(&t->log, IOPF_LOG_WARN, "tap: struct file offset recalibrated (%d)",
+					t->cal_slot * 8);
 			set_file_offset(t);
 		}
 	}
@@ -1624,9 +1624,9 @@ static bool handle(struct iopf_tap *t, const struct tap_raw *r, bool may_hold)
 		}
 		if (!fi->warned) {
 			fi->warned = true;
-			iopf_logf(&t->log, IOPF_LOG_WARN,
-				  "tap: the queue id of a fault fd of pid %u is unknown (recorded as queue 0)",
-				  tgid);
+			iopf_log_printf(&t->log, IOPF_LOG_WARN,
+					"tap: the queue id of a fault fd of pid %u is unknown (recorded as queue 0)",
+					tgid);
 		}
 	}
 	if (fi)
@@ -1647,7 +1647,7 @@ static void hold_free(struct tap_raw *h)
 /* Run the held events that can run now (all of them when force). */
 static void release(struct iopf_tap *t, bool force)
 {
-	uint64_t now = iopf_now_ns();
+	uint64_t now = iopf_time_now();
 
 	while (t->hold_head < t->nhold) {
 		struct tap_raw *h = &t->hold[t->hold_head];
@@ -1671,7 +1671,7 @@ static void hold(struct iopf_tap *t, const struct tap_raw *r)
 		return;
 	h = &t->hold[t->nhold];
 	*h = *r;
-	h->seen_ns = iopf_now_ns();
+	h->seen_ns = iopf_time_now();
 	if (r->len) {
 		void *d = malloc(r->len);
 
@@ -1704,17 +1704,17 @@ void tap_submit(struct iopf_tap *t, const struct tap_raw *r)
 void tap_lost(struct iopf_tap *t, uint64_t events, uint64_t records, uint64_t responses)
 {
 	uint64_t m = records + responses ? records + responses : events;
-	struct out_rec *o = emit(t, IOPF_REC_LOST, 0, iopf_now_ns());
-	struct iopf_tap_event ev = { .kind = IOPF_TAP_EV_LOST, .t_ns = iopf_now_ns(), .fd = -1, .lost = m };
+	struct out_rec *o = emit(t, IOPF_REC_LOST, 0, iopf_time_now());
+	struct iopf_tap_event ev = { .kind = IOPF_TAP_EV_LOST, .t_ns = iopf_time_now(), .fd = -1, .lost = m };
 
 	push_event(t, &ev, NULL, 0);
 	if (o)
 		o->r.u.lost = m;
 	t->counts.lost += m;
-	iopf_logf(&t->log, IOPF_LOG_WARN,
-		  "tap: the %s buffer overflowed: %llu events (%llu records, %llu responses) lost",
-		  t->bpf ? "BPF ring" : "trace", (unsigned long long)events,
-		  (unsigned long long)records, (unsigned long long)responses);
+	iopf_log_printf(&t->log, IOPF_LOG_WARN,
+			"tap: the %s buffer overflowed: %llu events (%llu records, %llu responses) lost",
+			t->bpf ? "BPF ring" : "trace", (unsigned long long)events,
+			(unsigned long long)records, (unsigned long long)responses);
 }
 
 /* ---- the kprobe-event back-end: trace lines to events ----------------------------- */
@@ -2033,7 +2033,7 @@ int iopf_tap_open(struct iopf_tap **tp, const struct iopf_tap_cfg *cfg, const st
 			goto fail;
 		}
 		if (rc)
-			iopf_logf(&t->log, IOPF_LOG_DEBUG, "%s; trying kprobe events", bpf_err);
+			iopf_log_printf(&t->log, IOPF_LOG_DEBUG, "%s; trying kprobe events", bpf_err);
 	}
 	if (!t->bpf) {
 		t->backend = IOPF_TAP_KPROBE;
@@ -2054,7 +2054,7 @@ int iopf_tap_open(struct iopf_tap **tp, const struct iopf_tap_cfg *cfg, const st
 	/* Name the files of the fault fds that exist now, and calibrate on them. */
 	rc = ask_files(t, cfg->pid > 0 ? cfg->pid : 0, cfg->fd);
 	if (rc < 0)
-		iopf_logf(&t->log, IOPF_LOG_WARN, "tap: cannot scan /proc: %s", strerror(-rc));
+		iopf_log_printf(&t->log, IOPF_LOG_WARN, "tap: cannot scan /proc: %s", strerror(-rc));
 	if (cfg->fd >= 0 && rc <= 0) {
 		rc = iopf_fail(err, errlen, -ENOENT,
 			       "tap:%d:%d: fd %d of pid %d is not a fault fd (%s) that the tap can name "

@@ -113,7 +113,7 @@ static int fd_link(pid_t pid, int fd, char *buf, size_t len)
 static int parse_fd(const char *s, int *fd)
 {
 	uint64_t v;
-	int rc = iopf_parse_u64(s, INT_MAX, &v);
+	int rc = iopf_u64_parse(s, INT_MAX, &v);
 
 	*fd = (int)v;
 	return rc;
@@ -174,24 +174,24 @@ static void check_fd_kind(struct iopf_target *t, int fd)
 			return;
 		/* lib/fusefd.c answers FUSE_STATFS with ENOSYS, which no kernel file system gives */
 		if (fstatfs(fd, &fs) == 0 ? fs.f_type == FUSE_SUPER_MAGIC : errno == ENOSYS) {
-			iopf_logf(&t->log, IOPF_LOG_INFO, "fd %d is a file on FUSE: assuming a handler "
-				  "file with the fault fd's read, write and poll (iopftool-replay(8))", fd);
+			iopf_log_printf(&t->log, IOPF_LOG_INFO, "fd %d is a file on FUSE: assuming a handler "
+					"file with the fault fd's read, write and poll (iopftool-replay(8))", fd);
 			return;
 		}
 		if (!strncmp(link, "socket:", 7)) {
-			iopf_logf(&t->log, IOPF_LOG_INFO,
-				  "fd %d is a socket: assuming a handler-fd peer (iopftool-replay(8))", fd);
+			iopf_log_printf(&t->log, IOPF_LOG_INFO,
+					"fd %d is a socket: assuming a handler-fd peer (iopftool-replay(8))", fd);
 			return;
 		}
-		iopf_logf(&t->log, IOPF_LOG_WARN,
-			  "fd %d is %s, not an iommufd fault queue (%s): reading and writing it anyway",
-			  fd, link, FAULT_FD_LINK);
+		iopf_log_printf(&t->log, IOPF_LOG_WARN,
+				"fd %d is %s, not an iommufd fault queue (%s): reading and writing it anyway",
+				fd, link, FAULT_FD_LINK);
 		return;
 	}
 	if (fstat(fd, &st) == 0 && S_ISSOCK(st.st_mode))
 		return;
-	iopf_logf(&t->log, IOPF_LOG_WARN,
-		  "cannot tell what fd %d is (is /proc mounted?): assuming a fault queue", fd);
+	iopf_log_printf(&t->log, IOPF_LOG_WARN,
+			"cannot tell what fd %d is (is /proc mounted?): assuming a fault queue", fd);
 }
 
 int iopf_target_open_fd(struct iopf_target *t, const char *arg, char *err, size_t errlen)
@@ -240,7 +240,7 @@ static int parse_pid_fd(const char *arg, pid_t *pid, int *fd)
 	if (!colon)
 		return -EINVAL;
 	*colon = '\0';
-	if (iopf_parse_u64(buf, INT_MAX, &v) || v == 0)
+	if (iopf_u64_parse(buf, INT_MAX, &v) || v == 0)
 		return -EINVAL;
 	*pid = (pid_t)v;
 	return parse_fd(colon + 1, fd);
@@ -322,9 +322,9 @@ int iopf_target_open_pid(struct iopf_target *t, const char *arg, char *err, size
 	rc = take_fd(pid, fd, err, errlen);
 	if (rc < 0)
 		return rc;
-	iopf_logf(&t->log, IOPF_LOG_WARN,
-		  "took fd %d of process %d: iopftool now receives that process's page faults and must "
-		  "answer them; the process no longer sees the faults iopftool reads", fd, (int)pid);
+	iopf_log_printf(&t->log, IOPF_LOG_WARN,
+			"took fd %d of process %d: iopftool now receives that process's page faults and must "
+			"answer them; the process no longer sees the faults iopftool reads", fd, (int)pid);
 	t->ops = &owned_fd_ops;
 	t->fd = rc;
 	t->max_group = 0;
@@ -380,7 +380,7 @@ static int parse_device_arg(struct vdev *v, const char *arg, char *err, size_t e
 				colon = strchr(p, ':');
 				if (colon)
 					*colon = '\0';
-				if (iopf_parse_u64(p, 0xfffff, &x) || v->npasid == 8)
+				if (iopf_u64_parse(p, 0xfffff, &x) || v->npasid == 8)
 					return iopf_fail(err, errlen, -EINVAL,
 						    "device: pasid= takes 1 to 8 numbers 0..1048575 separated by ':'");
 				v->pasid[v->npasid++] = (uint32_t)x;
@@ -388,8 +388,8 @@ static int parse_device_arg(struct vdev *v, const char *arg, char *err, size_t e
 			} while (colon);
 		} else if (!strncmp(opt, "map=", 4) && (plus = strchr(opt + 4, '+'))) {
 			*plus = '\0';
-			if (iopf_parse_u64(opt + 4, UINT64_MAX, &v->map_iova) ||
-			    iopf_parse_u64(plus + 1, 1ull << 30, &v->map_len) || !v->map_len ||
+			if (iopf_u64_parse(opt + 4, UINT64_MAX, &v->map_iova) ||
+			    iopf_u64_parse(plus + 1, 1ull << 30, &v->map_len) || !v->map_len ||
 			    (v->map_iova | v->map_len) & 4095)
 				return iopf_fail(err, errlen, -EINVAL,
 					    "device: map= takes IOVA+LEN, both multiples of 4096, LEN at most 1 GiB");
@@ -642,7 +642,7 @@ static void vdev_teardown(struct iopf_target *t, struct vdev *v)
 	struct iommu_destroy d = { .size = sizeof(d) };
 
 	if (v->attached && detach_fault_hwpt(v))
-		iopf_logf(&t->log, IOPF_LOG_WARN, "device: detach failed: %s", strerror(errno));
+		iopf_log_printf(&t->log, IOPF_LOG_WARN, "device: detach failed: %s", strerror(errno));
 	if (v->hwpt_id) {
 		d.id = v->hwpt_id;
 		iopf_ioctl(v->iommufd, IOMMU_DESTROY, &d);
@@ -719,10 +719,10 @@ int iopf_target_open_device(struct iopf_target *t, const char *arg, char *err, s
 	t->priv = v;
 	t->max_group = 0;
 	if (v->use_pasid)
-		iopf_logf(&t->log, IOPF_LOG_INFO, "%s: device %u pasid %u%s, fault queue %u on fd %d", v->path,
-			  v->dev_id, v->pasid[0], v->npasid > 1 ? " (and more)" : "", t->queue_id, t->fd);
+		iopf_log_printf(&t->log, IOPF_LOG_INFO, "%s: device %u pasid %u%s, fault queue %u on fd %d", v->path,
+				v->dev_id, v->pasid[0], v->npasid > 1 ? " (and more)" : "", t->queue_id, t->fd);
 	else
-		iopf_logf(&t->log, IOPF_LOG_INFO, "%s: device %u, fault queue %u on fd %d", v->path,
-			  v->dev_id, t->queue_id, t->fd);
+		iopf_log_printf(&t->log, IOPF_LOG_INFO, "%s: device %u, fault queue %u on fd %d", v->path,
+				v->dev_id, t->queue_id, t->fd);
 	return 0;
 }

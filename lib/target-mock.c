@@ -246,8 +246,8 @@ int iopf_target_open_mock(struct iopf_target *t, const char *arg, char *err, siz
 	t->fd = rc;
 	t->queue_id = m->fault_id;
 	t->max_group = m->partial ? SIZE_MAX : 1;
-	iopf_logf(&t->log, IOPF_LOG_DEBUG, "mock: fault queue %u on fd %d, %s", m->fault_id, t->fd,
-		  m->partial ? "multi-record groups (patched test kernel)" : "single-record groups");
+	iopf_log_printf(&t->log, IOPF_LOG_DEBUG, "mock: fault queue %u on fd %d, %s", m->fault_id, t->fd,
+			m->partial ? "multi-record groups (patched test kernel)" : "single-record groups");
 	return 0;
 }
 
@@ -269,8 +269,8 @@ static int new_mock_device(struct iopf_target *t, struct mock_dev *d)
 	int rc = test_cmd(m, &cmd);
 
 	if (rc) {
-		iopf_logf(&t->log, IOPF_LOG_ERR, "mock: cannot create a mock device: %s",
-			  strerror(-rc));
+		iopf_log_printf(&t->log, IOPF_LOG_ERR, "mock: cannot create a mock device: %s",
+				strerror(-rc));
 		return rc;
 	}
 	d->stdev_id = cmd.mock_domain.out_stdev_id;
@@ -298,14 +298,14 @@ static int new_fault_hwpt(struct iopf_target *t, struct mock_dev *d)
 	int rc = hwpt_alloc(m, &parent, &d->parent_id);
 
 	if (rc) {
-		iopf_logf(&t->log, IOPF_LOG_ERR, "mock: NEST_PARENT hwpt alloc failed: %s",
-			  strerror(-rc));
+		iopf_log_printf(&t->log, IOPF_LOG_ERR, "mock: NEST_PARENT hwpt alloc failed: %s",
+				strerror(-rc));
 		return rc;
 	}
 	nested.pt_id = d->parent_id;
 	rc = hwpt_alloc(m, &nested, &d->iopf_hwpt_id);
 	if (rc)
-		iopf_logf(&t->log, IOPF_LOG_ERR, "mock: fault hwpt alloc failed: %s", strerror(-rc));
+		iopf_log_printf(&t->log, IOPF_LOG_ERR, "mock: fault hwpt alloc failed: %s", strerror(-rc));
 	return rc;
 }
 
@@ -314,12 +314,12 @@ static int attach(struct iopf_target *t, struct mock_dev *d)
 	int rc = replace(t->priv, d->stdev_id, d->iopf_hwpt_id);
 
 	if (rc == -ENODEV)
-		iopf_logf(&t->log, IOPF_LOG_ERR,
-			  "mock: cannot enable IOPF on the mock device: the kernel lacks CONFIG_IOMMU_IOPF "
-			  "(select it with INTEL_IOMMU_SVM or AMD_IOMMU)");
+		iopf_log_printf(&t->log, IOPF_LOG_ERR,
+				"mock: cannot enable IOPF on the mock device: the kernel lacks CONFIG_IOMMU_IOPF "
+				"(select it with INTEL_IOMMU_SVM or AMD_IOMMU)");
 	else if (rc)
-		iopf_logf(&t->log, IOPF_LOG_ERR, "mock: attach to the fault hwpt failed: %s",
-			  strerror(-rc));
+		iopf_log_printf(&t->log, IOPF_LOG_ERR, "mock: attach to the fault hwpt failed: %s",
+				strerror(-rc));
 	d->attached = !rc;
 	return rc;
 }
@@ -344,8 +344,8 @@ static void destroy_hwpts(struct iopf_target *t, struct mock_dev *d)
 		if (ids[i])
 			rc = destroy_obj(m, ids[i]);
 	if (rc)
-		iopf_logf(&t->log, IOPF_LOG_WARN, "mock: teardown of device %u: %s", d->idev_id,
-			  strerror(-rc));
+		iopf_log_printf(&t->log, IOPF_LOG_WARN, "mock: teardown of device %u: %s", d->idev_id,
+				strerror(-rc));
 }
 
 /* Destroying the selftest object detaches, unbinds and frees the mock device. */
@@ -354,8 +354,8 @@ static void destroy_stdev(struct iopf_target *t, struct mock_dev *d)
 	int rc = d->stdev_id ? destroy_obj(t->priv, d->stdev_id) : 0;
 
 	if (rc)
-		iopf_logf(&t->log, IOPF_LOG_WARN, "mock: destroy of mock device %u: %s",
-			  d->idev_id, strerror(-rc));
+		iopf_log_printf(&t->log, IOPF_LOG_WARN, "mock: destroy of mock device %u: %s",
+				d->idev_id, strerror(-rc));
 }
 
 static int mock_device(struct iopf_target *t, uint32_t capture_dev_id, uint32_t *live_dev_id)
@@ -410,14 +410,14 @@ static int mock_inject(struct iopf_target *t, const struct iommu_hwpt_pgfault *f
 	};
 
 	if (pasid_valid && !f->pasid) {
-		iopf_logf(&t->log, IOPF_LOG_ERR,
-			  "mock: cannot inject a PASID_VALID fault with PASID 0 (the mock sets "
-			  "PASID_VALID exactly when the PASID is not 0)");
+		iopf_log_printf(&t->log, IOPF_LOG_ERR,
+				"mock: cannot inject a PASID_VALID fault with PASID 0 (the mock sets "
+				"PASID_VALID exactly when the PASID is not 0)");
 		return -EOPNOTSUPP;
 	}
 	if (m->partial && (f->perm & MOCK_PERM_PARTIAL)) {
-		iopf_logf(&t->log, IOPF_LOG_ERR,
-			  "mock: cannot inject perm bit 31: the test kernel uses it to mark partial faults");
+		iopf_log_printf(&t->log, IOPF_LOG_ERR,
+				"mock: cannot inject perm bit 31: the test kernel uses it to mark partial faults");
 		return -EOPNOTSUPP;
 	}
 	if (!(f->flags & IOMMU_PGFAULT_FLAGS_LAST_PAGE)) {
@@ -428,11 +428,11 @@ static int mock_inject(struct iopf_target *t, const struct iommu_hwpt_pgfault *f
 		 * failed with just "Operation not supported").
 		 */
 		if (!m->partial) {
-			iopf_logf(&t->log, IOPF_LOG_ERR,
-				  "mock: cannot inject a partial fault (a multi-record group): this %s "
-				  "makes single-record groups only; multi-record groups need a kernel with "
-				  "tests/kernel/mock-partial-iopf-X.Y.patch",
-				  m->single ? "mock:single target" : "kernel's mock");
+			iopf_log_printf(&t->log, IOPF_LOG_ERR,
+					"mock: cannot inject a partial fault (a multi-record group): this %s "
+					"makes single-record groups only; multi-record groups need a kernel with "
+					"tests/kernel/mock-partial-iopf-X.Y.patch",
+					m->single ? "mock:single target" : "kernel's mock");
 			return -EOPNOTSUPP;
 		}
 		cmd.trigger_iopf.perm |= MOCK_PERM_PARTIAL;
@@ -453,8 +453,8 @@ static int mock_detach(struct iopf_target *t, uint32_t live_dev_id)
 		return 0;
 	rc = replace(m, d->stdev_id, d->parent_id);
 	if (rc)
-		iopf_logf(&t->log, IOPF_LOG_ERR, "mock: detach of device %u failed: %s",
-			  live_dev_id, strerror(-rc));
+		iopf_log_printf(&t->log, IOPF_LOG_ERR, "mock: detach of device %u failed: %s",
+				live_dev_id, strerror(-rc));
 	else
 		d->attached = false;
 	return rc;
@@ -476,8 +476,8 @@ static void mock_close(struct iopf_target *t)
 	close(t->fd);
 	rc = destroy_obj(m, m->fault_id);
 	if (rc)
-		iopf_logf(&t->log, IOPF_LOG_WARN, "mock: destroy of fault queue %u: %s",
-			  m->fault_id, strerror(-rc));
+		iopf_log_printf(&t->log, IOPF_LOG_WARN, "mock: destroy of fault queue %u: %s",
+				m->fault_id, strerror(-rc));
 	for (size_t i = 0; i < m->ndevs; i++)
 		destroy_stdev(t, &m->devs[i]);
 	close(m->iommufd);

@@ -9,8 +9,8 @@
 
 #include "internal.h"
 
-void iopf_logf(const struct iopf_log *log, enum iopf_log_level level,
-	       const char *fmt, ...)
+void iopf_log_printf(const struct iopf_log *log, enum iopf_log_level level,
+		     const char *fmt, ...)
 {
 	char buf[1024], *big = NULL;
 	va_list ap;
@@ -33,7 +33,7 @@ void iopf_logf(const struct iopf_log *log, enum iopf_log_level level,
 
 void iopf_path_shown(const char *path, char *buf, size_t len)
 {
-	size_t n = iopf_escape(path, buf, len), keep;
+	size_t n = iopf_str_escape(path, buf, len), keep;
 
 	if (n < len || len < 16)
 		return;
@@ -43,7 +43,7 @@ void iopf_path_shown(const char *path, char *buf, size_t len)
 
 	if (!tail)
 		return;
-	iopf_escape(path, tail, n + 1);
+	iopf_str_escape(path, tail, n + 1);
 	memcpy(buf + keep, "...", 3);
 	memcpy(buf + keep + 3, tail + n - (len - 1 - keep - 3), len - 1 - keep - 3);
 	buf[len - 1] = '\0';
@@ -136,7 +136,7 @@ static uint64_t dur_frac(uint64_t fp, unsigned int nd, const struct dur_unit *u)
  * -EINVAL for anything else (no unit, a sign, spaces, junk), -ERANGE
  * past UINT64_MAX nanoseconds.
  */
-int iopf_parse_duration(const char *s, uint64_t *ns)
+int iopf_duration_parse(const char *s, uint64_t *ns)
 {
 	uint64_t ip = 0, fp = 0, mult, frac;
 	const struct dur_unit *u;
@@ -170,7 +170,7 @@ int iopf_parse_duration(const char *s, uint64_t *ns)
  * Strict unsigned parse: the whole string, base 0 (0x.. hex, 0.. octal),
  * no sign, no white space.  -EINVAL for junk, -ERANGE above max.
  */
-int iopf_parse_u64(const char *s, uint64_t max, uint64_t *v)
+int iopf_u64_parse(const char *s, uint64_t max, uint64_t *v)
 {
 	unsigned long long x;
 	char *end;
@@ -187,7 +187,7 @@ int iopf_parse_u64(const char *s, uint64_t max, uint64_t *v)
 	return 0;
 }
 
-uint64_t iopf_now_ns(void)
+uint64_t iopf_time_now(void)
 {
 	struct timespec ts;
 
@@ -283,7 +283,7 @@ size_t iopf_time_fmt(struct iopf_time_cache *c, const struct timespec *ts, char 
 	return (size_t)(p - out);
 }
 
-void iopf_format_time(const struct timespec *ts, char *buf, size_t len)
+void iopf_time_format(const struct timespec *ts, char *buf, size_t len)
 {
 	struct iopf_time_cache c = { 0 };
 	char tmp[IOPF_TIME_LEN];
@@ -301,9 +301,9 @@ void iopf_format_time(const struct timespec *ts, char *buf, size_t len)
 /*
  * The one duration format: 850ns, 1.234us, 12.500ms, 3.000s.  Three
  * decimals, truncated (never rounded up into the next unit), so that
- * iopf_parse_duration() reads back a value within 0.1% of the unit.
+ * iopf_duration_parse() reads back a value within 0.1% of the unit.
  */
-size_t iopf_format_duration(uint64_t ns, char *buf, size_t len)
+size_t iopf_duration_format(uint64_t ns, char *buf, size_t len)
 {
 	static const struct {
 		uint64_t div;
@@ -377,7 +377,7 @@ size_t iopf_utf8_char(const unsigned char *s, size_t n, uint32_t *cpp)
  * becomes \xNN; everything else is kept.  Returns the length of the
  * whole result; buf gets as much of it as fits, NUL-terminated.
  */
-size_t iopf_escape(const char *s, char *buf, size_t len)
+size_t iopf_str_escape(const char *s, char *buf, size_t len)
 {
 	static const char hex[] = "0123456789abcdef";
 	const unsigned char *p = (const unsigned char *)(s ? s : "");

@@ -170,7 +170,7 @@ static void bundle_omit(struct bundle *b, const char *name, const char *why)
 	size_t l;
 	char *n;
 
-	iopf_escape(name, esc, sizeof(esc));
+	iopf_str_escape(name, esc, sizeof(esc));
 	l = (size_t)snprintf(line, sizeof(line), "omitted  %s: %s\n", esc, why);
 	if (l >= sizeof(line))
 		l = sizeof(line) - 1;
@@ -226,12 +226,12 @@ static char *ps_text(size_t *len)
 		return NULL;
 	fprintf(f, "# PID FD KIND COMM TARGET (iopftool ps --all, %s)\n",
 		geteuid() ? "not root: only this user's processes" : "root");
-	if (iopf_proc_fds(&l, &n, 0) == 0) {
+	if (iopf_proc_scan(&l, &n, 0) == 0) {
 		for (size_t i = 0; i < n; i++) {
 			char comm[80], target[520];
 
-			iopf_escape(l[i].comm, comm, sizeof(comm));
-			iopf_escape(l[i].target, target, sizeof(target));
+			iopf_str_escape(l[i].comm, comm, sizeof(comm));
+			iopf_str_escape(l[i].target, target, sizeof(target));
 			fprintf(f, "%d %d %s %s %s\n", l[i].pid, l[i].fd,
 				l[i].kind == IOPF_PROC_FAULT_FD ? "fault" :
 				l[i].kind == IOPF_PROC_IOMMUFD ? "iommufd" : "vfio", comm, target);
@@ -418,7 +418,7 @@ static int write_bundle(const struct doctor_opts *o, const struct iopf_doctor *d
 			m->what = NULL;
 			continue;
 		}
-		iopf_escape(m->name, esc, sizeof(esc));
+		iopf_str_escape(m->name, esc, sizeof(esc));
 		fprintf(mf, "%-7s %8zu %s: %s\n", m->type == IOPF_DOCTOR_LINK ? "link" :
 			m->type == IOPF_DOCTOR_DIR ? "dir" : "file", m->type == IOPF_DOCTOR_FILE ? m->len : 0,
 			esc, m->what);

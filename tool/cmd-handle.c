@@ -116,7 +116,7 @@ static int take_group(void *ctx, struct iopf_group *g)
 	if (!n)
 		h->dropped++;
 	for (size_t i = 0; i < n && !rc; i++)
-		rc = late ? hold(h, &r[i], iopf_now_ns() + h->bug_delay_ns) :
+		rc = late ? hold(h, &r[i], iopf_time_now() + h->bug_delay_ns) :
 			    iopf_session_queue(h->s, r[i].cookie, r[i].code);
 	return rc;
 }
@@ -124,7 +124,7 @@ static int take_group(void *ctx, struct iopf_group *g)
 /* Queue the held answers that are due (or all, at exit). */
 static int release_held(struct handler *h, bool all)
 {
-	uint64_t now = iopf_now_ns();
+	uint64_t now = iopf_time_now();
 
 	while (h->held_head < h->held_tail &&
 	       (all || h->held[h->held_head].due_ns <= now)) {
@@ -177,7 +177,7 @@ static int poll_timeout_ms(const struct handler *h)
 {
 	if (h->held_head == h->held_tail)
 		return stop_requested ? 0 : -1;
-	uint64_t now = iopf_now_ns(), due = h->held[h->held_head].due_ns;
+	uint64_t now = iopf_time_now(), due = h->held[h->held_head].due_ns;
 
 	return due <= now ? 0 : (int)((due - now + 999999) / 1000000);
 }
@@ -241,7 +241,7 @@ int cmd_handle(int argc, char **argv)
 	uint64_t v;
 	int rc;
 
-	if (env && !iopf_parse_u64(env, INT32_MAX, &v))
+	if (env && !iopf_u64_parse(env, INT32_MAX, &v))
 		h.fd = (int)v;
 	parse_verb(&handle_argp, argc, argv, &h);
 	snprintf(spec, sizeof(spec), "fd:%d", h.fd);

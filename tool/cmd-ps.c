@@ -136,7 +136,7 @@ int cmd_ps(int argc, char **argv)
 			return EXIT_ERROR;
 		}
 	}
-	rc = iopf_proc_fds(&l, &n, o.pid);
+	rc = iopf_proc_scan(&l, &n, o.pid);
 	if (rc) {
 		p_err("cannot list /proc: %s", strerror(-rc));
 		return EXIT_ERROR;
@@ -165,7 +165,7 @@ int cmd_ps(int argc, char **argv)
 		iopf_out_str(out, "target", " %s", l[i].target);
 		iopf_out_str(out, "flags", flags[0] ? " flags %s" : NULL, flags);
 		iopf_out_str(out, dev[0] ? "device" : NULL, dev[0] ? " device %s" : NULL, dev);
-		iopf_out_text(out, "\n");
+		iopf_out_printf(out, "\n");
 		iopf_out_close_object(out, NULL);
 	}
 	iopf_out_close_array(out, NULL);

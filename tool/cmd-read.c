@@ -191,7 +191,7 @@ static void one_record(struct read_state *st, struct iopf_reader *rd, const stru
 	}
 	if (!rec_shown(st, rd, r))
 		return;
-	iopf_print_rec(st->out, r);
+	iopf_rec_print(st->out, r);
 	st->printed++;
 }
 

@@ -247,7 +247,7 @@ static int replay(const struct replay_opts *o, struct iopf_target **t, struct io
 		 * SIGINT): what was played was checked.  rep points into rp:
 		 * print it before freeing rp.
 		 */
-		iopf_print_report(out_stdout(), o->capture, iopf_target_name(*t),
+		iopf_report_print(out_stdout(), o->capture, iopf_target_name(*t),
 					  o->exec ? o->exec : o->handler, &rep);
 		iopf_replay_free(rp);	/* closes the handler's socket: it sees the end */
 	} else {

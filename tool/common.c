@@ -37,14 +37,14 @@ static error_t parse_global(int key, char *arg, struct argp_state *state)
 
 const struct argp global_argp = { .options = global_options, .parser = parse_global };
 
-/* s escaped (iopf_escape()) in a buffer of its own size, or in fallback (cut) without memory. */
+/* s escaped (iopf_str_escape()) in a buffer of its own size, or in fallback (cut) without memory. */
 static char *escaped(const char *s, char *fallback, size_t len)
 {
-	size_t n = iopf_escape(s, fallback, len);
+	size_t n = iopf_str_escape(s, fallback, len);
 	char *e = n < len ? NULL : malloc(n + 1);
 
 	if (e)
-		iopf_escape(s, e, n + 1);
+		iopf_str_escape(s, e, n + 1);
 	return e ? e : fallback;
 }
 
@@ -306,7 +306,7 @@ bool progress_wanted(void)
 void progress(const char *fmt, ...)
 {
 	static uint64_t last;
-	uint64_t now = iopf_now_ns();
+	uint64_t now = iopf_time_now();
 	va_list ap;
 
 	if (!progress_wanted() || now - last < PROGRESS_NS)
@@ -327,7 +327,7 @@ void progress_file(const char *verb, const char *path, uint64_t records, uint64_
 
 	if (!progress_wanted())
 		return;
-	now = iopf_now_ns();
+	now = iopf_time_now();
 	if (!progress_start || path != progress_path) {
 		progress_start = now;
 		progress_path = path;
@@ -350,7 +350,7 @@ uint64_t arg_u64(struct argp_state *state, const char *opt, const char *arg, uin
 {
 	uint64_t v;
 
-	if (iopf_parse_u64(arg, max, &v))
+	if (iopf_u64_parse(arg, max, &v))
 		argp_error(state, "%s: '%s' is not a whole number from 0 to %llu", opt, arg,
 			   (unsigned long long)max);
 	return v;
@@ -362,7 +362,7 @@ uint64_t arg_duration(struct argp_state *state, const char *opt, const char *arg
 
 	if (!strcmp(arg, "0"))	/* zero needs no unit (iopftool(8) "DURATIONS") */
 		return 0;
-	if (iopf_parse_duration(arg, &ns))
+	if (iopf_duration_parse(arg, &ns))
 		argp_error(state, "%s: '%s' is not a duration (e.g. 250ns, 10us, 2ms, 1.5s)", opt, arg);
 	return ns;
 }
@@ -388,7 +388,7 @@ void arg_range(struct argp_state *state, const char *opt, const char *arg, uint3
 		memcpy(min, arg, n);
 		min[n] = '\0';
 	}
-	if (n >= sizeof(min) || iopf_parse_u64(min, max, &a) || (dash && iopf_parse_u64(dash + 1, max, &b)) ||
+	if (n >= sizeof(min) || iopf_u64_parse(min, max, &a) || (dash && iopf_u64_parse(dash + 1, max, &b)) ||
 	    !a || (dash && b < a))
 		argp_error(state, "%s: '%s' is not MIN[-MAX] with 1 <= MIN <= MAX <= %u", opt, arg, max);
 	*lo = (uint32_t)a;

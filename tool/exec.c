@@ -60,7 +60,7 @@ void exec_end(void *ctx)
 
 static bool wait_for(struct exec_child *p, uint64_t ns)
 {
-	uint64_t end = iopf_now_ns() + ns;
+	uint64_t end = iopf_time_now() + ns;
 
 	do {
 		if (waitpid(p->pid, &p->status, WNOHANG) == p->pid) {
@@ -68,7 +68,7 @@ static bool wait_for(struct exec_child *p, uint64_t ns)
 			return true;
 		}
 		nanosleep(&(struct timespec){ 0, 2000000 }, NULL);
-	} while (iopf_now_ns() < end);
+	} while (iopf_time_now() < end);
 	return false;
 }
 

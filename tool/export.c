@@ -101,7 +101,7 @@ void export_arg_listen(struct argp_state *state, const char *arg)
 	char shown[300];
 
 	if (resolve(arg, &res)) {
-		iopf_escape(arg, shown, sizeof(shown));
+		iopf_str_escape(arg, shown, sizeof(shown));
 		argp_error(state, "--metrics-listen: '%s' is not [ADDR:]PORT with a numeric address "
 			   "(127.0.0.1:9464, [::1]:9464)", shown);
 	}
@@ -110,7 +110,7 @@ void export_arg_listen(struct argp_state *state, const char *arg)
 
 static uint64_t now_ns(void)
 {
-	return iopf_now_ns();
+	return iopf_time_now();
 }
 
 /* ---- the file ----------------------------------------------------------- */
@@ -388,7 +388,7 @@ static int listen_on(struct exporter *ex, const char *arg)
 	char shown[300];
 	struct epoll_event ev = { .events = EPOLLIN, .data.ptr = &ex->lfd };
 
-	iopf_escape(arg, shown, sizeof(shown));
+	iopf_str_escape(arg, shown, sizeof(shown));
 	rc = resolve(arg, &res);
 	if (rc) {
 		p_err("--metrics-listen %s: %s", shown, gai_strerror(rc));

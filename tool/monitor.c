@@ -151,10 +151,10 @@ static int on_group(void *ctx, struct iopf_group *g)
 	struct monitor *m = ctx;
 
 	if (g->mixed_pasid)
-		iopf_logf(&tool_log, IOPF_LOG_WARN,
-			  "group cookie %u (grpid %u) has faults of more than one PASID: the kernel "
-			  "joined partial faults by group id alone; the response goes to PASID %u",
-			  g->cookie, g->last.grpid, g->last.pasid);
+		iopf_log_printf(&tool_log, IOPF_LOG_WARN,
+				"group cookie %u (grpid %u) has faults of more than one PASID: the kernel "
+				"joined partial faults by group id alone; the response goes to PASID %u",
+				g->cookie, g->last.grpid, g->last.pasid);
 	return m->o->delay_ns ? hold(m, g->cookie, sat_add(g->last_ns, m->o->delay_ns))
 			      : iopf_session_queue(m->sess, g->cookie, m->o->code);
 }
@@ -162,7 +162,7 @@ static int on_group(void *ctx, struct iopf_group *g)
 /* Answer what is due (everything when all is set) in one batched write. */
 static int answer(struct monitor *m, bool all)
 {
-	uint64_t now = iopf_now_ns();
+	uint64_t now = iopf_time_now();
 	int rc = 0;
 
 	while (!rc && m->held_head < m->held_tail && (all || m->held[m->held_head].due_ns <= now))
@@ -250,7 +250,7 @@ static bool done(const struct monitor *m)
 	if (stop_requested || m->eof || m->err || m->n.write_err || m->flush_err || m->out_err ||
 	    m->files_done)
 		return true;
-	if (m->o->duration_ns && iopf_now_ns() >= sat_add(m->start_ns, m->o->duration_ns))
+	if (m->o->duration_ns && iopf_time_now() >= sat_add(m->start_ns, m->o->duration_ns))
 		return true;
 	if (m->o->count && m->n.groups >= m->o->count)
 		return true;
@@ -265,7 +265,7 @@ static bool done(const struct monitor *m)
  */
 static int flush_now_and_then(struct monitor *m)
 {
-	uint64_t now = iopf_now_ns();
+	uint64_t now = iopf_time_now();
 	int rc;
 
 	if (!m->writer || now - m->last_flush_ns < 1000000000ull)
@@ -302,7 +302,7 @@ int monitor_rotate(struct iopf_writer *w, const struct iopf_capture_counts *tota
 		hup_requested = 0;
 		iopf_writer_request_rotate(w);
 	}
-	if (!iopf_writer_rotate_due(w, iopf_now_ns()))
+	if (!iopf_writer_rotate_due(w, iopf_time_now()))
 		return 0;
 	rc = iopf_writer_rotate(w, total, err, sizeof(err));
 	if (rc < 0)
@@ -339,7 +339,7 @@ static int step(struct monitor *m)
 	uint64_t buf;
 	int n;
 
-	int rc = gen_inject_due(m, iopf_now_ns());	/* also fetches the next group's time */
+	int rc = gen_inject_due(m, iopf_time_now());	/* also fetches the next group's time */
 
 	if (rc)
 		return rc;
@@ -349,7 +349,7 @@ static int step(struct monitor *m)
 		return errno == EINTR ? 0 : -errno;
 	if (read(m->timerfd, &buf, sizeof(buf)) < 0 && errno != EAGAIN)
 		return -errno;
-	rc = gen_inject_due(m, iopf_now_ns());
+	rc = gen_inject_due(m, iopf_time_now());
 	ssize_t g = rc ? 0 : iopf_session_drain(m->sess, on_group, m);
 
 	iopf_session_counts(m->sess, &m->n);
@@ -484,13 +484,13 @@ static void summary(struct monitor *m)
 	       (unsigned long long)m->n.faults, (unsigned long long)m->n.responses,
 	       (unsigned long long)m->n.accepted,
 	       (unsigned long long)(m->n.responses - m->n.accepted),
-	       (iopf_format_duration(iopf_now_ns() - m->start_ns, took, sizeof(took)), took));
+	       (iopf_duration_format(iopf_time_now() - m->start_ns, took, sizeof(took)), took));
 	p_verbose("%llu reads (%.1f groups a read)", (unsigned long long)m->n.reads,
 		  m->n.reads ? (double)m->n.groups / (double)m->n.reads : 0.0);
 	if (rep.latency_ns.count) {
-		iopf_format_duration(rep.latency_ns.p50, p50, sizeof(p50));
-		iopf_format_duration(rep.latency_ns.p99, p99, sizeof(p99));
-		iopf_format_duration(rep.latency_ns.max, max, sizeof(max));
+		iopf_duration_format(rep.latency_ns.p50, p50, sizeof(p50));
+		iopf_duration_format(rep.latency_ns.p99, p99, sizeof(p99));
+		iopf_duration_format(rep.latency_ns.max, max, sizeof(max));
 		p_info("answer latency: p50 %s p99 %s max %s", p50, p99, max);
 	}
 	if (m->not_printed && !m->out_err)	/* a write error is said as such (| head: not at all) */
@@ -564,7 +564,7 @@ int monitor_run(struct monitor_opts *o)
 	if (!rc && o->wfile && (rc = write_meta(&m)))
 		p_err("%s: cannot start the capture %s: %s", o->source, o->wfile,
 		      write_strerror(-rc));
-	m.start_ns = iopf_now_ns();
+	m.start_ns = iopf_time_now();
 	bool setup_failed = rc != 0;
 
 	while (!rc && !done(&m))

@@ -85,7 +85,7 @@ static void put(struct tap_run *tr, struct iopf_rec *r)
 		r->seq = tr->seq++;
 	}
 	if (tr->out)
-		iopf_print_rec(tr->out, r);
+		iopf_rec_print(tr->out, r);
 }
 
 static int write_meta(struct tap_run *tr, const char *extra)
@@ -108,7 +108,7 @@ static bool done(const struct tap_run *tr, uint64_t start)
 {
 	if (stop_requested || tr->write_err || tr->files_done)
 		return true;
-	if (tr->o->duration_ns && iopf_now_ns() >= start + tr->o->duration_ns)
+	if (tr->o->duration_ns && iopf_time_now() >= start + tr->o->duration_ns)
 		return true;
 	return tr->o->count && tr->groups >= tr->o->count;
 }
@@ -126,11 +126,11 @@ static void summary(struct tap_run *tr, uint64_t start)
 	       (unsigned long long)tr->responses, (unsigned long long)tr->refused,
 	       (unsigned long long)tr->autos, (unsigned long long)tr->lost,
 	       (unsigned long long)c.outstanding,
-	       (iopf_format_duration(iopf_now_ns() - start, took, sizeof(took)), took));
+	       (iopf_duration_format(iopf_time_now() - start, took, sizeof(took)), took));
 	if (iopf_hist_count(tr->lat)) {
-		iopf_format_duration(iopf_hist_quantile(tr->lat, 0.5), p50, sizeof(p50));
-		iopf_format_duration(iopf_hist_quantile(tr->lat, 0.99), p99, sizeof(p99));
-		iopf_format_duration(iopf_hist_max(tr->lat), max, sizeof(max));
+		iopf_duration_format(iopf_hist_quantile(tr->lat, 0.5), p50, sizeof(p50));
+		iopf_duration_format(iopf_hist_quantile(tr->lat, 0.99), p99, sizeof(p99));
+		iopf_duration_format(iopf_hist_max(tr->lat), max, sizeof(max));
 		p_info("handler latency (delivery to response, 1us resolution): p50 %s p99 %s max %s",
 		       p50, p99, max);
 	}
@@ -207,7 +207,7 @@ int tap_run(struct monitor_opts *o)
 		else
 			rc = write_meta(&tr, iopf_tap_meta(tr.tap));
 	}
-	start = iopf_now_ns();
+	start = iopf_time_now();
 	uint64_t last_flush = start;
 
 	while (!rc && !done(&tr, start)) {
@@ -222,8 +222,8 @@ int tap_run(struct monitor_opts *o)
 		rc = drain_records(&tr);
 		maybe_rotate(&tr, NULL);	/* -G with no record coming, SIGHUP */
 		exporter_step(tr.ex);
-		if (!rc && tr.w && iopf_now_ns() - last_flush >= 1000000000ull) {
-			last_flush = iopf_now_ns();
+		if (!rc && tr.w && iopf_time_now() - last_flush >= 1000000000ull) {
+			last_flush = iopf_time_now();
 			rc = iopf_writer_flush(tr.w);
 		}
 	}

@@ -182,7 +182,7 @@ iopf.fields = F
 
 ------------------------------------------------------------------------
 -- Expert info: the reader's classes of malformed records
--- (iopf_bad_str() in lib/record.c), then what the group rule finds.
+-- (iopf_bad_name() in lib/record.c), then what the group rule finds.
 ------------------------------------------------------------------------
 local MAL, SEQ, PROTO, RC = expert.group.MALFORMED, expert.group.SEQUENCE,
 	expert.group.PROTOCOL, expert.group.RESPONSE_CODE

@@ -85,7 +85,7 @@ static int syntax(struct scn *s, const char *what)
 
 static int parse_num(const char *tok, uint64_t max, uint64_t *v)
 {
-	return iopf_parse_u64(tok, max, v);
+	return iopf_u64_parse(tok, max, v);
 }
 
 /* "key=value" with the expected key. */
@@ -409,7 +409,7 @@ static int run_script(const char *target, const char *file)
 		printf("skip: requires partial faults, which target %s cannot inject\n", target);
 	} else if (!kernel_matches(f, m, kernels, sizeof(kernels))) {
 		printf("skip: pins kernel %s behaviour; target %s follows %s\n", kernels, target,
-		       iopf_kernel_model_str(m));
+		       iopf_kernel_model_name(m));
 	} else {
 		rc = run_file(&s, f);
 	}

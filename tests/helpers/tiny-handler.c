@@ -122,7 +122,7 @@ int main(int argc, char **argv)
 			w = iopf_target_write(t, &r, sizeof(r));
 			if (w != (ssize_t)sizeof(r))
 				return fail("write", w < 0 ? (int)w : EIO);
-			printf("response q%u cookie %u %s\n", q, r.cookie, iopf_code_str(r.code));
+			printf("response q%u cookie %u %s\n", q, r.cookie, iopf_code_name(r.code));
 		}
 	}
 	if (bad) {

@@ -269,7 +269,7 @@ static void test_after_2038(void)
 	is(iopf_writer_close(w), 0, "and closed");
 	ok(!iopf_reader_open(&rd, path, err, sizeof(err)) && iopf_reader_next(rd, &r) == 1 &&
 	   r.ts.tv_sec == (time_t)y2100 && r.ts.tv_nsec == 5, "and read back as 2100");
-	iopf_format_time(&r.ts, t, sizeof(t));
+	iopf_time_format(&r.ts, t, sizeof(t));
 	ok(!strcmp(t, "2100-01-01T00:00:00.000000005Z"), "printed as 2100: %s", t);
 	iopf_reader_free(rd);
 }

@@ -242,15 +242,15 @@ static void test_queues(void)
 
 static void test_names(void)
 {
-	ok(!strcmp(iopf_verdict_str(IOPF_OK), "ok") &&
-	   !strcmp(iopf_verdict_str(IOPF_V_UNKNOWN_COOKIE), "unknown_cookie") &&
-	   !strcmp(iopf_verdict_str(IOPF_V_GRPID_ECHO), "grpid_echo") &&
-	   !strcmp(iopf_verdict_str(IOPF_V_DUPLICATE), "duplicate") &&
-	   !strcmp(iopf_verdict_str(IOPF_V_BAD_CODE), "bad_code") &&
-	   !strcmp(iopf_verdict_str(IOPF_V_REJECTED), "rejected") &&
-	   !strcmp(iopf_verdict_str(IOPF_V_UNANSWERED), "unanswered") &&
-	   !strcmp(iopf_verdict_str(IOPF_V_LATE), "late") &&
-	   !strcmp(iopf_verdict_str(IOPF_V_COUNT), "unknown"),
+	ok(!strcmp(iopf_verdict_name(IOPF_OK), "ok") &&
+	   !strcmp(iopf_verdict_name(IOPF_V_UNKNOWN_COOKIE), "unknown_cookie") &&
+	   !strcmp(iopf_verdict_name(IOPF_V_GRPID_ECHO), "grpid_echo") &&
+	   !strcmp(iopf_verdict_name(IOPF_V_DUPLICATE), "duplicate") &&
+	   !strcmp(iopf_verdict_name(IOPF_V_BAD_CODE), "bad_code") &&
+	   !strcmp(iopf_verdict_name(IOPF_V_REJECTED), "rejected") &&
+	   !strcmp(iopf_verdict_name(IOPF_V_UNANSWERED), "unanswered") &&
+	   !strcmp(iopf_verdict_name(IOPF_V_LATE), "late") &&
+	   !strcmp(iopf_verdict_name(IOPF_V_COUNT), "unknown"),
 	   "verdict names are the JSON counter names");
 }
 

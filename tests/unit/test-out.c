@@ -57,7 +57,7 @@ static char *render(enum iopf_out_mode mode, const struct iopf_rec *r)
 	char *out;
 
 	sink_open(&s, mode);
-	iopf_print_rec(s.o, r);
+	iopf_rec_print(s.o, r);
 	out = sink_take(&s);
 	sink_close(&s);
 	return out;
@@ -298,7 +298,7 @@ static void test_api(void)
 		iopf_out_close_object(s.o, NULL);
 		iopf_out_double(s.o, "d", NULL, 2.5);
 		iopf_out_uint(s.o, NULL, NULL, 77);	/* no key in an object: skipped */
-		iopf_out_text(s.o, "text only %d", 1);
+		iopf_out_printf(s.o, "text only %d", 1);
 		iopf_out_hex64(s.o, "h", NULL, 0x10);
 		iopf_out_end(s.o);
 	}
@@ -321,7 +321,7 @@ static void test_api(void)
 	sink_close(&s);
 
 	sink_open(&s, IOPF_OUT_TEXT);
-	iopf_out_text(s.o, "outside %s\n", "record");
+	iopf_out_printf(s.o, "outside %s\n", "record");
 	iopf_out_begin(s.o);
 	iopf_out_uint(s.o, "a", "a=%llu", 18446744073709551615ull);
 	iopf_out_int(s.o, "b", " b=%lld", -3LL);
@@ -382,7 +382,7 @@ static void test_reuse(enum iopf_out_mode mode)
 		struct iopf_rec r = random_rec(&seed, meta, sizeof(meta));
 		char *fresh = render(mode, &r), *got;
 
-		iopf_print_rec(s.o, &r);
+		iopf_rec_print(s.o, &r);
 		got = sink_take(&s);
 		if (strcmp(got, fresh) && bad++ < 3)
 			printf("# record %d:\n#   got:    %s#   wanted: %s", i, got, fresh);
@@ -477,7 +477,7 @@ static void test_json_c_bytes(void)
 	for (i = 0; i < 2000; i++) {
 		struct iopf_rec r = random_rec(&seed, meta, sizeof(meta));
 
-		iopf_print_rec(s.o, &r);
+		iopf_rec_print(s.o, &r);
 	}
 	got = sink_take(&s);
 	bad = json_c_same(got, JSON_FLAGS, "random record");
@@ -516,7 +516,7 @@ static void test_json_c_bytes(void)
 		rep.dev_live = lived;
 		rep.ndevs = (size_t)i % 3;
 		sink_open(&s, IOPF_OUT_PRETTY);
-		iopf_print_report(s.o, "c.pcap", "sim", i % 2 ? "recorded" : NULL, &rep);
+		iopf_report_print(s.o, "c.pcap", "sim", i % 2 ? "recorded" : NULL, &rep);
 		got = sink_take(&s);
 		is(json_c_same(got, PRETTY_FLAGS, "report"), 0, "pretty report %d as json-c", i);
 		free(got);
@@ -573,10 +573,10 @@ static void test_terminal_controls(void)
 	   !strcmp(json_object_get_string(v), "\xe2\x80\xae" "evil"), "JSON: the same string parsed back");
 	json_object_put(j);
 	free(s);
-	iopf_escape("f\x1b[2J\xc2\x9b\xe2\x80\xae\xff.pcap", buf, sizeof(buf));
-	is_str(buf, "f\\x1b[2J\\xc2\\x9b\\xe2\\x80\\xae\\xff.pcap", "iopf_escape: a hostile file name");
-	is(iopf_escape("abc\x01", buf, 4), 7, "iopf_escape: full length returned");
-	is_str(buf, "abc", "iopf_escape: truncated and terminated");
+	iopf_str_escape("f\x1b[2J\xc2\x9b\xe2\x80\xae\xff.pcap", buf, sizeof(buf));
+	is_str(buf, "f\\x1b[2J\\xc2\\x9b\\xe2\\x80\\xae\\xff.pcap", "iopf_str_escape: a hostile file name");
+	is(iopf_str_escape("abc\x01", buf, 4), 7, "iopf_str_escape: full length returned");
+	is_str(buf, "abc", "iopf_str_escape: truncated and terminated");
 }
 
 /* A repeated META key: one JSON member, where the first was, with the last value (as json-c). */
@@ -626,9 +626,9 @@ static void test_printf_compat(void)
 			else
 				snprintf(want, sizeof(want), fmt, (int)x);
 			if (strstr(fmt, "ll") || strstr(fmt, "l") || strstr(fmt, "z") || strstr(fmt, "j"))
-				iopf_out_text(s.o, fmt, x);
+				iopf_out_printf(s.o, fmt, x);
 			else
-				iopf_out_text(s.o, fmt, (int)x);
+				iopf_out_printf(s.o, fmt, (int)x);
 			got = sink_take(&s);
 			n++;
 			if (strcmp(got, want) && bad++ < 5)
@@ -642,7 +642,7 @@ static void test_printf_compat(void)
 		for (size_t v = 0; v < ARRAY_SIZE(strs); v++) {
 			if (strstr(sfmt[f], "*")) {
 				snprintf(want, sizeof(want), sfmt[f], 7, strs[v]);
-				iopf_out_text(s.o, sfmt[f], 7, strs[v]);
+				iopf_out_printf(s.o, sfmt[f], 7, strs[v]);
 			} else {
 				snprintf(want, sizeof(want), sfmt[f], strs[v]);
 				iopf_out_str(s.o, NULL, sfmt[f], strs[v]);
@@ -690,7 +690,7 @@ static void test_printf_compat(void)
 			printf("# stack formats: got \"%s\"\n", got);
 		free(got);
 	}
-	iopf_out_text(s.o, "100%% %n%q|%");
+	iopf_out_printf(s.o, "100%% %n%q|%");
 	got = sink_take(&s);
 	n++;
 	if (strcmp(got, "100% %n%q|%") && bad++ < 5)
@@ -710,7 +710,7 @@ static void test_free_writes(void)
 	FILE *f = open_memstream(&buf, &len);
 	struct iopf_out *o = iopf_out_new(f, IOPF_OUT_TEXT);
 
-	iopf_print_rec(o, &r);
+	iopf_rec_print(o, &r);
 	iopf_out_free(o);
 	fclose(f);
 	ok(buf && strstr(buf, " fault q1 dev 3 ") && buf[len - 1] == '\n', "iopf_out_free() writes the buffer");
@@ -726,7 +726,7 @@ static void test_write_error(void)
 	if (!ok(f != NULL, "open /dev/full"))
 		return;
 	o = iopf_out_new(f, IOPF_OUT_JSON);
-	iopf_print_rec(o, &r);
+	iopf_rec_print(o, &r);
 	is(iopf_out_flush(o), -ENOSPC, "flush on a full disk reports ENOSPC");
 	is(iopf_out_flush(o), -ENOSPC, "and keeps reporting it");
 	iopf_out_free(o);

@@ -498,8 +498,8 @@ static void test_kernel_models(void)
 	is(m, IOPF_KERNEL_7_3, "as IOPF_KERNEL_7_3");
 	is(iopf_kernel_model_parse("7.30", &m), -EINVAL, "7.30 is no model");
 	is(iopf_kernel_model_parse("", &m), -EINVAL, "the empty string is no model");
-	ok(!strcmp(iopf_kernel_model_str(IOPF_KERNEL_7_3), "7.3"), "7.3 prints as 7.3");
-	ok(!strcmp(iopf_kernel_model_str(IOPF_KERNEL_NMODELS), "?"), "an out-of-range model prints as ?");
+	ok(!strcmp(iopf_kernel_model_name(IOPF_KERNEL_7_3), "7.3"), "7.3 prints as 7.3");
+	ok(!strcmp(iopf_kernel_model_name(IOPF_KERNEL_NMODELS), "?"), "an out-of-range model prints as ?");
 	is(iopf_kernel_model_from_release("6.12.117-cloud-amd64", &m), 0, "release 6.12.117");
 	is(m, IOPF_KERNEL_6_12, "6.12.117 follows 6.12");
 	is(iopf_kernel_model_from_release("7.3.4", &m), 0, "release 7.3.4");

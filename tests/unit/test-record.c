@@ -274,7 +274,7 @@ static void test_fuzz(void)
 	}
 	is(broken, 0, "100000 random buffers: no crash, sane results");
 	for (int w = 0; w <= IOPF_BAD_PAYLOAD; w++)
-		ok(counts[w] > 100, "fuzz reached %s (%u times)", iopf_bad_str(w), counts[w]);
+		ok(counts[w] > 100, "fuzz reached %s (%u times)", iopf_bad_name(w), counts[w]);
 }
 
 static void test_bad_str(void)
@@ -283,9 +283,9 @@ static void test_bad_str(void)
 
 	for (int w = IOPF_BAD_NONE; w <= IOPF_BAD_PAYLOAD; w++)
 		for (int v = 0; v < w; v++)
-			distinct &= strcmp(iopf_bad_str(w), iopf_bad_str(v)) != 0;
-	ok(distinct, "iopf_bad_str: one message per reason");
-	ok(iopf_bad_str(100) && iopf_bad_str(-1), "iopf_bad_str out of range");
+			distinct &= strcmp(iopf_bad_name(w), iopf_bad_name(v)) != 0;
+	ok(distinct, "iopf_bad_name: one message per reason");
+	ok(iopf_bad_name(100) && iopf_bad_name(-1), "iopf_bad_name out of range");
 }
 
 /* The record type table: names both ways, and each type's minimum payload. */

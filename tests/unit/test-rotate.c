@@ -88,7 +88,7 @@ static int group(struct run *run, uint32_t n)
 	char err[512];
 	int rc = 0;
 
-	if (!run->manual && iopf_writer_rotate_due(run->w, iopf_now_ns())) {
+	if (!run->manual && iopf_writer_rotate_due(run->w, iopf_time_now())) {
 		rc = iopf_writer_rotate(run->w, &run->c, err, sizeof(err));
 		run->rotations += rc == 0;
 		if (rc < 0)
@@ -220,7 +220,7 @@ static void by_time(void)
 	snprintf(p, sizeof(p), "%s", iopf_writer_path(run.w));
 	iopf_writer_meta_start(run.w, NULL, "sim", NULL, NULL);
 	group(&run, 1);
-	ok(iopf_writer_rotate_due(run.w, iopf_now_ns()), "due after the interval");
+	ok(iopf_writer_rotate_due(run.w, iopf_time_now()), "due after the interval");
 	is(iopf_writer_rotate(run.w, &run.c, err, sizeof(err)), 0, "second file");
 	ok(!strcmp(iopf_writer_path(run.w), strcat(p, ".1")), "same strftime name: .1 added (%s)",
 	   iopf_writer_path(run.w));
@@ -244,12 +244,12 @@ static void hup(void)
 		return;
 	iopf_writer_meta_start(run.w, NULL, "sim", NULL, NULL);
 	group(&run, 3);
-	ok(!iopf_writer_rotate_due(run.w, iopf_now_ns()), "no rotation: never due by itself");
+	ok(!iopf_writer_rotate_due(run.w, iopf_time_now()), "no rotation: never due by itself");
 	/* logrotate: rename, then SIGHUP */
 	snprintf(moved, sizeof(moved), "%s.1", path);
 	rename(path, moved);
 	iopf_writer_request_rotate(run.w);
-	ok(iopf_writer_rotate_due(run.w, iopf_now_ns()), "due when asked");
+	ok(iopf_writer_rotate_due(run.w, iopf_time_now()), "due when asked");
 	group(&run, 2);
 	iopf_writer_end(run.w, NULL, &run.c);
 	iopf_writer_close(run.w);

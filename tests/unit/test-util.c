@@ -72,7 +72,7 @@ static void test_duration(void)
 	for (i = 0; i < ARRAY_SIZE(dur_cases); i++) {
 		c = &dur_cases[i];
 		ns = 12345;
-		err = iopf_parse_duration(c->s, &ns);
+		err = iopf_duration_parse(c->s, &ns);
 		if (c->err)
 			ok(err == c->err && ns == 12345, "duration \"%s\" is %s, *ns untouched", c->s,
 			   c->err == -EINVAL ? "-EINVAL" : "-ERANGE");
@@ -80,7 +80,7 @@ static void test_duration(void)
 			     (unsigned long long)c->ns))
 			printf("#   err %d ns %llu\n", err, (unsigned long long)ns);
 	}
-	is(iopf_parse_duration(NULL, &ns), -EINVAL, "duration NULL is -EINVAL");
+	is(iopf_duration_parse(NULL, &ns), -EINVAL, "duration NULL is -EINVAL");
 }
 
 struct u64_case {
@@ -125,14 +125,14 @@ static void test_u64(void)
 	for (i = 0; i < ARRAY_SIZE(u64_cases); i++) {
 		c = &u64_cases[i];
 		v = 777;
-		err = iopf_parse_u64(c->s, c->max, &v);
+		err = iopf_u64_parse(c->s, c->max, &v);
 		if (c->err)
 			ok(err == c->err && v == 777, "u64 \"%s\" (max %llu) is %s", c->s,
 			   (unsigned long long)c->max, c->err == -EINVAL ? "-EINVAL" : "-ERANGE");
 		else if (!ok(!err && v == c->v, "u64 \"%s\" = %llu", c->s, (unsigned long long)c->v))
 			printf("#   err %d v %llu\n", err, (unsigned long long)v);
 	}
-	is(iopf_parse_u64(NULL, 1, &v), -EINVAL, "u64 NULL is -EINVAL");
+	is(iopf_u64_parse(NULL, 1, &v), -EINVAL, "u64 NULL is -EINVAL");
 }
 
 static void test_time(void)
@@ -140,20 +140,20 @@ static void test_time(void)
 	struct timespec ts = { .tv_sec = 1795400460, .tv_nsec = 123456789 };
 	char buf[64], small[12];
 
-	iopf_format_time(&ts, buf, sizeof(buf));
+	iopf_time_format(&ts, buf, sizeof(buf));
 	ok(!strcmp(buf, "2026-11-23T02:21:00.123456789Z"), "time: %s", buf);
 	ts = (struct timespec){ .tv_sec = 951782400, .tv_nsec = 5 };
-	iopf_format_time(&ts, buf, sizeof(buf));
+	iopf_time_format(&ts, buf, sizeof(buf));
 	ok(!strcmp(buf, "2000-02-29T00:00:00.000000005Z"), "time: leap day, 9 digits: %s", buf);
 	ts = (struct timespec){ 0, 0 };
-	iopf_format_time(&ts, buf, sizeof(buf));
+	iopf_time_format(&ts, buf, sizeof(buf));
 	ok(!strcmp(buf, "1970-01-01T00:00:00.000000000Z"), "time: epoch: %s", buf);
 	ts = (struct timespec){ -1, 999999999 };
-	iopf_format_time(&ts, buf, sizeof(buf));
+	iopf_time_format(&ts, buf, sizeof(buf));
 	ok(!strcmp(buf, "1969-12-31T23:59:59.999999999Z"), "time: before the epoch: %s", buf);
 	memset(small, 'x', sizeof(small));
 	ts = (struct timespec){ 1795400460, 1 };
-	iopf_format_time(&ts, small, sizeof(small) - 1);
+	iopf_time_format(&ts, small, sizeof(small) - 1);
 	ok(!strcmp(small, "2026-11-23") && small[11] == 'x', "time: truncated, terminated, in bounds");
 }
 
@@ -187,7 +187,7 @@ static void test_time_range(void)
 	for (size_t i = 0; i < ARRAY_SIZE(cases); i++) {
 		struct timespec ts = { (time_t)cases[i].sec, cases[i].ns };
 
-		iopf_format_time(&ts, buf, sizeof(buf));
+		iopf_time_format(&ts, buf, sizeof(buf));
 		ok(!strcmp(buf, cases[i].want), "time %lld.%ld: %s", (long long)cases[i].sec,
 		   cases[i].ns, buf);
 	}
@@ -199,7 +199,7 @@ static void test_time_range(void)
 		gmtime_r(&t, &tm);
 		strftime(want, sizeof(want), "%Y-%m-%dT%H:%M:%S", &tm);
 		snprintf(want + strlen(want), sizeof(want) - strlen(want), ".%09ldZ", ts.tv_nsec);
-		iopf_format_time(&ts, buf, sizeof(buf));
+		iopf_time_format(&ts, buf, sizeof(buf));
 		if (strcmp(buf, want) && bad++ < 3)
 			printf("# %lld: %s, gmtime says %s\n", (long long)t, buf, want);
 	}
@@ -222,23 +222,23 @@ static void test_duration_format(void)
 	uint64_t back;
 
 	for (size_t i = 0; i < ARRAY_SIZE(cases); i++) {
-		iopf_format_duration(cases[i].ns, buf, sizeof(buf));
+		iopf_duration_format(cases[i].ns, buf, sizeof(buf));
 		ok(!strcmp(buf, cases[i].want), "duration %llu: %s", (unsigned long long)cases[i].ns, buf);
-		ok(!iopf_parse_duration(buf, &back) && back <= cases[i].ns &&
+		ok(!iopf_duration_parse(buf, &back) && back <= cases[i].ns &&
 		   cases[i].ns - back < (cases[i].ns >= 1000000000 ? 1000000u : 1000u),
 		   "duration %s parses back within the last digit", buf);
 	}
-	is(iopf_format_duration(1234, small, sizeof(small)), 7, "duration: full length returned");
+	is(iopf_duration_format(1234, small, sizeof(small)), 7, "duration: full length returned");
 	ok(!strcmp(small, "1.2"), "duration: truncated and terminated");
 }
 
 static void test_clock(void)
 {
-	uint64_t a = iopf_now_ns(), b;
+	uint64_t a = iopf_time_now(), b;
 	struct timespec d = { 0, 2000000 };
 
 	nanosleep(&d, NULL);
-	b = iopf_now_ns();
+	b = iopf_time_now();
 	ok(a > 0 && b - a >= 2000000 && b - a < 10000000000ull, "now_ns: monotonic, 2ms sleep seen");
 }
 
@@ -264,15 +264,15 @@ static void test_log(void)
 	struct iopf_log none = { .fn = NULL };
 	char big[3000];
 
-	iopf_logf(&log, IOPF_LOG_WARN, "queue %u: %s", 7u, "busy");
+	iopf_log_printf(&log, IOPF_LOG_WARN, "queue %u: %s", 7u, "busy");
 	ok(seen.calls == 1 && seen.level == IOPF_LOG_WARN && !strcmp(seen.msg, "queue 7: busy"),
 	   "logf: formatted message and level passed to the callback");
-	iopf_logf(NULL, IOPF_LOG_ERR, "x");
-	iopf_logf(&none, IOPF_LOG_ERR, "x");
+	iopf_log_printf(NULL, IOPF_LOG_ERR, "x");
+	iopf_log_printf(&none, IOPF_LOG_ERR, "x");
 	is(seen.calls, 1, "logf: NULL log or NULL fn is a no-op");
 	memset(big, 'a', sizeof(big) - 1);
 	big[sizeof(big) - 1] = 0;
-	iopf_logf(&log, IOPF_LOG_INFO, "%s", big);
+	iopf_log_printf(&log, IOPF_LOG_INFO, "%s", big);
 	ok(seen.calls == 2 && strlen(seen.msg) > 100 && strlen(seen.msg) < sizeof(big) - 1,
 	   "logf: a long message is truncated, not overflowed (%zu bytes)", strlen(seen.msg));
 }
