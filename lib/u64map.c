@@ -1,13 +1,37 @@
 // SPDX-License-Identifier: MIT
 #include <errno.h>
 #include <stdlib.h>
+#include <sys/random.h>
+#include <time.h>
 
 #include "u64map.h"
 
+/*
+ * Keys come from captures and devices (dev_ids, cookies), so an attacker
+ * chooses them: with a fixed mixer, which is a bijection and so easily
+ * inverted, a crafted capture puts every key in one probe run and makes
+ * each lookup linear.  The mixer is therefore keyed with a secret drawn
+ * anew at every growth (which rehashes every key anyway).
+ */
+static uint64_t new_seed(const struct u64map *m)
+{
+	uint64_t seed;
+	struct timespec ts;
+
+	if (getrandom(&seed, sizeof(seed), GRND_NONBLOCK) == (ssize_t)sizeof(seed))
+		return seed;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_nsec * 0x9e3779b97f4a7c15ull ^ (uint64_t)ts.tv_sec ^ (uintptr_t)m;
+}
+
+/* murmur3's 64-bit finaliser over the key xor the map's secret. */
 static size_t home(const struct u64map *m, uint64_t key)
 {
+	key ^= m->seed;
 	key ^= key >> 33;
 	key *= 0xff51afd7ed558ccdull;
+	key ^= key >> 33;
+	key *= 0xc4ceb9fe1a85ec53ull;
 	key ^= key >> 33;
 	return (size_t)key & (m->cap - 1);
 }
@@ -24,7 +48,8 @@ static struct u64map_slot *find(const struct u64map *m, uint64_t key)
 
 static int grow(struct u64map *m)
 {
-	struct u64map n = { .cap = m->cap ? m->cap * 2 : 64, .len = m->len, .limit = m->limit };
+	struct u64map n = { .cap = m->cap ? m->cap * 2 : 64, .len = m->len, .limit = m->limit,
+			    .seed = new_seed(m) };
 
 	n.s = calloc(n.cap, sizeof(*n.s));
 	if (!n.s)

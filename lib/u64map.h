@@ -3,7 +3,9 @@
  * libiopf private, not public API (lib/iopf.h does not include it): a
  * small open-addressing u64 -> u64 hash map (linear probing, at most
  * half full, deletion by back-shifting: no tombstones), optionally
- * bounded: with limit set it holds at most limit keys.
+ * bounded: with limit set it holds at most limit keys.  Keys are hashed
+ * with a secret (lib/u64map.c), so crafted keys cannot make probe runs
+ * long; the map has no iteration, so nothing it does depends on it.
  */
 #ifndef IOPF_U64MAP_H
 #define IOPF_U64MAP_H
@@ -21,6 +23,7 @@ struct u64map {
 	struct u64map_slot *s;
 	size_t cap, len;	/* cap: 0 or a power of two */
 	size_t limit;		/* at most this many keys; 0: no limit */
+	uint64_t seed;		/* the hash's secret, set at each growth */
 };
 
 /*

@@ -60,6 +60,70 @@ static void test_many(void)
 	u64map_free(&m);
 }
 
+/* The inverse of x -> x * c mod 2^64 for odd c (Newton's iteration). */
+static uint64_t mul_inverse(uint64_t c)
+{
+	uint64_t x = c;
+
+	for (int i = 0; i < 5; i++)
+		x *= 2 - c * x;
+	return x;
+}
+
+/* The key an unkeyed mixer (one or two rounds of murmur3's finaliser) maps to h. */
+static uint64_t unmix(uint64_t h, bool two_rounds)
+{
+	h ^= h >> 33;
+	if (two_rounds) {
+		h *= mul_inverse(0xc4ceb9fe1a85ec53ull);
+		h ^= h >> 33;
+	}
+	h *= mul_inverse(0xff51afd7ed558ccdull);
+	h ^= h >> 33;
+	return h;
+}
+
+/* The longest run of occupied slots: what a lookup may have to probe. */
+static size_t longest_run(const struct u64map *m)
+{
+	size_t best = 0, run = 0;
+
+	for (size_t i = 0; i < 2 * m->cap; i++) {
+		run = m->s[i & (m->cap - 1)].used ? run + 1 : 0;
+		best = run > best ? run : best;
+	}
+	return best;
+}
+
+/*
+ * Keys crafted against an unkeyed hash, all with home slot 0 in any
+ * table: with the mixer as it was (one round, no secret) or as it is
+ * without its secret they would make one probe run of every key, and
+ * each lookup linear (issue M3's quadratic replay, from a crafted
+ * capture).  With the secret they spread as any keys do.
+ */
+static void test_crafted(void)
+{
+	const unsigned n = 4096;
+
+	for (int two = 0; two <= 1; two++) {
+		struct u64map m = { 0 };
+		unsigned bad = 0;
+		uint64_t v;
+
+		ok(unmix(0, two) == 0 && unmix(1ull << 32, two) != 1ull << 32, "the crafting inverts the mixer");
+		for (unsigned i = 0; i < n; i++)
+			bad += u64map_put(&m, unmix((uint64_t)(i + 1) << 32, two), i) != 0;
+		for (unsigned i = 0; i < n; i++)
+			bad += !u64map_get(&m, unmix((uint64_t)(i + 1) << 32, two), &v) || v != i;
+		is(bad, 0, "%u crafted keys (%s mixer): put and found", n, two ? "two-round" : "one-round");
+		size_t run = longest_run(&m);
+		ok(run < 128, "crafted keys (%s mixer) spread: longest probe run %zu of %u keys in %zu slots",
+		   two ? "two-round" : "one-round", run, n, m.cap);
+		u64map_free(&m);
+	}
+}
+
 static void test_limit(void)
 {
 	struct u64map m = { .limit = 3 };
@@ -79,6 +143,7 @@ int main(void)
 {
 	test_basic();
 	test_many();
+	test_crafted();
 	test_limit();
 	return tap_done();
 }
