@@ -11,7 +11,8 @@
 #   scripts/deps.sh valgrind valgrind (make check-valgrind)
 #   scripts/deps.sh check    the whole suite: kernel, fuzz, plus groff to lint the man pages,
 #                            tshark and jq (t3000), bash-completion (t3100), prometheus
-#                            (promtool), curl and systemd (systemd-analyze) for t2400
+#                            (promtool), curl and systemd (systemd-analyze) for t2400,
+#                            valgrind (t2030 counts instructions with callgrind)
 #   scripts/deps.sh fresh    scripts/fresh-check.sh: debootstrap
 #   scripts/deps.sh bench    make bench: the baselines it compares against (tcpdump, tshark)
 set -eu
@@ -29,7 +30,7 @@ build)	pkgs=$build ;;
 kernel)	pkgs=$kernel fetch=true ;;
 fuzz)	pkgs=$fuzz ;;
 valgrind) pkgs=valgrind ;;
-check)	pkgs="$kernel $fuzz groff-base tshark jq bash-completion libxml2-utils librsvg2-bin bsdutils prometheus curl systemd procps" fetch=true ;;
+check)	pkgs="$kernel $fuzz groff-base tshark jq bash-completion libxml2-utils librsvg2-bin bsdutils prometheus curl systemd procps valgrind" fetch=true ;;
 fresh)	pkgs="debootstrap" ;;
 bench)	pkgs="$build tcpdump tshark" ;;
 *)	echo "usage: $0 build|kernel|fuzz|valgrind|check|fresh|bench" >&2; exit 64 ;;
