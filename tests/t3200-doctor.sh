@@ -236,6 +236,22 @@ test_expect_success 'this machine: bundle --tap 1: a recording, or the MANIFEST 
 	fi
 '
 
+test_expect_success 'bundle: an output that is the --dmesg input is refused, the input kept' '
+	cp "$DM/intel.txt" dm.txt &&
+	cp dm.txt dm.orig &&
+	test_expect_code 2 iopftool bundle --root intel-ready --dmesg dm.txt dm.txt 2>err &&
+	grep -q "dm.txt is the input dm.txt: refusing to overwrite it" err &&
+	cmp dm.txt dm.orig
+'
+
+test_expect_success 'bundle: a write that fails leaves no half archive; a device is never removed' '
+	(ulimit -f 2; iopftool bundle --root intel-ready half.tar) 2>err; rc=$?;
+	test $rc = 2 && grep -q "half.tar: File too large; the partial archive is removed" err &&
+	! test -e half.tar &&
+	test_expect_code 2 iopftool bundle --root intel-ready /dev/full 2>err &&
+	grep -q "/dev/full: No space left on device$" err && test -c /dev/full
+'
+
 setpriv --reuid=65534 --regid=65534 --clear-groups "$IOPFTOOL" --version >/dev/null 2>&1 &&
 	[ "$(id -u)" = 0 ] && test_set_prereq NOBODY
 test_expect_success NOBODY 'this machine as user nobody: what needs root is said, no crash' '
@@ -248,6 +264,17 @@ test_expect_success NOBODY 'this machine as user nobody: what needs root is said
 	if grep -q "devices.other" nb.txt; then
 		grep -q "show only 64 bytes of config space\|have no PRI capability" nb.txt
 	fi
+'
+
+test_expect_success NOBODY 'files a user cannot read: a warning naming each, no crash' '
+	cp -R intel-ready ur && chmod -R a+rX ur &&
+	chmod 000 ur/sys/class/iommu/dmar0/intel-iommu/ecap ur/sys/bus/pci/devices/0000:00:03.0/config &&
+	setpriv --reuid=65534 --regid=65534 --clear-groups "$IOPFTOOL" doctor --root ur >ur.txt 2>ur.err &&
+	grep -q "^warning  iommu.dmar0: Intel VT-d dmar0: capability registers unreadable" ur.txt &&
+	grep -q "intel-iommu/ecap: Permission denied" ur.txt &&
+	grep -q "^warning  device.0000:00:03.0: 0000:00:03.0: config space unreadable" ur.txt &&
+	grep -q "devices/0000:00:03.0/config: Permission denied" ur.txt &&
+	grep -q "^13 checks: " ur.txt && ! test -s ur.err
 '
 
 test_done

@@ -340,6 +340,8 @@ static int write_bundle(const struct doctor_opts *o, const struct iopf_doctor *d
 	size_t len, mlen = 0;
 	time_t now = time(NULL);
 	int fd, rc = 0;
+	bool regular;
+	struct stat st;
 	FILE *mf;
 
 	if ((s = report(d, IOPF_OUT_TEXT, &len))) {
@@ -397,6 +399,7 @@ static int write_bundle(const struct doctor_opts *o, const struct iopf_doctor *d
 		bundle_free(&b);
 		return EXIT_ERROR;
 	}
+	regular = !fstat(fd, &st) && S_ISREG(st.st_mode);
 	rc = iopf_tar_open(&t, fd);
 	mf = rc ? NULL : open_memstream(&manifest, &mlen);
 	if (!mf)
@@ -458,7 +461,10 @@ static int write_bundle(const struct doctor_opts *o, const struct iopf_doctor *d
 	free(manifest);
 	bundle_free(&b);
 	if (rc) {
-		p_err("%s: %s", o->bundle, strerror(-rc));
+		/* half an archive is no archive: a ticket must not carry it (the full-disk rule) */
+		bool gone = regular && !unlink(o->bundle);	/* never a device or a pipe */
+
+		p_err("%s: %s%s", o->bundle, strerror(-rc), gone ? "; the partial archive is removed" : "");
 		return EXIT_ERROR;
 	}
 	p_info("bundle: wrote %s (%s/MANIFEST lists its members)", o->bundle, BUNDLE_DIR);
@@ -481,6 +487,8 @@ static int run(struct doctor_opts *o, const struct argp *argp, int argc, char **
 	int rc, status;
 
 	parse_verb(argp, argc, argv, o);
+	if (o->bundle && output_is_input(o->bundle, (const char *const[]){ o->dmesg }, 1))
+		return EXIT_ERROR;
 	cfg.root = o->root;
 	cfg.dmesg = o->dmesg;
 	cfg.devices = o->devices;
