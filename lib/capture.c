@@ -202,7 +202,6 @@ static FILE *libpcap_stream(struct iopf_reader *rd, off_t base)
 static int reader_start_libpcap(struct iopf_reader *rd, off_t base, char *err, size_t errlen)
 {
 	char ebuf[PCAP_ERRBUF_SIZE] = "";
-	struct stat st;
 	FILE *fp;
 	long pos;
 
@@ -217,11 +216,7 @@ static int reader_start_libpcap(struct iopf_reader *rd, off_t base, char *err, s
 	rd->pcap = pcap_fopen_offline_with_tstamp_precision(fp, PCAP_TSTAMP_PRECISION_NANO,
 							    ebuf);
 	if (!rd->pcap) {
-		if (!fstat(rd->fd >= 0 ? rd->fd : fileno(fp), &st) && S_ISREG(st.st_mode) &&
-		    st.st_size == 0)
-			snprintf(err, errlen, "%s: empty file, not a capture", rd->path);
-		else
-			snprintf(err, errlen, "%s: %s", rd->path, ebuf);
+		snprintf(err, errlen, "%s: %s", rd->path, ebuf);
 		if (fp != stdin)
 			fclose(fp);
 		return -EPROTO;
@@ -277,6 +272,12 @@ int iopf_reader_open(struct iopf_reader **rdp, const char *path, char *err, size
 		snprintf(err, errlen, "%s: %s", shown, strerror(-rc));
 		iopf_reader_free(rd);
 		return rc;
+	}
+	if (!rd->len) {	/* not one byte: say so, not libpcap's "truncated dump file" */
+		snprintf(err, errlen, "%s: %s, not a capture", shown,
+			 rd->fd == STDIN_FILENO && !rd->own_fd ? "standard input is empty" : "empty file");
+		iopf_reader_free(rd);
+		return -EPROTO;
 	}
 	if (classic_header(rd)) {
 		rd->seekable = base >= 0;

@@ -644,6 +644,8 @@ struct iopf_report {
 	size_t ndevs;
 	bool ok;
 	bool interrupted;		/* replay: stopped early (SIGINT/SIGTERM); ok is then false */
+	bool unopened;			/* replay: the capture could not be opened (said): nothing was
+					 * played, there is no report to show; ok is then false */
 };
 
 struct iopf_check;
@@ -1085,7 +1087,9 @@ const char *iopf_replay_handler_fd_name(const struct iopf_replay *rp);
  * @rp: the replay
  * @capture: the capture's path (opened once per loop)
  * @rep: the report: filled whenever the replay ran (even on -EBADMSG);
- *	rep->dev_capture and rep->dev_live stay valid until iopf_replay_free()
+ *	rep->dev_capture and rep->dev_live stay valid until iopf_replay_free();
+ *	rep->unopened: the capture could not be opened at all (the error is
+ *	logged), nothing was played
  *
  * Groups follow iopftool-capture(5) "Groups and cookies"; each is injected
  * whole (split into single-record groups where the target cannot do

@@ -65,6 +65,8 @@ struct iopf_replay {
 	int epfd, timerfd;
 	int err;			/* first runtime error */
 	int said;			/* an error returned that was logged where it happened */
+	bool opened;			/* the capture was opened once: a later failure still has a report */
+	bool unopened;			/* it never was */
 	/* capture dev_id -> live dev_id */
 	uint32_t *dev_cap, *dev_live;
 	size_t ndevs, dev_capn;
@@ -646,8 +648,10 @@ static int play_capture(struct iopf_replay *rp)
 	if (rc) {
 		iopf_log_printf(rp->cfg.log, IOPF_LOG_ERR, "%s", err);
 		rp->said = rc;
+		rp->unopened = !rp->opened;
 		return rc;
 	}
+	rp->opened = true;
 	iopf_grouper_set_name(rp->grouper, rp->capture);	/* warnings name the file, not "capture" */
 	rp->start_ns = 0;
 	rp->injected_loop = 0;
@@ -889,6 +893,10 @@ static void fill_report(struct iopf_replay *rp, struct iopf_report *rep)
 	rep->dev_capture = rp->dev_cap;
 	rep->dev_live = rp->dev_live;
 	rep->ndevs = rp->ndevs;
+	if (rp->unopened) {	/* nothing was played: the open's error was said */
+		rep->unopened = true;
+		rep->ok = false;
+	}
 	if (stopped(rp)) {	/* what ran was checked, but the capture was not played out */
 		rep->interrupted = true;
 		rep->ok = false;

@@ -114,6 +114,28 @@ test_expect_success 'M5: replay of a missing, empty or directory capture: one me
 	done
 '
 
+test_expect_success 'M5: replay - of an empty or garbage standard input: one message naming it, no report' '
+	for j in "" -j; do
+		test_expect_code 2 iopftool $j replay - </dev/null >out 2>err &&
+		test ! -s out && test "$(wc -l <err)" -eq 1 &&
+		grep "standard input is empty, not a capture" err &&
+		echo garbage | test_expect_code 2 iopftool $j replay - >out 2>err &&
+		test ! -s out && test "$(wc -l <err)" -eq 1 && grep -- "-: " err ||
+			{ echo "replay $j -:"; cat out err; return 1; }
+	done &&
+	test_expect_code 2 iopftool replay empty.pcap 2>err &&
+	grep "empty.pcap: empty file, not a capture" err &&
+	test_expect_code 2 iopftool read - </dev/null 2>err &&
+	grep "^iopftool: -: standard input is empty, not a capture$" err
+'
+
+test_expect_success 'replay --loop N with standard input: a usage error, not a second pass that fails' '
+	test_expect_code 64 iopftool replay --loop 2 - <demo.pcap >out 2>err &&
+	test ! -s out && grep "standard input can be played once" err &&
+	iopftool replay --loop 1 - <demo.pcap >out &&
+	grep "groups 16" out
+'
+
 test_expect_success 'M5: stats --check of an unreadable capture says FAILED, never ok' '
 	for c in missing.pcap empty.pcap adir; do
 		test_expect_code 2 iopftool -j stats --check $c >out 2>err &&

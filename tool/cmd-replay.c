@@ -102,6 +102,8 @@ static error_t parse_opt(int key, char *arg, struct argp_state *state)
 			argp_error(state, "--exec and --handler exclude each other");
 		if (!o->loops)
 			argp_error(state, "--loop: must be 1 or more");
+		if (o->loops > 1 && !strcmp(o->capture, "-"))
+			argp_error(state, "--loop: standard input can be played once (give a file)");
 		if (!o->exec && strcmp(o->handler, "builtin:success") && strcmp(o->handler, "builtin:invalid") &&
 		    strcmp(o->handler, "builtin:from-capture"))
 			argp_error(state, "--handler: unknown handler '%s' (builtin:success, builtin:invalid, "
@@ -185,7 +187,8 @@ static int start_handler(const struct replay_opts *o, struct iopf_replay *rp, st
 /*
  * A missing, empty or unreadable capture (a directory, not a capture at
  * all) is said once, before anything starts, and there is no report: no
- * "ok" for a replay that never ran.  Standard input is read as it comes.
+ * "ok" for a replay that never ran.  Standard input is read as it comes:
+ * the replay says it (rep.unopened), and there is no report either.
  */
 static bool capture_readable(const char *capture)
 {
@@ -245,9 +248,11 @@ static int replay(const struct replay_opts *o, struct iopf_target **t, struct io
 		/*
 		 * The report whatever stopped the replay (a truncated capture,
 		 * SIGINT): what was played was checked.  rep points into rp:
-		 * print it before freeing rp.
+		 * print it before freeing rp.  No report when the capture never
+		 * opened (standard input, empty or not a capture: said once).
 		 */
-		iopf_report_print(out_stdout(), o->capture, iopf_target_name(*t),
+		if (!rep.unopened)
+			iopf_report_print(out_stdout(), o->capture, iopf_target_name(*t),
 					  o->exec ? o->exec : o->handler, &rep);
 		iopf_replay_free(rp);	/* closes the handler's socket: it sees the end */
 	} else {
