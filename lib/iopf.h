@@ -790,6 +790,26 @@ void iopf_stats_free(struct iopf_stats *st);
 int iopf_stats_file(struct iopf_stats *st, const char *path, volatile int *stop);
 
 /**
+ * iopf_stats_files() - add captures, a rotated recording as one
+ * @st: the summary
+ * @paths: the captures, as iopf_stats_file() takes them
+ * @n: how many
+ * @stop: as for iopf_stats_file()
+ *
+ * When every file is a part of one rotated recording (iopftool-record(8)
+ * -C/-G: a META start with file_seq=N and otherwise the same text) they
+ * are read in file_seq order, whatever order they are given in (a shell
+ * glob puts rot.pcap10 before rot.pcap2), and as one capture: a group
+ * answered in the next file is answered, not unknown there and
+ * unanswered here.  A gap in the file numbers, or a first file that is
+ * not file 0, is warned about.  Otherwise each is read as
+ * iopf_stats_file() reads it, in the order given.
+ *
+ * Return: as iopf_stats_file(), the first error of any file.
+ */
+int iopf_stats_files(struct iopf_stats *st, const char *const *paths, size_t n, volatile int *stop);
+
+/**
  * iopf_stats_begin() - start a capture fed record by record
  * @st: the summary (a capture still begun is ended first)
  * @name: its name, for messages and the report

@@ -22,6 +22,7 @@
 #include <inttypes.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "internal.h"
 #include "u64map.h"
@@ -289,6 +290,30 @@ void iopf_stats_free(struct iopf_stats *st)
 	free(st);
 }
 
+/* A new file entry, made the current one. */
+static struct file_info *file_add(struct iopf_stats *st, const char *name)
+{
+	struct file_info *f;
+
+	if (st->nfiles == st->fcap) {
+		size_t cap = st->fcap ? st->fcap * 2 : 8;
+
+		f = realloc(st->file, cap * sizeof(*f));
+		if (!f)
+			return NULL;
+		st->file = f;
+		st->fcap = cap;
+	}
+	f = &st->file[st->nfiles];
+	memset(f, 0, sizeof(*f));
+	f->path = strdup(name);
+	if (!f->path)
+		return NULL;
+	st->nfiles++;
+	st->fi = f;
+	return f;
+}
+
 int iopf_stats_begin(struct iopf_stats *st, const char *name)
 {
 	struct iopf_check_cfg cfg = { .deadline_ns = st->cfg.deadline_ns };
@@ -298,22 +323,9 @@ int iopf_stats_begin(struct iopf_stats *st, const char *name)
 
 	if (st->chk)
 		iopf_stats_end(st);
-	if (st->nfiles == st->fcap) {
-		size_t cap = st->fcap ? st->fcap * 2 : 8;
-
-		f = realloc(st->file, cap * sizeof(*f));
-		if (!f)
-			return -ENOMEM;
-		st->file = f;
-		st->fcap = cap;
-	}
-	f = &st->file[st->nfiles];
-	memset(f, 0, sizeof(*f));
-	f->path = strdup(name);
-	if (!f->path)
+	f = file_add(st, name);
+	if (!f)
 		return -ENOMEM;
-	st->nfiles++;
-	st->fi = f;
 	gcfg.name = f->path;
 	st->seq_started = false;
 	if (iopf_check_new(&st->chk, &cfg) || iopf_grouper_new(&st->grouper, &gcfg)) {
@@ -384,7 +396,12 @@ void iopf_stats_end(struct iopf_stats *st)
 	capture_free(st);
 }
 
-int iopf_stats_file(struct iopf_stats *st, const char *path, volatile int *stop)
+/*
+ * Read one file into the capture: a new one, or with cont the next file
+ * of the rotated recording being read (its groups, cookies and record
+ * numbers go on from the file before).  The capture is left open.
+ */
+static int stats_read(struct iopf_stats *st, const char *path, volatile int *stop, bool cont)
 {
 	struct iopf_reader *rd;
 	struct iopf_rec r;
@@ -399,7 +416,13 @@ int iopf_stats_file(struct iopf_stats *st, const char *path, volatile int *stop)
 			capture_free(st);	/* listed, unreadable */
 		return -EIO;
 	}
-	rc = iopf_stats_begin(st, path);
+	if (cont && st->chk) {
+		rc = file_add(st, path) ? 0 : -ENOMEM;
+		if (!rc)
+			iopf_grouper_set_name(st->grouper, st->fi->path);
+	} else {
+		rc = iopf_stats_begin(st, path);
+	}
 	if (rc) {
 		iopf_reader_free(rd);
 		return rc;
@@ -432,12 +455,121 @@ int iopf_stats_file(struct iopf_stats *st, const char *path, volatile int *stop)
 	if (iopf_reader_bad_summary(rd))
 		iopf_log_printf(st->cfg.log, IOPF_LOG_ERR, "%s: %s", path, iopf_reader_bad_summary(rd));
 	iopf_reader_free(rd);
-	bool bad = st->fi->bad != 0;
-
-	iopf_stats_end(st);
 	if (rc < 0 && rc != -EBADMSG)
 		return rc;
-	return bad ? -EBADMSG : 0;
+	return st->fi->bad ? -EBADMSG : 0;
+}
+
+int iopf_stats_file(struct iopf_stats *st, const char *path, volatile int *stop)
+{
+	int rc = stats_read(st, path, stop, false);
+
+	iopf_stats_end(st);
+	return rc;
+}
+
+/* What a file's META start says of the recording it belongs to. */
+struct part {
+	const char *path;
+	size_t arg;		/* its place among the arguments */
+	uint64_t seq;		/* file_seq=; UINT64_MAX: not a rotated file */
+	uint64_t rec_hash;	/* the META start's text but for its file lines */
+};
+
+static void part_peek(struct part *p)
+{
+	struct iopf_reader *rd;
+	struct iopf_rec r;
+	char err[512], val[32], *end;
+	struct stat sb;
+
+	p->seq = UINT64_MAX;
+	/* only a regular file can be read twice (not "-", a pipe, a FIFO); errors are said when it is read */
+	if (!strcmp(p->path, "-") || stat(p->path, &sb) || !S_ISREG(sb.st_mode) ||
+	    iopf_reader_open(&rd, p->path, err, sizeof(err)) < 0)
+		return;
+	if (iopf_reader_next(rd, &r) == 1 && r.type == IOPF_REC_META &&
+	    iopf_meta_get(&r, "file_seq", val, sizeof(val)) && val[0] >= '0' && val[0] <= '9') {
+		errno = 0;
+		p->seq = strtoull(val, &end, 10);
+		if (errno || *end)
+			p->seq = UINT64_MAX;
+		/* FNV-1a over the lines, but file= and file_seq=, which differ per file */
+		uint64_t h = 0xcbf29ce484222325ull;
+		const char *t = (const char *)r.payload, *e = t + r.payload_len;
+
+		while (t < e) {
+			const char *nl = memchr(t, '\n', (size_t)(e - t));
+			size_t n = nl ? (size_t)(nl - t) : (size_t)(e - t);
+
+			if (strncmp(t, "file=", n < 5 ? n : 5) && strncmp(t, "file_seq=", n < 9 ? n : 9))
+				for (size_t i = 0; i <= n && t + i < e; i++)
+					h = (h ^ (uint8_t)t[i]) * 0x100000001b3ull;
+			t += n + 1;
+		}
+		p->rec_hash = h;
+	}
+	iopf_reader_free(rd);
+}
+
+static int part_cmp_arg(const void *a, const void *b)
+{
+	const struct part *x = a, *y = b;
+
+	return x->arg < y->arg ? -1 : x->arg > y->arg;
+}
+
+static int part_cmp(const void *a, const void *b)
+{
+	const struct part *x = a, *y = b;
+
+	if (x->seq != y->seq)
+		return x->seq < y->seq ? -1 : 1;
+	return x->arg < y->arg ? -1 : x->arg > y->arg;
+}
+
+int iopf_stats_files(struct iopf_stats *st, const char *const *paths, size_t n, volatile int *stop)
+{
+	struct part *p = calloc(n ? n : 1, sizeof(*p));
+	bool one = n > 1;
+	int rc = 0;
+
+	if (!p)
+		return -ENOMEM;
+	for (size_t i = 0; i < n; i++) {
+		p[i] = (struct part){ .path = paths[i], .arg = i };
+		if (one)
+			part_peek(&p[i]);
+		one = one && p[i].seq != UINT64_MAX && p[i].rec_hash == p[0].rec_hash;
+	}
+	if (one) {
+		qsort(p, n, sizeof(*p), part_cmp);
+		for (size_t i = 1; i < n; i++)
+			one = one && p[i].seq != p[i - 1].seq;	/* two recordings alike: as given */
+		if (!one)
+			qsort(p, n, sizeof(*p), part_cmp_arg);
+	}
+	if (one && p[0].seq)
+		iopf_log_printf(st->cfg.log, IOPF_LOG_WARN, "%s: file %" PRIu64 " of its recording, "
+				"the first given: the files before it are gone (-W), and a response at "
+				"its start may answer a group recorded in them (unknown_cookie)",
+				p[0].path, p[0].seq);
+	for (size_t i = 0; i < n && !(stop && *stop); i++) {
+		bool cont = one && i && p[i].seq == p[i - 1].seq + 1;
+		int r;
+
+		if (one && i && !cont)
+			iopf_log_printf(st->cfg.log, IOPF_LOG_WARN, "%s: file %" PRIu64 " of its recording "
+					"follows file %" PRIu64 " (%s): the files between are missing, and "
+					"groups and responses across the gap are judged apart", p[i].path,
+					p[i].seq, p[i - 1].seq, p[i - 1].path);
+		r = stats_read(st, p[i].path, stop, cont);
+		if (r && (!rc || rc == -EBADMSG))
+			rc = r;
+	}
+	iopf_stats_end(st);
+	free(p);
+	return rc;
 }
 
 void iopf_stats_result(const struct iopf_stats *st, struct iopf_stats_result *res)

@@ -47,6 +47,28 @@ test_expect_success 'record -C under load: every file whole, totals of all = one
 	test "$(sum_end responses rot.pcap*)" = 30000
 '
 
+test_expect_success 'stats --check of the files in glob order: one recording, as one long run' '
+	iopftool -j stats --check one.pcap >want.json &&
+	iopftool -j stats --check rot.pcap* >got.json 2>err &&
+	! test -s err &&
+	for k in groups faults responses ok; do
+		sed -n "s/.*\"$k\": *\([a-z0-9]*\).*/\1/p" want.json | head -n 1 >k.want &&
+		sed -n "s/.*\"$k\": *\([a-z0-9]*\).*/\1/p" got.json | head -n 1 >k.got &&
+		test -s k.want && test_cmp k.want k.got || exit 1
+	done &&
+	grep -q "\"ok\": *true" got.json &&
+	iopftool stats rot.pcap* | grep "^records" | sed "s/records [0-9]*, //" >got &&
+	test_cmp want got
+'
+
+test_expect_success 'stats --check of a recording with a file missing, or not from its first: said, judged apart' '
+	set -- $(in_order rot.pcap*) && first=$1 && shift && gap=$2 && shift 3 &&
+	test_expect_code 1 iopftool stats --check "$first" "$gap" "$@" >s 2>err &&
+	grep -q "^iopftool: warning: $1: file [0-9]* of its recording follows file [0-9]* ($gap): the files between are missing" err &&
+	test_expect_code 1 iopftool stats --check "$gap" "$@" >s 2>err &&
+	grep -q "^iopftool: warning: $gap: file 2 of its recording, the first given: the files before it are gone" err
+'
+
 test_expect_success 'record -C: a file ends at a group boundary, a little past SIZE' '
 	for f in rot.pcap*; do
 		iopftool read "$f" | grep -q " fault " || continue

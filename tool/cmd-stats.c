@@ -120,11 +120,9 @@ int cmd_stats(int argc, char **argv)
 		p_err("out of memory");
 		return EXIT_ERROR;
 	}
-	for (int i = 0; i < o.nfiles && !stop_requested; i++) {
-		if (iopf_stats_file(st, o.files[i], &stop_requested))
-			status = EXIT_ERROR;
-		progress_done();
-	}
+	if (iopf_stats_files(st, o.files, (size_t)o.nfiles, &stop_requested))
+		status = EXIT_ERROR;
+	progress_done();
 	if (o.check)
 		iopf_stats_print_check(out_stdout(), st);
 	else
