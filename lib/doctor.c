@@ -80,6 +80,8 @@ struct iopf_doctor {
 	bool sm_off, sm_on;
 	bool mock_only;		/* the only IOMMU is the iommufd selftest's */
 	size_t short_cfg;	/* devices whose config space was cut at 64 bytes */
+	int starved;		/* the first EMFILE/ENFILE/ENOMEM opening a file: findings unsound */
+	char starved_at[128];
 };
 
 /* ---- strings --------------------------------------------------------- */
@@ -339,6 +341,11 @@ static int dr_open(struct iopf_doctor *d, const char *rel, int flags)
 	fd = syscall(SYS_openat2, d->rootfd, rel, &how, sizeof(how));
 	if (fd < 0 && errno == ENOSYS)
 		fd = walk_in_root(d->rootfd, rel, flags);
+	if (fd < 0 && (errno == EMFILE || errno == ENFILE || errno == ENOMEM) && !d->starved) {
+		/* not a fact about the machine: every "absent" found from here on would be false */
+		d->starved = errno;
+		snprintf(d->starved_at, sizeof(d->starved_at), "%s", rel);
+	}
 	return (int)fd;
 }
 
@@ -1836,6 +1843,15 @@ int iopf_doctor_run(const struct iopf_doctor_cfg *cfg, struct iopf_doctor **out,
 	check_dmesg(d, false);
 	close(d->rootfd);
 	d->rootfd = -1;
+	if (d->starved) {
+		char esc[300];
+		int e = d->starved;
+
+		iopf_str_escape(d->starved_at, esc, sizeof(esc));
+		iopf_doctor_free(d);
+		return iopf_fail(err, errlen, -e, "cannot look: opening /%s: %s (the file descriptor or "
+				 "memory limit; raise ulimit -n): the findings would be wrong", esc, strerror(e));
+	}
 	for (size_t i = 0; i < d->nc; i++) {
 		struct chk *c = d->c[i];
 

@@ -252,6 +252,16 @@ test_expect_success 'bundle: a write that fails leaves no half archive; a device
 	grep -q "/dev/full: No space left on device$" err && test -c /dev/full
 '
 
+# valgrind (tests/run.sh valgrind) needs descriptors of its own: not under it
+[ -z "${VALGRIND_LOG_DIR:-}" ] && test_set_prereq NOVALGRIND
+test_expect_success NOVALGRIND 'out of file descriptors: exit 2, cannot look, never findings of absence' '
+	sh -c "ulimit -n 4; exec \"\$@\"" sh "$IOPFTOOL" doctor --root intel-ready >fd.txt 2>fd.err; rc=$?;
+	test $rc = 2 && ! test -s fd.txt &&
+	grep -q "^iopftool: cannot look: opening /proc/.*: Too many open files (the file descriptor or memory limit; raise ulimit -n)" fd.err &&
+	sh -c "ulimit -n 4; exec \"\$@\"" sh "$IOPFTOOL" bundle --root intel-ready fd.tar 2>fd.err; rc=$?;
+	test $rc = 2 && ! test -e fd.tar && grep -q "Too many open files" fd.err
+'
+
 setpriv --reuid=65534 --regid=65534 --clear-groups "$IOPFTOOL" --version >/dev/null 2>&1 &&
 	[ "$(id -u)" = 0 ] && test_set_prereq NOBODY
 test_expect_success NOBODY 'this machine as user nobody: what needs root is said, no crash' '
