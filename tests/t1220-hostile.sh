@@ -207,6 +207,19 @@ test_expect_success NOVALGRIND 'M8: out of file descriptors: exit 2 with a messa
 	done
 '
 
+test_expect_success 'closed standard output (>&-): its number is held, text never lands in another file' '
+	for v in "monitor -c 4" "record -w cl.pcap -c 4 --print"; do
+		rm -f cl.pcap &&
+		sh -c "exec \"\$@\" >&- <&-" sh "$IOPFTOOL" $v 2>err; rc=$? &&
+		test $rc = 2 && grep -q "^iopftool: write error on standard output: Bad file descriptor" err ||
+			{ echo "$v: exit $rc"; cat err; return 1; }
+		if test -e cl.pcap; then iopftool read cl.pcap | tail -n 1 | grep -q "meta end=1" || return 1; fi
+	done &&
+	sh -c "exec \"\$@\" >&-" sh "$IOPFTOOL" read demo.pcap 2>err; test $? = 2 &&
+	grep -q "^iopftool: write error on standard output: Bad file descriptor" err &&
+	iopftool stats demo.pcap | grep -q "complete (META end=1)"
+'
+
 # stalled_reader: a reader of the FIFO "stalled" that opens it and never reads
 # (a terminal paused with Ctrl-S); its pid in $rp
 stalled_reader() {

@@ -3,8 +3,11 @@
  * iopftool: decode, record, check and replay iommufd I/O page fault queues.
  * The command table and the dispatcher; each verb lives in tool/cmd-<verb>.c.
  */
+#include <errno.h>
+#include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "tool.h"
 
@@ -97,9 +100,34 @@ static const struct argp main_argp = {
 	.help_filter = help_filter,
 };
 
+/*
+ * Started with standard input, output or error closed (cmd >&-), the next
+ * descriptor opened would take its number: the fault queue, the capture,
+ * the epoll set.  Text meant for standard output would then be written
+ * into a capture or, on a real queue, into the fault fd as page responses.
+ * Each closed one is held by /dev/null opened the wrong way round, so that
+ * it fails as a closed one does (EBADF: "write error on standard output")
+ * and no other file can take its number.
+ */
+static void hold_stdio(void)
+{
+	for (int fd = 0; fd <= 2; fd++) {
+		if (fcntl(fd, F_GETFD) >= 0 || errno != EBADF)
+			continue;
+		int n = open("/dev/null", fd ? O_RDONLY : O_WRONLY);
+
+		if (n >= 0 && n != fd) {	/* the lowest free number is fd, but be sure */
+			dup2(n, fd);
+			close(n);
+		}
+	}
+}
+
 int main(int argc, char **argv)
 {
 	struct main_state ms = { 0 };
+
+	hold_stdio();
 
 	/*
 	 * A file-size limit (ulimit -f) is a full disk: write(2) fails with
