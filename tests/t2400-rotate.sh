@@ -108,7 +108,10 @@ test_expect_success 'usage: -W needs -C or -G; -w - cannot rotate; bad sizes' '
 	test_expect_code 64 iopftool record -w x.pcap -C 0 2>err &&
 	test_expect_code 64 iopftool record -w x.pcap -C 1x 2>err &&
 	test_expect_code 64 iopftool record -w x.pcap -G 0 2>err &&
-	! test -e x.pcap
+	test_expect_code 64 iopftool record -w x.pcap -G 1ns --duration 1s 2>err &&
+	grep -q "^iopftool record: -G: at least 100ms" err &&
+	test_expect_code 64 iopftool record -w x.pcap -G 99ms --duration 1s 2>err &&
+	! test -e x.pcap && ! test -e x.pcap1
 '
 
 test_expect_success 'SIGHUP: the file moved away (logrotate) is complete, the name reopened' '

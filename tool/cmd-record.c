@@ -13,7 +13,7 @@ static const struct argp_option options[] = {
 	{ "print", OPT_PRINT, NULL, 0, "also print each record on standard output", 0 },
 	{ "file-size", 'C', "SIZE", 0, "start a new file once the current one holds SIZE million bytes "
 	  "(suffix k, m, g: KiB, MiB, GiB), as tcpdump -C", 0 },
-	{ "rotate-seconds", 'G', "SECONDS", 0, "start a new file every SECONDS (or a duration: 500ms); "
+	{ "rotate-seconds", 'G', "SECONDS", 0, "start a new file every SECONDS (or a duration: 500ms; at least 100ms); "
 	  "a strftime(3) pattern in the -w name names the files, as tcpdump -G", 0 },
 	{ "file-count", 'W', "COUNT", 0, "with -C: keep at most COUNT files, names numbered 0..COUNT-1 "
 	  "and reused, the oldest removed; with -G alone: stop after COUNT files", 0 },
@@ -62,8 +62,8 @@ static error_t parse_opt(int key, char *arg, struct argp_state *state)
 					     1000000000ull;
 		else
 			o->rot.interval_ns = arg_duration(state, "-G", arg);
-		if (!o->rot.interval_ns)
-			argp_error(state, "-G: the interval must be more than 0");
+		if (o->rot.interval_ns < 100000000)	/* -G 1ns made a file per record: 23 k files a second */
+			argp_error(state, "-G: at least 100ms (a new file more often is a flood of files)");
 		return 0;
 	case 'W':
 		o->rot.count = arg_u64(state, "-W", arg, 1000000);
