@@ -91,13 +91,22 @@ test_expect_success BASHCOMP 'a prefix narrows the options' '
 '
 
 test_expect_success BASHCOMP '--source: the queues monitor and record attach to' '
-	printf "%s\n" device: fd: mock mock:single pid: sim tap >want &&
+	printf "%s\n" device: fd: mock mock:single pid: sim sim:6.12 sim:7.3 tap >want &&
 	comp "$IOPFTOOL monitor --source=" >got && test_cmp want got &&
 	comp "$IOPFTOOL record --source " >got && test_cmp want got &&
 	printf "%s\n" mock mock:single >want &&
 	comp "$IOPFTOOL monitor --source=mo" >got && test_cmp want got &&
 	echo single >want &&
 	comp "$IOPFTOOL monitor --source=mock:" >got && test_cmp want got
+'
+
+test_expect_success BASHCOMP '--source=device:PATH, then its options' '
+	printf "%s\n" /dev/vfio/devices/vfio0,map= /dev/vfio/devices/vfio0,pasid= >want &&
+	comp "$IOPFTOOL monitor --source=device:/dev/vfio/devices/vfio0," >got && test_cmp want got &&
+	echo /dev/vfio/devices/vfio0,pasid=1,map= >want &&
+	comp "$IOPFTOOL monitor --source=device:/dev/vfio/devices/vfio0,pasid=1,m" >got && test_cmp want got &&
+	mkdir -p dv && : >dv/vfio7 && echo dv/vfio7 >want &&
+	comp "$IOPFTOOL record --source device:dv/vf" >got && test_cmp want got
 '
 
 test_expect_success BASHCOMP '--source=pid: completes process ids' '
