@@ -245,12 +245,18 @@ void iopf_tap_feed(struct iopf_tap *t, const char *text);
 void iopf_tap_feed_bpf(struct iopf_tap *t, const void *ev, size_t len);
 
 /*
- * From a BTF blob (/sys/kernel/btf/vmlinux): the byte offset of member in
- * struct type, or the value of an enumerator.  0, -ENOENT when absent,
- * -EBADMSG when the blob is malformed, or -errno reading it.
+ * From a BTF blob (/sys/kernel/btf/vmlinux; lib/btf.c): the byte offset
+ * of member in struct type, or the value of an enumerator.  0, -ENOENT
+ * when absent, -EBADMSG when the blob is malformed, -EFBIG past 256 MiB,
+ * or -errno reading it.
  */
 int iopf_btf_member_offset(const char *path, const char *type, const char *member, uint32_t *bytes);
 int iopf_btf_enum_value(const char *path, const char *name, int64_t *value);
+
+/* The command name of pid in /proc ("?" when it cannot be read; lib/procfd.c). */
+void iopf_proc_comm(int pid, char *comm, size_t len);
+/* iopf_proc_scan() with proc as the /proc root (for tests: a fake tree). */
+int iopf_proc_scan_at(const char *proc, struct iopf_proc_fd **list, size_t *n, int only_pid);
 
 /* ------------------------------------------------------------------ */
 /* Handler file: a real file with the kernel fault fd's semantics       */

@@ -1209,7 +1209,7 @@ int iopf_target_detach(struct iopf_target *t, uint32_t live_dev_id);
 enum iopf_kernel_model iopf_target_kernel_model(const struct iopf_target *t);
 
 /* ------------------------------------------------------------------ */
-/* Tap: watch every fault queue through BPF or kprobe events (lib/tap.c) */
+/* Processes holding fault fds: a scan of /proc/PID/fd (lib/procfd.c)   */
 /* ------------------------------------------------------------------ */
 /* What /proc/PID/fd/N of a fault fd reads (drivers/iommu/iommufd/fault.c). */
 #define IOPF_FAULT_FD_LINK "anon_inode:[iommufd-pgfault]"
@@ -1223,9 +1223,15 @@ struct iopf_proc_fd {
 	char target[128];	/* the fd's link */
 };
 
-/* Every fault fd, /dev/iommu and /dev/vfio/... fd in /proc (only_pid > 0: of that process). */
+/*
+ * Every fault fd, /dev/iommu and /dev/vfio/... fd in /proc (only_pid > 0:
+ * of that process): 0 and *list (malloc'd, *n entries), or -errno.
+ */
 int iopf_proc_scan(struct iopf_proc_fd **list, size_t *n, int only_pid);
 
+/* ------------------------------------------------------------------ */
+/* Tap: watch every fault queue through BPF or kprobe events (lib/tap.c) */
+/* ------------------------------------------------------------------ */
 /* "tap", "tap:PID", "tap:PID:FD": true when spec names the tap; *pid -1 when malformed. */
 bool iopf_tap_spec(const char *spec, int *pid, int *fd);
 

@@ -73,9 +73,10 @@
  *    *(filep + P); the right P is the one where the type is
  *    IOMMUFD_OBJ_FAULT (6 in 6.12) on every write seen.  To calibrate at
  *    once and to learn which process and fd each file belongs to, the tap
- *    takes a copy of every fault fd it finds in /proc/PID/fd with
- *    pidfd_getfd(2) and writes zero bytes to it: the kernel's write
- *    returns 0 and answers nothing, and the cal event names the file.
+ *    takes a copy of every fault fd it finds in /proc/PID/fd
+ *    (lib/procfd.c) with pidfd_getfd(2) and writes zero bytes to it:
+ *    the kernel's write returns 0 and answers nothing, and the cal event
+ *    names the file.
  */
 #define _GNU_SOURCE
 #include <ctype.h>
@@ -136,7 +137,8 @@ static const struct probe_def {
 /*
  * Where the probes find things: the defaults follow from the 6.12 struct
  * definitions (see the top of this file); with BTF each is read from the
- * running kernel instead.  -1: unknown (found by calibration, or unused).
+ * running kernel instead (lib/btf.c).  -1: unknown (found by
+ * calibration, or unused).
  */
 struct tap_layout {
 	int prm;		/* struct iopf_fault: fault.prm */
@@ -381,94 +383,6 @@ bool iopf_tap_spec(const char *spec, int *pid, int *fd)
 	return true;
 }
 
-/* ---- finding fault fds in /proc ------------------------------------------ */
-
-static void read_comm(int pid, char *comm, size_t len)
-{
-	char path[64];
-	int fd;
-	ssize_t n = -1;
-
-	snprintf(path, sizeof(path), "/proc/%d/comm", pid);
-	fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd >= 0) {
-		n = read(fd, comm, len - 1);
-		close(fd);
-	}
-	if (n <= 0) {
-		snprintf(comm, len, "?");
-		return;
-	}
-	comm[n] = '\0';
-	comm[strcspn(comm, "\n")] = '\0';
-}
-
-int iopf_proc_scan(struct iopf_proc_fd **list, size_t *n, int only_pid)
-{
-	DIR *proc = opendir("/proc");
-	struct dirent *de;
-	size_t cap = 0;
-	int rc = 0;
-
-	*list = NULL;
-	*n = 0;
-	if (!proc)
-		return -errno;
-	while (!rc && (de = readdir(proc))) {
-		char path[300], link[PATH_MAX];
-		int pid = atoi(de->d_name);
-		struct dirent *fe;
-		DIR *fds;
-
-		if (pid <= 0 || (only_pid > 0 && pid != only_pid))
-			continue;
-		snprintf(path, sizeof(path), "/proc/%d/fd", pid);
-		fds = opendir(path);
-		if (!fds)
-			continue;	/* gone, or not ours to see */
-		while (!rc && (fe = readdir(fds))) {
-			enum iopf_proc_fd_kind kind;
-			ssize_t ln;
-			char fpath[600];
-
-			if (fe->d_name[0] == '.')
-				continue;
-			snprintf(fpath, sizeof(fpath), "%s/%s", path, fe->d_name);
-			ln = readlink(fpath, link, sizeof(link) - 1);
-			if (ln < 0)
-				continue;
-			link[ln] = '\0';
-			if (!strcmp(link, IOPF_FAULT_FD_LINK))
-				kind = IOPF_PROC_FAULT_FD;
-			else if (!strcmp(link, "/dev/iommu"))
-				kind = IOPF_PROC_IOMMUFD;
-			else if (!strncmp(link, "/dev/vfio/", 10))
-				kind = IOPF_PROC_VFIO;
-			else
-				continue;
-			rc = grow((void **)list, &cap, *n + 1, sizeof(**list));
-			if (rc)
-				break;
-			struct iopf_proc_fd *e = &(*list)[(*n)++];
-
-			memset(e, 0, sizeof(*e));
-			e->pid = pid;
-			e->fd = atoi(fe->d_name);
-			e->kind = kind;
-			snprintf(e->target, sizeof(e->target), "%.127s", link);
-			read_comm(pid, e->comm, sizeof(e->comm));
-		}
-		closedir(fds);
-	}
-	closedir(proc);
-	if (rc) {
-		free(*list);
-		*list = NULL;
-		*n = 0;
-	}
-	return rc;
-}
-
 /* ---- probe setup and teardown -------------------------------------------- */
 
 /* Is sym a function in /proc/kallsyms?  1 yes, 0 no, -errno when unreadable. */
@@ -706,155 +620,6 @@ static int create_probes(struct iopf_tap *t, char *err, size_t errlen)
 		return iopf_fail(err, errlen, -errno, "tap: cannot open %s: %s", path, strerror(errno));
 	return 0;
 }
-
-/* ---- BTF: struct offsets from /sys/kernel/btf/vmlinux when the kernel has it ---- */
-/*
- * include/uapi/linux/btf.h: a header {u16 magic 0xeB9F, u8 version, u8
- * flags, u32 hdr_len, type_off, type_len, str_off, str_len} (offsets from
- * the end of the header), then struct btf_type {u32 name_off, info, size}
- * records, each followed by kind-specific data: info bits 0-15 vlen, 24-28
- * kind, 31 kind_flag.  A STRUCT's members are {name_off, type, offset}
- * (offset in bits; with kind_flag, bits 0-23).  ENUM values are
- * {name_off, s32 val}.
- */
-enum { BTF_INT = 1, BTF_PTR, BTF_ARRAY, BTF_STRUCT, BTF_UNION, BTF_ENUM, BTF_FWD, BTF_TYPEDEF,
-       BTF_VOLATILE, BTF_CONST, BTF_RESTRICT, BTF_FUNC, BTF_FUNC_PROTO, BTF_VAR, BTF_DATASEC,
-       BTF_FLOAT, BTF_DECL_TAG, BTF_TYPE_TAG, BTF_ENUM64 };
-
-static uint32_t btf_u32(const uint8_t *p)
-{
-	uint32_t v;
-
-	memcpy(&v, p, 4);	/* BTF is in the kernel's byte order: ours */
-	return v;
-}
-
-/* Bytes of kind-specific data after a btf_type, or -1 for an unknown kind. */
-static long btf_extra(uint32_t kind, uint32_t vlen)
-{
-	switch (kind) {
-	case BTF_INT: case BTF_VAR: case BTF_DECL_TAG: return 4;
-	case BTF_ARRAY: return 12;
-	case BTF_STRUCT: case BTF_UNION: case BTF_DATASEC: case BTF_ENUM64: return 12L * vlen;
-	case BTF_ENUM: case BTF_FUNC_PROTO: return 8L * vlen;
-	case BTF_PTR: case BTF_FWD: case BTF_TYPEDEF: case BTF_VOLATILE: case BTF_CONST:
-	case BTF_RESTRICT: case BTF_FUNC: case BTF_FLOAT: case BTF_TYPE_TAG: return 0;
-	default: return -1;
-	}
-}
-
-/*
- * Look up, in the BTF blob at path, the byte offset of member in struct
- * type (what == 0), or the value of enumerator name (what == 1, type
- * unused).  0 and *v set, -ENOENT when absent, -EBADMSG when malformed,
- * or the errno of reading the file.
- */
-static int btf_lookup(const char *path, int what, const char *type, const char *member, int64_t *v)
-{
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
-	uint8_t *b = NULL;
-	size_t len = 0, cap = 0;
-	int rc = -ENOENT;
-
-	if (fd < 0)
-		return -errno;
-	for (;;) {
-		ssize_t n;
-
-		if (len == cap && grow((void **)&b, &cap, cap + 65536, 1)) {
-			rc = -ENOMEM;
-			goto out;
-		}
-		n = read(fd, b + len, cap - len);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0) {
-			rc = -errno;
-			goto out;
-		}
-		if (!n)
-			break;
-		len += (size_t)n;
-		if (len > (256u << 20)) {
-			rc = -EFBIG;
-			goto out;
-		}
-	}
-	if (len < 24 || b[0] != 0x9f || b[1] != 0xeb) {
-		rc = -EBADMSG;
-		goto out;
-	}
-	uint32_t hdr = btf_u32(b + 4), toff = btf_u32(b + 8), tlen = btf_u32(b + 12);
-	uint32_t soff = btf_u32(b + 16), slen = btf_u32(b + 20);
-
-	if (hdr < 24 || hdr > len || toff > len - hdr || tlen > len - hdr - toff ||
-	    soff > len - hdr || slen > len - hdr - soff) {
-		rc = -EBADMSG;
-		goto out;
-	}
-	const uint8_t *types = b + hdr + toff, *end = types + tlen;
-	const char *strs = (const char *)b + hdr + soff;
-	/* A name: the NUL-terminated string at off, or NULL past the section. */
-#define NAME(off) ((off) < slen && memchr(strs + (off), 0, slen - (off)) ? strs + (off) : NULL)
-	for (const uint8_t *p = types; p + 12 <= end;) {
-		uint32_t info = btf_u32(p + 4), kind = (info >> 24) & 0x1f, vlen = info & 0xffff;
-		long extra = btf_extra(kind, vlen);
-		const char *name = NAME(btf_u32(p));
-
-		if (extra < 0 || p + 12 + extra > end) {
-			rc = -EBADMSG;
-			break;
-		}
-		if (what == 0 && kind == BTF_STRUCT && name && !strcmp(name, type)) {
-			for (uint32_t i = 0; i < vlen; i++) {
-				const uint8_t *m = p + 12 + 12 * i;
-				const char *mn = NAME(btf_u32(m));
-				uint32_t bits = btf_u32(m + 8);
-
-				if (info >> 31)
-					bits &= 0xffffff;
-				if (mn && !strcmp(mn, member)) {
-					*v = bits / 8;
-					rc = 0;
-					goto out;
-				}
-			}
-		} else if (what == 1 && kind == BTF_ENUM) {
-			for (uint32_t i = 0; i < vlen; i++) {
-				const uint8_t *m = p + 12 + 8 * i;
-				const char *en = NAME(btf_u32(m));
-
-				if (en && !strcmp(en, member)) {
-					*v = (int32_t)btf_u32(m + 4);
-					rc = 0;
-					goto out;
-				}
-			}
-		}
-		p += 12 + extra;
-	}
-#undef NAME
-out:
-	close(fd);
-	free(b);
-	return rc;
-}
-
-int iopf_btf_member_offset(const char *path, const char *type, const char *member, uint32_t *bytes)
-{
-	int64_t v = 0;
-	int rc = btf_lookup(path, 0, type, member, &v);
-
-	if (!rc)
-		*bytes = (uint32_t)v;
-	return rc;
-}
-
-int iopf_btf_enum_value(const char *path, const char *name, int64_t *value)
-{
-	return btf_lookup(path, 1, NULL, name, value);
-}
-
 
 /* The layout of this kernel: BTF when it has it, else the 6.12 defaults. */
 static void load_layout(struct iopf_tap *t)
@@ -1247,13 +1012,13 @@ static void on_cal(struct iopf_tap *t, const struct tap_raw *r, uint32_t tgid)
 			fi->announced = false;	/* say it again, with the fd */
 		fi->pid = w->pid;
 		fi->fd = w->fd;
-		read_comm(w->pid, fi->comm, sizeof(fi->comm));
+		iopf_proc_comm(w->pid, fi->comm, sizeof(fi->comm));
 	} else if (tgid != (uint32_t)t->self && fi->pid < 0) {
 		fi->pid = (int)tgid;
 		if (r->comm[0])
 			snprintf(fi->comm, sizeof(fi->comm), "%s", r->comm);
 		else
-			read_comm((int)tgid, fi->comm, sizeof(fi->comm));
+			iopf_proc_comm((int)tgid, fi->comm, sizeof(fi->comm));
 	}
 	if (t->own_head == t->nown)
 		t->own_head = t->nown = 0;

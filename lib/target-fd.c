@@ -29,7 +29,6 @@
 
 #include "internal.h"
 
-#define FAULT_FD_LINK "anon_inode:[iommufd-pgfault]"
 #define FUSE_SUPER_MAGIC 0x65735546	/* <linux/magic.h>: the handler file (lib/fusefd.c) is on FUSE */
 
 /* VFIO cdev uAPI (<linux/vfio.h>, Linux >= 6.6): VFIO_TYPE ';', VFIO_BASE 100. */
@@ -170,7 +169,7 @@ static void check_fd_kind(struct iopf_target *t, int fd)
 	struct stat st;
 
 	if (fd_link(0, fd, link, sizeof(link)) == 0) {
-		if (!strcmp(link, FAULT_FD_LINK))
+		if (!strcmp(link, IOPF_FAULT_FD_LINK))
 			return;
 		/* lib/fusefd.c answers FUSE_STATFS with ENOSYS, which no kernel file system gives */
 		if (fstatfs(fd, &fs) == 0 ? fs.f_type == FUSE_SUPER_MAGIC : errno == ENOSYS) {
@@ -185,7 +184,7 @@ static void check_fd_kind(struct iopf_target *t, int fd)
 		}
 		iopf_log_printf(&t->log, IOPF_LOG_WARN,
 				"fd %d is %s, not an iommufd fault queue (%s): reading and writing it anyway",
-				fd, link, FAULT_FD_LINK);
+				fd, link, IOPF_FAULT_FD_LINK);
 		return;
 	}
 	if (fstat(fd, &st) == 0 && S_ISSOCK(st.st_mode))
@@ -266,10 +265,10 @@ static int check_remote_link(pid_t pid, int fd, char *err, size_t errlen)
 		return iopf_fail(err, errlen, rc, "cannot inspect /proc/%d/fd/%d: %s", (int)pid, fd,
 			    strerror(-rc));
 	}
-	if (strcmp(link, FAULT_FD_LINK))
+	if (strcmp(link, IOPF_FAULT_FD_LINK))
 		return iopf_fail(err, errlen, -EINVAL,
 			    "fd %d of process %d is %s, not an iommufd fault queue (%s)", fd, (int)pid,
-			    link, FAULT_FD_LINK);
+			    link, IOPF_FAULT_FD_LINK);
 	return 0;
 }
 
