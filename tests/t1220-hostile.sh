@@ -76,6 +76,7 @@ test_expect_success 'H3: a file-size limit is a full disk for every writer (exit
 	under_limit test_expect_code 2 iopftool replay --topspeed --loop 20 -w rp.pcap demo.pcap >/dev/null 2>err3 &&
 	under_limit test_expect_code 2 iopftool read demo.pcap >rd.txt 2>err4 &&
 	under_limit test_expect_code 2 iopftool stats --svg s.svg demo.pcap >/dev/null 2>err5 &&
+	grep -q "s.svg: .*; the partial file is removed" err5 && ! test -e s.svg &&
 	under_limit test_expect_code 2 iopftool -j read demo.pcap >rj.txt 2>err6 &&
 	for f in err1 err2 err3 err4 err5; do
 		grep "File too large (the file size limit, ulimit -f, is reached)" $f ||

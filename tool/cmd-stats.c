@@ -8,6 +8,8 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "tool.h"
 
@@ -82,6 +84,8 @@ static int write_svg(const struct iopf_stats *st, const struct stats_opts *o)
 	char title[256];
 	size_t n = 0;
 	FILE *f = fopen(o->svg, "we");
+	struct stat sb;
+	bool regular;
 	int rc;
 
 	if (!f) {
@@ -92,10 +96,15 @@ static int write_svg(const struct iopf_stats *st, const struct stats_opts *o)
 	for (int i = 0; i < o->nfiles && n < sizeof(title); i++)
 		n += (size_t)snprintf(title + n, sizeof(title) - n, "%s%s", i ? ", " : "", o->files[i]);
 	rc = iopf_stats_svg(st, f, title, o->deadline_ns);
+	regular = !fstat(fileno(f), &sb) && S_ISREG(sb.st_mode);
 	if (fclose(f) && !rc)
 		rc = -errno;
 	if (rc) {
-		p_err("%s: write error: %s", o->svg, write_strerror(-rc));
+		/* half a picture is no picture (the full-disk rule); never a device or a pipe */
+		bool gone = regular && !unlink(o->svg);
+
+		p_err("%s: write error: %s%s", o->svg, write_strerror(-rc),
+		      gone ? "; the partial file is removed" : "");
 		return -1;
 	}
 	return 0;
