@@ -83,6 +83,10 @@ int iopf_proc_scan_at(const char *proc, struct iopf_proc_fd **list, size_t *n, i
 		if ((size_t)snprintf(path, sizeof(path), "%s/%d/fd", proc, pid) >= sizeof(path))
 			continue;
 		fds = opendir(path);
+		if (!fds && (errno == EMFILE || errno == ENFILE || errno == ENOMEM)) {
+			rc = -errno;	/* could not look: "nothing holds one" would be false */
+			break;
+		}
 		if (!fds)
 			continue;	/* gone, or not ours to see */
 		while (!rc && (fe = readdir(fds))) {

@@ -272,6 +272,11 @@ test_expect_success UNSHARE 'ps on an empty /proc says it could not look (exit 2
 	grep "cannot look at the processes" err && ! grep "no process holds" err
 '
 
+test_expect_success NOVALGRIND 'ps out of file descriptors says it could not look (exit 2)' '
+	test_expect_code 2 fds 4 "$IOPFTOOL" ps &&
+	grep -q "^iopftool: cannot list /proc: Too many open files" err && ! grep -q "no process holds" err
+'
+
 test_expect_success 'ps --pid of no process: exit 2, as monitor --source pid: says it' '
 	test_expect_code 2 iopftool ps --pid 999999999 >out 2>err &&
 	grep -- "--pid 999999999: no such process" err &&
