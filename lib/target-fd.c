@@ -30,6 +30,7 @@
 #include "internal.h"
 
 #define FUSE_SUPER_MAGIC 0x65735546	/* <linux/magic.h>: the handler file (lib/fusefd.c) is on FUSE */
+#define ANON_INODE_FS_MAGIC 0x09041934	/* <linux/magic.h>: the fault queue is an anonymous inode */
 
 /* VFIO cdev uAPI (<linux/vfio.h>, Linux >= 6.6): VFIO_TYPE ';', VFIO_BASE 100. */
 #define VFIO_BIND_IOMMUFD	_IO(';', 100 + 18)	/* 0x3b76 */
@@ -162,35 +163,67 @@ static const struct iopf_target_ops sock_ops = {
 	.write = sock_write,
 };
 
-static void check_fd_kind(struct iopf_target *t, int fd)
+/* What fd is, in words, for a message ("a regular file", ...). */
+static const char *fd_kind(int fd)
 {
-	char link[PATH_MAX];
-	struct statfs fs;
 	struct stat st;
 
-	if (fd_link(0, fd, link, sizeof(link)) == 0) {
-		if (!strcmp(link, IOPF_FAULT_FD_LINK))
-			return;
-		/* lib/fusefd.c answers FUSE_STATFS with ENOSYS, which no kernel file system gives */
-		if (fstatfs(fd, &fs) == 0 ? fs.f_type == FUSE_SUPER_MAGIC : errno == ENOSYS) {
-			iopf_log_printf(&t->log, IOPF_LOG_INFO, "fd %d is a file on FUSE: assuming a handler "
-					"file with the fault fd's read, write and poll (iopftool-replay(8))", fd);
-			return;
-		}
-		if (!strncmp(link, "socket:", 7)) {
-			iopf_log_printf(&t->log, IOPF_LOG_INFO,
-					"fd %d is a socket: assuming a handler-fd peer (iopftool-replay(8))", fd);
-			return;
-		}
-		iopf_log_printf(&t->log, IOPF_LOG_WARN,
-				"fd %d is %s, not an iommufd fault queue (%s): reading and writing it anyway",
-				fd, link, IOPF_FAULT_FD_LINK);
-		return;
+	if (fstat(fd, &st))
+		return "a file that cannot be examined";
+	switch (st.st_mode & S_IFMT) {
+	case S_IFREG: return "a regular file";
+	case S_IFDIR: return "a directory";
+	case S_IFCHR: return "a character device";
+	case S_IFBLK: return "a block device";
+	case S_IFIFO: return "a pipe or FIFO";
+	case S_IFSOCK: return "a socket";
+	case S_IFLNK: return "a symbolic link";
+	default: return "an anonymous inode";	/* anon_inode files have no type bits */
 	}
-	if (fstat(fd, &st) == 0 && S_ISSOCK(st.st_mode))
-		return;
-	iopf_log_printf(&t->log, IOPF_LOG_WARN,
-			"cannot tell what fd %d is (is /proc mounted?): assuming a fault queue", fd);
+}
+
+/*
+ * What fd N may be: the kernel's fault queue, the handler file
+ * (lib/fusefd.c, on FUSE), or a socket with the handler-fd contract.
+ * Anything else (a regular file, /dev/null, /dev/zero, a directory, a
+ * pipe, a terminal, another anonymous inode) is refused, saying what it
+ * is: read(2) on it means nothing (EOF for ever, zeros for ever, or a
+ * wait), and poll(2) on a regular file or /dev/null is always ready.
+ * Without /proc the link cannot be read: an anonymous inode is taken for
+ * the queue, with a warning.
+ */
+static int check_fd_kind(struct iopf_target *t, int fd, char *err, size_t errlen)
+{
+	char link[PATH_MAX], shown[256];
+	struct statfs fs;
+	struct stat st;
+	bool have_link = fd_link(0, fd, link, sizeof(link)) == 0;
+
+	if (have_link && !strcmp(link, IOPF_FAULT_FD_LINK))
+		return 0;
+	if (fstat(fd, &st) == 0 && S_ISSOCK(st.st_mode)) {
+		iopf_log_printf(&t->log, IOPF_LOG_INFO,
+				"fd %d is a socket: assuming a handler-fd peer (iopftool-replay(8))", fd);
+		return 0;
+	}
+	/* lib/fusefd.c answers FUSE_STATFS with ENOSYS, which no kernel file system gives */
+	if (fstatfs(fd, &fs) == 0 ? fs.f_type == FUSE_SUPER_MAGIC : errno == ENOSYS) {
+		iopf_log_printf(&t->log, IOPF_LOG_INFO, "fd %d is a file on FUSE: assuming a handler "
+				"file with the fault fd's read, write and poll (iopftool-replay(8))", fd);
+		return 0;
+	}
+	if (!have_link) {
+		if (fstatfs(fd, &fs) == 0 && fs.f_type == ANON_INODE_FS_MAGIC) {
+			iopf_log_printf(&t->log, IOPF_LOG_WARN, "cannot tell which anonymous inode fd %d "
+					"is (is /proc mounted?): assuming a fault queue", fd);
+			return 0;
+		}
+		return iopf_fail(err, errlen, -EINVAL, "fd %d is %s, not an iommufd fault queue, a handler "
+				 "file or a handler socket", fd, fd_kind(fd));
+	}
+	iopf_path_shown(link, shown, sizeof(shown));	/* a file's name: escaped */
+	return iopf_fail(err, errlen, -EINVAL, "fd %d is %s (%s), not an iommufd fault queue (%s), a "
+			 "handler file or a handler socket", fd, shown, fd_kind(fd), IOPF_FAULT_FD_LINK);
 }
 
 int iopf_target_open_fd(struct iopf_target *t, const char *arg, char *err, size_t errlen)
@@ -204,7 +237,8 @@ int iopf_target_open_fd(struct iopf_target *t, const char *arg, char *err, size_
 		return iopf_fail(err, errlen, -EBADF,
 			    "fd %d is not open: start iopftool with the fault fd as fd %d (e.g. %d<&N)",
 			    fd, fd, fd);
-	check_fd_kind(t, fd);
+	if (check_fd_kind(t, fd, err, errlen))
+		return -EINVAL;
 	t->ops = fstat(fd, &st) == 0 && S_ISSOCK(st.st_mode) ? &sock_ops : &fd_ops;
 	t->fd = fd;
 	t->max_group = 0;

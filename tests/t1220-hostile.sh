@@ -183,11 +183,46 @@ test_expect_success 'M10: generate refuses time stamps past the 32-bit pcap seco
 	iopftool read ok.pcap >out && ! grep "^19[67]" out
 '
 
-test_expect_success 'M8: --source fd:N on a regular file or /dev/null: exit 2 with a message' '
+test_expect_success 'M8: --source fd:N on a regular file or /dev/null: exit 2, one message saying what it is' '
 	test_expect_code 2 iopftool monitor --source fd:5 5<demo.pcap >out 2>err &&
-	grep "fd:5: cannot wait on fd 5: .*cannot be polled" err &&
+	test "$(wc -l <err)" -eq 1 &&
+	grep "^iopftool: fd 5 is .*/demo.pcap (a regular file), not an iommufd fault queue" err &&
 	test_expect_code 2 iopftool record -w fd.pcap --source fd:5 5</dev/null >out 2>err &&
-	grep "fd:5: cannot wait on fd 5" err
+	test "$(wc -l <err)" -eq 1 && test ! -e fd.pcap &&
+	grep "^iopftool: fd 5 is /dev/null (a character device), not an iommufd fault queue" err
+'
+
+# handle reads what --fd names: a file, /dev/null or /dev/zero once gave
+# "a group does not fit" (or spun for ever, growing, on /dev/zero and a
+# FIFO at its end); a FIFO, a terminal or an eventfd are no queue either.
+test_expect_success 'handle --fd N on a file, /dev/null, /dev/zero, a FIFO: what it is, exit 2' '
+	rm -f fifo && mkfifo fifo &&
+	for f in /dev/null /dev/zero demo.pcap . fifo; do
+		case $f in
+		/dev/*) kind="a character device" ;; demo.pcap) kind="a regular file" ;;
+		.) kind="a directory" ;; fifo) kind="a pipe or FIFO" ;;
+		esac &&
+		if test $f = fifo; then exec 5<>fifo; else exec 5<$f; fi &&
+		test_expect_code 2 timeout 10 "$IOPFTOOL" handle --fd 5 >out 2>err &&
+		exec 5<&- &&
+		test "$(wc -l <err)" -eq 1 &&
+		grep "^iopftool: fd 5 is .* ($kind), not an iommufd fault queue" err &&
+		! grep "does not fit" err || { echo "handle on $f:"; cat out err; return 1; }
+	done &&
+	IOPF_FAULT_FD=4 test_expect_code 2 timeout 10 "$IOPFTOOL" -j handle 4</dev/null >out 2>err &&
+	test ! -s out && grep "^{\"error\":\"fd 4 is /dev/null (a character device), not an iommufd fault queue" err
+'
+
+# fd:N that is a fault fd (here the handler-fd socket replay --exec gives)
+# is still no queue replay can inject into: the inner replay says so.
+test_expect_success 'replay --target fd:N: a socket is accepted, then refused for injection; /dev/null for what it is' '
+	test_expect_code 1 iopftool -q replay --handler-fd socket --timeout 100ms \
+		--exec "$IOPFTOOL replay --target fd:3 demo.pcap" demo.pcap >out 2>err &&
+	grep "^iopftool: cannot replay into fd:3: the tool can only inject faults into sim and mock$" err &&
+	grep "handler .* exited with status 2" err &&
+	test_expect_code 2 iopftool replay --target fd:0 demo.pcap </dev/null >out 2>err &&
+	test ! -s out && test "$(wc -l <err)" -eq 1 &&
+	grep "fd 0 is /dev/null (a character device), not an iommufd fault queue" err
 '
 
 # fds N CMD...: CMD with at most N file descriptors (stdio redirected first)

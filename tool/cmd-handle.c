@@ -247,7 +247,7 @@ int cmd_handle(int argc, char **argv)
 	snprintf(spec, sizeof(spec), "fd:%d", h.fd);
 	rc = iopf_target_open(&h.t, spec, &handle_log, err, sizeof(err));
 	if (rc) {
-		p_err("%s (start me with the fault fd as fd 3, or give --fd)", err);
+		p_err("%s", err);	/* names the fd and what it is (lib/target-fd.c) */
 		return out_finish(EXIT_ERROR);
 	}
 	struct iopf_session_cfg cfg = { .limit = h.max_groups, .read_bytes = h.cap, .log = &session_log };

@@ -85,6 +85,7 @@ t 'handle --bug delay on mock: late 24 past --deadline' '
 t 'offline check of the recorded duplicate session agrees with the live report' '
 	code 1 "$IOPFTOOL" -j stats --check dup.pcap >chk.json && want duplicate 24 chk.json'
 
-t 'mock errors are clear: replay into fd:N is refused, exit 2' '
-	code 2 "$IOPFTOOL" replay bugs.pcap --target fd:0 2>err && grep -i "inject" err'
+t 'mock errors are clear: replay into fd:N that is no fault fd is refused, saying what it is, exit 2' '
+	code 2 "$IOPFTOOL" replay bugs.pcap --target fd:0 0</dev/null 2>err &&
+	grep "fd 0 is /dev/null (a character device), not an iommufd fault queue" err'
 echo "1..$n"
