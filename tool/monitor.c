@@ -120,15 +120,8 @@ struct monitor {
 	size_t held_head, held_tail, held_cap;
 	int err, flush_err;
 	bool rotate_failed;		/* reported by monitor_rotate() */
-	int out_err;		/* stdout write error (EPIPE: the reader went away) */
-	/* --print: records go through a printer (lib/printer.c), never straight to stdout */
-	struct iopf_printer *printer;
-	struct iopf_out *out;
-	uint64_t not_printed;	/* lines the reader did not take in time */
+	struct live_print print;	/* --print (tool/live.c) */
 };
-
-/* How long the end waits for a standard output reader that takes nothing. */
-#define PRINT_IDLE_NS 1000000000ull
 
 /* a + b, saturated: --duration/--delay 18446744073s must not wrap. */
 static uint64_t sat_add(uint64_t a, uint64_t b)
@@ -247,7 +240,7 @@ static bool iopf_target_fd_ready(const struct monitor *m)
 
 static bool done(const struct monitor *m)
 {
-	if (stop_requested || m->eof || m->err || m->n.write_err || m->flush_err || m->out_err ||
+	if (stop_requested || m->eof || m->err || m->n.write_err || m->flush_err || m->print.err ||
 	    m->files_done)
 		return true;
 	if (m->o->duration_ns && iopf_time_now() >= sat_add(m->start_ns, m->o->duration_ns))
@@ -370,10 +363,8 @@ static int step(struct monitor *m)
 	 * The fault path never waits here on the reader: a paused terminal
 	 * costs lines (counted in the summary), never answers.
 	 */
-	if (!rc && m->printer && !m->out_err) {
-		iopf_out_flush(m->out);
-		m->out_err = iopf_printer_flush(m->printer);
-	}
+	if (!rc)
+		live_print_flush(&m->print);
 	if (!rc && progress_wanted())
 		progress("%s: %llu groups, %llu faults", iopf_target_name(m->t),
 			 (unsigned long long)m->n.groups, (unsigned long long)m->n.faults);
@@ -401,16 +392,10 @@ static int setup(struct monitor *m)
 		return rc;
 	}
 	if (m->o->print) {
-		fflush(stdout);
-		rc = iopf_printer_new(&m->printer, STDOUT_FILENO, 0);
-		if (!rc && !(m->out = iopf_out_new(iopf_printer_stream(m->printer), out_mode())))
-			rc = -ENOMEM;
-		if (rc) {
-			p_err("cannot start printing: %s", strerror(-rc));
+		rc = live_print_start(&m->print);	/* says what failed */
+		if (rc)
 			return rc;
-		}
-		iopf_out_set_line(m->out, false);	/* flushed once a step (step()) */
-		cfg.out = m->out;
+		cfg.out = m->print.out;
 	}
 	if (m->o->metrics_file || m->o->metrics_listen) {
 		struct export_cfg ecfg = { .file = m->o->metrics_file, .listen = m->o->metrics_listen,
@@ -493,30 +478,12 @@ static void summary(struct monitor *m)
 		iopf_duration_format(rep.latency_ns.max, max, sizeof(max));
 		p_info("answer latency: p50 %s p99 %s max %s", p50, p99, max);
 	}
-	if (m->not_printed && !m->out_err)	/* a write error is said as such (| head: not at all) */
-		p_warn("%llu lines were not printed: standard output did not take them (the fault "
-		       "path does not wait for its reader)", (unsigned long long)m->not_printed);
-}
-
-/* The printer's end: what the reader still takes within PRINT_IDLE_NS of its last read. */
-static void stop_printing(struct monitor *m)
-{
-	int rc;
-
-	if (!m->printer)
-		return;
-	iopf_out_free(m->out);	/* its buffer into the printer's stream */
-	m->out = NULL;
-	rc = iopf_printer_close(m->printer, PRINT_IDLE_NS, &m->not_printed);
-	m->printer = NULL;
-	if (rc && rc != -EPIPE)	/* EPIPE: | head went away, said by no one */
-		p_err("write error on standard output: %s", write_strerror(-rc));
-	m->out_err = m->out_err ?: rc;
+	live_print_summary(&m->print);
 }
 
 static void cleanup(struct monitor *m)
 {
-	stop_printing(m);	/* set-up failed after it started */
+	live_print_stop(&m->print);	/* set-up failed after it started */
 	exporter_free(m->ex);	/* the file a last time, with the final counts */
 	iopf_metrics_free(m->metrics);
 	iopf_session_free(m->sess);
@@ -576,7 +543,7 @@ int monitor_run(struct monitor_opts *o)
 		rc = rc ?: rc2;
 	}
 	progress_done();
-	stop_printing(&m);
+	live_print_stop(&m.print);
 	if (m.sess)
 		summary(&m);
 	if (m.flush_err && m.sess)
@@ -612,5 +579,5 @@ int monitor_run(struct monitor_opts *o)
 	if (rc && rc != -EIO && !setup_failed)
 		p_err("%s: %s", o->source, strerror(-rc));
 	cleanup(&m);
-	return out_finish(rc || m.out_err ? EXIT_ERROR : EXIT_OK);
+	return out_finish(rc || m.print.err ? EXIT_ERROR : EXIT_OK);
 }

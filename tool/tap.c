@@ -13,6 +13,7 @@
 #include <time.h>
 
 #include "export.h"
+#include "live.h"
 #include "monitor.h"
 #include "tap.h"
 
@@ -20,7 +21,7 @@ struct tap_run {
 	struct monitor_opts *o;
 	struct iopf_tap *tap;
 	struct iopf_writer *w;
-	struct iopf_out *out;
+	struct live_print print;	/* --print: never straight to stdout (tool/live.c) */
 	struct iopf_hist *lat;
 	struct iopf_metrics *metrics;
 	struct exporter *ex;
@@ -84,8 +85,8 @@ static void put(struct tap_run *tr, struct iopf_rec *r)
 	} else {
 		r->seq = tr->seq++;
 	}
-	if (tr->out)
-		iopf_rec_print(tr->out, r);
+	if (tr->print.out)
+		iopf_rec_print(tr->print.out, r);
 }
 
 static int write_meta(struct tap_run *tr, const char *extra)
@@ -106,7 +107,7 @@ static int drain_records(struct tap_run *tr)
 
 static bool done(const struct tap_run *tr, uint64_t start)
 {
-	if (stop_requested || tr->write_err || tr->files_done)
+	if (stop_requested || tr->write_err || tr->files_done || tr->print.err)
 		return true;
 	if (tr->o->duration_ns && iopf_time_now() >= start + tr->o->duration_ns)
 		return true;
@@ -134,6 +135,7 @@ static void summary(struct tap_run *tr, uint64_t start)
 		p_info("handler latency (delivery to response, 1us resolution): p50 %s p99 %s max %s",
 		       p50, p99, max);
 	}
+	live_print_summary(&tr->print);
 	p_verbose("tap: %llu %s events, %llu reads, %llu faults reported by devices, %llu responses "
 		  "after a refused one (not examined by the kernel); struct file private_data at %d",
 		  (unsigned long long)c.events, iopf_tap_backend(tr->tap) == IOPF_TAP_BPF ? "BPF" : "trace",
@@ -189,9 +191,14 @@ int tap_run(struct monitor_opts *o)
 		p_verbose("tap: cannot lower its own priority: %s", strerror(errno));
 	p_verbose("tap: backend %s: %s", iopf_tap_backend(tr.tap) == IOPF_TAP_BPF ? "bpf" : "kprobe",
 		  iopf_tap_how(tr.tap));
+	/*
+	 * A reader that stops reading must not stop the consumption of the
+	 * trace (its buffer would overflow: lost events): the text goes
+	 * through a printer, which drops what the reader does not take.
+	 */
 	if (o->print)
-		tr.out = out_stdout();
-	if (o->metrics_file || o->metrics_listen) {
+		rc = live_print_start(&tr.print);	/* says what failed */
+	if (!rc && (o->metrics_file || o->metrics_listen)) {
 		struct export_cfg ecfg = { .file = o->metrics_file, .listen = o->metrics_listen,
 					   .interval_ns = o->metrics_interval_ns };
 
@@ -220,6 +227,7 @@ int tap_run(struct monitor_opts *o)
 			break;
 		}
 		rc = drain_records(&tr);
+		live_print_flush(&tr.print);	/* never waits on the reader */
 		maybe_rotate(&tr, NULL);	/* -G with no record coming, SIGHUP */
 		exporter_step(tr.ex);
 		if (!rc && tr.w && iopf_time_now() - last_flush >= 1000000000ull) {
@@ -236,6 +244,7 @@ int tap_run(struct monitor_opts *o)
 	}
 	if (rc && !tr.write_err)
 		p_err("%s: %s", o->source, strerror(-rc));
+	live_print_stop(&tr.print);
 	summary(&tr, start);
 	if (tr.w) {
 		struct iopf_capture_counts c = totals(&tr);
@@ -258,5 +267,5 @@ int tap_run(struct monitor_opts *o)
 	iopf_metrics_free(tr.metrics);
 	iopf_tap_close(tr.tap);
 	iopf_hist_free(tr.lat);
-	return out_finish(rc ? EXIT_ERROR : EXIT_OK);
+	return out_finish(rc || tr.print.err ? EXIT_ERROR : EXIT_OK);
 }
