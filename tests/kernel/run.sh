@@ -138,6 +138,11 @@ make_initrd() {
 	for b in "$gb/iopftool" "$gb/repro-cookie0" "$gb"/tests/helpers/*; do
 		[ -f "$b" ] && [ -x "$b" ] && copy_bin "$b"
 	done
+	# glibc loads libgcc_s.so.1 at the first pthread_cancel(3) (the printer of
+	# --print, lib/printer.c, cancels a write that a stopped reader holds) and
+	# aborts without it; ldd does not list it (Debian's libc6 depends on it).
+	b=$(ldd "$gb/iopftool" 2>/dev/null | grep -o '/[^ ]*/libc\.so\.6')
+	[ -n "$b" ] && [ -e "${b%/*}/libgcc_s.so.1" ] && cp -L "${b%/*}/libgcc_s.so.1" "$root${b%/*}/"
 	cp "$gdir"/${IOPF_GUEST_ONLY:-*}.sh "$root/iopf/guest/" 2>/dev/null || true
 	mkdir -p "$root/iopf/guest/lib" && cp "$KDIR"/guest/lib/*.sh "$root/iopf/guest/lib/"
 	cp "$SRC"/tests/scenarios/*.scn "$root/iopf/scenarios/"

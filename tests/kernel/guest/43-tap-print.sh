@@ -63,6 +63,8 @@ for B in $backends; do
 		test $rc = 0 && grep "^{.*[0-9]* lines were not printed: standard output did not take them" prj.err &&
 		grep "tap: $N groups delivered, .* 0 lost" prj.err
 	'
+	# what the stalled runs said, for the log
+	cat pr.err prj.err 2>/dev/null | grep "not printed\|groups delivered" | sed "s/^/# $B: /"
 
 	t "$B: a reader that reads gets every line: text and -j" '
 		start_tap pt monitor --tap-backend $B --source tap -c 20 >pt.txt &&
