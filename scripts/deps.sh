@@ -12,7 +12,8 @@
 #   scripts/deps.sh check    the whole suite: kernel, fuzz, plus groff to lint the man pages,
 #                            tshark and jq (t3000), bash-completion (t3100), prometheus
 #                            (promtool), curl and systemd (systemd-analyze) for t2400,
-#                            valgrind (t2030 counts instructions with callgrind)
+#                            valgrind (t2030 counts instructions with callgrind), util-linux
+#                            (taskset, chrt: t2320 pins a hostile handler to one CPU)
 #   scripts/deps.sh fresh    scripts/fresh-check.sh: debootstrap
 #   scripts/deps.sh bench    make bench: the baselines it compares against (tcpdump, tshark)
 set -eu
@@ -30,7 +31,7 @@ build)	pkgs=$build ;;
 kernel)	pkgs=$kernel fetch=true ;;
 fuzz)	pkgs=$fuzz ;;
 valgrind) pkgs=valgrind ;;
-check)	pkgs="$kernel $fuzz groff-base tshark jq bash-completion libxml2-utils librsvg2-bin bsdutils prometheus curl systemd procps valgrind" fetch=true ;;
+check)	pkgs="$kernel $fuzz groff-base tshark jq bash-completion libxml2-utils librsvg2-bin bsdutils prometheus curl systemd procps valgrind util-linux" fetch=true ;;
 fresh)	pkgs="debootstrap" ;;
 bench)	pkgs="$build tcpdump tshark" ;;
 *)	echo "usage: $0 build|kernel|fuzz|valgrind|check|fresh|bench" >&2; exit 64 ;;

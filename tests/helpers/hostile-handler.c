@@ -15,8 +15,12 @@
  *                                 11, ...: N more open files), then runs
  *                                 CMD: its exit releases them all at once
  *
- * poll and reopen run until a signal ends them (SIGTERM: replay's end).
+ * poll and reopen run until a signal ends them (SIGTERM: replay's end),
+ * or until fd 3 is gone (the replay died: no spinning on a dead file), or
+ * for 60 s at most (SIGALRM): a test may run them at a real-time priority
+ * (t2320), and an orphan must not keep a CPU.
  */
+#include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
 #include <pthread.h>
@@ -31,7 +35,8 @@ static void *poller(void *arg)
 	for (;;) {
 		struct pollfd p = { .fd = 3, .events = POLLIN };
 
-		poll(&p, 1, 0);
+		if (poll(&p, 1, 0) > 0 && (p.revents & (POLLERR | POLLHUP | POLLNVAL)))
+			exit(0);	/* the file's server is gone */
 	}
 	return NULL;
 }
@@ -47,6 +52,7 @@ int main(int argc, char **argv)
 	if (argc == 3 && !strcmp(argv[1], "poll")) {
 		int n = atoi(argv[2]);
 
+		alarm(60);
 		for (int i = 0; i < n; i++) {
 			pthread_t t;
 
@@ -59,9 +65,12 @@ int main(int argc, char **argv)
 			pause();
 	}
 	if (argc == 2 && !strcmp(argv[1], "reopen")) {
+		alarm(60);
 		for (;;) {
 			int fd = open("/proc/self/fd/3", O_RDWR | O_CLOEXEC);
 
+			if (fd < 0 && errno != EINTR)
+				return 0;	/* the file's server is gone */
 			if (fd >= 0)
 				close(fd);
 		}
