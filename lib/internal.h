@@ -28,7 +28,12 @@ struct iopf_target {
 	enum iopf_kernel_model model;	/* whose semantics the queue has */
 	struct iopf_log log;
 	void *priv;
+	bool said;		/* the op that failed logged its error (iopf_target_err()) */
 };
+
+/* A back-end op's error: log it to the target's log (once) and return rc. */
+int iopf_target_err(struct iopf_target *t, int rc, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
 
 /* Write a message to err and return rc: the back-ends' error path. */
 int iopf_fail(char *err, size_t errlen, int rc, const char *fmt, ...)
@@ -510,6 +515,10 @@ size_t iopf_grouper_open_records(const struct iopf_grouper *gr);
 
 /* Fill rep->latency_ns (count, min, mean, percentiles, max) from h. */
 void iopf_report_latency(struct iopf_report *rep, const struct iopf_hist *h);
+
+/* The last error a session function returned and logged (0: none): a
+ * caller that passes errors up can tell it was said (lib/replay.c). */
+int iopf_session_said(const struct iopf_session *s);
 
 /**
  * iopf_session_note_read() - records another reader got from the queue

@@ -902,7 +902,7 @@ struct iopf_session_counts {
  * @t: the queue (the caller's; it outlives the session)
  * @cfg: what to do with records (copied; NULL: only check them)
  *
- * Return: 0 or -ENOMEM.
+ * Return: 0 or -ENOMEM (not logged: the caller says "out of memory").
  */
 int iopf_session_new(struct iopf_session **s, struct iopf_target *t,
 		     const struct iopf_session_cfg *cfg);
@@ -922,9 +922,10 @@ void iopf_session_free(struct iopf_session *s);
  * up to a group of IOPF_GROUP_MAX_RECORDS records.  Every group of a read
  * is handled even when @fn fails for one.
  *
- * Return: the number of groups read, @fn's first non-zero return, or a
- * negative errno (-EMSGSIZE, logged, for a group too big to read;
- * -ESHUTDOWN, not an error, at the end of a handler-fd socket's stream).
+ * Return: the number of groups read, @fn's first non-zero return (said, if
+ * at all, by @fn), or a negative errno, logged (-EMSGSIZE for a group too
+ * big to read, a read error naming the queue), except -ESHUTDOWN, not an
+ * error, at the end of a handler-fd socket's stream.
  */
 ssize_t iopf_session_drain(struct iopf_session *s, iopf_group_fn fn, void *ctx);
 
@@ -938,14 +939,16 @@ ssize_t iopf_session_drain(struct iopf_session *s, iopf_group_fn fn, void *ctx);
  * noted refused (status EINVAL) and the rest are written again.  Every
  * response is printed, recorded and classified with its verdict.
  *
- * Return: 0, or a negative errno for a failure other than a refusal.
+ * Return: 0, or a negative errno for a failure other than a refusal
+ * (logged, naming the queue).
  */
 int iopf_session_respond(struct iopf_session *s, const struct iommu_hwpt_page_response *r,
 			 size_t n);
-/* Queue {cookie, code} for the next iopf_session_flush(): 0 or -ENOMEM. */
+/* Queue {cookie, code} for the next iopf_session_flush(): 0 or -ENOMEM (logged). */
 int iopf_session_queue(struct iopf_session *s, uint32_t cookie, uint32_t code);
 size_t iopf_session_queued(const struct iopf_session *s);
-/* iopf_session_respond() the queued responses, if any, and empty the queue. */
+/* iopf_session_respond() the queued responses, if any, and empty the queue
+ * (its errors are iopf_session_respond()'s, logged). */
 int iopf_session_flush(struct iopf_session *s);
 
 /**
@@ -1095,7 +1098,8 @@ int iopf_replay_new(struct iopf_replay **rp, struct iopf_target *t, const struct
  * @whylen: its size
  *
  * Return: the kind made (IOPF_HFD_FILE or IOPF_HFD_SOCKET), or a negative
- * errno (IOPF_HFD_FILE that cannot be made: @why says what is missing).
+ * errno, said in @why (IOPF_HFD_FILE that cannot be made: what is missing;
+ * a socket that cannot be made: why).
  */
 int iopf_replay_handler_open(struct iopf_replay *rp, enum iopf_handler_fd want, int *fd,
 			     char *why, size_t whylen);
@@ -1193,9 +1197,11 @@ int iopf_target_fd(const struct iopf_target *t);	/* poll it for POLLIN */
 bool iopf_target_can_inject(const struct iopf_target *t);
 /* Number of records the target can inject as one group (mock: 1, sim: any). */
 size_t iopf_target_max_group(const struct iopf_target *t);
-/* Map a capture dev_id to a live one, creating the device if needed. */
+/* Map a capture dev_id to a live one, creating the device if needed: 0, or
+ * a negative errno, logged to the target's log naming the target and device. */
 int iopf_target_device(struct iopf_target *t, uint32_t capture_dev_id, uint32_t *live_dev_id);
-/* Inject one fault (f->dev_id is live); LAST_PAGE clear = partial (where supported). */
+/* Inject one fault (f->dev_id is live); LAST_PAGE clear = partial (where
+ * supported): 0, or a negative errno, logged naming the target and the fault. */
 int iopf_target_inject(struct iopf_target *t, const struct iommu_hwpt_pgfault *f);
 ssize_t iopf_target_read(struct iopf_target *t, void *buf, size_t count);
 ssize_t iopf_target_write(struct iopf_target *t, const void *buf, size_t count);

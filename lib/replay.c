@@ -346,21 +346,26 @@ static int live_dev(struct iopf_replay *rp, uint32_t cap_dev, uint32_t *live)
 
 		if (a)
 			rp->dev_cap = a;
-		if (!b)
-			return -ENOMEM;
+		if (!b) {
+			iopf_log_printf(rp->cfg.log, IOPF_LOG_ERR, "replay: out of memory for %zu devices", cap);
+			return rp->said = -ENOMEM;
+		}
 		rp->dev_live = b;
 		rp->dev_capn = cap;
 	}
 	int rc = iopf_target_device(rp->t, cap_dev, live);
 
 	if (rc)
-		return rc;
+		return rp->said = rc;	/* logged by the target (iopf.h) */
 	if (*live != cap_dev)
 		iopf_log_printf(rp->cfg.log, IOPF_LOG_DEBUG, "capture dev_id %u is live dev_id %u on %s",
 				cap_dev, *live, iopf_target_name(rp->t));
 	rc = u64map_put(&rp->dev_idx, cap_dev, rp->ndevs);
-	if (rc)
-		return rc;
+	if (rc) {
+		iopf_log_printf(rp->cfg.log, IOPF_LOG_ERR, "replay: out of memory for %zu devices",
+				rp->ndevs + 1);
+		return rp->said = rc;
+	}
 	rp->dev_cap[rp->ndevs] = cap_dev;
 	rp->dev_live[rp->ndevs++] = *live;
 	return 0;
@@ -394,6 +399,8 @@ static int inject_group(struct iopf_replay *rp, const struct iopf_group *g)
 		else
 			f.flags &= ~IOMMU_PGFAULT_FLAGS_LAST_PAGE;
 		rc = iopf_target_inject(rp->t, &f);
+		if (rc)
+			rp->said = rc;	/* logged by the target (iopf.h) */
 		if (!rc && last && rp->x && rp->x->ops->injected)
 			rp->x->ops->injected(rp->x);
 		if (!rc && last)
@@ -821,8 +828,12 @@ int iopf_replay_handler_open(struct iopf_replay *rp, enum iopf_handler_fd want, 
 	*fd = -1;
 	if (whylen)
 		*why = '\0';
-	if (rp->cfg.handler != IOPF_REPLAY_PEER || rp->x)
+	if (rp->cfg.handler != IOPF_REPLAY_PEER || rp->x) {
+		if (whylen)
+			snprintf(why, whylen, "replay: no handler process (IOPF_REPLAY_PEER), or its fd "
+				 "was made already");
 		return -EINVAL;
+	}
 	if (want != IOPF_HFD_SOCKET) {
 		rc = mock ? iopf_hfd_kfd_open(&rp->x, &host, fd, why, whylen) :
 			    iopf_hfd_fuse_open(&rp->x, &host, fd, why, whylen);
@@ -834,6 +845,8 @@ int iopf_replay_handler_open(struct iopf_replay *rp, enum iopf_handler_fd want, 
 			return rc;
 	}
 	rc = iopf_hfd_socket_open(&rp->x, &host, fd);
+	if (rc && whylen)	/* the error contract (iopf.h): said in why */
+		snprintf(why, whylen, "cannot make the handler's socket: %s", strerror(-rc));
 	return rc ? rc : IOPF_HFD_SOCKET;
 }
 
@@ -934,7 +947,8 @@ int iopf_replay_run(struct iopf_replay *rp, const char *capture, struct iopf_rep
 		refresh(rp);
 	}
 	fill_report(rp, rep);
-	if (rc < 0 && rc != rp->said)	/* the error contract (lib/iopf.h): every error said once */
+	/* the error contract (lib/iopf.h): every error said once, here if not where it happened */
+	if (rc < 0 && rc != rp->said && rc != iopf_session_said(rp->sess))
 		iopf_log_printf(rp->cfg.log, IOPF_LOG_ERR, "replay stopped: %s", strerror(-rc));
 	if (rc)
 		return rc;

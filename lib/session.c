@@ -40,7 +40,21 @@ struct iopf_session {
 	bool cookie0_out;		/* a group with cookie 0 was read and not answered */
 	bool warned_write0, warned_read0;
 	bool rotate_failed;		/* the error is logged */
+	int said;			/* the last error returned that was logged here */
 };
+
+/* Log an error the session returns (the error contract, iopf.h) and return it. */
+static int fail(struct iopf_session *s, int rc, const char *what)
+{
+	iopf_log_printf(s->cfg.log, IOPF_LOG_ERR, "%s: %s: %s", iopf_target_name(s->target), what,
+			strerror(-rc));
+	return s->said = rc;
+}
+
+int iopf_session_said(const struct iopf_session *s)
+{
+	return s->said;
+}
 
 /*
  * Cookie 0 (doc/kernel-notes.md section 9.2, iopftool(8) "Kernel facts"): in
@@ -133,13 +147,13 @@ static int grow(struct iopf_session *s)
 		iopf_log_printf(s->cfg.log, IOPF_LOG_ERR, "%s: a group does not fit in a read of %zu bytes "
 				"(%zu records, the most a group may have)", iopf_target_name(s->target),
 				s->cap, s->cap / IOPF_FAULT_SIZE);
-		return -EMSGSIZE;
+		return s->said = -EMSGSIZE;
 	}
 	if (cap > READ_MAX)
 		cap = READ_MAX;
 	buf = realloc(s->buf, cap);
 	if (!buf)
-		return -ENOMEM;
+		return fail(s, -ENOMEM, "growing the read buffer");
 	s->buf = buf;
 	s->cap = cap;
 	return 0;
@@ -285,8 +299,10 @@ ssize_t iopf_session_drain(struct iopf_session *s, iopf_group_fn fn, void *ctx)
 		}
 		if (r == -EAGAIN || r == 0)
 			break;
-		if (r < 0)
+		if (r == -ESHUTDOWN)	/* a handler-fd socket's end of stream: not an error */
 			return r;
+		if (r < 0)
+			return fail(s, (int)r, "read");
 		full = false;
 		ssize_t g = note_read(s, s->buf, (size_t)r, iopf_time_now(), &sc);
 
@@ -376,7 +392,7 @@ int iopf_session_respond(struct iopf_session *s, const struct iommu_hwpt_page_re
 			note(s, &resp[off], EINVAL, t, &ts);
 			off++;
 		} else {
-			return w < 0 ? (int)w : -EIO;
+			return fail(s, w < 0 ? (int)w : -EIO, "write of responses");
 		}
 	}
 	return 0;
@@ -389,7 +405,7 @@ int iopf_session_queue(struct iopf_session *s, uint32_t cookie, uint32_t code)
 		struct iommu_hwpt_page_response *b = realloc(s->batch, cap * sizeof(*b));
 
 		if (!b)
-			return -ENOMEM;
+			return fail(s, -ENOMEM, "queueing a response");
 		s->batch = b;
 		s->batch_cap = cap;
 	}

@@ -202,6 +202,15 @@ static int check_fd_kind(struct iopf_target *t, int fd, char *err, size_t errlen
 	if (have_link && !strcmp(link, IOPF_FAULT_FD_LINK))
 		return 0;
 	if (fstat(fd, &st) == 0 && S_ISSOCK(st.st_mode)) {
+		int type = 0;
+		socklen_t len = sizeof(type);
+
+		/* a stream has no messages: its recv(MSG_PEEK | MSG_TRUNC) says 0, the end */
+		if (getsockopt(fd, SOL_SOCKET, SO_TYPE, &type, &len) == 0 && type != SOCK_SEQPACKET)
+			return iopf_fail(err, errlen, -EINVAL, "fd %d is a %s socket, not an iommufd fault "
+					 "queue or a handler-fd socket (SOCK_SEQPACKET, iopftool-replay(8))",
+					 fd, type == SOCK_STREAM ? "stream" : type == SOCK_DGRAM ? "datagram" :
+					 "non-SEQPACKET");
 		iopf_log_printf(&t->log, IOPF_LOG_INFO,
 				"fd %d is a socket: assuming a handler-fd peer (iopftool-replay(8))", fd);
 		return 0;

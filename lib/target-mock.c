@@ -269,7 +269,7 @@ static int new_mock_device(struct iopf_target *t, struct mock_dev *d)
 	int rc = test_cmd(m, &cmd);
 
 	if (rc) {
-		iopf_log_printf(&t->log, IOPF_LOG_ERR, "mock: cannot create a mock device: %s",
+		iopf_target_err(t, 0, "mock: cannot create a mock device: %s",
 				strerror(-rc));
 		return rc;
 	}
@@ -298,14 +298,14 @@ static int new_fault_hwpt(struct iopf_target *t, struct mock_dev *d)
 	int rc = hwpt_alloc(m, &parent, &d->parent_id);
 
 	if (rc) {
-		iopf_log_printf(&t->log, IOPF_LOG_ERR, "mock: NEST_PARENT hwpt alloc failed: %s",
+		iopf_target_err(t, 0, "mock: NEST_PARENT hwpt alloc failed: %s",
 				strerror(-rc));
 		return rc;
 	}
 	nested.pt_id = d->parent_id;
 	rc = hwpt_alloc(m, &nested, &d->iopf_hwpt_id);
 	if (rc)
-		iopf_log_printf(&t->log, IOPF_LOG_ERR, "mock: fault hwpt alloc failed: %s", strerror(-rc));
+		iopf_target_err(t, 0, "mock: fault hwpt alloc failed: %s", strerror(-rc));
 	return rc;
 }
 
@@ -314,11 +314,11 @@ static int attach(struct iopf_target *t, struct mock_dev *d)
 	int rc = replace(t->priv, d->stdev_id, d->iopf_hwpt_id);
 
 	if (rc == -ENODEV)
-		iopf_log_printf(&t->log, IOPF_LOG_ERR,
+		iopf_target_err(t, 0,
 				"mock: cannot enable IOPF on the mock device: the kernel lacks CONFIG_IOMMU_IOPF "
 				"(select it with INTEL_IOMMU_SVM or AMD_IOMMU)");
 	else if (rc)
-		iopf_log_printf(&t->log, IOPF_LOG_ERR, "mock: attach to the fault hwpt failed: %s",
+		iopf_target_err(t, 0, "mock: attach to the fault hwpt failed: %s",
 				strerror(-rc));
 	d->attached = !rc;
 	return rc;
@@ -410,13 +410,13 @@ static int mock_inject(struct iopf_target *t, const struct iommu_hwpt_pgfault *f
 	};
 
 	if (pasid_valid && !f->pasid) {
-		iopf_log_printf(&t->log, IOPF_LOG_ERR,
+		iopf_target_err(t, 0,
 				"mock: cannot inject a PASID_VALID fault with PASID 0 (the mock sets "
 				"PASID_VALID exactly when the PASID is not 0)");
 		return -EOPNOTSUPP;
 	}
 	if (m->partial && (f->perm & MOCK_PERM_PARTIAL)) {
-		iopf_log_printf(&t->log, IOPF_LOG_ERR,
+		iopf_target_err(t, 0,
 				"mock: cannot inject perm bit 31: the test kernel uses it to mark partial faults");
 		return -EOPNOTSUPP;
 	}
@@ -428,7 +428,7 @@ static int mock_inject(struct iopf_target *t, const struct iommu_hwpt_pgfault *f
 		 * failed with just "Operation not supported").
 		 */
 		if (!m->partial) {
-			iopf_log_printf(&t->log, IOPF_LOG_ERR,
+			iopf_target_err(t, 0,
 					"mock: cannot inject a partial fault (a multi-record group): this %s "
 					"makes single-record groups only; multi-record groups need a kernel with "
 					"tests/kernel/mock-partial-iopf-X.Y.patch",
@@ -453,7 +453,7 @@ static int mock_detach(struct iopf_target *t, uint32_t live_dev_id)
 		return 0;
 	rc = replace(m, d->stdev_id, d->parent_id);
 	if (rc)
-		iopf_log_printf(&t->log, IOPF_LOG_ERR, "mock: detach of device %u failed: %s",
+		iopf_target_err(t, 0, "mock: detach of device %u failed: %s",
 				live_dev_id, strerror(-rc));
 	else
 		d->attached = false;

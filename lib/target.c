@@ -45,8 +45,10 @@ int iopf_target_open(struct iopf_target **tp, const char *spec, const struct iop
 		if (has_arg ? strncmp(spec, p, n) : strcmp(spec, p))
 			continue;
 		struct iopf_target *t = calloc(1, sizeof(*t));
-		if (!t)
+		if (!t) {
+			snprintf(err, errlen, "%s: out of memory", spec);
 			return -ENOMEM;
+		}
 		snprintf(t->name, sizeof(t->name), "%s", spec);
 		t->fd = -1;
 		t->model = running_kernel_model();	/* sim sets its own */
@@ -110,18 +112,52 @@ bool iopf_target_can_inject(const struct iopf_target *t) { return t->max_group >
 size_t iopf_target_max_group(const struct iopf_target *t) { return t->max_group; }
 enum iopf_kernel_model iopf_target_kernel_model(const struct iopf_target *t) { return t->model; }
 
+int iopf_target_err(struct iopf_target *t, int rc, const char *fmt, ...)
+{
+	char msg[1024];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	iopf_log_printf(&t->log, IOPF_LOG_ERR, "%s", msg);
+	t->said = true;
+	return rc;
+}
+
+/*
+ * The error contract (iopf.h): what a back-end did not say itself
+ * (iopf_target_err()) is said here, naming the target and the device or
+ * the fault, so that the caller never has to.
+ */
 int iopf_target_device(struct iopf_target *t, uint32_t capture_dev_id, uint32_t *live_dev_id)
 {
+	int rc;
+
 	if (!t->ops->device)
-		return -EOPNOTSUPP;
-	return t->ops->device(t, capture_dev_id, live_dev_id);
+		return iopf_target_err(t, -EOPNOTSUPP, "%s: cannot make devices: faults can only be "
+				       "injected into sim and mock", t->name);
+	t->said = false;
+	rc = t->ops->device(t, capture_dev_id, live_dev_id);
+	if (rc && !t->said)
+		iopf_target_err(t, rc, "%s: cannot attach device %u: %s", t->name, capture_dev_id,
+				strerror(-rc));
+	return rc;
 }
 
 int iopf_target_inject(struct iopf_target *t, const struct iommu_hwpt_pgfault *f)
 {
+	int rc;
+
 	if (!t->ops->inject)
-		return -EOPNOTSUPP;
-	return t->ops->inject(t, f);
+		return iopf_target_err(t, -EOPNOTSUPP, "%s: cannot inject faults: only sim and mock can",
+				       t->name);
+	t->said = false;
+	rc = t->ops->inject(t, f);
+	if (rc && !t->said)
+		iopf_target_err(t, rc, "%s: cannot inject a fault (dev %u, grpid %u, addr %#llx): %s",
+				t->name, f->dev_id, f->grpid, (unsigned long long)f->addr, strerror(-rc));
+	return rc;
 }
 
 ssize_t iopf_target_read(struct iopf_target *t, void *buf, size_t count)

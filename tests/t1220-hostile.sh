@@ -225,6 +225,25 @@ test_expect_success 'replay --target fd:N: a socket is accepted, then refused fo
 	grep "fd 0 is /dev/null (a character device), not an iommufd fault queue" err
 '
 
+# A stream socket has no messages: read as a handler-fd socket it looked
+# ended at once (handle and monitor exited 0 having read nothing, silently).
+# bash's /dev/tcp makes one, to monitor's own --metrics-listen endpoint.
+test_expect_success 'fd:N on a stream socket: refused, saying so, not read as an empty stream' '
+	"$IOPFTOOL" monitor --duration "$(test_scale 20s)" --gen-rate 10 --metrics-listen 127.0.0.1:0 \
+		>/dev/null 2>err.http &
+	mpid=$! &&
+	test_wait_for 10 grep -q "metrics on" err.http &&
+	port=$(sed -n "s|.*metrics on http://127\.0\.0\.1:\([0-9]*\)/metrics.*|\1|p" err.http) &&
+	for v in "handle --fd 5" "monitor -c 1 --source fd:5"; do
+		test_expect_code 2 timeout 10 bash -c "exec 5<>/dev/tcp/127.0.0.1/$port && exec $IOPFTOOL $v" \
+			>out 2>err &&
+		test "$(wc -l <err)" -eq 1 && grep "^iopftool: fd 5 is a stream socket, not an iommufd fault queue" err ||
+			{ echo "$v:"; cat out err; kill $mpid; return 1; }
+	done; rc=$?
+	kill $mpid; wait $mpid
+	return $rc
+'
+
 # fds N CMD...: CMD with at most N file descriptors (stdio redirected first)
 fds() { n=$1; shift; sh -c "exec >out 2>err; ulimit -n $n; exec \"\$@\"" sh "$@"; }
 

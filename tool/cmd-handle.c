@@ -97,6 +97,8 @@ static int hold(struct handler *h, const struct iommu_hwpt_page_response *r, uin
 
 	if (!rc)
 		h->held[h->held_tail++] = (struct held){ *r, due };
+	else
+		p_err("out of memory holding %zu answers", h->held_tail - h->held_head);
 	return rc;
 }
 
@@ -145,11 +147,7 @@ static int release_held(struct handler *h, bool all)
  */
 static int flush_out(struct handler *h)
 {
-	int rc = iopf_session_flush(h->s);
-
-	if (rc)
-		p_err("write to fault fd %d: %s", h->fd, strerror(-rc));
-	return rc;
+	return iopf_session_flush(h->s);	/* its errors are logged (lib/iopf.h) */
 }
 
 /* What the fd is (lib/target-fd.c): said with -v only; warnings and errors always. */
@@ -182,7 +180,10 @@ static int poll_timeout_ms(const struct handler *h)
 	return due <= now ? 0 : (int)((due - now + 999999) / 1000000);
 }
 
-/* Read every group waiting and queue their answers: 0, or a negative errno (said). */
+/*
+ * Read every group waiting and queue their answers: 0, or a negative errno,
+ * said by the session (lib/iopf.h) or by take_group().
+ */
 static int read_groups(struct handler *h)
 {
 	ssize_t g = iopf_session_drain(h->s, take_group, h);
@@ -191,10 +192,6 @@ static int read_groups(struct handler *h)
 		h->eof = true;
 		return 0;
 	}
-	if (g == -EMSGSIZE)	/* a group larger than the largest read: said by the session */
-		return (int)g;
-	if (g < 0)
-		p_err("read from fault fd %d: %s", h->fd, strerror((int)-g));
 	return g < 0 ? (int)g : 0;
 }
 

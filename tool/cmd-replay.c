@@ -170,7 +170,7 @@ static int start_handler(const struct replay_opts *o, struct iopf_replay *rp, st
 		p_err("--handler-fd file: cannot give the handler a file with the fault fd's "
 		      "semantics: %s", why);
 	else if (kind < 0)
-		p_err("cannot make the handler's socket: %s", strerror(-kind));
+		p_err("%s", why);	/* what failed (lib/iopf.h) */
 	if (kind < 0)
 		return kind;
 	if (o->hfd == IOPF_HFD_AUTO && kind == IOPF_HFD_SOCKET)

@@ -136,6 +136,8 @@ static int hold(struct monitor *m, uint32_t cookie, uint64_t due)
 
 	if (!rc)
 		m->held[m->held_tail++] = (struct held){ cookie, due };
+	else
+		p_err("out of memory holding %zu answers", m->held_tail - m->held_head);
 	return rc;
 }
 
@@ -338,10 +340,16 @@ static int step(struct monitor *m)
 		return rc;
 	arm_timer(m);
 	n = epoll_wait(m->epfd, ev, 4, -1);
-	if (n < 0)
-		return errno == EINTR ? 0 : -errno;
-	if (read(m->timerfd, &buf, sizeof(buf)) < 0 && errno != EAGAIN)
+	if (n < 0 && errno != EINTR) {
+		p_err("epoll_wait: %s", strerror(errno));
 		return -errno;
+	}
+	if (n < 0)
+		return 0;
+	if (read(m->timerfd, &buf, sizeof(buf)) < 0 && errno != EAGAIN) {
+		p_err("reading the timer (timerfd): %s", strerror(errno));
+		return -errno;
+	}
 	rc = gen_inject_due(m, iopf_time_now());
 	ssize_t g = rc ? 0 : iopf_session_drain(m->sess, on_group, m);
 
@@ -450,8 +458,11 @@ static int setup(struct monitor *m)
 	}
 	if (m->ex) {
 		ev.data.fd = exporter_fd(m->ex);
-		if (epoll_ctl(m->epfd, EPOLL_CTL_ADD, ev.data.fd, &ev))
-			return -errno;
+		if (epoll_ctl(m->epfd, EPOLL_CTL_ADD, ev.data.fd, &ev)) {
+			rc = -errno;
+			p_err("cannot watch the metrics endpoint (epoll_ctl): %s", strerror(-rc));
+			return rc;
+		}
 	}
 	return 0;
 }
@@ -499,22 +510,28 @@ static void cleanup(struct monitor *m)
 /*
  * The header META record; on sim and mock the generator's devices are
  * made now so that their live ids can be named (dev.<dev_id>=...).
+ * 0, or a negative errno, said (a device's error by the target, lib/iopf.h).
  */
 static int write_meta(struct monitor *m)
 {
 	char extra[2048] = "";
 	size_t len = 0;
+	int rc;
 
 	for (uint32_t d = 1; m->gen && d <= m->o->gen.devs && len < sizeof(extra) - 64; d++) {
 		uint32_t live;
-		int rc = iopf_target_device(m->t, d, &live);
 
+		rc = iopf_target_device(m->t, d, &live);
 		if (rc)
 			return rc;
 		len += (size_t)snprintf(extra + len, sizeof(extra) - len, "dev.%u=%s device %u\n",
 					live, m->o->source, d);
 	}
-	return iopf_session_meta_start(m->sess, m->o->source, extra);
+	rc = iopf_session_meta_start(m->sess, m->o->source, extra);
+	if (rc)
+		p_err("%s: cannot start the capture %s: %s", m->o->source, m->o->wfile,
+		      write_strerror(-rc));
+	return rc;
 }
 
 int monitor_run(struct monitor_opts *o)
@@ -528,11 +545,9 @@ int monitor_run(struct monitor_opts *o)
 	if (o->wfile)
 		install_hup_handler();
 	rc = setup(&m);	/* says what failed */
-	if (!rc && o->wfile && (rc = write_meta(&m)))
-		p_err("%s: cannot start the capture %s: %s", o->source, o->wfile,
-		      write_strerror(-rc));
+	if (!rc && o->wfile)
+		rc = write_meta(&m);	/* says what failed */
 	m.start_ns = iopf_time_now();
-	bool setup_failed = rc != 0;
 
 	while (!rc && !done(&m))
 		rc = step(&m);
@@ -576,8 +591,7 @@ int monitor_run(struct monitor_opts *o)
 		m.writer = NULL;
 		rc = rc ?: (wrc ? -EIO : 0);
 	}
-	if (rc && rc != -EIO && !setup_failed)
-		p_err("%s: %s", o->source, strerror(-rc));
+	/* Every error was said where it happened (lib/iopf.h's contract; the loop's own above). */
 	cleanup(&m);
 	return out_finish(rc || m.print.err ? EXIT_ERROR : EXIT_OK);
 }
