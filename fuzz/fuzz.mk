@@ -36,8 +36,8 @@ Q = @
 endif
 
 # The sources each target is meant to cover (the TOTAL line of `cov`).
-COV_CAPTURE := lib/capture.c lib/record.c lib/print.c lib/out.c lib/check.c
-COV_RECORD := lib/record.c lib/print.c lib/out.c
+COV_CAPTURE := lib/capture.c lib/record.c lib/print.c lib/out.c lib/fmt.c lib/check.c
+COV_RECORD := lib/record.c lib/print.c lib/out.c lib/fmt.c
 COV_QUEUE := lib/queue.c lib/check.c
 
 .PHONY: all run cov

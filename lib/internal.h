@@ -107,7 +107,7 @@ int iopf_target_open_device(struct iopf_target *t, const char *arg, char *err, s
 char *iopf_read_fd(int fd, size_t max, size_t *lenp, bool *trunc);
 
 /* ------------------------------------------------------------------ */
-/* Formatting helpers shared by lib/out.c, lib/print.c and lib/util.c */
+/* Formatting helpers shared by lib/out.c, lib/fmt.c, lib/print.c, lib/util.c */
 /* ------------------------------------------------------------------ */
 
 /* Decimal digits of v written backwards ending at end; returns the first. */

@@ -6,7 +6,7 @@
  *
  * Both modes write straight into one output buffer, with no printf()
  * on the way for the usual conversions:
- *  - text: the caller's fmt is interpreted here (flags, width,
+ *  - text: the caller's fmt is interpreted by lib/fmt.c (flags, width,
  *    precision, d i u x X o c s %); only floating-point conversions go
  *    to snprintf();
  *  - JSON: a streaming emitter that writes what json-c's serializer
@@ -18,10 +18,10 @@
  *
  * The buffer (256 KiB) is written when it fills, at iopf_out_flush(),
  * and after each record in line mode (a terminal, pipe or socket).
+ * struct iopf_out and the helpers lib/fmt.c shares are in lib/out-int.h.
  */
 #define _GNU_SOURCE
 #include <errno.h>
-#include <link.h>
 #include <math.h>
 #include <stdarg.h>
 #include <stdlib.h>
@@ -29,84 +29,10 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "internal.h"
+#include "out-int.h"
 
-#define OUT_DEPTH 16			/* nesting kept; deeper members are dropped */
 #define OUT_BUFSIZE (256 * 1024)	/* the output buffer */
 #define OUT_FLUSH_AT (192 * 1024)	/* written at a record's end past this */
-
-/*
- * A format seen before, split into literal, conversion, literal.  Only
- * formats in the program's read-only data (string literals) are kept,
- * keyed by address: their bytes cannot change under the key.
- */
-#define CACHE_BITS 8		/* both caches have 1 << CACHE_BITS slots */
-#define FMT_CACHE (1 << CACHE_BITS)
-enum fmt_kind { FK_NONE, FK_SLOW, FK_LIT, FK_S, FK_U, FK_D, FK_X, FK_HEX16 };
-struct fmt_entry {
-	const char *fmt;
-	uint8_t kind, pre_len, post_len;
-	char pre[29];
-	char post[32];
-};
-
-/* A key seen before, as JSON writes it: "key": (pretty: "key": ). */
-#define KEY_CACHE (1 << CACHE_BITS)
-struct key_entry {
-	const char *key;
-	uint8_t len;
-	char text[31];
-};
-
-/*
- * Read-only address ranges: the non-writable PT_LOAD segments of the
- * program and of the object libiopf's code is in (the same object when
- * libiopf.a is linked in, two with libiopf.so).  Neither can be unloaded
- * while an iopf_out of theirs is in use, so a string literal of either
- * keeps its bytes for the cache's lifetime.
- */
-#define RO_RANGES 8
-struct ro_range {
-	uintptr_t lo, hi;
-};
-
-/*
- * The cache slot of a literal's address (Fibonacci hashing): strings a
- * multiple of the table size apart in .rodata must not share a slot.
- * Each literal has two slots, h and h ^ 1, so that two hot literals of the
- * same slot do not evict each other on every record.
- */
-static inline size_t addr_slot(const void *p, unsigned int bits)
-{
-	return (size_t)(((uint64_t)(uintptr_t)p * 0x9e3779b97f4a7c15ull) >> (64 - bits));
-}
-
-struct out_frame {
-	bool array;
-	uint32_t n;		/* members so far */
-};
-
-struct iopf_out {
-	FILE *f;
-	enum iopf_out_mode mode;
-	bool pretty;
-	bool line;		/* write after each record */
-	bool open;		/* between iopf_out_begin() and iopf_out_end() */
-	int depth;		/* JSON frames in use (1 = the record's object) */
-	int skipped;		/* containers being dropped (no key, too deep) */
-	int err;		/* first write error */
-	struct out_frame st[OUT_DEPTH];
-	char *buf;
-	size_t len, cap;
-	struct iopf_time_cache tc;
-	struct timespec last_ts;	/* the faults of a group share their time stamp: */
-	char last_time[32];		/* last_ts formatted, when last_len > 0 */
-	size_t last_len;
-	int nro;
-	struct ro_range ro[RO_RANGES];
-	struct fmt_entry fc[FMT_CACHE];
-	struct key_entry kc[KEY_CACHE];
-};
 
 /* ------------------------------------------------------------------ */
 /* The buffer                                                          */
@@ -119,8 +45,8 @@ static void out_write(struct iopf_out *o)
 	o->len = 0;
 }
 
-/* Room for n more bytes at o->buf + o->len, or NULL (out of memory). */
-static char *room_slow(struct iopf_out *o, size_t n)
+/* room() found no room for n more bytes: write the buffer out, or grow it (NULL: out of memory). */
+char *out_room_slow(struct iopf_out *o, size_t n)
 {
 	size_t cap = o->cap ? o->cap : OUT_BUFSIZE;
 	char *p;
@@ -141,38 +67,14 @@ static char *room_slow(struct iopf_out *o, size_t n)
 	return o->buf;
 }
 
-static inline char *room(struct iopf_out *o, size_t n)
+void out_pad(struct iopf_out *o, char c, int n)
 {
-	if (o->len + n <= o->cap)
-		return o->buf + o->len;
-	return room_slow(o, n);
-}
+	char *p;
 
-static inline void put(struct iopf_out *o, const char *s, size_t n)
-{
-	char *p = room(o, n);
-
-	if (!p)
+	if (n <= 0 || !(p = room(o, (size_t)n)))
 		return;
-	memcpy(p, s, n);
-	o->len += n;
-}
-
-static inline void putc1(struct iopf_out *o, char c)
-{
-	char *p = room(o, 1);
-
-	if (p) {
-		*p = c;
-		o->len++;
-	}
-}
-
-static void put_u64(struct iopf_out *o, uint64_t v)
-{
-	char tmp[24], *s = iopf_u64_dec(tmp + sizeof(tmp), v);
-
-	put(o, s, (size_t)(tmp + sizeof(tmp) - s));
+	memset(p, c, (size_t)n);
+	o->len += (size_t)n;
 }
 
 static void put_i64(struct iopf_out *o, int64_t v)
@@ -205,671 +107,8 @@ static void text_done(struct iopf_out *o)
 }
 
 /* ------------------------------------------------------------------ */
-/* Text: the caller's printf-style format, interpreted here            */
+/* Text: values through the caller's format (lib/fmt.c)                */
 /* ------------------------------------------------------------------ */
-
-enum arg_kind { ARG_NONE, ARG_U64, ARG_I64, ARG_DBL, ARG_STR };
-
-/* Where a conversion's value comes from: a va_list, or the one typed value. */
-struct fmt_src {
-	va_list *ap;
-	enum arg_kind kind;
-	union {
-		uint64_t u;
-		int64_t i;
-		double d;
-		const char *s;
-	} v;
-};
-
-enum { LEN_NONE, LEN_HH, LEN_H, LEN_L, LEN_LL, LEN_J, LEN_Z, LEN_T, LEN_BIGL };
-
-struct spec {
-	bool left, zero, plus, space, alt;
-	int width, prec;	/* prec -1: none */
-	int len;
-	char conv;
-};
-
-static int src_int(struct fmt_src *src)
-{
-	if (src->ap)
-		return va_arg(*src->ap, int);
-	return 0;	/* a typed call has one value, for the conversion */
-}
-
-/* The value of an integer conversion as (negative, magnitude). */
-static uint64_t src_integer(struct fmt_src *src, const struct spec *sp, bool sgn, bool *neg)
-{
-	int64_t i = 0;
-	uint64_t u = 0;
-
-	*neg = false;
-	if (src->ap) {
-		va_list *ap = src->ap;
-
-		if (sgn) {
-			switch (sp->len) {
-			case LEN_HH: i = (signed char)va_arg(*ap, int); break;
-			case LEN_H: i = (short)va_arg(*ap, int); break;
-			case LEN_L: i = va_arg(*ap, long); break;
-			case LEN_LL: i = va_arg(*ap, long long); break;
-			case LEN_J: i = va_arg(*ap, intmax_t); break;
-			case LEN_Z: i = va_arg(*ap, ssize_t); break;
-			case LEN_T: i = va_arg(*ap, ptrdiff_t); break;
-			default: i = va_arg(*ap, int); break;
-			}
-		} else {
-			switch (sp->len) {
-			case LEN_HH: u = (unsigned char)va_arg(*ap, unsigned int); break;
-			case LEN_H: u = (unsigned short)va_arg(*ap, unsigned int); break;
-			case LEN_L: u = va_arg(*ap, unsigned long); break;
-			case LEN_LL: u = va_arg(*ap, unsigned long long); break;
-			case LEN_J: u = va_arg(*ap, uintmax_t); break;
-			case LEN_Z: u = va_arg(*ap, size_t); break;
-			case LEN_T: u = (uint64_t)va_arg(*ap, ptrdiff_t); break;
-			default: u = va_arg(*ap, unsigned int); break;
-			}
-		}
-	} else {
-		/* the typed value as it is, whatever the length modifier says */
-		switch (src->kind) {
-		case ARG_U64: u = src->v.u; i = (int64_t)u; break;
-		case ARG_I64: i = src->v.i; u = (uint64_t)i; break;
-		case ARG_DBL: i = (int64_t)src->v.d; u = (uint64_t)i; break;
-		default: break;
-		}
-		if (sgn && src->kind == ARG_U64) {
-			src->kind = ARG_NONE;
-			return u;	/* a u64 through %d: its value, not a wrapped one */
-		}
-		src->kind = ARG_NONE;
-	}
-	if (!sgn)
-		return u;
-	*neg = i < 0;
-	return *neg ? -(uint64_t)i : (uint64_t)i;
-}
-
-static const char *src_str(struct fmt_src *src)
-{
-	const char *s = "";
-
-	if (src->ap)
-		s = va_arg(*src->ap, const char *);
-	else if (src->kind == ARG_STR)
-		s = src->v.s;
-	src->kind = ARG_NONE;
-	return s ? s : "(null)";
-}
-
-static void pad(struct iopf_out *o, char c, int n)
-{
-	char *p;
-
-	if (n <= 0 || !(p = room(o, (size_t)n)))
-		return;
-	memset(p, c, (size_t)n);
-	o->len += (size_t)n;
-}
-
-static void fmt_integer(struct iopf_out *o, const struct spec *sp, bool neg, uint64_t v)
-{
-	static const char lower[] = "0123456789abcdef", upper[] = "0123456789ABCDEF";
-	char tmp[32], *end = tmp + sizeof(tmp), *d = end, pre[2];
-	int nd, npre = 0, zeros, total;
-
-	switch (sp->conv) {
-	case 'x':
-	case 'X': {
-		const char *h = sp->conv == 'x' ? lower : upper;
-
-		for (uint64_t x = v; x; x >>= 4)
-			*--d = h[x & 15];
-		if (sp->alt && v) {
-			pre[0] = '0';
-			pre[1] = sp->conv;
-			npre = 2;
-		}
-		break;
-	}
-	case 'o':
-		for (uint64_t x = v; x; x >>= 3)
-			*--d = (char)('0' + (x & 7));
-		if (sp->alt && (v == 0 ? sp->prec == 0 : true))
-			*--d = '0';
-		break;
-	default:
-		if (v)
-			d = iopf_u64_dec(end, v);
-		if (neg)
-			pre[npre++] = '-';
-		else if (sp->plus)
-			pre[npre++] = '+';
-		else if (sp->space)
-			pre[npre++] = ' ';
-		break;
-	}
-	if (!v && d == end && sp->prec != 0)
-		*--d = '0';
-	nd = (int)(end - d);
-	zeros = sp->prec > nd ? sp->prec - nd : 0;
-	total = npre + zeros + nd;
-	if (sp->width > total && sp->zero && !sp->left && sp->prec < 0) {
-		zeros += sp->width - total;
-		total = sp->width;
-	}
-	if (!sp->left)
-		pad(o, ' ', sp->width - total);
-	put(o, pre, (size_t)npre);
-	pad(o, '0', zeros);
-	put(o, d, (size_t)nd);
-	if (sp->left)
-		pad(o, ' ', sp->width - total);
-}
-
-static void fmt_string(struct iopf_out *o, const struct spec *sp, const char *s, size_t n)
-{
-	if (sp->prec >= 0 && (size_t)sp->prec < n)
-		n = (size_t)sp->prec;
-	if (!sp->left)
-		pad(o, ' ', sp->width - (int)n);
-	put(o, s, n);
-	if (sp->left)
-		pad(o, ' ', sp->width - (int)n);
-}
-
-/* Floating point: the one conversion left to the C library (spec is built here). */
-#pragma GCC diagnostic push
-#pragma GCC diagnostic ignored "-Wformat-nonliteral"
-static void fmt_double(struct iopf_out *o, const struct spec *sp, struct fmt_src *src)
-{
-	char spec[32], *p = spec, *out;
-	long double ld = 0;
-	double d = 0;
-	int n;
-
-	if (src->ap) {
-		if (sp->len == LEN_BIGL)
-			ld = va_arg(*src->ap, long double);
-		else
-			d = va_arg(*src->ap, double);
-	} else {
-		d = src->kind == ARG_DBL ? src->v.d : src->kind == ARG_U64 ? (double)src->v.u :
-		    src->kind == ARG_I64 ? (double)src->v.i : 0;
-		src->kind = ARG_NONE;
-	}
-	*p++ = '%';
-	if (sp->left) *p++ = '-';
-	if (sp->zero) *p++ = '0';
-	if (sp->plus) *p++ = '+';
-	if (sp->space) *p++ = ' ';
-	if (sp->alt) *p++ = '#';
-	p += snprintf(p, 24, "%d.%d", sp->width, sp->prec < 0 ? 6 : sp->prec);
-	if (sp->len == LEN_BIGL)
-		*p++ = 'L';
-	*p++ = sp->conv;
-	*p = '\0';
-	n = sp->len == LEN_BIGL ? snprintf(NULL, 0, spec, ld) : snprintf(NULL, 0, spec, d);
-	if (n < 0 || !(out = room(o, (size_t)n + 1)))
-		return;
-	if (sp->len == LEN_BIGL)
-		snprintf(out, (size_t)n + 1, spec, ld);
-	else
-		snprintf(out, (size_t)n + 1, spec, d);
-	o->len += (size_t)n;
-}
-#pragma GCC diagnostic pop
-
-static int spec_number(const char **p)
-{
-	int v = 0;
-
-	for (; **p >= '0' && **p <= '9'; (*p)++)
-		v = v < 100000 ? v * 10 + (**p - '0') : v;	/* widths are small */
-	return v;
-}
-
-/* Parse the conversion after '%' at *p; false when it is not one we know. */
-static bool parse_spec(const char **pp, struct spec *sp, struct fmt_src *src)
-{
-	const char *p = *pp;
-
-	memset(sp, 0, sizeof(*sp));
-	sp->prec = -1;
-	for (;; p++) {
-		if (*p == '-') sp->left = true;
-		else if (*p == '0') sp->zero = true;
-		else if (*p == '+') sp->plus = true;
-		else if (*p == ' ') sp->space = true;
-		else if (*p == '#') sp->alt = true;
-		else break;
-	}
-	if (*p == '*') {
-		p++;
-		sp->width = src_int(src);
-		if (sp->width < 0) {
-			sp->left = true;
-			sp->width = sp->width == INT32_MIN ? 0 : -sp->width;
-		}
-	} else {
-		sp->width = spec_number(&p);
-	}
-	if (*p == '.') {
-		p++;
-		if (*p == '*') {
-			p++;
-			sp->prec = src_int(src);
-			if (sp->prec < 0)
-				sp->prec = -1;
-		} else {
-			sp->prec = spec_number(&p);
-		}
-	}
-	switch (*p) {
-	case 'h': p++; sp->len = LEN_H; if (*p == 'h') { p++; sp->len = LEN_HH; } break;
-	case 'l': p++; sp->len = LEN_L; if (*p == 'l') { p++; sp->len = LEN_LL; } break;
-	case 'q': p++; sp->len = LEN_LL; break;
-	case 'j': p++; sp->len = LEN_J; break;
-	case 'z': p++; sp->len = LEN_Z; break;
-	case 't': p++; sp->len = LEN_T; break;
-	case 'L': p++; sp->len = LEN_BIGL; break;
-	default: break;
-	}
-	sp->conv = *p;
-	if (!*p || !strchr("diuxXocs%fFeEgGaA", *p))
-		return false;
-	*pp = p + 1;
-	return true;
-}
-
-/* The general conversion at *p (after its '%'). */
-static void out_conv(struct iopf_out *o, const char **p, struct fmt_src *src)
-{
-	struct spec sp;
-	bool neg;
-	uint64_t v;
-
-	if (!parse_spec(p, &sp, src)) {
-		putc1(o, '%');	/* not a conversion (%n is never one): printed as it is */
-		return;
-	}
-	switch (sp.conv) {
-	case '%':
-		putc1(o, '%');
-		break;
-	case 'd':
-	case 'i':
-		v = src_integer(src, &sp, true, &neg);
-		fmt_integer(o, &sp, neg, v);
-		break;
-	case 'u':
-	case 'x':
-	case 'X':
-	case 'o':
-		v = src_integer(src, &sp, false, &neg);
-		fmt_integer(o, &sp, false, v);
-		break;
-	case 'c': {
-		char c = (char)(src->ap ? va_arg(*src->ap, int) :
-				src->kind == ARG_STR ? (src->v.s ? src->v.s[0] : 0) :
-				(int)src->v.u);
-
-		src->kind = ARG_NONE;
-		fmt_string(o, &sp, &c, 1);
-		break;
-	}
-	case 's': {
-		const char *s = src_str(src);
-
-		fmt_string(o, &sp, s, sp.prec >= 0 ? strnlen(s, (size_t)sp.prec) : strlen(s));
-		break;
-	}
-	default:
-		fmt_double(o, &sp, src);
-		break;
-	}
-}
-
-/* The typed value as an unsigned number (for the fast paths). */
-static inline uint64_t src_u64(struct fmt_src *src)
-{
-	uint64_t v = src->kind == ARG_U64 ? src->v.u : src->kind == ARG_I64 ? (uint64_t)src->v.i : 0;
-
-	src->kind = ARG_NONE;
-	return v;
-}
-
-/* 16 lower-case hex digits of v at w, two at a time. */
-static inline void hex16(char *w, uint64_t v)
-{
-	static const char pairs[513] =
-		"000102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1f"
-		"202122232425262728292a2b2c2d2e2f303132333435363738393a3b3c3d3e3f"
-		"404142434445464748494a4b4c4d4e4f505152535455565758595a5b5c5d5e5f"
-		"606162636465666768696a6b6c6d6e6f707172737475767778797a7b7c7d7e7f"
-		"808182838485868788898a8b8c8d8e8f909192939495969798999a9b9c9d9e9f"
-		"a0a1a2a3a4a5a6a7a8a9aaabacadaeafb0b1b2b3b4b5b6b7b8b9babbbcbdbebf"
-		"c0c1c2c3c4c5c6c7c8c9cacbcccdcecfd0d1d2d3d4d5d6d7d8d9dadbdcdddedf"
-		"e0e1e2e3e4e5e6e7e8e9eaebecedeeeff0f1f2f3f4f5f6f7f8f9fafbfcfdfeff";
-
-	for (int i = 0; i < 8; i++)
-		memcpy(w + 2 * i, pairs + 2 * (v >> (56 - 8 * i) & 0xff), 2);
-}
-
-/* Is fmt in the program's or libiopf's read-only data (a string literal)? */
-static inline bool fmt_readonly(const struct iopf_out *o, const char *fmt)
-{
-	uintptr_t a = (uintptr_t)fmt;
-
-	for (int i = 0; i < o->nro; i++)
-		if (a >= o->ro[i].lo && a < o->ro[i].hi)
-			return true;
-	return false;
-}
-
-struct ro_scan {
-	struct iopf_out *o;
-	uintptr_t self;		/* an address in libiopf's code */
-	bool first;
-};
-
-/*
- * dl_iterate_phdr(3) callback: the program (the first object) and the
- * object holding self; runs of consecutive non-writable PT_LOAD segments
- * become one range each.
- */
-static int ro_scan_one(struct dl_phdr_info *info, size_t size, void *data)
-{
-	struct ro_scan *sc = data;
-	struct iopf_out *o = sc->o;
-	bool mine = sc->first, open = false;
-	struct ro_range r = { 0, 0 };
-
-	(void)size;
-	sc->first = false;
-	for (int i = 0; !mine && i < info->dlpi_phnum; i++) {
-		const ElfW(Phdr) *ph = &info->dlpi_phdr[i];
-		uintptr_t lo = info->dlpi_addr + ph->p_vaddr;
-
-		mine = ph->p_type == PT_LOAD && sc->self >= lo && sc->self < lo + ph->p_memsz;
-	}
-	if (!mine)
-		return 0;
-	for (int i = 0; i <= info->dlpi_phnum; i++) {
-		const ElfW(Phdr) *ph = i < info->dlpi_phnum ? &info->dlpi_phdr[i] : NULL;
-		uintptr_t lo;
-
-		if (ph && ph->p_type != PT_LOAD)
-			continue;
-		if (ph && !(ph->p_flags & PF_W)) {
-			lo = info->dlpi_addr + ph->p_vaddr;
-			if (!open)
-				r.lo = lo;
-			r.hi = lo + ph->p_memsz;
-			open = true;
-			continue;
-		}
-		/* a writable segment or the end closes a run */
-		if (open && o->nro < RO_RANGES)
-			o->ro[o->nro++] = r;
-		open = false;
-	}
-	return 0;
-}
-/* Split fmt for the cache: FK_SLOW when it is not literal, one simple conversion, literal. */
-static void fmt_compile(struct fmt_entry *e, const char *fmt)
-{
-	static const struct {
-		const char *spec;
-		uint8_t kind;
-	} convs[] = {
-		{ "s", FK_S }, { "lu", FK_U }, { "llu", FK_U }, { "d", FK_D }, { "ld", FK_D },
-		{ "lld", FK_D }, { "lx", FK_X }, { "llx", FK_X }, { "016lx", FK_HEX16 },
-		{ "016llx", FK_HEX16 },
-	};
-	const char *pct = strchr(fmt, '%'), *post;
-	size_t n;
-
-	e->fmt = fmt;
-	e->kind = FK_SLOW;
-	n = pct ? (size_t)(pct - fmt) : strlen(fmt);
-	if (n > sizeof(e->pre))
-		return;
-	memcpy(e->pre, fmt, n);
-	e->pre_len = (uint8_t)n;
-	if (!pct) {
-		e->kind = FK_LIT;
-		e->post_len = 0;
-		return;
-	}
-	for (size_t i = 0; i < ARRAY_SIZE(convs); i++) {
-		size_t k = strlen(convs[i].spec);
-
-		if (strncmp(pct + 1, convs[i].spec, k))
-			continue;
-		post = pct + 1 + k;
-		n = strlen(post);
-		if (n > sizeof(e->post) || memchr(post, '%', n))
-			return;
-		memcpy(e->post, post, n);
-		e->post_len = (uint8_t)n;
-		e->kind = convs[i].kind;
-		return;
-	}
-}
-
-/* A miss in the first slot: the second one, or compile fmt (NULL: not a literal). */
-static __attribute__((noinline)) const struct fmt_entry *fmt_entry_miss(struct iopf_out *o,
-									const char *fmt, size_t h)
-{
-	struct fmt_entry *e = &o->fc[h], *e2 = &o->fc[h ^ 1];
-
-	if (e2->fmt == fmt)
-		return e2;
-	if (!fmt_readonly(o, fmt))
-		return NULL;
-	if (e->fmt && !e2->fmt)
-		e = e2;
-	fmt_compile(e, fmt);
-	return e;
-}
-
-/* fmt's compiled form, or NULL when it has to take the general path. */
-static inline __attribute__((always_inline)) const struct fmt_entry *fmt_entry_of(
-	struct iopf_out *o, const char *fmt)
-{
-	size_t h = addr_slot(fmt, CACHE_BITS);
-
-	if (__builtin_expect(o->fc[h].fmt == fmt, 1))
-		return &o->fc[h];
-	if (o->fc[h ^ 1].fmt == fmt)
-		return &o->fc[h ^ 1];
-	return fmt_entry_miss(o, fmt, h);
-}
-
-/*
- * One number through a compiled format: false when fmt's conversion is
- * not a number's (the general path decides).  neg: v is the magnitude of
- * a negative signed value.
- */
-static inline __attribute__((always_inline)) bool emit_u64(struct iopf_out *o,
-							  const struct fmt_entry *e,
-							  uint64_t v, bool neg)
-{
-	static const char hex[] = "0123456789abcdef";
-	char tmp[48], *w, *d;	/* digits end at tmp + 24; 24 bytes are copied from d */
-	size_t n;
-
-	if (e->kind == FK_SLOW || e->kind == FK_S)
-		return false;
-	w = room(o, sizeof(e->pre) + 1 + sizeof(tmp) + sizeof(e->post));
-	if (!w)
-		return true;
-	memcpy(w, e->pre, sizeof(e->pre));
-	w += e->pre_len;
-	switch (e->kind) {
-	case FK_U:
-		d = iopf_u64_dec(tmp + 24, v);
-		n = (size_t)(tmp + 24 - d);
-		memcpy(w, d, 24);	/* fixed size: a few moves, no call */
-		w += n;
-		break;
-	case FK_D:
-		if (neg)
-			*w++ = '-';
-		d = iopf_u64_dec(tmp + 24, v);
-		n = (size_t)(tmp + 24 - d);
-		memcpy(w, d, 24);
-		w += n;
-		break;
-	case FK_X:
-		d = tmp + 24;
-		do {
-			*--d = hex[v & 15];
-			v >>= 4;
-		} while (v);
-		n = (size_t)(tmp + 24 - d);
-		memcpy(w, d, 24);
-		w += n;
-		break;
-	case FK_HEX16:
-		hex16(w, v);
-		w += 16;
-		break;
-	default:	/* FK_LIT */
-		break;
-	}
-	memcpy(w, e->post, sizeof(e->post));
-	w += e->post_len;
-	o->len = (size_t)(w - o->buf);
-	return true;
-}
-
-/* One string through a compiled format: false when fmt's conversion is not %s. */
-static inline __attribute__((always_inline)) bool emit_str(struct iopf_out *o,
-							  const struct fmt_entry *e,
-							  const char *str)
-{
-	size_t len;
-	char *w;
-
-	if (e->kind == FK_LIT) {
-		if ((w = room(o, sizeof(e->pre)))) {
-			memcpy(w, e->pre, sizeof(e->pre));	/* fixed size: no call */
-			o->len += e->pre_len;
-		}
-		return true;
-	}
-	if (e->kind != FK_S)
-		return false;
-	len = strlen(str);
-	if (len <= 32 && (w = room(o, sizeof(e->pre) + 32 + sizeof(e->post)))) {
-		/* short strings: fixed-size copies, no calls */
-		char s32[32];
-
-		memcpy(w, e->pre, sizeof(e->pre));
-		w += e->pre_len;
-		memset(s32, 0, sizeof(s32));
-		memcpy(s32, str, len);
-		memcpy(w, s32, sizeof(s32));
-		w += len;
-		memcpy(w, e->post, sizeof(e->post));
-		o->len = (size_t)(w + e->post_len - o->buf);
-		return true;
-	}
-	put(o, e->pre, e->pre_len);
-	put(o, str, len);
-	put(o, e->post, e->post_len);
-	return true;
-}
-
-/* Print with a compiled format: false when it has to take the general path. */
-static inline __attribute__((always_inline)) bool fmt_fast(struct iopf_out *o, const char *fmt,
-						     struct fmt_src *src)
-{
-	const struct fmt_entry *e = fmt_entry_of(o, fmt);
-	bool neg;
-	uint64_t v;
-
-	if (!e || e->kind == FK_SLOW)
-		return false;
-	if (e->kind == FK_LIT)
-		return emit_str(o, e, "");	/* no conversion: the value is not used */
-	if (e->kind == FK_S)
-		return emit_str(o, e, src_str(src));
-	if (src->ap)
-		return false;
-	/* %d of a negative value: its sign and magnitude; the rest as printf's unsigned */
-	neg = e->kind == FK_D && src->kind == ARG_I64 && src->v.i < 0;
-	v = neg ? -(uint64_t)src->v.i : src_u64(src);
-	src->kind = ARG_NONE;
-	return emit_u64(o, e, v, neg);
-}
-
-/* fmt with its values; literal bytes are copied as they are. */
-static void out_format_slow(struct iopf_out *o, const char *fmt, struct fmt_src *src)
-{
-	static const char hex[] = "0123456789abcdef";
-	const char *p = fmt;
-	char *w, *end;
-
-	for (;;) {
-		/* literal bytes straight into the buffer, 64 at a time */
-		w = room(o, 64);
-		if (!w)
-			return;
-		end = w + 64;
-		for (;;) {
-			char c = *p;
-
-			if (c == '%' || !c || w == end)
-				break;
-			*w++ = c;
-			p++;
-		}
-		o->len = (size_t)(w - o->buf);
-		if (*p != '%') {
-			if (!*p)
-				return;
-			continue;	/* the 64 bytes are used up */
-		}
-		p++;
-		/* fast paths for what the printers use: %s %lu %llu %016lx %x without flags */
-		if (!src->ap) {
-			if (p[0] == 's') {
-				const char *s = src_str(src);
-
-				put(o, s, strlen(s));
-				p++;
-				continue;
-			}
-			if (p[0] == 'l' && (p[1] == 'u' || (p[1] == 'l' && p[2] == 'u'))) {
-				put_u64(o, src_u64(src));
-				p += p[1] == 'u' ? 2 : 3;
-				continue;
-			}
-			if (p[0] == '0' && p[1] == '1' && p[2] == '6' && p[3] == 'l' && p[4] == 'x') {
-				uint64_t v = src_u64(src);
-
-				if ((w = room(o, 16))) {
-					for (int i = 0; i < 16; i++)
-						w[i] = hex[v >> (60 - 4 * i) & 15];
-					o->len += 16;
-				}
-				p += 5;
-				continue;
-			}
-		}
-		out_conv(o, &p, src);
-	}
-}
-
-static inline void out_format(struct iopf_out *o, const char *fmt, struct fmt_src *src)
-{
-	if (!fmt_fast(o, fmt, src))
-		out_format_slow(o, fmt, src);
-}
 
 /* Text: one number through fmt; neg: v is a negative value's magnitude (for %d). */
 static inline __attribute__((always_inline)) void text_u64(struct iopf_out *o, const char *fmt,
@@ -927,7 +166,7 @@ static void text_clean(struct iopf_out *o, const char *s, size_t n, int width, b
 		/* right-aligned: the cleaned length decides the padding */
 		size_t len = iopf_str_escape(s, NULL, 0);
 
-		pad(o, ' ', width - (int)len);
+		out_pad(o, ' ', width - (int)len);
 	}
 	while (n) {
 		k = iopf_utf8_char(p, n, &cp);
@@ -945,7 +184,7 @@ static void text_clean(struct iopf_out *o, const char *s, size_t n, int width, b
 		n -= k;
 	}
 	if (left && width > 0)
-		pad(o, ' ', width - (int)(o->len - start));
+		out_pad(o, ' ', width - (int)(o->len - start));
 }
 
 /* A text conversion of a string: %s with the string cleaned. */
@@ -969,7 +208,7 @@ static void text_str(struct iopf_out *o, const char *fmt, const char *s)
 		}
 		put(o, p, (size_t)(pct - p));
 		p = pct + 1;
-		if (!parse_spec(&p, &sp, &src)) {
+		if (!fmt_parse_spec(&p, &sp, &src)) {
 			putc1(o, '%');
 			continue;
 		}
@@ -1062,7 +301,7 @@ static void json_string(struct iopf_out *o, const char *str)
 
 static void indent(struct iopf_out *o, int level)
 {
-	pad(o, ' ', 2 * level);
+	out_pad(o, ' ', 2 * level);
 }
 
 /* A JSON member is added only inside a record, with a key (arrays need none). */
@@ -1169,8 +408,7 @@ struct iopf_out *iopf_out_new(FILE *f, enum iopf_out_mode mode)
 	o->pretty = mode == IOPF_OUT_PRETTY;
 	if (fd >= 0 && !fstat(fd, &st))
 		o->line = isatty(fd) || S_ISFIFO(st.st_mode) || S_ISSOCK(st.st_mode);
-	dl_iterate_phdr(ro_scan_one, &(struct ro_scan){ .o = o, .self = (uintptr_t)&ro_scan_one,
-							 .first = true });
+	fmt_ro_scan(o);
 	return o;
 }
 

@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: MIT
-/* The text/JSON output path and the record printer against the JSON and text records of iopftool-read(8). */
+/* The text/JSON output path (lib/out.c, its format compiler lib/fmt.c) and the record printer against the JSON and text records of iopftool-read(8). */
 #define _GNU_SOURCE
 #include <errno.h>
 #include <inttypes.h>
