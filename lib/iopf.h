@@ -1346,9 +1346,10 @@ int iopf_tap_open(struct iopf_tap **t, const struct iopf_tap_cfg *cfg, const str
 int iopf_tap_fd(const struct iopf_tap *t);	/* trace_pipe: poll it for POLLIN */
 /* Next record: 1 (r->payload valid until the next call), 0 none now, or -errno. */
 int iopf_tap_next(struct iopf_tap *t, struct iopf_rec *r);
-/* With cfg.events: the next event, 1 (its pointers valid until the next call), 0 none now, or -errno. */
+/* With cfg.events: the next event, 1 (its pointers valid until the next call), 0 none now, or
+ * -errno (logged, as iopf_tap_next()'s and iopf_tap_drain()'s). */
 int iopf_tap_next_event(struct iopf_tap *t, struct iopf_tap_event *ev);
-/* At the end: parse what the trace still holds and release every held event. */
+/* At the end: parse what the trace still holds and release every held event: 0 or -errno (logged). */
 int iopf_tap_drain(struct iopf_tap *t);
 const char *iopf_tap_meta(const struct iopf_tap *t);	/* META lines describing the tap */
 const char *iopf_tap_group(const struct iopf_tap *t);

@@ -24,6 +24,7 @@ struct iopf_hfd_host {
 	const struct iopf_log *log;
 	int epfd;			/* the replay's epoll: add fds with .data.fd = the fd */
 	int *err;			/* the replay's first runtime error: set it when 0 */
+	int *said;			/* set to an error that was logged where it happened */
 	void (*refresh)(void *ctx);	/* the session's counts may have changed */
 	void *ctx;
 };
@@ -69,6 +70,14 @@ static inline void iopf_hfd_error(struct iopf_hfd *h, int rc)
 {
 	if (rc && !*h->host.err)
 		*h->host.err = rc;
+}
+
+/* The same for an error already logged (the error contract, lib/iopf.h). */
+static inline void iopf_hfd_error_said(struct iopf_hfd *h, int rc)
+{
+	iopf_hfd_error(h, rc);
+	if (rc && h->host.said)
+		*h->host.said = rc;
 }
 
 static inline void iopf_hfd_refresh(struct iopf_hfd *h)

@@ -82,7 +82,7 @@ static void take_tap(struct hfd_kfd *k)
 		iopf_hfd_kfd_event(&k->h, &ev);
 	iopf_hfd_kfd_flush(&k->h);
 	if (rc < 0)
-		iopf_hfd_error(&k->h, rc);
+		iopf_hfd_error_said(&k->h, rc);	/* logged by the tap */
 }
 
 static bool event(struct iopf_hfd *h, int fd, uint32_t events)
@@ -123,6 +123,8 @@ static int finish(struct iopf_hfd *h)
 
 	if (k->tap) {
 		rc = iopf_tap_drain(k->tap);
+		if (rc && h->host.said)
+			*h->host.said = rc;	/* logged by the tap */
 		take_tap(k);
 	}
 	if (k->lost)

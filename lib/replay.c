@@ -713,7 +713,8 @@ static int epoll_set(struct iopf_replay *rp, int op, int fd, uint32_t events)
 static struct iopf_hfd_host host_of(struct iopf_replay *rp)
 {
 	return (struct iopf_hfd_host){ .t = rp->t, .sess = rp->sess, .log = rp->cfg.log,
-				       .epfd = rp->epfd, .err = &rp->err, .refresh = refresh_cb,
+				       .epfd = rp->epfd, .err = &rp->err, .said = &rp->said,
+				       .refresh = refresh_cb,
 				       .ctx = rp };
 }
 

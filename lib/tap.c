@@ -1981,7 +1981,7 @@ static void split_lines(struct iopf_tap *t)
 }
 
 /* Read what trace_pipe has now; parse every whole line. */
-static int pump(struct iopf_tap *t)
+static int pump_raw(struct iopf_tap *t)
 {
 	char buf[65536];
 	ssize_t n;
@@ -2007,6 +2007,17 @@ static int pump(struct iopf_tap *t)
  * has more: release what is due, else read once more.  1: something is
  * queued, 0: nothing yet, or -errno.
  */
+/* pump_raw(), its error logged (the error contract, iopf.h): the callers pass it on. */
+static int pump(struct iopf_tap *t)
+{
+	int rc = pump_raw(t);
+
+	if (rc < 0)
+		iopf_log_printf(&t->log, IOPF_LOG_ERR, "tap: reading the %s: %s",
+				t->bpf ? "BPF ring buffer" : "trace pipe", strerror(-rc));
+	return rc;
+}
+
 static int refill(struct iopf_tap *t, const size_t *head, const size_t *tail)
 {
 	for (int round = 0; *head == *tail && round < 2; round++) {
@@ -2041,8 +2052,10 @@ int iopf_tap_next_event(struct iopf_tap *t, struct iopf_tap_event *ev)
 {
 	int rc;
 
-	if (!t->events_mode)
+	if (!t->events_mode) {
+		iopf_log_printf(&t->log, IOPF_LOG_ERR, "tap: iopf_tap_next_event() without cfg.events");
 		return -EINVAL;
+	}
 	rc = refill(t, &t->ev_head, &t->nev);
 	if (rc <= 0)
 		return rc;

@@ -91,10 +91,14 @@ static void put(struct tap_run *tr, struct iopf_rec *r)
 
 static int write_meta(struct tap_run *tr, const char *extra)
 {
-	return tr->w ? iopf_writer_meta_start(tr->w, NULL, tr->o->source, NULL, extra) : 0;
+	int rc = tr->w ? iopf_writer_meta_start(tr->w, NULL, tr->o->source, NULL, extra) : 0;
+
+	if (rc)
+		p_err("%s: cannot start the capture: %s", iopf_writer_path(tr->w), write_strerror(-rc));
+	return rc;
 }
 
-/* Hand every ready record to the outputs; -errno on a tap failure. */
+/* Hand every ready record to the outputs; -errno on a tap failure (logged by the tap). */
 static int drain_records(struct tap_run *tr)
 {
 	struct iopf_rec r;
@@ -224,6 +228,7 @@ int tap_run(struct monitor_opts *o)
 		/* trace_pipe wakes readers late at times: poll with a short timeout */
 		if (poll(p, tr.ex ? 2 : 1, 100) < 0 && errno != EINTR) {
 			rc = -errno;
+			p_err("%s: poll: %s", o->source, strerror(-rc));
 			break;
 		}
 		rc = drain_records(&tr);
@@ -232,7 +237,7 @@ int tap_run(struct monitor_opts *o)
 		exporter_step(tr.ex);
 		if (!rc && tr.w && iopf_time_now() - last_flush >= 1000000000ull) {
 			last_flush = iopf_time_now();
-			rc = iopf_writer_flush(tr.w);
+			tr.write_err = tr.write_err ?: iopf_writer_flush(tr.w);	/* said at close */
 		}
 	}
 	/* What the trace still holds was seen before the stop: keep it. */
@@ -242,8 +247,7 @@ int tap_run(struct monitor_opts *o)
 		rc2 = rc2 ?: drain_records(&tr);
 		rc = rc ?: rc2;
 	}
-	if (rc && !tr.write_err)
-		p_err("%s: %s", o->source, strerror(-rc));
+	/* Every error was said where it happened (lib/iopf.h's contract; a write error at close). */
 	live_print_stop(&tr.print);
 	summary(&tr, start);
 	if (tr.w) {

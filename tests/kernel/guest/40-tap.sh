@@ -96,6 +96,14 @@ t 'bpf-fentry: exits 2 naming what this kernel lacks (function tracer, BTF); aut
 	case " $backends " in *" bpf "*) grep -q "BPF kprobes" auto.err ;; *) true ;; esac
 '
 
+# The tap's set-up errors are said once (the closing '<source>: <strerror>'
+# repeated each one: "cannot create ..." then "tap: No such file or directory").
+t 'record --source tap -w into a missing directory: exit 2, one message' '
+	code 2 "$IOPFTOOL" record --source tap -w /nonexistent/t.pcap --duration 0.1s >/dev/null 2>nd.err;
+	rc=$?; cat nd.err; test $rc = 0 && grep -q "cannot create /nonexistent/t.pcap" nd.err &&
+	[ "$(grep "^iopftool: " nd.err | grep -vc "^iopftool: warning: ")" = 1 ]
+'
+
 t 'kprobe: after a SIGKILLed tap the next one removes its stale probes' '
 	start_tap tap4 monitor --tap-backend kprobe --source tap && k=$tap_pid && kill -KILL $k && wait $k;
 	grep -q "iopftool_$k/" $TFS/kprobe_events &&
