@@ -301,6 +301,11 @@ static int check_remote_link(pid_t pid, int fd, char *err, size_t errlen)
 			    (int)pid, fd);
 	case -EACCES:
 	case -EPERM:
+		if (geteuid() == 0)	/* root and still refused: ptrace access, not file modes */
+			return iopf_fail(err, errlen, rc,
+				    "no permission to inspect fd %d of process %d, even as root: /proc/%d/fd "
+				    "needs ptrace access to it (CAP_SYS_PTRACE in its user namespace; a "
+				    "container, Yama or an LSM may refuse it)", fd, (int)pid, (int)pid);
 		return iopf_fail(err, errlen, rc,
 			    "no permission to inspect fd %d of process %d: run as its user or as root",
 			    fd, (int)pid);

@@ -331,6 +331,14 @@ test_expect_success NOVALGRIND 'ps out of file descriptors says it could not loo
 	grep -q "^iopftool: cannot list /proc: Too many open files" err && ! grep -q "no process holds" err
 '
 
+# root refused /proc/1/fd (a container: no CAP_SYS_PTRACE over pid 1's namespace)
+[ "$(id -u)" = 0 ] && ! readlink /proc/1/fd/0 >/dev/null 2>&1 && test_set_prereq ROOT_NO_PTRACE
+test_expect_success ROOT_NO_PTRACE 'pid:PID:FD refused to root: it does not say "run as root"' '
+	test_expect_code 2 iopftool monitor --source pid:1:0 -c 1 >out 2>err &&
+	grep -q "no permission to inspect fd 0 of process 1, even as root: /proc/1/fd needs ptrace access" err &&
+	! grep -q "run as its user or as root" err
+'
+
 test_expect_success 'ps --pid of no process: exit 2, as monitor --source pid: says it' '
 	test_expect_code 2 iopftool ps --pid 999999999 >out 2>err &&
 	grep -- "--pid 999999999: no such process" err &&
