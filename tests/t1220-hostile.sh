@@ -127,7 +127,9 @@ test_expect_success 'M5: replay - of an empty or garbage standard input: one mes
 	test_expect_code 2 iopftool replay empty.pcap 2>err &&
 	grep "empty.pcap: empty file, not a capture" err &&
 	test_expect_code 2 iopftool read - </dev/null 2>err &&
-	grep "^iopftool: -: standard input is empty, not a capture$" err
+	grep "^iopftool: -: standard input is empty, not a capture$" err &&
+	test_expect_code 2 iopftool replay -w nothing.pcap - </dev/null >out 2>err &&
+	! test -e nothing.pcap && grep -q "nothing.pcap: nothing was replayed; not kept" err
 '
 
 test_expect_success 'replay --loop N with standard input: a usage error, not a second pass that fails' '

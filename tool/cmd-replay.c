@@ -265,6 +265,8 @@ static int replay(const struct replay_opts *o, struct iopf_target **t, struct io
 		wrc = wrc ?: crc;
 		if (wrc)
 			p_err("%s: write error: %s", o->wfile, write_strerror(-wrc));
+		if (rep.unopened && remove_regular(o->wfile))	/* only its header: nothing was replayed */
+			p_info("%s: nothing was replayed; not kept", o->wfile);
 	}
 	if (o->exec)
 		exec_reap(&child, o->exec, EXEC_GRACE_NS);

@@ -416,6 +416,13 @@ double arg_double(struct argp_state *state, const char *opt, const char *arg, do
 	return v;
 }
 
+bool remove_regular(const char *path)
+{
+	struct stat st;
+
+	return strcmp(path, "-") && !lstat(path, &st) && S_ISREG(st.st_mode) && !unlink(path);
+}
+
 bool output_is_input(const char *out, const char *const *in, int nin)
 {
 	struct stat so, si;

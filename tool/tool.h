@@ -79,6 +79,9 @@ double arg_double(struct argp_state *state, const char *opt, const char *arg, do
 void arg_range(struct argp_state *state, const char *opt, const char *arg, uint32_t max,
 	       uint32_t *lo, uint32_t *hi);
 
+/* Remove path if it is a regular file (never "-", a device, a pipe or a link): true when removed. */
+bool remove_regular(const char *path);
+
 /*
  * True, and said, when the output OUT ("-": standard output) is one of
  * the inputs (the same st_dev and st_ino): writing it would destroy the
