@@ -4,11 +4,7 @@
 # correct handler and with every `handle --bug` mode (the kernel's EINVAL
 # shows as status 22 and `rejected`/`bad_code`), all in busybox sh.
 . /iopf/guest/lib/t.sh
-if [ ! -x "${IOPFTOOL:-}" ]; then
-	echo "ok 1 # skip iopftool was not built for the guest"
-	exit 0
-fi
-cd /tmp || exit 1
+need_iopftool
 t 'monitor --source mock -c 5: five groups read and answered' '
 	"$IOPFTOOL" monitor --source mock -c 5 --gen-rate 2000 >mon.txt 2>mon.err &&
 	[ "$(grep -c " response " mon.txt)" = 5 ] &&

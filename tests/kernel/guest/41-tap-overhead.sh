@@ -4,11 +4,7 @@
 # with and without a tap recording it, and with kernel.bpf_stats_enabled
 # each BPF program's runs and mean time (where the time goes).
 . /iopf/guest/lib/t.sh
-if [ ! -x "${IOPFTOOL:-}" ]; then
-	echo "ok 1 # skip iopftool was not built for the guest"
-	exit 0
-fi
-cd /tmp || exit 1
+need_iopftool
 need_kprobe_events
 . /iopf/guest/lib/tap.sh
 

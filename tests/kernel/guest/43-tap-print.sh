@@ -8,11 +8,7 @@
 # through the printer (lib/printer.c) it blocked in write(2) once the pipe
 # was full and never reached its count.
 . /iopf/guest/lib/t.sh
-if [ ! -x "${IOPFTOOL:-}" ]; then
-	echo "ok 1 # skip iopftool was not built for the guest"
-	exit 0
-fi
-cd /tmp || exit 1
+need_iopftool
 need_kprobe_events
 
 # $backends as the other tap tests have them (lib/tap.sh)

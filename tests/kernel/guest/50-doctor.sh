@@ -5,11 +5,7 @@
 # loaded, find the mock, warn that no PCI device can fault, see a fault
 # fd held by a running monitor, and classify the kernel log; exit 0.
 . /iopf/guest/lib/t.sh
-if [ ! -x "${IOPFTOOL:-}" ]; then
-	echo "ok 1 # skip iopftool was not built for the guest"
-	exit 0
-fi
-cd /tmp || exit 1
+need_iopftool
 # tracefs for the tap check (40-tap.sh mounts it too; this script also runs alone)
 mkdir -p /sys/kernel/tracing && mount -t tracefs nodev /sys/kernel/tracing 2>/dev/null
 # st FILE ID: the status of check ID in a -j report

@@ -21,6 +21,15 @@ want() {
 }
 # code N COMMAND...: COMMAND exits N
 code() { want=$1; shift; "$@"; rc=$?; [ "$rc" = "$want" ] || { echo "exit $rc, want $want: $*"; return 1; }; }
+# need_iopftool: the guest's iopftool built (then the script runs in /tmp),
+# or the whole script skipped
+need_iopftool() {
+	if [ ! -x "${IOPFTOOL:-}" ]; then
+		echo "ok 1 # skip iopftool was not built for the guest"
+		exit 0
+	fi
+	cd /tmp || exit 1
+}
 # need_kprobe_events: tracefs mounted at $TFS, or the whole script skipped
 TFS=/sys/kernel/tracing
 need_kprobe_events() {
