@@ -144,7 +144,12 @@ measure replayxs "$R1" "replay --topspeed --exec 'iopftool handle' --handler-fd 
 	"$IOPFTOOL" -q replay --topspeed --handler-fd socket --exec "$IOPFTOOL -q handle" "$C"
 measure record10 "$R10" "record --source sim (full speed, large)" "$IOPFTOOL" -q record \
 	--source sim --gen-groups "$G10" --gen-rate 1000000000 -c "$G10" -w "$dir/r.pcap"
-rm -f "$dir/r.pcap"
+# The same with what a fleet runs (iopftool-record(8) "ROTATION"): metrics
+# rewritten every 100 ms (the shortest interval) and 10 MB files, 5 kept.
+measure recordm10 "$R10" "record (large) --metrics, every 100ms, -C 10 -W 5" "$IOPFTOOL" -q record \
+	--source sim --gen-groups "$G10" --gen-rate 1000000000 -c "$G10" -w "$dir/r.pcap" \
+	--metrics "$dir/m.prom" --metrics-interval 100ms -C 10 -W 5
+rm -f "$dir/r.pcap"*
 # A paced capture: BENCH_PACED groups (default 40000) at 20000 groups/s: 2 s of schedule.
 P=${BENCH_PACED:-40000}
 # shellcheck disable=SC2086
@@ -196,6 +201,7 @@ END {
 	row("replayx10", "pingpong", "pingpong", "rate >= 0.8x pingpong (cpu <= 1.25x); <= 16 MiB")
 	row("replayxs", "pingpong", "pingpong", "rate >= 0.8x pingpong (cpu <= 1.25x)")
 	row("record10", "gen", "generate", ">= 3 M faults/s, no loss; <= 16 MiB")
+	row("recordm10", "record10", "record (large)", "what metrics and rotation cost; <= 16 MiB")
 }' "$rows"
 echo
 echo "Paced replay: $P groups at 20000 groups/s ($(awk -v p="$P" 'BEGIN { printf "%.1f", p / 20000 }') s of schedule); schedule lag, median of $RUNS runs"
