@@ -1199,10 +1199,12 @@ static void check_device(struct iopf_doctor *d, const char *bdf, bool named, str
 	const struct iommu_unit *u;
 	uint16_t ven = 0, dev = 0;
 	bool ready = true;
+	int cfg_err;
 
 	snprintf(base, sizeof(base), "sys/bus/pci/devices/%s", bdf);
 	snprintf(path, sizeof(path), "%s/config", base);
 	cfg = (const uint8_t *)dr_read_max(d, path, 4096, &len, NULL);
+	cfg_err = cfg ? 0 : errno;	/* before the driver link's look-up sets errno */
 	if (cfg && len >= 4) {
 		ven = rd16(cfg);
 		dev = rd16(cfg + 2);
@@ -1225,7 +1227,7 @@ static void check_device(struct iopf_doctor *d, const char *bdf, bool named, str
 	}
 	c = chk(d, "PCI device", "device.%s", bdf);
 	if (!cfg) {
-		ev(c, "/%s/config: %s", base, strerror(errno));
+		ev(c, "/%s/config: %s", base, strerror(cfg_err));
 		verdict(c, IOPF_DOCTOR_WARNING, "%s: config space unreadable", bdf);
 		advise(c, "run as root");
 		return;
