@@ -7,16 +7,7 @@
 # DMA after SUCCESS.  pri-testdev (tests/helpers/pri-testdev.c) programs the
 # device through sysfs.
 . /iopf/guest/lib/t.sh
-PT=/iopf/bin/pri-testdev
-if [ ! -x "${IOPFTOOL:-}" ] || [ ! -x $PT ]; then
-	echo "ok 1 # skip iopftool or pri-testdev was not built for the guest"
-	exit 0
-fi
-if ! $PT find >/dev/null 2>&1; then
-	echo "ok 1 # skip no iopf-testdev with PRI on the PCI bus (not the real-path qemu)"
-	exit 0
-fi
-cd /tmp || exit 1
+need_pri_testdev
 MAP=0x100000	# map= of the device: source: 64 KiB of memory at this IOVA
 UNMAPPED=0x800000
 
@@ -27,13 +18,7 @@ start() {
 	shift
 	"$IOPFTOOL" -v "$@" >"$name.out" 2>"$name.err" &
 	pid=$!
-	i=0
-	while ! grep -q "fault queue" "$name.err" 2>/dev/null; do
-		i=$((i + 1))
-		[ $i -gt 200 ] && { echo "iopftool did not attach:"; cat "$name.err"; return 1; }
-		kill -0 $pid 2>/dev/null || { echo "iopftool exited:"; cat "$name.err"; return 1; }
-		sleep 0.05
-	done
+	wait_said "$name.err" "fault queue" $pid 200 0.05 || return 1
 	# vfio-pci's open enabled memory decoding; bus mastering is the device's own
 	$PT master && $PT clear
 }

@@ -2,12 +2,7 @@
 # The tap beside device: on the real path: it must record the same faults,
 # the delivery and the response that iopftool's own capture holds.
 . /iopf/guest/lib/t.sh
-PT=/iopf/bin/pri-testdev
-if [ ! -x "${IOPFTOOL:-}" ] || [ ! -x $PT ] || ! $PT find >/dev/null 2>&1; then
-	echo "ok 1 # skip no iopftool, pri-testdev or iopf-testdev"
-	exit 0
-fi
-cd /tmp || exit 1
+need_pri_testdev
 need_kprobe_events
 MAP=0x100000
 dev=$($PT bind)
@@ -17,9 +12,9 @@ for B in kprobe bpf; do
 t "$B: tap beside device: the same 3 faults, 1 delivery and the SUCCESS response as the handler's capture" '
 	rm -f tap.err dev.err;
 	"$IOPFTOOL" -v record --tap-backend $B --source tap -w tap.pcap 2>tap.err & tpid=$!
-	i=0; while ! grep -q "read-only" tap.err 2>/dev/null; do i=$((i + 1)); [ $i -gt 100 ] && break; sleep 0.1; done
+	wait_said tap.err "read-only" $tpid 100 0.1;
 	"$IOPFTOOL" -v record --source "device:$dev,map=$MAP+0x10000" -c 1 -w dev.pcap 2>dev.err & dpid=$!
-	i=0; while ! grep -q "fault queue" dev.err 2>/dev/null; do i=$((i + 1)); [ $i -gt 200 ] && break; sleep 0.05; done
+	wait_said dev.err "fault queue" $dpid 200 0.05;
 	$PT master && $PT clear && $PT send iova=$MAP npages=3 prgi=33 flags=r,w && $PT wait 1 && wait $dpid &&
 	sleep 0.5 && kill -INT $tpid && wait $tpid;
 	"$IOPFTOOL" read tap.pcap | tee tap.txt && "$IOPFTOOL" read dev.pcap | tee dev.txt &&

@@ -3,12 +3,7 @@
 # requests (ecap PRS) and the PRI test device ready for a fault queue
 # (bound to vfio-pci, ATS/PASID/PRI enabled), and the device without PRI not.
 . /iopf/guest/lib/t.sh
-PT=/iopf/bin/pri-testdev
-if [ ! -x "${IOPFTOOL:-}" ] || [ ! -x $PT ] || ! $PT find >/dev/null 2>&1; then
-	echo "ok 1 # skip no iopftool, pri-testdev or iopf-testdev"
-	exit 0
-fi
-cd /tmp || exit 1
+need_pri_testdev
 st() { grep "\"id\":\"$2\"" "$1" | sed -n 's/.*"status":"\([a-z]*\)".*/\1/p'; }
 bdf=$($PT find)
 nopri=$($PT list | sed -n "s/ nopri$//p" | head -n 1)

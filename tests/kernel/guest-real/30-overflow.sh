@@ -7,24 +7,13 @@
 # newline in 7.3.4 (prq.c), so dmesg shows it only with the next message:
 # the tests do not wait for it.
 . /iopf/guest/lib/t.sh
-PT=/iopf/bin/pri-testdev
-if [ ! -x "${IOPFTOOL:-}" ] || [ ! -x $PT ] || ! $PT find >/dev/null 2>&1; then
-	echo "ok 1 # skip no iopftool, pri-testdev or iopf-testdev"
-	exit 0
-fi
-cd /tmp || exit 1
+need_pri_testdev
 MAP=0x100000
 dev=$($PT bind)
 start() {
 	name=$1; shift
 	"$IOPFTOOL" -v "$@" >"$name.out" 2>"$name.err" & pid=$!
-	i=0
-	while ! grep -q "fault queue" "$name.err" 2>/dev/null; do
-		i=$((i + 1))
-		[ $i -gt 200 ] && { echo "iopftool did not attach:"; cat "$name.err"; return 1; }
-		kill -0 $pid 2>/dev/null || { echo "iopftool exited:"; cat "$name.err"; dmesg | tail -n 5; return 1; }
-		sleep 0.05
-	done
+	wait_said "$name.err" "fault queue" $pid 200 0.05 || { dmesg | tail -n 5; return 1; }
 	$PT master && $PT clear
 }
 field() { $PT show | tr ' ' '\n' | sed -n "s/^$1=//p" | head -n 1; }

@@ -26,8 +26,7 @@ for B in $backends; do
 		"$IOPFTOOL" record --tap-backend $B --source tap -w fl-$B.pcap -C 1k \
 			--metrics fl.prom --metrics-interval 100ms 2>fl.err &
 		pid=$! &&
-		i=0 && while ! grep -q "read-only" fl.err; do
-			i=$((i + 1)); [ $i -gt 100 ] && { cat fl.err; exit 1; }; sleep 0.1; done &&
+		wait_said fl.err "read-only" $pid 100 0.1 &&
 		$TINY -n 12 -u 3 -Q 2 -b >tiny.log 2>tiny.err &&
 		sleep 0.5 && kill -INT $pid && wait $pid && cat fl.err &&
 		n=$(ls fl-$B.pcap* | wc -l) && echo "$n files" && test "$n" -gt 1 &&
@@ -64,8 +63,7 @@ case $backends in *bpf*)
 		rm -f cap.pcap* &&
 		/iopf/bin/capbset $CAPS "$IOPFTOOL" record --tap-backend bpf --source tap -w cap.pcap 			-C 1k -W 4 --metrics cap.prom 2>cap.err &
 		pid=$! &&
-		i=0 && while ! grep -q "read-only" cap.err; do
-			i=$((i + 1)); [ $i -gt 100 ] && { cat cap.err; exit 1; }; sleep 0.1; done &&
+		wait_said cap.err "read-only" $pid 100 0.1 &&
 		grep "CapBnd:[[:space:]]*000000c000080004" /proc/$pid/status &&
 		$TINY -n 12 -u 3 -Q 2 -b >tiny.log 2>tiny.err &&
 		sleep 0.5 && kill -INT $pid && wait $pid && cat cap.err &&

@@ -29,12 +29,7 @@ tap_bounded() {
 	rm -f "$name.err"
 	timeout -s KILL 60 "$IOPFTOOL" "$@" >stalled 2>"$name.err" &
 	tp=$!
-	i=0
-	while ! grep -q "read-only" "$name.err" 2>/dev/null; do
-		i=$((i + 1))
-		[ $i -gt 100 ] && { echo "tap did not start:"; cat "$name.err"; return 1; }
-		sleep 0.1
-	done
+	wait_said "$name.err" "read-only" $tp 100 0.1
 }
 N=1500
 

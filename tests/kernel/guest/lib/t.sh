@@ -30,6 +30,33 @@ need_iopftool() {
 	fi
 	cd /tmp || exit 1
 }
+# need_pri_testdev: need_iopftool, and the real path's PRI test device with
+# its driver, pri-testdev, as $PT (tests/kernel/README.qemu); or the whole
+# script skipped, saying which is missing
+need_pri_testdev() {
+	need_iopftool
+	PT=/iopf/bin/pri-testdev
+	if [ ! -x $PT ]; then
+		echo "ok 1 # skip pri-testdev was not built for the guest"
+		exit 0
+	fi
+	if ! $PT find >/dev/null 2>&1; then
+		echo "ok 1 # skip no iopf-testdev with PRI on the PCI bus (not the real-path qemu)"
+		exit 0
+	fi
+}
+# wait_said FILE PATTERN PID TRIES STEP: until FILE has a line matching
+# PATTERN (a process in the background saying it is ready); fails, showing
+# FILE, once PID has exited or after TRIES looks STEP seconds apart
+wait_said() {
+	i=0
+	while ! grep -q "$2" "$1" 2>/dev/null; do
+		i=$((i + 1))
+		[ $i -gt "$4" ] && { echo "no '$2' in $1 in time:"; cat "$1"; return 1; }
+		kill -0 "$3" 2>/dev/null || { echo "exited before '$2':"; cat "$1"; return 1; }
+		sleep "$5"
+	done
+}
 # need_kprobe_events: tracefs mounted at $TFS, or the whole script skipped
 TFS=/sys/kernel/tracing
 need_kprobe_events() {

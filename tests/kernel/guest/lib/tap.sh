@@ -7,13 +7,7 @@ start_tap() {
 	rm -f "$name.err"	# an earlier tap's "read-only" must not count
 	"$IOPFTOOL" "$@" 2>"$name.err" &
 	tap_pid=$!
-	i=0
-	while ! grep -q "read-only" "$name.err" 2>/dev/null; do
-		i=$((i + 1))
-		[ $i -gt 100 ] && { echo "tap did not start:"; cat "$name.err"; return 1; }
-		kill -0 $tap_pid 2>/dev/null || { echo "tap exited:"; cat "$name.err"; return 1; }
-		sleep 0.1
-	done
+	wait_said "$name.err" "read-only" $tap_pid 100 0.1
 }
 stop_tap() {
 	sleep "${1:-0.5}"
